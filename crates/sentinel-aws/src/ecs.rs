@@ -1,0 +1,125 @@
+//! ECS lookups: cluster tags (DescribeClusters) and container instances
+//! (DescribeContainerInstances).
+
+use crate::{chunks, AwsError};
+use aws_sdk_ecs::types::{ClusterField, ContainerInstance};
+use futures::future::try_join_all;
+use sentinel_core::{ClusterArn, ContainerInstanceView, NodeId, Tag};
+use std::collections::HashMap;
+
+/// DescribeClusters takes at most 100 clusters per call.
+pub const CLUSTERS_PER_CALL: usize = 100;
+/// DescribeContainerInstances takes at most 100 container instances per call.
+pub const CONTAINER_INSTANCES_PER_CALL: usize = 100;
+
+#[derive(Debug, Clone)]
+pub struct EcsInventory {
+    client: aws_sdk_ecs::Client,
+}
+
+impl EcsInventory {
+    pub fn new(client: aws_sdk_ecs::Client) -> Self {
+        EcsInventory { client }
+    }
+
+    /// Tags of each cluster; `None` for a cluster ECS does not know or reports INACTIVE.
+    /// One call per 100 clusters, issued concurrently.
+    pub async fn cluster_tags(
+        &self,
+        clusters: &[ClusterArn],
+    ) -> Result<HashMap<ClusterArn, Option<Vec<Tag>>>, AwsError> {
+        let calls = chunks(clusters, CLUSTERS_PER_CALL).map(|chunk| async move {
+            self.client
+                .describe_clusters()
+                .set_clusters(Some(chunk.iter().map(|c| c.as_str().to_owned()).collect()))
+                .include(ClusterField::Tags)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ecs", "DescribeClusters", e))
+        });
+        let mut found: HashMap<String, Vec<Tag>> = HashMap::new();
+        for output in try_join_all(calls).await? {
+            for cluster in output.clusters() {
+                if cluster.status() == Some("INACTIVE") {
+                    continue;
+                }
+                if let Some(arn) = cluster.cluster_arn() {
+                    let tags = cluster
+                        .tags()
+                        .iter()
+                        .filter_map(|t| Some(Tag::new(t.key()?, t.value().unwrap_or_default())))
+                        .collect();
+                    found.insert(arn.to_owned(), tags);
+                }
+            }
+        }
+        Ok(clusters
+            .iter()
+            .map(|c| (c.clone(), found.remove(c.as_str())))
+            .collect())
+    }
+
+    /// The container instances ECS still knows, keyed by container instance id (the last
+    /// segment of the ARN, which is the same in old- and new-format ARNs). A deleted cluster
+    /// has no instances. One call per 100 instances, issued concurrently.
+    pub async fn container_instances(
+        &self,
+        cluster: &ClusterArn,
+        arns: &[String],
+    ) -> Result<HashMap<String, ContainerInstanceView>, AwsError> {
+        let calls = chunks(arns, CONTAINER_INSTANCES_PER_CALL).map(|chunk| async move {
+            self.client
+                .describe_container_instances()
+                .cluster(cluster.as_str())
+                .set_container_instances(Some(chunk.to_vec()))
+                .send()
+                .await
+        });
+        let mut views = HashMap::new();
+        for result in futures::future::join_all(calls).await {
+            match result {
+                Ok(output) => {
+                    for instance in output.container_instances() {
+                        if let Some(view) = view_of(instance) {
+                            views.insert(container_instance_id(&view.arn).to_owned(), view);
+                        }
+                    }
+                }
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_cluster_not_found_exception()) => {
+                    tracing::info!(cluster = %cluster, "cluster no longer exists: its instances count as deregistered");
+                }
+                Err(e) => return Err(AwsError::from_sdk("ecs", "DescribeContainerInstances", e)),
+            }
+        }
+        Ok(views)
+    }
+}
+
+/// The id part of a container instance ARN (`…:container-instance/[cluster/]<id>`).
+pub fn container_instance_id(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+fn view_of(instance: &ContainerInstance) -> Option<ContainerInstanceView> {
+    let attribute = |name: &str| {
+        instance
+            .attributes()
+            .iter()
+            .find(|a| a.name() == name)
+            .and_then(|a| a.value())
+            .map(str::to_owned)
+    };
+    Some(ContainerInstanceView {
+        arn: instance.container_instance_arn()?.to_owned(),
+        status: instance.status().unwrap_or("UNKNOWN").to_owned(),
+        agent_connected: instance.agent_connected(),
+        agent_version: instance
+            .version_info()
+            .and_then(|v| v.agent_version())
+            .map(str::to_owned),
+        node_id: instance.ec2_instance_id().and_then(|id| NodeId::parse(id).ok()),
+        instance_type: attribute("ecs.instance-type"),
+        availability_zone: attribute("ecs.availability-zone"),
+        os_type: attribute("ecs.os-type"),
+    })
+}

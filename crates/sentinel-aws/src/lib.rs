@@ -1,0 +1,25 @@
+//! AWS adapters for ecs-sentinel: thin, batched, concurrent calls that turn AWS responses
+//! into the plain views of `sentinel-core`, and the alerts of `sentinel-core` into AWS calls.
+//!
+//! Every lookup issues the fewest requests the API allows (the batch sizes are named
+//! constants next to each call), because the number of calls per batch is a design figure
+//! that the integration tests assert.
+
+pub mod ec2;
+pub mod ecs;
+pub mod error;
+pub mod sns;
+pub mod sqs;
+pub mod ssm;
+
+pub use ec2::Ec2Inventory;
+pub use ecs::EcsInventory;
+pub use error::AwsError;
+pub use sns::SnsNotifier;
+pub use sqs::{DeadLetter, DeadLetterQueue};
+pub use ssm::ManagedNodes;
+
+/// Splits `items` into request-sized chunks.
+pub(crate) fn chunks<T>(items: &[T], size: usize) -> impl Iterator<Item = &[T]> {
+    items.chunks(size.max(1))
+}

@@ -1,0 +1,573 @@
+//! The notification: one per cluster per batch, listing every affected instance.
+//!
+//! Three renderings of the same facts: a subject line (SNS allows at most 100 ASCII
+//! characters), a plain-text body for a tired on-call human reading email on a phone, and a
+//! versioned JSON document for machines (SQS, Lambda, HTTPS subscribers). The JSON schema is
+//! documented in the README; change both together and bump [`SCHEMA_VERSION`] on breaking
+//! changes.
+
+use crate::decision::{AlertKind, Severity};
+use crate::event::ClusterArn;
+use crate::node::{NodeId, NodeKind};
+use crate::observation::{ContainerInstanceView, NodeView};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::fmt::Write as _;
+
+pub const SCHEMA_VERSION: &str = "1.0";
+pub const SUBJECT_MAX_CHARS: usize = 100;
+
+/// One container instance that is alerted, with what is known about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AffectedInstance {
+    pub kind: AlertKind,
+    pub container_instance_arn: String,
+    pub node_id: NodeId,
+    pub instance_type: Option<String>,
+    pub availability_zone: Option<String>,
+    pub agent_version: Option<String>,
+    /// EC2 state or SSM ping status, as seen at check time.
+    pub node_state: String,
+    pub platform: Option<String>,
+    /// When the disconnection event happened, if the event said.
+    pub disconnected_since: Option<DateTime<Utc>>,
+}
+
+impl AffectedInstance {
+    /// Merges the ECS and node views; the node's own answer wins where both know a fact.
+    pub fn new(
+        kind: AlertKind,
+        node_id: NodeId,
+        instance: &ContainerInstanceView,
+        node: &NodeView,
+        disconnected_since: Option<DateTime<Utc>>,
+    ) -> Self {
+        let (instance_type, availability_zone, platform) = match node {
+            NodeView::Ec2 {
+                instance_type,
+                availability_zone,
+                ..
+            } => (
+                instance_type.clone().or_else(|| instance.instance_type.clone()),
+                availability_zone
+                    .clone()
+                    .or_else(|| instance.availability_zone.clone()),
+                instance.os_type.clone(),
+            ),
+            NodeView::Anywhere { platform_type, .. } => (
+                instance.instance_type.clone(),
+                instance.availability_zone.clone(),
+                platform_type.clone().or_else(|| instance.os_type.clone()),
+            ),
+        };
+        AffectedInstance {
+            kind,
+            container_instance_arn: instance.arn.clone(),
+            node_id,
+            instance_type,
+            availability_zone,
+            agent_version: instance.agent_version.clone(),
+            node_state: node.state().to_owned(),
+            platform,
+            disconnected_since,
+        }
+    }
+}
+
+/// Everything one notification says about one cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterAlert {
+    pub cluster_arn: ClusterArn,
+    pub checked_at: DateTime<Utc>,
+    pub instances: Vec<AffectedInstance>,
+}
+
+/// A message attribute for SNS subscription filter policies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attribute {
+    pub name: &'static str,
+    /// `String` or `String.Array` (a JSON array of strings, as SNS expects).
+    pub data_type: &'static str,
+    pub value: String,
+}
+
+impl ClusterAlert {
+    pub fn cluster_name(&self) -> &str {
+        self.cluster_arn.name()
+    }
+
+    /// The distinct kinds in this alert, in a stable order.
+    pub fn kinds(&self) -> Vec<AlertKind> {
+        let mut kinds: Vec<AlertKind> = self.instances.iter().map(|i| i.kind).collect();
+        kinds.sort();
+        kinds.dedup();
+        kinds
+    }
+
+    pub fn severity(&self) -> Severity {
+        self.instances
+            .iter()
+            .map(|i| i.kind.severity())
+            .max()
+            .unwrap_or(Severity::High)
+    }
+
+    fn headline(&self) -> &'static str {
+        match self.kinds().as_slice() {
+            [AlertKind::NodeUnreachable] => "ECS Anywhere node unreachable",
+            [AlertKind::AgentDisconnected] | [] => "ECS agent disconnected",
+            _ => "ECS agent disconnected or node unreachable",
+        }
+    }
+
+    /// At most 100 ASCII characters; a long cluster name is shortened, never the facts.
+    pub fn subject(&self) -> String {
+        let n = self.instances.len();
+        let prefix = format!(
+            "[{}] {}: {} instance{} in ",
+            self.severity().as_str().to_ascii_uppercase(),
+            self.headline(),
+            n,
+            plural(n)
+        );
+        let name = ascii_only(self.cluster_name());
+        let room = SUBJECT_MAX_CHARS.saturating_sub(prefix.len());
+        if name.len() <= room {
+            format!("{prefix}{name}")
+        } else {
+            let keep = room.saturating_sub(3);
+            format!("{prefix}{}...", &name[..keep])
+        }
+    }
+
+    /// The email body.
+    pub fn text(&self) -> String {
+        let c = &self.cluster_arn;
+        let n = self.instances.len();
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{} on {} container instance{} in ECS cluster {} ({}, account {}).",
+            self.headline(),
+            n,
+            plural(n),
+            c.name(),
+            c.region(),
+            c.account()
+        );
+        out.push('\n');
+        out.push_str(
+            "ECS cannot start or stop tasks on these instances. Their agents did not reconnect \
+             within the grace period, and a fresh check confirmed that each instance is still \
+             registered and ACTIVE, its agent is still disconnected, and its machine is still \
+             there (EC2 state / SSM ping below).\n\n",
+        );
+        let _ = writeln!(out, "Cluster: {}", c.name());
+        if let Some(url) = console::cluster(c) {
+            let _ = writeln!(out, "  {url}");
+        }
+        for (i, instance) in self.instances.iter().enumerate() {
+            out.push('\n');
+            let mut facts = vec![match instance.node_id.kind() {
+                NodeKind::Ec2 => "EC2".to_owned(),
+                NodeKind::Anywhere => "ECS Anywhere".to_owned(),
+            }];
+            facts.extend(instance.instance_type.clone());
+            facts.extend(instance.availability_zone.clone());
+            facts.extend(instance.platform.clone());
+            let _ = writeln!(
+                out,
+                "{}. {} ({}): {}",
+                i + 1,
+                instance.node_id,
+                facts.join(", "),
+                match instance.kind {
+                    AlertKind::AgentDisconnected => "AGENT DISCONNECTED",
+                    AlertKind::NodeUnreachable => "NODE UNREACHABLE",
+                }
+            );
+            let node_line = match instance.node_id.kind() {
+                NodeKind::Ec2 => format!("EC2 state {}", instance.node_state),
+                NodeKind::Anywhere => format!("SSM ping status {}", instance.node_state),
+            };
+            let rows = [
+                ("container instance", Some(instance.container_instance_arn.clone())),
+                ("agent version", instance.agent_version.clone()),
+                ("node", Some(node_line)),
+                (
+                    "disconnected since",
+                    instance.disconnected_since.map(|t| {
+                        let minutes = (self.checked_at - t).num_minutes().max(0);
+                        format!("{} ({minutes} min before the check)", t.format("%Y-%m-%d %H:%M:%S UTC"))
+                    }),
+                ),
+                ("console", console::node(c, &instance.node_id)),
+            ];
+            for (label, value) in rows {
+                if let Some(value) = value {
+                    let _ = writeln!(out, "   {:<19} {value}", format!("{label}:"));
+                }
+            }
+        }
+        out.push_str("\nWhat to do next:\n");
+        if self
+            .instances
+            .iter()
+            .any(|i| i.node_id.kind() == NodeKind::Ec2)
+        {
+            out.push_str(
+                "- EC2: open a Session Manager shell on the instance, look at \
+                 `sudo systemctl status ecs` and `sudo journalctl -u ecs --since -1h`, then \
+                 `sudo systemctl restart ecs`; or drain and replace the instance.\n",
+            );
+        }
+        if self
+            .instances
+            .iter()
+            .any(|i| i.kind == AlertKind::AgentDisconnected && i.node_id.kind() == NodeKind::Anywhere)
+        {
+            out.push_str(
+                "- ECS Anywhere, node online: on the server, `sudo systemctl status ecs` and \
+                 `sudo systemctl restart ecs`.\n",
+            );
+        }
+        if self
+            .instances
+            .iter()
+            .any(|i| i.kind == AlertKind::NodeUnreachable)
+        {
+            out.push_str(
+                "- ECS Anywhere, node unreachable: SSM cannot reach the server either. Check its \
+                 power and network first; the agent cannot recover while the server is cut off.\n",
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\nChecked at {} by ecs-sentinel.",
+            self.checked_at.format("%Y-%m-%dT%H:%M:%SZ")
+        );
+        out
+    }
+
+    /// The machine-readable document (schema in the README).
+    pub fn document(&self) -> AlertDocument {
+        let c = &self.cluster_arn;
+        AlertDocument {
+            schema_version: SCHEMA_VERSION,
+            source: "ecs-sentinel",
+            kind: "agent-alert",
+            severity: self.severity(),
+            kinds: self.kinds(),
+            account: c.account().to_owned(),
+            region: c.region().to_owned(),
+            cluster: ClusterDoc {
+                name: c.name().to_owned(),
+                arn: c.as_str().to_owned(),
+                console_url: console::cluster(c),
+            },
+            checked_at: self.checked_at,
+            instance_count: self.instances.len(),
+            instances: self
+                .instances
+                .iter()
+                .map(|i| InstanceDoc {
+                    kind: i.kind,
+                    container_instance_arn: i.container_instance_arn.clone(),
+                    node_id: i.node_id.clone(),
+                    node_type: i.node_id.kind(),
+                    node_state: i.node_state.clone(),
+                    instance_type: i.instance_type.clone(),
+                    availability_zone: i.availability_zone.clone(),
+                    platform: i.platform.clone(),
+                    agent_version: i.agent_version.clone(),
+                    disconnected_since: i.disconnected_since,
+                    console_url: console::node(c, &i.node_id),
+                })
+                .collect(),
+        }
+    }
+
+    /// The SNS `Message` for `MessageStructure=json`: email gets the text, every
+    /// machine protocol gets the JSON document.
+    pub fn sns_message(&self) -> Result<String, serde_json::Error> {
+        let text = self.text();
+        let document = serde_json::to_string(&self.document())?;
+        let mut by_protocol = serde_json::Map::new();
+        by_protocol.insert("default".into(), text.clone().into());
+        by_protocol.insert("email".into(), text.into());
+        for protocol in ["email-json", "sqs", "lambda", "http", "https", "firehose"] {
+            by_protocol.insert(protocol.into(), document.clone().into());
+        }
+        serde_json::to_string(&by_protocol)
+    }
+
+    /// Attributes for subscription filter policies: route by cluster, kind or severity.
+    pub fn attributes(&self) -> Vec<Attribute> {
+        let kinds: Vec<&str> = self.kinds().into_iter().map(AlertKind::as_str).collect();
+        vec![
+            Attribute {
+                name: "cluster",
+                data_type: "String",
+                value: self.cluster_name().to_owned(),
+            },
+            Attribute {
+                name: "kind",
+                data_type: "String.Array",
+                value: serde_json::Value::from(kinds).to_string(),
+            },
+            Attribute {
+                name: "severity",
+                data_type: "String",
+                value: self.severity().as_str().to_owned(),
+            },
+        ]
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertDocument {
+    pub schema_version: &'static str,
+    pub source: &'static str,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub severity: Severity,
+    pub kinds: Vec<AlertKind>,
+    pub account: String,
+    pub region: String,
+    pub cluster: ClusterDoc,
+    pub checked_at: DateTime<Utc>,
+    pub instance_count: usize,
+    pub instances: Vec<InstanceDoc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterDoc {
+    pub name: String,
+    pub arn: String,
+    pub console_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceDoc {
+    pub kind: AlertKind,
+    pub container_instance_arn: String,
+    pub node_id: NodeId,
+    pub node_type: NodeKind,
+    pub node_state: String,
+    pub instance_type: Option<String>,
+    pub availability_zone: Option<String>,
+    pub platform: Option<String>,
+    pub agent_version: Option<String>,
+    pub disconnected_since: Option<DateTime<Utc>>,
+    pub console_url: Option<String>,
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// SNS subjects must be printable ASCII without line breaks.
+fn ascii_only(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+        .collect()
+}
+
+/// Console links, per partition; unknown partitions get no link rather than a wrong one.
+mod console {
+    use super::{ClusterArn, NodeId, NodeKind};
+
+    fn host(partition: &str) -> Option<&'static str> {
+        match partition {
+            "aws" => Some("console.aws.amazon.com"),
+            "aws-us-gov" => Some("console.amazonaws-us-gov.com"),
+            "aws-cn" => Some("console.amazonaws.cn"),
+            _ => None,
+        }
+    }
+
+    pub fn cluster(c: &ClusterArn) -> Option<String> {
+        host(c.partition()).map(|h| {
+            format!(
+                "https://{h}/ecs/v2/clusters/{}/infrastructure?region={}",
+                c.name(),
+                c.region()
+            )
+        })
+    }
+
+    pub fn node(c: &ClusterArn, node: &NodeId) -> Option<String> {
+        let region = c.region();
+        host(c.partition()).map(|h| match node.kind() {
+            NodeKind::Ec2 => {
+                format!("https://{h}/ec2/home?region={region}#InstanceDetails:instanceId={node}")
+            }
+            NodeKind::Anywhere => format!(
+                "https://{h}/systems-manager/fleet-manager/managed-nodes/{node}/general?region={region}"
+            ),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn instance(node: &str, kind: AlertKind, state: &str) -> AffectedInstance {
+        AffectedInstance {
+            kind,
+            container_instance_arn: format!(
+                "arn:aws:ecs:us-east-1:123456789012:container-instance/payments-prod/{node}"
+            ),
+            node_id: NodeId::parse(node).unwrap(),
+            instance_type: Some("m7g.large".into()),
+            availability_zone: Some("us-east-1a".into()),
+            agent_version: Some("1.82.0".into()),
+            node_state: state.into(),
+            platform: None,
+            disconnected_since: Some(Utc.with_ymd_and_hms(2026, 11, 21, 10, 0, 0).unwrap()),
+        }
+    }
+
+    fn alert(cluster: &str, instances: Vec<AffectedInstance>) -> ClusterAlert {
+        ClusterAlert {
+            cluster_arn: ClusterArn::parse(&format!(
+                "arn:aws:ecs:us-east-1:123456789012:cluster/{cluster}"
+            ))
+            .unwrap(),
+            checked_at: Utc.with_ymd_and_hms(2026, 11, 21, 10, 5, 0).unwrap(),
+            instances,
+        }
+    }
+
+    #[test]
+    fn subject_names_severity_kind_count_and_cluster() {
+        let a = alert(
+            "payments-prod",
+            vec![
+                instance("i-0a", AlertKind::AgentDisconnected, "running"),
+                instance("i-0b", AlertKind::AgentDisconnected, "running"),
+            ],
+        );
+        assert_eq!(
+            a.subject(),
+            "[HIGH] ECS agent disconnected: 2 instances in payments-prod"
+        );
+        let b = alert(
+            "edge",
+            vec![instance(
+                "mi-0123456789abcdef0",
+                AlertKind::NodeUnreachable,
+                "ConnectionLost",
+            )],
+        );
+        assert_eq!(
+            b.subject(),
+            "[CRITICAL] ECS Anywhere node unreachable: 1 instance in edge"
+        );
+    }
+
+    #[test]
+    fn text_lists_every_instance_with_what_was_checked_and_links() {
+        let a = alert(
+            "payments-prod",
+            vec![
+                instance("i-0a", AlertKind::AgentDisconnected, "running"),
+                instance(
+                    "mi-0123456789abcdef0",
+                    AlertKind::NodeUnreachable,
+                    "ConnectionLost",
+                ),
+            ],
+        );
+        let text = a.text();
+        for expected in [
+            "on 2 container instances in ECS cluster payments-prod (us-east-1, account 123456789012)",
+            "1. i-0a (EC2, m7g.large, us-east-1a): AGENT DISCONNECTED",
+            "2. mi-0123456789abcdef0 (ECS Anywhere, m7g.large, us-east-1a): NODE UNREACHABLE",
+            "EC2 state running",
+            "SSM ping status ConnectionLost",
+            "agent version:      1.82.0",
+            "2026-11-21 10:00:00 UTC (5 min before the check)",
+            "https://console.aws.amazon.com/ecs/v2/clusters/payments-prod/infrastructure?region=us-east-1",
+            "#InstanceDetails:instanceId=i-0a",
+            "fleet-manager/managed-nodes/mi-0123456789abcdef0/general",
+            "SSM cannot reach the server either",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+        }
+    }
+
+    #[test]
+    fn sns_message_gives_text_to_email_and_the_document_to_machines() {
+        let a = alert(
+            "payments-prod",
+            vec![instance("i-0a", AlertKind::AgentDisconnected, "running")],
+        );
+        let message: serde_json::Value = serde_json::from_str(&a.sns_message().unwrap()).unwrap();
+        assert_eq!(message["email"], message["default"]);
+        assert!(message["email"].as_str().unwrap().starts_with("ECS agent disconnected"));
+        let doc: serde_json::Value =
+            serde_json::from_str(message["sqs"].as_str().unwrap()).unwrap();
+        assert_eq!(doc["schemaVersion"], "1.0");
+        assert_eq!(doc["type"], "agent-alert");
+        assert_eq!(doc["severity"], "high");
+        assert_eq!(doc["kinds"], serde_json::json!(["agent-disconnected"]));
+        assert_eq!(doc["cluster"]["name"], "payments-prod");
+        assert_eq!(doc["instanceCount"], 1);
+        assert_eq!(doc["instances"][0]["nodeId"], "i-0a");
+        assert_eq!(doc["instances"][0]["nodeType"], "ec2");
+        assert_eq!(doc["instances"][0]["disconnectedSince"], "2026-11-21T10:00:00Z");
+        assert_eq!(message["lambda"], message["sqs"]);
+        assert_eq!(message["https"], message["sqs"]);
+    }
+
+    #[test]
+    fn attributes_support_filter_policies() {
+        let a = alert(
+            "c",
+            vec![
+                instance("i-0a", AlertKind::AgentDisconnected, "running"),
+                instance("mi-0abc", AlertKind::NodeUnreachable, "ConnectionLost"),
+            ],
+        );
+        let attrs = a.attributes();
+        assert_eq!(attrs[0].value, "c");
+        assert_eq!(attrs[1].data_type, "String.Array");
+        assert_eq!(attrs[1].value, r#"["agent-disconnected","node-unreachable"]"#);
+        assert_eq!(attrs[2].value, "critical");
+    }
+
+    #[test]
+    fn unknown_partitions_get_no_links() {
+        let mut a = alert("c", vec![instance("i-0a", AlertKind::AgentDisconnected, "running")]);
+        a.cluster_arn = ClusterArn::parse("arn:aws-iso:ecs:us-iso-east-1:1:cluster/c").unwrap();
+        assert!(!a.text().contains("https://"));
+        assert_eq!(a.document().cluster.console_url, None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn subjects_fit_sns_limits(name in "\\PC{1,255}", n in 1usize..300) {
+            let instances = (0..n)
+                .map(|i| instance(&format!("i-{i:x}"), AlertKind::AgentDisconnected, "running"))
+                .collect();
+            let a = ClusterAlert {
+                cluster_arn: ClusterArn::parse(&format!("arn:aws:ecs:us-east-1:1:cluster/{name}")).unwrap(),
+                checked_at: Utc::now(),
+                instances,
+            };
+            let subject = a.subject();
+            proptest::prop_assert!(subject.len() <= SUBJECT_MAX_CHARS, "{}", subject);
+            proptest::prop_assert!(subject.chars().all(|c| c.is_ascii_graphic() || c == ' '));
+        }
+    }
+}

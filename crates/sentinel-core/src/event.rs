@@ -1,0 +1,380 @@
+//! EventBridge "ECS Container Instance State Change" events, as they arrive in SQS bodies.
+//!
+//! Parsing is strict about what the decision needs and tolerant of everything else: AWS adds
+//! fields to events over time, so unknown fields are ignored, never rejected.
+
+use crate::node::NodeId;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+pub const ECS_SOURCE: &str = "aws.ecs";
+pub const CONTAINER_INSTANCE_STATE_CHANGE: &str = "ECS Container Instance State Change";
+
+/// Why a record body could not be used. The `Display` text travels with the record to the
+/// dead-letter queue, so it says what was expected and what was found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidEvent {
+    #[error("body is not JSON: {0}")]
+    NotJson(String),
+    #[error("body is JSON but not an EventBridge event: {0}")]
+    NotAnEnvelope(String),
+    #[error("expected source \"aws.ecs\", found {found:?}")]
+    UnexpectedSource { found: String },
+    #[error("expected detail-type \"ECS Container Instance State Change\", found {found:?}")]
+    UnexpectedDetailType { found: String },
+    #[error("detail.{field} is missing")]
+    MissingField { field: &'static str },
+    #[error("detail.{field} is invalid: {problem}")]
+    InvalidField { field: &'static str, problem: String },
+}
+
+impl InvalidEvent {
+    /// A short, stable code for metrics and message attributes.
+    pub fn code(&self) -> &'static str {
+        match self {
+            InvalidEvent::NotJson(_) => "not-json",
+            InvalidEvent::NotAnEnvelope(_) => "not-an-eventbridge-event",
+            InvalidEvent::UnexpectedSource { .. } => "unexpected-source",
+            InvalidEvent::UnexpectedDetailType { .. } => "unexpected-detail-type",
+            InvalidEvent::MissingField { .. } => "missing-field",
+            InvalidEvent::InvalidField { .. } => "invalid-field",
+        }
+    }
+}
+
+/// An ECS cluster ARN, `arn:<partition>:ecs:<region>:<account>:cluster/<name>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct ClusterArn(String);
+
+impl ClusterArn {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = raw.splitn(6, ':').collect();
+        match parts.as_slice() {
+            ["arn", partition, "ecs", region, account, resource]
+                if !partition.is_empty()
+                    && !region.is_empty()
+                    && !account.is_empty()
+                    && resource.strip_prefix("cluster/").is_some_and(|n| !n.is_empty()) =>
+            {
+                Ok(ClusterArn(raw.to_owned()))
+            }
+            _ => Err(format!(
+                "expected arn:<partition>:ecs:<region>:<account>:cluster/<name>, found {raw:?}"
+            )),
+        }
+    }
+
+    fn part(&self, index: usize) -> &str {
+        self.0.split(':').nth(index).unwrap_or_default()
+    }
+
+    pub fn partition(&self) -> &str {
+        self.part(1)
+    }
+
+    pub fn region(&self) -> &str {
+        self.part(3)
+    }
+
+    pub fn account(&self) -> &str {
+        self.part(4)
+    }
+
+    pub fn name(&self) -> &str {
+        self.0
+            .splitn(6, ':')
+            .nth(5)
+            .and_then(|resource| resource.strip_prefix("cluster/"))
+            .unwrap_or_default()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ClusterArn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What one state-change event says about one container instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateChange {
+    /// EventBridge event id (absent in hand-made events).
+    pub event_id: Option<String>,
+    /// When EventBridge saw the change: the start of the disconnection as far as we know.
+    pub time: Option<DateTime<Utc>>,
+    pub cluster_arn: ClusterArn,
+    pub container_instance_arn: String,
+    pub node_id: NodeId,
+    pub agent_connected: bool,
+    pub status: String,
+    pub agent_version: Option<String>,
+    /// ECS's own counter for this container instance: a larger one is a later state.
+    pub version: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    source: Option<String>,
+    #[serde(rename = "detail-type")]
+    detail_type: Option<String>,
+    id: Option<String>,
+    time: Option<String>,
+    detail: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Detail {
+    cluster_arn: Option<String>,
+    container_instance_arn: Option<String>,
+    ec2_instance_id: Option<String>,
+    agent_connected: Option<bool>,
+    status: Option<String>,
+    version_info: Option<VersionInfo>,
+    version: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct VersionInfo {
+    agent_version: Option<String>,
+}
+
+/// Parses one SQS record body into a [`StateChange`], or says precisely why it cannot.
+pub fn parse_state_change(body: &str) -> Result<StateChange, InvalidEvent> {
+    let value: serde_json::Value =
+        serde_json::from_str(body).map_err(|e| InvalidEvent::NotJson(e.to_string()))?;
+    if !value.is_object() {
+        return Err(InvalidEvent::NotAnEnvelope(format!(
+            "expected a JSON object, found {}",
+            json_kind(&value)
+        )));
+    }
+    let envelope: Envelope = serde_json::from_value(value)
+        .map_err(|e| InvalidEvent::NotAnEnvelope(e.to_string()))?;
+    let (source, detail_type, detail) =
+        match (envelope.source, envelope.detail_type, envelope.detail) {
+            (Some(s), Some(t), Some(d)) => (s, t, d),
+            _ => {
+                return Err(InvalidEvent::NotAnEnvelope(
+                    "expected the fields source, detail-type and detail".into(),
+                ))
+            }
+        };
+    if source != ECS_SOURCE {
+        return Err(InvalidEvent::UnexpectedSource { found: source });
+    }
+    if detail_type != CONTAINER_INSTANCE_STATE_CHANGE {
+        return Err(InvalidEvent::UnexpectedDetailType { found: detail_type });
+    }
+    if !detail.is_object() {
+        return Err(InvalidEvent::NotAnEnvelope(format!(
+            "expected detail to be an object, found {}",
+            json_kind(&detail)
+        )));
+    }
+    let detail: Detail = serde_json::from_value(detail).map_err(|e| InvalidEvent::InvalidField {
+        field: "*",
+        problem: e.to_string(),
+    })?;
+
+    let cluster_arn = required(detail.cluster_arn, "clusterArn")?;
+    let cluster_arn = ClusterArn::parse(&cluster_arn).map_err(|problem| {
+        InvalidEvent::InvalidField {
+            field: "clusterArn",
+            problem,
+        }
+    })?;
+    let container_instance_arn = required(detail.container_instance_arn, "containerInstanceArn")?;
+    if !container_instance_arn.contains(":container-instance/") {
+        return Err(InvalidEvent::InvalidField {
+            field: "containerInstanceArn",
+            problem: format!("expected a container-instance ARN, found {container_instance_arn:?}"),
+        });
+    }
+    let node_id = required(detail.ec2_instance_id, "ec2InstanceId")?;
+    let node_id = NodeId::parse(&node_id).map_err(|problem| InvalidEvent::InvalidField {
+        field: "ec2InstanceId",
+        problem,
+    })?;
+    let agent_connected = required(detail.agent_connected, "agentConnected")?;
+    let status = required(detail.status, "status")?;
+    // A malformed timestamp costs us only the "down since" line, so it is not fatal.
+    let time = envelope
+        .time
+        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+        .map(|t| t.with_timezone(&Utc));
+
+    Ok(StateChange {
+        event_id: envelope.id,
+        time,
+        cluster_arn,
+        container_instance_arn,
+        node_id,
+        agent_connected,
+        status,
+        agent_version: detail.version_info.and_then(|v| v.agent_version),
+        version: detail.version,
+    })
+}
+
+fn required<T>(value: Option<T>, field: &'static str) -> Result<T, InvalidEvent> {
+    value.ok_or(InvalidEvent::MissingField { field })
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event() -> serde_json::Value {
+        json!({
+            "version": "0",
+            "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+            "detail-type": "ECS Container Instance State Change",
+            "source": "aws.ecs",
+            "account": "123456789012",
+            "time": "2026-11-21T10:00:00Z",
+            "region": "us-east-1",
+            "resources": ["arn:aws:ecs:us-east-1:123456789012:container-instance/payments-prod/0f1e"],
+            "detail": {
+                "agentConnected": false,
+                "clusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/payments-prod",
+                "containerInstanceArn": "arn:aws:ecs:us-east-1:123456789012:container-instance/payments-prod/0f1e",
+                "ec2InstanceId": "i-0abc1234def567890",
+                "status": "ACTIVE",
+                "version": 42,
+                "versionInfo": {"agentVersion": "1.82.0", "agentHash": "abc"},
+                "somethingAwsAddsLater": {"nested": true}
+            }
+        })
+    }
+
+    fn with(path: &[&str], value: Option<serde_json::Value>) -> String {
+        let mut e = event();
+        let mut cursor = &mut e;
+        for key in &path[..path.len() - 1] {
+            cursor = &mut cursor[*key];
+        }
+        let last = path[path.len() - 1];
+        let obj = cursor.as_object_mut().expect("test event objects");
+        match value {
+            Some(v) => {
+                obj.insert(last.to_owned(), v);
+            }
+            None => {
+                obj.remove(last);
+            }
+        }
+        e.to_string()
+    }
+
+    #[test]
+    fn parses_a_real_shaped_event_and_ignores_unknown_fields() {
+        let change = parse_state_change(&event().to_string()).expect("valid event");
+        assert_eq!(change.cluster_arn.name(), "payments-prod");
+        assert_eq!(change.cluster_arn.region(), "us-east-1");
+        assert_eq!(change.cluster_arn.account(), "123456789012");
+        assert_eq!(change.cluster_arn.partition(), "aws");
+        assert_eq!(change.node_id.as_str(), "i-0abc1234def567890");
+        assert!(!change.agent_connected);
+        assert_eq!(change.status, "ACTIVE");
+        assert_eq!(change.agent_version.as_deref(), Some("1.82.0"));
+        assert_eq!(change.version, Some(42));
+        assert_eq!(
+            change.time.map(|t| t.to_rfc3339()),
+            Some("2026-11-21T10:00:00+00:00".to_owned())
+        );
+    }
+
+    #[test]
+    fn every_kind_of_bad_body_has_its_own_reason() {
+        let cases: Vec<(String, &str)> = vec![
+            ("not json at all".into(), "not-json"),
+            ("".into(), "not-json"),
+            ("[1,2]".into(), "not-an-eventbridge-event"),
+            ("{\"hello\":1}".into(), "not-an-eventbridge-event"),
+            (with(&["source"], Some(json!("aws.ec2"))), "unexpected-source"),
+            (
+                with(&["detail-type"], Some(json!("ECS Task State Change"))),
+                "unexpected-detail-type",
+            ),
+            (with(&["detail"], Some(json!("text"))), "not-an-eventbridge-event"),
+            (with(&["detail", "clusterArn"], None), "missing-field"),
+            (with(&["detail", "containerInstanceArn"], None), "missing-field"),
+            (with(&["detail", "ec2InstanceId"], None), "missing-field"),
+            (with(&["detail", "agentConnected"], None), "missing-field"),
+            (with(&["detail", "status"], None), "missing-field"),
+            (with(&["detail", "clusterArn"], Some(json!("payments"))), "invalid-field"),
+            (with(&["detail", "ec2InstanceId"], Some(json!("host-1"))), "invalid-field"),
+            (with(&["detail", "agentConnected"], Some(json!("no"))), "invalid-field"),
+            (
+                with(&["detail", "containerInstanceArn"], Some(json!("abc"))),
+                "invalid-field",
+            ),
+        ];
+        for (body, code) in cases {
+            let err = parse_state_change(&body).expect_err(&body);
+            assert_eq!(err.code(), code, "{body} gave {err}");
+            assert!(!err.to_string().is_empty());
+        }
+    }
+
+    #[test]
+    fn reasons_name_what_was_found() {
+        let err = parse_state_change(&with(&["source"], Some(json!("my.app")))).unwrap_err();
+        assert_eq!(err.to_string(), "expected source \"aws.ecs\", found \"my.app\"");
+        let err = parse_state_change(&with(&["detail", "status"], None)).unwrap_err();
+        assert_eq!(err.to_string(), "detail.status is missing");
+    }
+
+    #[test]
+    fn a_bad_timestamp_is_tolerated() {
+        let change = parse_state_change(&with(&["time"], Some(json!("yesterday")))).unwrap();
+        assert_eq!(change.time, None);
+    }
+
+    #[test]
+    fn cluster_arns_are_validated() {
+        assert!(ClusterArn::parse("arn:aws-cn:ecs:cn-north-1:1:cluster/a").is_ok());
+        for bad in [
+            "arn:aws:ecs:us-east-1:1:cluster/",
+            "arn:aws:ec2:us-east-1:1:cluster/a",
+            "arn:aws:ecs::1:cluster/a",
+            "cluster/a",
+        ] {
+            assert!(ClusterArn::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever arrives, parsing answers with a value or a reason: it never panics.
+        #[test]
+        fn never_panics_on_arbitrary_bodies(body in ".{0,400}") {
+            let _ = parse_state_change(&body);
+        }
+
+        #[test]
+        fn never_panics_on_arbitrary_detail_values(value in proptest::arbitrary::any::<i64>(), key in "[a-zA-Z]{1,20}") {
+            let body = with(&["detail", "clusterArn"], Some(json!({ key: value })));
+            proptest::prop_assert!(parse_state_change(&body).is_err());
+        }
+    }
+}

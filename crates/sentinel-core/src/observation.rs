@@ -1,0 +1,69 @@
+//! What a fresh look at AWS found, after the grace period, about one candidate instance.
+//! The adapters in `sentinel-aws` fill these from API responses; the decision reads only these.
+
+use crate::node::NodeId;
+use chrono::{DateTime, Utc};
+
+/// The cluster as the monitoring policy sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterView {
+    Monitored,
+    /// The cluster exists but does not carry the monitoring tag with the configured value.
+    NotMonitored { tag_value: Option<String> },
+    /// ECS no longer knows the cluster (deleted, or INACTIVE).
+    Missing,
+}
+
+/// A container instance as DescribeContainerInstances reports it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerInstanceView {
+    pub arn: String,
+    /// ACTIVE, DRAINING, INACTIVE, REGISTERING, DEREGISTERING, REGISTRATION_FAILED, …
+    pub status: String,
+    pub agent_connected: bool,
+    pub agent_version: Option<String>,
+    pub node_id: Option<NodeId>,
+    pub instance_type: Option<String>,
+    pub availability_zone: Option<String>,
+    pub os_type: Option<String>,
+}
+
+/// The machine under the agent, as EC2 or SSM reports it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeView {
+    Ec2 {
+        /// pending, running, stopping, stopped, shutting-down, terminated
+        state: String,
+        instance_type: Option<String>,
+        availability_zone: Option<String>,
+        private_ip: Option<String>,
+    },
+    Anywhere {
+        /// Online, ConnectionLost, Inactive
+        ping_status: String,
+        platform_type: Option<String>,
+        last_ping: Option<DateTime<Utc>>,
+        computer_name: Option<String>,
+        ip_address: Option<String>,
+    },
+}
+
+impl NodeView {
+    /// The node's own word for its health: EC2 state or SSM ping status.
+    pub fn state(&self) -> &str {
+        match self {
+            NodeView::Ec2 { state, .. } => state,
+            NodeView::Anywhere { ping_status, .. } => ping_status,
+        }
+    }
+}
+
+/// Everything the decision needs about one candidate. `None` means "looked for, not found";
+/// lookups that are not needed (for example a node whose agent is back) are also `None`,
+/// and the decision never reads them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observation {
+    pub cluster: ClusterView,
+    pub container_instance: Option<ContainerInstanceView>,
+    pub node: Option<NodeView>,
+}

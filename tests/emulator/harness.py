@@ -1,0 +1,572 @@
+#!/usr/bin/env python3
+"""AWS emulator harness for ecs-sentinel's tests: moto's server plus a thin WSGI layer.
+
+moto (pinned in requirements.txt) does the AWS work. The layer in front of it adds only
+what moto lacks and what tests need (see README.md): a per-operation call counter, fault
+injection, flipping a container instance's agentConnected, ECS Anywhere (`mi-…`)
+container instances and SSM DescribeInstanceInformation for them. The control API lives
+under /_harness/ and is never counted or faulted.
+
+Usage: harness.py --port 0   prints `READY <port>` on stdout once it accepts connections.
+"""
+
+import argparse
+import base64
+import io
+import json
+import logging
+import random
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from urllib.parse import parse_qs
+
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.utils import utcnow
+from moto.ecs.models import ContainerInstance, ecs_backends
+from moto.moto_api._internal.models import moto_api_backend
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
+
+CONTROL_PREFIX = "/_harness/"
+DEFAULT_REGION = "us-east-1"
+
+# Unsigned requests have no credential scope; the X-Amz-Target prefix names the service.
+TARGET_PREFIX_SERVICE = {
+    "AmazonEC2ContainerServiceV20141113": "ecs",
+    "AmazonSSM": "ssm",
+    "AmazonSQS": "sqs",
+    "AWSEvents": "events",
+}
+
+# Per-protocol error codes. Throttling codes are ones the AWS SDKs classify as
+# throttling, so the clients' retry and back-off paths are exercised for real.
+# SQS's modeled throttling error is RequestThrottled (the SDKs list it as throttling).
+ERROR_CODES = {
+    # kind: (http status, json code, ec2 code, query code)
+    "throttle": (400, "ThrottlingException", "RequestLimitExceeded", "Throttling"),
+    "server_error": (500, "InternalFailure", "InternalError", "InternalFailure"),
+}
+FAULT_KINDS = ("throttle", "server_error", "latency", "reset")
+
+
+class HarnessError(Exception):
+    """A bad control request: becomes `{"error": ...}` with the given HTTP status."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+
+
+class AwsError(Exception):
+    """An AWS-style JSON error answered by the harness itself (SSM)."""
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+
+
+# --------------------------------------------------------------------------- requests
+
+
+def identify(environ, body):
+    """Return (service, operation, protocol) of an AWS request.
+
+    The service comes from the SigV4 credential scope because that is what every SDK
+    sends and the Host header is just 127.0.0.1 here.
+    """
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    service = ""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    if "Credential=" in auth:
+        scope = auth.split("Credential=", 1)[1].split(",", 1)[0].split("/")
+        if len(scope) == 5:
+            service = scope[3].lower()
+    if target:
+        prefix, _, operation = target.partition(".")
+        return service or TARGET_PREFIX_SERVICE.get(prefix, "unknown"), operation, "json"
+    # Query protocols (EC2, SNS) carry the operation as a form field.
+    form = parse_qs(environ.get("QUERY_STRING", ""))
+    if "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", ""):
+        form.update(parse_qs(body.decode("utf-8", "replace")))
+    operation = form.get("Action", [""])[0]
+    if not operation:
+        operation = f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
+    return service or "unknown", operation, "ec2" if service == "ec2" else "query"
+
+
+def read_body(environ):
+    """Read the request body once and give moto a fresh stream with the same bytes."""
+    stream = environ["wsgi.input"]
+    if environ.get("wsgi.input_terminated"):  # chunked: werkzeug already de-chunks
+        body = stream.read()
+    else:
+        body = stream.read(int(environ.get("CONTENT_LENGTH") or 0))
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    environ.pop("HTTP_TRANSFER_ENCODING", None)
+    return body
+
+
+def error_response(kind, service, protocol):
+    """The error a real service sends for `kind`, in its own wire format."""
+    status, json_code, ec2_code, query_code = ERROR_CODES[kind]
+    message = f"{'Rate exceeded' if kind == 'throttle' else 'Internal failure'} (injected by harness)"
+    request_id = str(uuid.uuid4())
+    headers = [("x-amzn-RequestId", request_id)]
+    if protocol == "json":
+        code = "RequestThrottled" if service == "sqs" and kind == "throttle" else json_code
+        headers += [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", code)]
+        if service == "sqs":
+            # SQS is awsQueryCompatible: SDKs take the error code from this header.
+            fault = "Sender" if status < 500 else "Receiver"
+            headers.append(("x-amzn-query-error", f"{code};{fault}"))
+        body = json.dumps({"__type": code, "message": message})
+    elif protocol == "ec2":
+        # EC2 signals throttling with 503, unlike the other services.
+        status = 503 if kind == "throttle" else status
+        headers.append(("Content-Type", "text/xml"))
+        body = (
+            f"<Response><Errors><Error><Code>{ec2_code}</Code><Message>{message}</Message>"
+            f"</Error></Errors><RequestID>{request_id}</RequestID></Response>"
+        )
+    else:
+        fault = "Sender" if status < 500 else "Receiver"
+        headers.append(("Content-Type", "text/xml"))
+        body = (
+            f"<ErrorResponse><Error><Type>{fault}</Type><Code>{query_code}</Code>"
+            f"<Message>{message}</Message></Error><RequestId>{request_id}</RequestId>"
+            "</ErrorResponse>"
+        )
+    return status, headers, body.encode()
+
+
+def drop_connection(environ):
+    """Abort the TCP connection without a response, as a crashed load balancer would.
+
+    SO_LINGER 0 makes the kernel send RST on close. We only shut the socket down here:
+    werkzeug still owns it and closes it itself, and a shut-down socket makes its later
+    writes fail with a connection error that it treats as a dropped client, quietly.
+    """
+    sock = environ["werkzeug.socket"]
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    raise ConnectionAbortedError("connection reset by harness fault")
+
+
+# --------------------------------------------------------------------------- state
+
+
+class Harness:
+    def __init__(self):
+        self.app = DomainDispatcherApplication(create_backend_app)
+        self.lock = threading.Lock()
+        self.calls = Counter()
+        self.faults = []  # tried in the order added; the first that fires decides
+        self.next_fault_id = 1
+        self.rng = random.Random(0)  # seeded so soak tests are reproducible
+        self.ssm_instances = {}  # instance id -> SSM InstanceInformation dict
+
+    # WSGI entry point
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(CONTROL_PREFIX):
+            return self.control(environ, start_response, path[len(CONTROL_PREFIX):])
+        body = read_body(environ)
+        service, operation, protocol = identify(environ, body)
+        fault = self.record_and_pick_fault(service, operation, body)
+        if fault is not None:
+            if fault["kind"] == "latency":
+                time.sleep(fault["latency_ms"] / 1000.0)
+            elif fault["kind"] == "reset":
+                drop_connection(environ)
+            else:
+                status, headers, payload = error_response(fault["kind"], service, protocol)
+                return respond(start_response, status, headers, payload)
+        if service == "ssm" and operation == "DescribeInstanceInformation":
+            return self.describe_instance_information(start_response, body)
+        return self.app(environ, start_response)
+
+    def record_and_pick_fault(self, service, operation, body):
+        with self.lock:
+            self.calls[f"{service}.{operation}"] += 1
+            for rule in self.faults:
+                if rule["service"] not in ("*", service):
+                    continue
+                if rule["operation"] not in ("*", operation):
+                    continue
+                if rule["match"] and rule["match"].encode() not in body:
+                    continue
+                if rule["times"] is not None and rule["fired"] >= rule["times"]:
+                    continue
+                if self.rng.random() >= rule["probability"]:
+                    continue
+                rule["fired"] += 1
+                return dict(rule)
+        return None
+
+    # ----------------------------------------------------------------- control API
+
+    def control(self, environ, start_response, route):
+        method = environ.get("REQUEST_METHOD", "GET")
+        handler = {
+            ("GET", "health"): lambda _: {"ok": True},
+            ("GET", "calls"): lambda _: {"calls": self.snapshot_calls()},
+            ("POST", "calls/reset"): self.reset_calls,
+            ("GET", "faults"): self.list_faults,
+            ("POST", "faults"): self.add_fault,
+            ("DELETE", "faults"): self.clear_faults,
+            ("POST", "faults/seed"): self.seed_faults,
+            ("POST", "ecs/agent-connection"): self.set_agent_connection,
+            ("POST", "ecs/external-instances"): self.register_external_instance,
+            ("POST", "ssm/instances"): self.upsert_ssm_instance,
+            ("POST", "reset"): self.reset_all,
+        }.get((method, route.rstrip("/")))
+        try:
+            if handler is None:
+                raise HarnessError(404, f"no control route {method} {CONTROL_PREFIX}{route}")
+            raw = read_body(environ)
+            try:
+                payload = json.loads(raw) if raw.strip() else {}
+            except ValueError as err:
+                raise HarnessError(400, f"body must be JSON: {err}") from None
+            if not isinstance(payload, dict):
+                raise HarnessError(400, "body must be a JSON object")
+            status, result = 200, handler(payload)
+        except HarnessError as err:
+            status, result = err.status, {"error": str(err)}
+        headers = [("Content-Type", "application/json")]
+        return respond(start_response, status, headers, json.dumps(result).encode())
+
+    def snapshot_calls(self):
+        with self.lock:
+            return dict(self.calls)
+
+    def reset_calls(self, _):
+        with self.lock:
+            self.calls.clear()
+        return {}
+
+    def list_faults(self, _):
+        with self.lock:
+            return {"faults": [dict(rule) for rule in self.faults]}
+
+    def add_fault(self, p):
+        kind = p.get("kind")
+        if kind not in FAULT_KINDS:
+            raise HarnessError(400, f"kind must be one of {list(FAULT_KINDS)}, got {kind!r}")
+        for field in ("service", "operation"):
+            if not isinstance(p.get(field), str) or not p[field]:
+                raise HarnessError(400, f"{field} must be a non-empty string ('*' for any)")
+        times, probability = p.get("times"), p.get("probability", 1.0)
+        latency_ms = p.get("latency_ms", 0)
+        if times is not None and (not isinstance(times, int) or times < 0):
+            raise HarnessError(400, f"times must be null or an integer >= 0, got {times!r}")
+        if not isinstance(probability, (int, float)) or not 0 <= probability <= 1:
+            raise HarnessError(400, f"probability must be in [0, 1], got {probability!r}")
+        if not isinstance(latency_ms, (int, float)) or latency_ms < 0:
+            raise HarnessError(400, f"latency_ms must be a number >= 0, got {latency_ms!r}")
+        with self.lock:
+            rule = {
+                "id": f"f{self.next_fault_id}",
+                "service": p["service"],
+                "operation": p["operation"],
+                "match": p.get("match") or None,
+                "kind": kind,
+                "times": times,
+                "probability": float(probability),
+                "latency_ms": latency_ms,
+                "fired": 0,
+            }
+            self.next_fault_id += 1
+            self.faults.append(rule)
+        return {"id": rule["id"]}
+
+    def clear_faults(self, _):
+        with self.lock:
+            self.faults.clear()
+        return {}
+
+    def seed_faults(self, p):
+        if not isinstance(p.get("seed"), int):
+            raise HarnessError(400, "seed must be an integer")
+        with self.lock:
+            self.rng.seed(p["seed"])
+        return {}
+
+    def reset_all(self, _):
+        """Fresh state for a test that reuses a running harness: moto's and ours."""
+        moto_api_backend.reset()
+        with self.lock:
+            self.calls.clear()
+            self.faults.clear()
+            self.rng.seed(0)
+            self.ssm_instances.clear()
+        return {}
+
+    # ----------------------------------------------------------------- ECS additions
+
+    def set_agent_connection(self, p):
+        connected = p.get("connected")
+        if not isinstance(connected, bool):
+            raise HarnessError(400, "connected must be true or false")
+        backend, cluster = ecs_cluster(p)
+        instance_id = str(p.get("containerInstanceArn", "")).split("/")[-1]
+        instance = backend.container_instances.get(cluster, {}).get(instance_id)
+        if instance is None:
+            raise HarnessError(
+                404,
+                f"container instance {p.get('containerInstanceArn')!r} is not registered "
+                f"in cluster {cluster!r}; register it first",
+            )
+        # What DescribeContainerInstances reports after `systemctl stop ecs`.
+        instance.agent_connected = connected
+        return {}
+
+    def register_external_instance(self, p):
+        backend, cluster = ecs_cluster(p)
+        managed_id = p.get("managedInstanceId")
+        if not isinstance(managed_id, str) or not managed_id.startswith("mi-"):
+            raise HarnessError(400, f"managedInstanceId must look like mi-…, got {managed_id!r}")
+        os_type = p.get("osType", "linux")
+        if os_type not in ("linux", "windows"):
+            raise HarnessError(400, f"osType must be linux or windows, got {os_type!r}")
+        instance = external_container_instance(
+            backend, cluster, managed_id, os_type, p.get("agentVersion", "1.82.0")
+        )
+        with self.lock:  # moto's own register does this without a lock; keep ours tidy
+            backend.container_instances.setdefault(cluster, {})[instance.id] = instance
+            backend.clusters[cluster].registered_container_instances_count += 1
+        self.upsert_ssm_instance(
+            {
+                "instanceId": managed_id,
+                "pingStatus": p.get("pingStatus", "Online"),
+                "platformType": "Windows" if os_type == "windows" else "Linux",
+            }
+        )
+        return {"containerInstanceArn": instance.container_instance_arn}
+
+    # ----------------------------------------------------------------- SSM additions
+
+    def upsert_ssm_instance(self, p):
+        instance_id = p.get("instanceId")
+        if not isinstance(instance_id, str) or not instance_id.startswith(("mi-", "i-")):
+            raise HarnessError(400, f"instanceId must look like mi-… or i-…, got {instance_id!r}")
+        ping = p.get("pingStatus", "Online")
+        if ping not in ("Online", "ConnectionLost", "Inactive"):
+            raise HarnessError(400, f"pingStatus must be Online|ConnectionLost|Inactive, got {ping!r}")
+        platform = p.get("platformType", "Linux")
+        if platform not in ("Linux", "Windows", "MacOS"):
+            raise HarnessError(400, f"platformType must be Linux|Windows|MacOS, got {platform!r}")
+        windows = platform == "Windows"
+        info = {
+            "InstanceId": instance_id,
+            "PingStatus": ping,
+            "LastPingDateTime": p.get("lastPingDateTime", time.time()),
+            "AgentVersion": p.get("ssmAgentVersion", "3.3.1142.0"),
+            "IsLatestVersion": False,
+            "PlatformType": platform,
+            "PlatformName": p.get(
+                "platformName", "Microsoft Windows Server 2022 Datacenter" if windows else "Amazon Linux"
+            ),
+            "PlatformVersion": p.get("platformVersion", "10.0.20348" if windows else "2023"),
+            "ResourceType": "ManagedInstance" if instance_id.startswith("mi-") else "EC2Instance",
+            "IPAddress": p.get("ipAddress", "192.0.2.10"),
+            "ComputerName": p.get("computerName", f"{instance_id}.example.internal"),
+        }
+        with self.lock:
+            self.ssm_instances[instance_id] = info
+        return {}
+
+    def describe_instance_information(self, start_response, body):
+        try:
+            request = json.loads(body or b"{}")
+            if not isinstance(request, dict):
+                raise AwsError("SerializationException", "request body must be a JSON object")
+            result = self.query_instance_information(request)
+            status, headers = 200, []
+        except (AwsError, ValueError) as err:
+            code = getattr(err, "code", "SerializationException")
+            result = {"__type": code, "message": str(err)}
+            status, headers = 400, [("x-amzn-ErrorType", code)]
+        headers += [
+            ("Content-Type", "application/x-amz-json-1.1"),
+            ("x-amzn-RequestId", str(uuid.uuid4())),
+        ]
+        return respond(start_response, status, headers, json.dumps(result).encode())
+
+    def query_instance_information(self, req):
+        """DescribeInstanceInformation over the harness store, with AWS's limits."""
+        if req.get("Filters") and req.get("InstanceInformationFilterList"):
+            raise AwsError(
+                "ValidationException",
+                "Filters and InstanceInformationFilterList cannot be used together",
+            )
+        # Both filter styles reduce to key -> allowed values; filters are ANDed.
+        filters = [(f.get("Key"), f.get("Values")) for f in req.get("Filters") or []]
+        filters += [(f.get("key"), f.get("valueSet")) for f in req.get("InstanceInformationFilterList") or []]
+        fields = {
+            "InstanceIds": "InstanceId",
+            "PingStatus": "PingStatus",
+            "PlatformTypes": "PlatformType",
+            "ResourceType": "ResourceType",
+            "AgentVersion": "AgentVersion",
+        }
+        for key, values in filters:
+            if key not in fields:
+                raise AwsError("InvalidFilterKey", f"filter key {key!r} is not supported by the harness")
+            if not isinstance(values, list) or not 1 <= len(values) <= 100:
+                raise AwsError("ValidationException", f"filter {key} needs 1 to 100 values")
+            if key == "InstanceIds":
+                for value in values:
+                    if not str(value).startswith(("i-", "mi-")):
+                        raise AwsError("InvalidInstanceInformationFilterValue", f"{value} is not a valid instance id")
+        max_results = req.get("MaxResults", 10)
+        if not isinstance(max_results, int) or not 5 <= max_results <= 50:
+            raise AwsError(
+                "ValidationException",
+                f"1 validation error detected: Value '{max_results}' at 'maxResults' failed to "
+                "satisfy constraint: Member must have value between 5 and 50",
+            )
+        with self.lock:
+            items = [
+                dict(info)
+                for _, info in sorted(self.ssm_instances.items())
+                if all(info[fields[key]] in values for key, values in filters)
+            ]
+        # The token is an opaque offset; anything we did not hand out is rejected.
+        start = 0
+        if req.get("NextToken"):
+            try:
+                start = int(base64.urlsafe_b64decode(req["NextToken"]).decode().removeprefix("harness:"))
+                if start < 0:
+                    raise ValueError(start)
+            except ValueError:
+                raise AwsError("InvalidNextToken", "The specified token isn't valid.") from None
+        page = {"InstanceInformationList": items[start : start + max_results]}
+        if start + max_results < len(items):
+            page["NextToken"] = base64.urlsafe_b64encode(f"harness:{start + max_results}".encode()).decode()
+        return page
+
+
+def external_container_instance(backend, cluster_name, managed_id, os_type, agent_version):
+    """An ECS Anywhere container instance: its ec2InstanceId is the SSM `mi-…` id.
+
+    moto's ContainerInstance.__init__ looks the id up in its EC2 backend and fails for
+    `mi-…`, so we create the object without running __init__ and fill in the same
+    fields. Being a real moto ContainerInstance, moto's own Describe/List/UpdateState/
+    Deregister handle it unchanged. (A subclass would not do: moto's model metaclass
+    requires classes to live in a moto.<service> module.)
+    """
+    instance = ContainerInstance.__new__(ContainerInstance)
+    instance.ec2_instance_id = managed_id
+    instance.agent_connected = True
+    instance.status = "ACTIVE"
+    instance.registered_resources = external_resources()
+    instance.remaining_resources = external_resources()
+    instance.pending_tasks_count = 0
+    instance.running_tasks_count = 0
+    instance.version_info = {
+        "agentVersion": agent_version,
+        "agentHash": "harness",
+        "dockerVersion": "DockerVersion: 25.0.8",
+    }
+    # Roughly what a real external instance reports: no AMI, AZ or instance type.
+    instance.attributes = {
+        "ecs.os-type": os_type,
+        "ecs.os-family": "WINDOWS_SERVER_2022_FULL" if os_type == "windows" else "LINUX",
+        "ecs.cpu-architecture": "x86_64",
+        "ecs.capability.external": None,
+        "com.amazonaws.ecs.capability.docker-remote-api.1.17": None,
+    }
+    instance.registered_at = utcnow()
+    instance.region_name = backend.region_name
+    instance.id = str(uuid.uuid4())
+    instance.cluster_name = cluster_name
+    instance._account_id = backend.account_id  # pylint: disable=protected-access
+    instance._backend = backend  # pylint: disable=protected-access
+    return instance
+
+
+def external_resources():
+    def integer(name, value):
+        return {"doubleValue": 0.0, "integerValue": value, "longValue": 0, "name": name, "type": "INTEGER"}
+
+    def string_set(name, values):
+        return {"doubleValue": 0.0, "integerValue": 0, "longValue": 0, "name": name,
+                "stringSetValue": values, "type": "STRINGSET"}
+
+    return [integer("CPU", 2048), integer("MEMORY", 3892),
+            string_set("PORTS", ["22", "2375", "2376", "51678", "51679"]), string_set("PORTS_UDP", [])]
+
+
+def ecs_cluster(p):
+    """moto's ECS backend for the request's region and the cluster's short name."""
+    backend = ecs_backends[DEFAULT_ACCOUNT_ID][p.get("region", DEFAULT_REGION)]
+    cluster = str(p.get("cluster", "")).split("/")[-1]
+    if cluster not in backend.clusters:
+        raise HarnessError(404, f"cluster {p.get('cluster')!r} does not exist; create it first")
+    return backend, cluster
+
+
+def respond(start_response, status, headers, payload):
+    reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error",
+              503: "Service Unavailable"}[status]
+    start_response(f"{status} {reason}", headers + [("Content-Length", str(len(payload)))])
+    return [payload]
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1; 0 picks a free one")
+    parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    parser.add_argument(
+        "--exit-on-stdin-eof",
+        action="store_true",
+        help="exit when stdin closes, so a crashed test cannot leak the emulator",
+    )
+    args = parser.parse_args()
+
+    # Per-request logs are off by default: a test that pipes stderr without reading it
+    # would otherwise block the server once the pipe fills.
+    logging.getLogger("werkzeug").setLevel(logging.INFO if args.verbose else logging.WARNING)
+
+    server = make_server(
+        "127.0.0.1", args.port, Harness(), threaded=True, request_handler=MotoRequestHandler
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    if args.exit_on_stdin_eof:
+        threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    # The socket is already listening, so the port is usable the moment this is read.
+    print(f"READY {server.server_port}", flush=True)
+    # Anything printed later (moto prints a few warnings) must not be mistaken for
+    # protocol output by the test that reads our stdout.
+    sys.stdout = sys.stderr
+
+    while not stop.wait(1.0):  # a timed wait keeps the signal handlers responsive
+        pass
+    server.shutdown()
+    server.server_close()
+
+
+if __name__ == "__main__":
+    main()
