@@ -12,13 +12,13 @@ Usage: harness.py --port 0   prints `READY <port>` on stdout once it accepts con
 
 import argparse
 import base64
+import contextlib
 import io
 import json
 import logging
 import random
 import signal
 import socket
-import struct
 import sys
 import threading
 import time
@@ -120,17 +120,24 @@ def read_body(environ):
 def error_response(kind, service, protocol):
     """The error a real service sends for `kind`, in its own wire format."""
     status, json_code, ec2_code, query_code = ERROR_CODES[kind]
-    message = f"{'Rate exceeded' if kind == 'throttle' else 'Internal failure'} (injected by harness)"
+    if service == "sqs" and kind == "throttle":
+        json_code = query_code = "RequestThrottled"
+    message = (
+        f"{'Rate exceeded' if kind == 'throttle' else 'Internal failure'} (injected by harness)"
+    )
     request_id = str(uuid.uuid4())
     headers = [("x-amzn-RequestId", request_id)]
     if protocol == "json":
-        code = "RequestThrottled" if service == "sqs" and kind == "throttle" else json_code
-        headers += [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", code)]
+        version = "1.0" if service == "sqs" else "1.1"
+        headers += [
+            ("Content-Type", f"application/x-amz-json-{version}"),
+            ("x-amzn-ErrorType", json_code),
+        ]
         if service == "sqs":
             # SQS is awsQueryCompatible: SDKs take the error code from this header.
             fault = "Sender" if status < 500 else "Receiver"
-            headers.append(("x-amzn-query-error", f"{code};{fault}"))
-        body = json.dumps({"__type": code, "message": message})
+            headers.append(("x-amzn-query-error", f"{json_code};{fault}"))
+        body = json.dumps({"__type": json_code, "message": message})
     elif protocol == "ec2":
         # EC2 signals throttling with 503, unlike the other services.
         status = 503 if kind == "throttle" else status
@@ -151,19 +158,16 @@ def error_response(kind, service, protocol):
 
 
 def drop_connection(environ):
-    """Abort the TCP connection without a response, as a crashed load balancer would.
+    """End the TCP connection with no response at all, like a proxy dying mid-request.
 
-    SO_LINGER 0 makes the kernel send RST on close. We only shut the socket down here:
-    werkzeug still owns it and closes it itself, and a shut-down socket makes its later
-    writes fail with a connection error that it treats as a dropped client, quietly.
+    We only shut the socket down (the client sees the connection close before any
+    response byte) and leave closing it to werkzeug, which owns it. The exception is one
+    werkzeug treats as a client that went away: it skips the response quietly instead
+    of logging a traceback.
     """
-    sock = environ["werkzeug.socket"]
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    raise ConnectionAbortedError("connection reset by harness fault")
+    with contextlib.suppress(OSError):  # the client may have gone already
+        environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
+    raise ConnectionAbortedError("connection dropped by harness fault")
 
 
 # --------------------------------------------------------------------------- state
@@ -183,7 +187,7 @@ class Harness:
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         if path.startswith(CONTROL_PREFIX):
-            return self.control(environ, start_response, path[len(CONTROL_PREFIX):])
+            return self.control(environ, start_response, path[len(CONTROL_PREFIX) :])
         body = read_body(environ)
         service, operation, protocol = identify(environ, body)
         fault = self.record_and_pick_fault(service, operation, body)
@@ -211,7 +215,9 @@ class Harness:
                     continue
                 if rule["times"] is not None and rule["fired"] >= rule["times"]:
                     continue
-                if self.rng.random() >= rule["probability"]:
+                # Certain rules draw nothing, so adding one does not shift the random
+                # sequence seen by the probabilistic ones.
+                if rule["probability"] < 1 and self.rng.random() >= rule["probability"]:
                     continue
                 rule["fired"] += 1
                 return dict(rule)
@@ -247,6 +253,8 @@ class Harness:
             status, result = 200, handler(payload)
         except HarnessError as err:
             status, result = err.status, {"error": str(err)}
+        except Exception as err:  # pylint: disable=broad-except  (answer, never crash)
+            status, result = 500, {"error": f"harness bug: {err!r}"}
         headers = [("Content-Type", "application/json")]
         return respond(start_response, status, headers, json.dumps(result).encode())
 
@@ -272,7 +280,7 @@ class Harness:
                 raise HarnessError(400, f"{field} must be a non-empty string ('*' for any)")
         times, probability = p.get("times"), p.get("probability", 1.0)
         latency_ms = p.get("latency_ms", 0)
-        if times is not None and (not isinstance(times, int) or times < 0):
+        if times is not None and (type(times) is not int or times < 0):
             raise HarnessError(400, f"times must be null or an integer >= 0, got {times!r}")
         if not isinstance(probability, (int, float)) or not 0 <= probability <= 1:
             raise HarnessError(400, f"probability must be in [0, 1], got {probability!r}")
@@ -343,12 +351,7 @@ class Harness:
         os_type = p.get("osType", "linux")
         if os_type not in ("linux", "windows"):
             raise HarnessError(400, f"osType must be linux or windows, got {os_type!r}")
-        instance = external_container_instance(
-            backend, cluster, managed_id, os_type, p.get("agentVersion", "1.82.0")
-        )
-        with self.lock:  # moto's own register does this without a lock; keep ours tidy
-            backend.container_instances.setdefault(cluster, {})[instance.id] = instance
-            backend.clusters[cluster].registered_container_instances_count += 1
+        # SSM first: it validates pingStatus, so a bad request registers nothing.
         self.upsert_ssm_instance(
             {
                 "instanceId": managed_id,
@@ -356,6 +359,12 @@ class Harness:
                 "platformType": "Windows" if os_type == "windows" else "Linux",
             }
         )
+        instance = external_container_instance(
+            backend, cluster, managed_id, os_type, p.get("agentVersion", "1.82.0")
+        )
+        with self.lock:
+            backend.container_instances.setdefault(cluster, {})[instance.id] = instance
+            backend.clusters[cluster].registered_container_instances_count += 1
         return {"containerInstanceArn": instance.container_instance_arn}
 
     # ----------------------------------------------------------------- SSM additions
@@ -366,20 +375,26 @@ class Harness:
             raise HarnessError(400, f"instanceId must look like mi-… or i-…, got {instance_id!r}")
         ping = p.get("pingStatus", "Online")
         if ping not in ("Online", "ConnectionLost", "Inactive"):
-            raise HarnessError(400, f"pingStatus must be Online|ConnectionLost|Inactive, got {ping!r}")
+            raise HarnessError(
+                400, f"pingStatus must be Online|ConnectionLost|Inactive, got {ping!r}"
+            )
         platform = p.get("platformType", "Linux")
         if platform not in ("Linux", "Windows", "MacOS"):
             raise HarnessError(400, f"platformType must be Linux|Windows|MacOS, got {platform!r}")
+        last_ping = p.get("lastPingDateTime", time.time())
+        if not isinstance(last_ping, (int, float)):
+            raise HarnessError(400, f"lastPingDateTime must be epoch seconds, got {last_ping!r}")
         windows = platform == "Windows"
         info = {
             "InstanceId": instance_id,
             "PingStatus": ping,
-            "LastPingDateTime": p.get("lastPingDateTime", time.time()),
+            "LastPingDateTime": last_ping,
             "AgentVersion": p.get("ssmAgentVersion", "3.3.1142.0"),
             "IsLatestVersion": False,
             "PlatformType": platform,
             "PlatformName": p.get(
-                "platformName", "Microsoft Windows Server 2022 Datacenter" if windows else "Amazon Linux"
+                "platformName",
+                "Microsoft Windows Server 2022 Datacenter" if windows else "Amazon Linux",
             ),
             "PlatformVersion": p.get("platformVersion", "10.0.20348" if windows else "2023"),
             "ResourceType": "ManagedInstance" if instance_id.startswith("mi-") else "EC2Instance",
@@ -397,7 +412,8 @@ class Harness:
                 raise AwsError("SerializationException", "request body must be a JSON object")
             result = self.query_instance_information(request)
             status, headers = 200, []
-        except (AwsError, ValueError) as err:
+        except (AwsError, ValueError, TypeError, AttributeError) as err:
+            # Anything but our own AwsError means a request shape AWS would not accept.
             code = getattr(err, "code", "SerializationException")
             result = {"__type": code, "message": str(err)}
             status, headers = 400, [("x-amzn-ErrorType", code)]
@@ -416,7 +432,8 @@ class Harness:
             )
         # Both filter styles reduce to key -> allowed values; filters are ANDed.
         filters = [(f.get("Key"), f.get("Values")) for f in req.get("Filters") or []]
-        filters += [(f.get("key"), f.get("valueSet")) for f in req.get("InstanceInformationFilterList") or []]
+        legacy = req.get("InstanceInformationFilterList") or []
+        filters += [(f.get("key"), f.get("valueSet")) for f in legacy]
         fields = {
             "InstanceIds": "InstanceId",
             "PingStatus": "PingStatus",
@@ -426,13 +443,18 @@ class Harness:
         }
         for key, values in filters:
             if key not in fields:
-                raise AwsError("InvalidFilterKey", f"filter key {key!r} is not supported by the harness")
+                raise AwsError(
+                    "InvalidFilterKey", f"filter key {key!r} is not supported by the harness"
+                )
             if not isinstance(values, list) or not 1 <= len(values) <= 100:
                 raise AwsError("ValidationException", f"filter {key} needs 1 to 100 values")
             if key == "InstanceIds":
                 for value in values:
                     if not str(value).startswith(("i-", "mi-")):
-                        raise AwsError("InvalidInstanceInformationFilterValue", f"{value} is not a valid instance id")
+                        raise AwsError(
+                            "InvalidInstanceInformationFilterValue",
+                            f"{value} is not a valid instance id",
+                        )
         max_results = req.get("MaxResults", 10)
         if not isinstance(max_results, int) or not 5 <= max_results <= 50:
             raise AwsError(
@@ -450,14 +472,18 @@ class Harness:
         start = 0
         if req.get("NextToken"):
             try:
-                start = int(base64.urlsafe_b64decode(req["NextToken"]).decode().removeprefix("harness:"))
-                if start < 0:
+                prefix, _, offset = (
+                    base64.urlsafe_b64decode(req["NextToken"]).decode().partition(":")
+                )
+                start = int(offset)
+                if prefix != "harness" or start < 0:
                     raise ValueError(start)
             except ValueError:
                 raise AwsError("InvalidNextToken", "The specified token isn't valid.") from None
         page = {"InstanceInformationList": items[start : start + max_results]}
         if start + max_results < len(items):
-            page["NextToken"] = base64.urlsafe_b64encode(f"harness:{start + max_results}".encode()).decode()
+            token = f"harness:{start + max_results}".encode()
+            page["NextToken"] = base64.urlsafe_b64encode(token).decode()
         return page
 
 
@@ -502,19 +528,39 @@ def external_container_instance(backend, cluster_name, managed_id, os_type, agen
 
 def external_resources():
     def integer(name, value):
-        return {"doubleValue": 0.0, "integerValue": value, "longValue": 0, "name": name, "type": "INTEGER"}
+        return {
+            "doubleValue": 0.0,
+            "integerValue": value,
+            "longValue": 0,
+            "name": name,
+            "type": "INTEGER",
+        }
 
     def string_set(name, values):
-        return {"doubleValue": 0.0, "integerValue": 0, "longValue": 0, "name": name,
-                "stringSetValue": values, "type": "STRINGSET"}
+        return {
+            "doubleValue": 0.0,
+            "integerValue": 0,
+            "longValue": 0,
+            "name": name,
+            "stringSetValue": values,
+            "type": "STRINGSET",
+        }
 
-    return [integer("CPU", 2048), integer("MEMORY", 3892),
-            string_set("PORTS", ["22", "2375", "2376", "51678", "51679"]), string_set("PORTS_UDP", [])]
+    return [
+        integer("CPU", 2048),
+        integer("MEMORY", 3892),
+        string_set("PORTS", ["22", "2375", "2376", "51678", "51679"]),
+        string_set("PORTS_UDP", []),
+    ]
 
 
 def ecs_cluster(p):
     """moto's ECS backend for the request's region and the cluster's short name."""
-    backend = ecs_backends[DEFAULT_ACCOUNT_ID][p.get("region", DEFAULT_REGION)]
+    region = p.get("region", DEFAULT_REGION)
+    try:
+        backend = ecs_backends[DEFAULT_ACCOUNT_ID][region]
+    except KeyError:
+        raise HarnessError(400, f"region {region!r} is not an AWS region moto knows") from None
     cluster = str(p.get("cluster", "")).split("/")[-1]
     if cluster not in backend.clusters:
         raise HarnessError(404, f"cluster {p.get('cluster')!r} does not exist; create it first")
@@ -522,8 +568,13 @@ def ecs_cluster(p):
 
 
 def respond(start_response, status, headers, payload):
-    reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error",
-              503: "Service Unavailable"}[status]
+    reason = {
+        200: "OK",
+        400: "Bad Request",
+        404: "Not Found",
+        500: "Internal Server Error",
+        503: "Service Unavailable",
+    }[status]
     start_response(f"{status} {reason}", headers + [("Content-Length", str(len(payload)))])
     return [payload]
 
@@ -533,7 +584,9 @@ def respond(start_response, status, headers, payload):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1; 0 picks a free one")
+    parser.add_argument(
+        "--port", type=int, default=0, help="TCP port on 127.0.0.1; 0 picks a free one"
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     parser.add_argument(
         "--exit-on-stdin-eof",
@@ -554,7 +607,8 @@ def main():
         signal.signal(sig, lambda *_: stop.set())
     if args.exit_on_stdin_eof:
         threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # A short poll interval makes shutdown prompt after SIGTERM.
+    threading.Thread(target=server.serve_forever, args=(0.1,), daemon=True).start()
 
     # The socket is already listening, so the port is usable the moment this is read.
     print(f"READY {server.server_port}", flush=True)

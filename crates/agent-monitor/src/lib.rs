@@ -1,1 +1,14 @@
-//! placeholder
+//! The agent-monitor Lambda as a library: configuration, the batch pipeline, custom actions,
+//! and a local event-source loop. The `bootstrap` binary is a thin wrapper around
+//! [`Monitor::handle`]; the demo, replays and tests call the very same code.
+
+pub mod actions;
+pub mod config;
+pub mod local_source;
+pub mod logging;
+pub mod pipeline;
+
+pub use actions::{ActionRegistry, NodeAction};
+pub use config::{Config, ConfigError};
+pub use local_source::QueuePoller;
+pub use pipeline::{BatchReport, Clients, Monitor};

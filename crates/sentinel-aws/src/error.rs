@@ -4,7 +4,7 @@ use aws_sdk_ecs::error::{DisplayErrorContext, ProvideErrorMetadata};
 
 /// An AWS call that failed after the SDK retried what it could. The caller decides what it
 /// costs: the pipeline fails (and SQS redelivers) only the records that depended on it.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{service}:{operation} failed{}: {message}", code.as_deref().map(|c| format!(" with {c}")).unwrap_or_default())]
 pub struct AwsError {
     pub service: &'static str,
@@ -24,7 +24,7 @@ impl AwsError {
         }
     }
 
-    pub(crate) fn from_sdk<E>(service: &'static str, operation: &'static str, err: E) -> Self
+    pub fn from_sdk<E>(service: &'static str, operation: &'static str, err: E) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error,
     {

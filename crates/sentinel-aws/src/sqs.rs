@@ -49,7 +49,7 @@ impl DeadLetterQueue {
         for (index, letter) in batch.iter().enumerate() {
             match entry(index, letter) {
                 Ok(e) => entries.push(e),
-                Err(e) => return batch.iter().map(|l| (l.record_id.clone(), clone_err(&e))).collect(),
+                Err(e) => return batch.iter().map(|l| (l.record_id.clone(), e.clone())).collect(),
             }
         }
         match self
@@ -78,18 +78,9 @@ impl DeadLetterQueue {
                 .collect(),
             Err(e) => {
                 let err = AwsError::from_sdk("sqs", "SendMessageBatch", e);
-                batch.iter().map(|l| (l.record_id.clone(), clone_err(&err))).collect()
+                batch.iter().map(|l| (l.record_id.clone(), err.clone())).collect()
             }
         }
-    }
-}
-
-fn clone_err(e: &AwsError) -> AwsError {
-    AwsError {
-        service: e.service,
-        operation: e.operation,
-        code: e.code.clone(),
-        message: e.message.clone(),
     }
 }
 

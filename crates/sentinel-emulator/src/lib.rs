@@ -1,1 +1,339 @@
-//! placeholder
+//! Starts and drives the AWS emulator harness (`tests/emulator/harness.py`: moto's server on
+//! 127.0.0.1 plus the few things moto lacks) for tests, benchmarks and the demo.
+//!
+//! Each [`Emulator`] is its own server process on a free loopback port, so tests never share
+//! state; it stops when the value is dropped, and also by itself when this process dies
+//! (the harness exits when its stdin closes).
+
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub const REGION: &str = "us-east-1";
+pub const ACCOUNT: &str = "123456789012";
+/// moto imports every service on start; a cold machine takes a few seconds.
+const START_TIMEOUT: Duration = Duration::from_secs(90);
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    #[error("the emulator's Python environment is missing ({0}): run `make venv` first (`make test` and `make demo` do it for you)")]
+    NoPython(PathBuf),
+    #[error("could not start the emulator harness {script}: {source}")]
+    Spawn {
+        script: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the emulator harness did not get ready within {seconds} s; its log ({log}) ends with:\n{tail}")]
+    NotReady { seconds: u64, log: PathBuf, tail: String },
+    #[error("emulator control call {what} failed: {message}")]
+    Control { what: String, message: String },
+}
+
+/// How an injected fault behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// The service's own throttling error, in its wire format.
+    Throttle,
+    /// HTTP 500 with the service's internal-error code.
+    ServerError,
+    /// Delay, then answer normally.
+    Latency,
+    /// Drop the connection without an answer.
+    Reset,
+}
+
+/// A fault rule: which requests it hits and how often.
+#[derive(Debug, Clone, Serialize)]
+pub struct Fault {
+    /// SigV4 service name (ecs, ec2, ssm, sns, sqs, events) or `*`.
+    pub service: String,
+    /// Operation name (DescribeContainerInstances, …) or `*`.
+    pub operation: String,
+    /// Only requests whose body contains this text.
+    #[serde(rename = "match", skip_serializing_if = "Option::is_none")]
+    pub body_contains: Option<String>,
+    pub kind: FaultKind,
+    /// How many matching requests it fires for; `None` is forever.
+    pub times: Option<u32>,
+    pub probability: f64,
+    pub latency_ms: u64,
+}
+
+impl Fault {
+    pub fn new(service: &str, operation: &str, kind: FaultKind) -> Self {
+        Fault {
+            service: service.into(),
+            operation: operation.into(),
+            body_contains: None,
+            kind,
+            times: None,
+            probability: 1.0,
+            latency_ms: 0,
+        }
+    }
+
+    pub fn when_body_contains(mut self, text: &str) -> Self {
+        self.body_contains = Some(text.into());
+        self
+    }
+
+    pub fn times(mut self, n: u32) -> Self {
+        self.times = Some(n);
+        self
+    }
+
+    pub fn probability(mut self, p: f64) -> Self {
+        self.probability = p;
+        self
+    }
+
+    pub fn latency_ms(mut self, ms: u64) -> Self {
+        self.latency_ms = ms;
+        self
+    }
+}
+
+pub struct Emulator {
+    child: Child,
+    // Held open: the harness exits when it closes, so no orphan outlives this process.
+    _stdin: Option<ChildStdin>,
+    endpoint: String,
+}
+
+impl Emulator {
+    /// Starts a fresh harness on a free loopback port and waits until it answers.
+    pub fn start() -> Result<Self, EmulatorError> {
+        let root = repo_root();
+        let python = std::env::var_os("SENTINEL_EMULATOR_PYTHON")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join(".venv/bin/python"));
+        if !python.exists() {
+            return Err(EmulatorError::NoPython(python));
+        }
+        let script = root.join("tests/emulator/harness.py");
+        let log = std::env::temp_dir().join(format!(
+            "ecs-sentinel-emulator-{}-{}.log",
+            std::process::id(),
+            next_serial()
+        ));
+        let log_file = std::fs::File::create(&log).map_err(|source| EmulatorError::Spawn {
+            script: script.clone(),
+            source,
+        })?;
+        let mut child = Command::new(&python)
+            .arg(&script)
+            .args(["--port", "0", "--exit-on-stdin-eof"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .spawn()
+            .map_err(|source| EmulatorError::Spawn {
+                script: script.clone(),
+                source,
+            })?;
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let Some(stdout) = stdout else { return };
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(port) = line.strip_prefix("READY ") {
+                    let _ = tx.send(port.trim().parse::<u16>().ok());
+                    return;
+                }
+            }
+            let _ = tx.send(None);
+        });
+        match rx.recv_timeout(START_TIMEOUT) {
+            Ok(Some(port)) => Ok(Emulator {
+                child,
+                _stdin: stdin,
+                endpoint: format!("http://127.0.0.1:{port}"),
+            }),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(EmulatorError::NotReady {
+                    seconds: START_TIMEOUT.as_secs(),
+                    tail: tail_of(&log, 20),
+                    log,
+                })
+            }
+        }
+    }
+
+    /// The URL to put in `AWS_ENDPOINT_URL`.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// An SDK configuration pointed at this emulator: test credentials, us-east-1, and fast
+    /// retries (the standard three attempts, with millisecond backoff so tests stay quick).
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        let credentials =
+            aws_credential_types::Credentials::new("testing", "testing", None, None, "emulator");
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(credentials)
+            .retry_config(
+                aws_config::retry::RetryConfig::standard()
+                    .with_initial_backoff(Duration::from_millis(20))
+                    .with_max_backoff(Duration::from_millis(200)),
+            )
+            .load()
+            .await
+    }
+
+    /// AWS requests seen so far, by `service.Operation`.
+    pub fn calls(&self) -> Result<BTreeMap<String, u64>, EmulatorError> {
+        let body = self.control("GET", "calls", None)?;
+        serde_json::from_value(body["calls"].clone()).map_err(|e| EmulatorError::Control {
+            what: "GET calls".into(),
+            message: e.to_string(),
+        })
+    }
+
+    pub fn reset_calls(&self) -> Result<(), EmulatorError> {
+        self.control("POST", "calls/reset", Some(json!({}))).map(drop)
+    }
+
+    pub fn inject(&self, fault: &Fault) -> Result<(), EmulatorError> {
+        let body = serde_json::to_value(fault).map_err(|e| EmulatorError::Control {
+            what: "POST faults".into(),
+            message: e.to_string(),
+        })?;
+        self.control("POST", "faults", Some(body)).map(drop)
+    }
+
+    pub fn seed_faults(&self, seed: u64) -> Result<(), EmulatorError> {
+        self.control("POST", "faults/seed", Some(json!({ "seed": seed }))).map(drop)
+    }
+
+    pub fn clear_faults(&self) -> Result<(), EmulatorError> {
+        self.control("DELETE", "faults", None).map(drop)
+    }
+
+    /// What `systemctl stop ecs` (false) or `start` (true) does to ECS's view of an instance.
+    pub fn set_agent_connected(
+        &self,
+        cluster: &str,
+        container_instance_arn: &str,
+        connected: bool,
+    ) -> Result<(), EmulatorError> {
+        self.control(
+            "POST",
+            "ecs/agent-connection",
+            Some(json!({
+                "cluster": cluster,
+                "containerInstanceArn": container_instance_arn,
+                "connected": connected,
+            })),
+        )
+        .map(drop)
+    }
+
+    /// Registers an ECS Anywhere container instance for an SSM managed node; returns its ARN.
+    pub fn register_external_instance(
+        &self,
+        cluster: &str,
+        managed_instance_id: &str,
+        ping_status: &str,
+    ) -> Result<String, EmulatorError> {
+        let body = self.control(
+            "POST",
+            "ecs/external-instances",
+            Some(json!({
+                "cluster": cluster,
+                "managedInstanceId": managed_instance_id,
+                "agentVersion": "1.82.0",
+                "osType": "linux",
+                "pingStatus": ping_status,
+            })),
+        )?;
+        body["containerInstanceArn"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| EmulatorError::Control {
+                what: "POST ecs/external-instances".into(),
+                message: format!("no containerInstanceArn in {body}"),
+            })
+    }
+
+    /// Sets what SSM reports for a managed node (Online, ConnectionLost, Inactive).
+    pub fn set_ssm_ping(&self, managed_instance_id: &str, ping_status: &str) -> Result<(), EmulatorError> {
+        self.control(
+            "POST",
+            "ssm/instances",
+            Some(json!({
+                "instanceId": managed_instance_id,
+                "pingStatus": ping_status,
+                "platformType": "Linux",
+            })),
+        )
+        .map(drop)
+    }
+
+    fn control(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, EmulatorError> {
+        let url = format!("{}/_harness/{path}", self.endpoint);
+        let what = format!("{method} {path}");
+        let fail = |message: String| EmulatorError::Control {
+            what: what.clone(),
+            message,
+        };
+        let result = match (method, body) {
+            ("GET", _) => ureq::get(&url).call(),
+            ("DELETE", _) => ureq::delete(&url).call(),
+            (_, Some(body)) => ureq::post(&url).send_json(&body),
+            (_, None) => ureq::post(&url).send_empty(),
+        };
+        let mut response = result.map_err(|e| fail(e.to_string()))?;
+        let mut text = String::new();
+        response
+            .body_mut()
+            .as_reader()
+            .read_to_string(&mut text)
+            .map_err(|e| fail(e.to_string()))?;
+        if text.trim().is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_str(&text).map_err(|e| fail(format!("{e}: {text}")))
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The repository root: this crate lives at `<root>/crates/sentinel-emulator`.
+pub fn repo_root() -> PathBuf {
+    if let Some(root) = std::env::var_os("SENTINEL_REPO_ROOT") {
+        return PathBuf::from(root);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn next_serial() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SERIAL: AtomicU64 = AtomicU64::new(0);
+    SERIAL.fetch_add(1, Ordering::Relaxed)
+}
+
+fn tail_of(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}

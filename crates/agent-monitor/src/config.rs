@@ -1,0 +1,234 @@
+//! Configuration: environment variables set by `template.yaml`, parsed once at init.
+//! A missing or invalid value stops init with a message naming the variable.
+
+use sentinel_core::decision::DecisionSettings;
+use sentinel_core::metrics::DEFAULT_NAMESPACE;
+use sentinel_core::policy::DEFAULT_TAG_KEY;
+use sentinel_core::MonitoringPolicy;
+use std::time::Duration;
+
+pub const ALERT_TOPIC_ARN: &str = "ALERT_TOPIC_ARN";
+pub const DEAD_LETTER_QUEUE_URL: &str = "DEAD_LETTER_QUEUE_URL";
+pub const MONITOR_ALL_CLUSTERS: &str = "MONITOR_ALL_CLUSTERS";
+pub const MONITORING_TAG_KEY: &str = "MONITORING_TAG_KEY";
+pub const MONITORING_TAG_VALUE: &str = "MONITORING_TAG_VALUE";
+pub const METRICS_NAMESPACE: &str = "METRICS_NAMESPACE";
+pub const TAG_CACHE_TTL_SECONDS: &str = "TAG_CACHE_TTL_SECONDS";
+pub const ALERT_ON_UNREACHABLE_ANYWHERE_NODES: &str = "ALERT_ON_UNREACHABLE_ANYWHERE_NODES";
+pub const CUSTOM_ACTIONS: &str = "CUSTOM_ACTIONS";
+
+/// Every variable the function reads (besides the standard AWS_* ones the SDK reads).
+pub const VARIABLES: &[&str] = &[
+    ALERT_TOPIC_ARN,
+    DEAD_LETTER_QUEUE_URL,
+    MONITOR_ALL_CLUSTERS,
+    MONITORING_TAG_KEY,
+    MONITORING_TAG_VALUE,
+    METRICS_NAMESPACE,
+    TAG_CACHE_TTL_SECONDS,
+    ALERT_ON_UNREACHABLE_ANYWHERE_NODES,
+    CUSTOM_ACTIONS,
+];
+
+const DEFAULT_TAG_CACHE_TTL_SECONDS: u64 = 300;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} is not set: {help}")]
+    Missing { name: &'static str, help: &'static str },
+    #[error("{name}={value:?} is invalid: expected {expected}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        expected: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub alert_topic_arn: String,
+    pub dead_letter_queue_url: String,
+    pub policy: MonitoringPolicy,
+    pub metrics_namespace: String,
+    pub tag_cache_ttl: Duration,
+    pub decision: DecisionSettings,
+    /// Names of the custom actions to run on every alert (see `actions`).
+    pub custom_actions: Vec<String>,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Parses from any lookup, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        // An empty value is what CloudFormation writes for an unset parameter: treat as unset.
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+
+        let alert_topic_arn = get(ALERT_TOPIC_ARN).ok_or(ConfigError::Missing {
+            name: ALERT_TOPIC_ARN,
+            help: "set it to the ARN of the SNS topic that receives alerts",
+        })?;
+        if !alert_topic_arn.starts_with("arn:") || !alert_topic_arn.contains(":sns:") {
+            return Err(ConfigError::Invalid {
+                name: ALERT_TOPIC_ARN,
+                value: alert_topic_arn,
+                expected: "an SNS topic ARN (arn:<partition>:sns:<region>:<account>:<name>)".into(),
+            });
+        }
+        let dead_letter_queue_url = get(DEAD_LETTER_QUEUE_URL).ok_or(ConfigError::Missing {
+            name: DEAD_LETTER_QUEUE_URL,
+            help: "set it to the URL of the SQS queue that keeps unusable records",
+        })?;
+        if !(dead_letter_queue_url.starts_with("https://")
+            || dead_letter_queue_url.starts_with("http://"))
+        {
+            return Err(ConfigError::Invalid {
+                name: DEAD_LETTER_QUEUE_URL,
+                value: dead_letter_queue_url,
+                expected: "an SQS queue URL (https://…)".into(),
+            });
+        }
+
+        let all = parse_bool(MONITOR_ALL_CLUSTERS, get(MONITOR_ALL_CLUSTERS), true)?;
+        let policy = if all {
+            MonitoringPolicy::AllClusters
+        } else {
+            MonitoringPolicy::Tagged {
+                key: get(MONITORING_TAG_KEY).unwrap_or_else(|| DEFAULT_TAG_KEY.to_owned()),
+                value: get(MONITORING_TAG_VALUE).ok_or(ConfigError::Missing {
+                    name: MONITORING_TAG_VALUE,
+                    help: "it is required when MONITOR_ALL_CLUSTERS is false: the tag value that marks monitored clusters",
+                })?,
+            }
+        };
+
+        let ttl = match get(TAG_CACHE_TTL_SECONDS) {
+            None => DEFAULT_TAG_CACHE_TTL_SECONDS,
+            Some(raw) => raw.parse::<u64>().ok().filter(|s| *s <= 86_400).ok_or(
+                ConfigError::Invalid {
+                    name: TAG_CACHE_TTL_SECONDS,
+                    value: raw,
+                    expected: "a whole number of seconds from 0 to 86400".into(),
+                },
+            )?,
+        };
+
+        Ok(Config {
+            alert_topic_arn,
+            dead_letter_queue_url,
+            policy,
+            metrics_namespace: get(METRICS_NAMESPACE).unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned()),
+            tag_cache_ttl: Duration::from_secs(ttl),
+            decision: DecisionSettings {
+                alert_on_unreachable_anywhere_nodes: parse_bool(
+                    ALERT_ON_UNREACHABLE_ANYWHERE_NODES,
+                    get(ALERT_ON_UNREACHABLE_ANYWHERE_NODES),
+                    true,
+                )?,
+            },
+            custom_actions: get(CUSTOM_ACTIONS)
+                .map(|raw| {
+                    raw.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+    }
+}
+
+fn parse_bool(name: &'static str, value: Option<String>, default: bool) -> Result<bool, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+        Some(v) => Err(ConfigError::Invalid {
+            name,
+            value: v,
+            expected: "true or false".into(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| env.get(name).cloned())
+    }
+
+    const REQUIRED: [(&str, &str); 2] = [
+        (ALERT_TOPIC_ARN, "arn:aws:sns:us-east-1:123456789012:alerts"),
+        (DEAD_LETTER_QUEUE_URL, "https://sqs.us-east-1.amazonaws.com/123456789012/dlq"),
+    ];
+
+    #[test]
+    fn defaults_apply_when_only_the_required_variables_are_set() {
+        let c = parse(&REQUIRED).unwrap();
+        assert_eq!(c.policy, MonitoringPolicy::AllClusters);
+        assert_eq!(c.metrics_namespace, "ECS/ECSAgentFailures");
+        assert_eq!(c.tag_cache_ttl, Duration::from_secs(300));
+        assert!(c.decision.alert_on_unreachable_anywhere_nodes);
+        assert!(c.custom_actions.is_empty());
+    }
+
+    #[test]
+    fn tag_mode_needs_a_value_and_defaults_the_key() {
+        let mut env = REQUIRED.to_vec();
+        env.push((MONITOR_ALL_CLUSTERS, "FALSE"));
+        let err = parse(&env).unwrap_err();
+        assert!(err.to_string().starts_with("MONITORING_TAG_VALUE is not set"), "{err}");
+        env.push((MONITORING_TAG_VALUE, "enabled"));
+        assert_eq!(
+            parse(&env).unwrap().policy,
+            MonitoringPolicy::Tagged {
+                key: "ecs-agent-monitoring".into(),
+                value: "enabled".into()
+            }
+        );
+    }
+
+    #[test]
+    fn every_bad_value_names_its_variable() {
+        let cases = [
+            (ALERT_TOPIC_ARN, "alerts"),
+            (DEAD_LETTER_QUEUE_URL, "dlq"),
+            (MONITOR_ALL_CLUSTERS, "yes"),
+            (TAG_CACHE_TTL_SECONDS, "-1"),
+            (TAG_CACHE_TTL_SECONDS, "five"),
+            (ALERT_ON_UNREACHABLE_ANYWHERE_NODES, "1"),
+        ];
+        for (name, value) in cases {
+            let mut env: Vec<(&str, &str)> =
+                REQUIRED.iter().copied().filter(|(n, _)| *n != name).collect();
+            env.push((name, value));
+            let err = parse(&env).unwrap_err();
+            assert!(err.to_string().starts_with(&format!("{name}=")), "{err}");
+        }
+        for missing in [ALERT_TOPIC_ARN, DEAD_LETTER_QUEUE_URL] {
+            let env: Vec<(&str, &str)> =
+                REQUIRED.iter().copied().filter(|(n, _)| *n != missing).collect();
+            assert_eq!(
+                parse(&env).unwrap_err().to_string().split(' ').next(),
+                Some(missing)
+            );
+        }
+    }
+
+    #[test]
+    fn custom_actions_are_a_comma_list() {
+        let mut env = REQUIRED.to_vec();
+        env.push((CUSTOM_ACTIONS, " log-nodes, ,noop "));
+        assert_eq!(parse(&env).unwrap().custom_actions, ["log-nodes", "noop"]);
+    }
+}
