@@ -1,1 +1,101 @@
-//! placeholder
+//! Support for the end-to-end tests: a fresh emulator per test with the stack's topic,
+//! inbox and dead-letter queue, a fleet builder, and SQS records as Lambda delivers them.
+
+pub mod runtime_api;
+
+use agent_monitor::config::{self, Config};
+use agent_monitor::{Clients, Monitor};
+use aws_lambda_events::event::sqs::SqsMessage;
+use sentinel_emulator::fleet::{Fleet, Member};
+use sentinel_emulator::stack::Stack;
+use sentinel_emulator::Emulator;
+use serde_json::Value;
+use std::collections::HashMap;
+
+pub use sentinel_emulator::fleet;
+pub use sentinel_emulator::{Fault, FaultKind};
+
+pub struct World {
+    pub emulator: Emulator,
+    pub sdk: aws_config::SdkConfig,
+    pub stack: Stack,
+}
+
+impl World {
+    pub async fn start() -> anyhow::Result<World> {
+        let emulator = Emulator::start()?;
+        let sdk = emulator.sdk_config().await;
+        let stack = Stack::create(&sdk, "sentinel").await?;
+        Ok(World {
+            emulator,
+            sdk,
+            stack,
+        })
+    }
+
+    pub fn fleet(&self) -> Fleet<'_> {
+        Fleet::new(&self.emulator, &self.sdk)
+    }
+
+    /// The configuration the template sets, pointed at this world, with extra variables.
+    pub fn config(&self, extra: &[(&str, &str)]) -> anyhow::Result<Config> {
+        let mut env: HashMap<String, String> = HashMap::from([
+            (config::ALERT_TOPIC_ARN.to_owned(), self.stack.topic_arn.clone()),
+            (
+                config::DEAD_LETTER_QUEUE_URL.to_owned(),
+                self.stack.dead_letter_url.clone(),
+            ),
+        ]);
+        for (k, v) in extra {
+            env.insert((*k).to_owned(), (*v).to_owned());
+        }
+        Ok(Config::from_lookup(|name| env.get(name).cloned())?)
+    }
+
+    pub fn monitor(&self, config: Config) -> anyhow::Result<Monitor> {
+        Ok(Monitor::new(Clients::from_sdk_config(&self.sdk), config)?)
+    }
+
+    /// The event ECS would send now that `member`'s agent disconnected.
+    pub async fn disconnect_event(&self, member: &Member) -> anyhow::Result<String> {
+        Ok(self
+            .fleet()
+            .state_change_event(member, false, chrono::Utc::now())
+            .await?
+            .to_string())
+    }
+
+    pub fn calls(&self) -> anyhow::Result<HashMap<String, u64>> {
+        Ok(self.emulator.calls()?.into_iter().collect())
+    }
+}
+
+/// SQS records as Lambda hands them over: message ids `m0`, `m1`, …
+pub fn records(bodies: &[String]) -> Vec<SqsMessage> {
+    bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            let mut record = SqsMessage::default();
+            record.message_id = Some(format!("m{i}"));
+            record.receipt_handle = Some(format!("handle-{i}"));
+            record.body = Some(body.clone());
+            record.event_source = Some("aws:sqs".into());
+            record
+        })
+        .collect()
+}
+
+/// The node ids an alert document lists.
+pub fn nodes_in(document: &Value) -> Vec<String> {
+    let mut nodes: Vec<String> = document["instances"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(|i| i["nodeId"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    nodes.sort();
+    nodes
+}

@@ -16,6 +16,8 @@ use std::fmt::Write as _;
 
 pub const SCHEMA_VERSION: &str = "1.0";
 pub const SUBJECT_MAX_CHARS: usize = 100;
+/// SNS accepts at most 256 KiB per message, attributes included; this leaves them room.
+pub const SNS_MESSAGE_MAX_BYTES: usize = 250 * 1024;
 
 /// One container instance that is alerted, with what is known about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,8 +142,13 @@ impl ClusterAlert {
         }
     }
 
-    /// The email body.
+    /// The email body, every instance in detail.
     pub fn text(&self) -> String {
+        self.text_listing(self.instances.len())
+    }
+
+    /// The email body with the first `listed` instances in detail and the rest by id only.
+    fn text_listing(&self, listed: usize) -> String {
         let c = &self.cluster_arn;
         let n = self.instances.len();
         let mut out = String::new();
@@ -166,7 +173,7 @@ impl ClusterAlert {
         if let Some(url) = console::cluster(c) {
             let _ = writeln!(out, "  {url}");
         }
-        for (i, instance) in self.instances.iter().enumerate() {
+        for (i, instance) in self.instances.iter().take(listed).enumerate() {
             out.push('\n');
             let mut facts = vec![match instance.node_id.kind() {
                 NodeKind::Ec2 => "EC2".to_owned(),
@@ -209,6 +216,15 @@ impl ClusterAlert {
                 }
             }
         }
+        let omitted = self.omitted_node_ids(listed);
+        if !omitted.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n...and {} more (too many to detail in one message): {}",
+                omitted.len(),
+                omitted.join(", ")
+            );
+        }
         out.push_str("\nWhat to do next:\n");
         if self
             .instances
@@ -249,8 +265,20 @@ impl ClusterAlert {
         out
     }
 
-    /// The machine-readable document (schema in the README).
+    /// The machine-readable document (schema in the README), every instance in detail.
     pub fn document(&self) -> AlertDocument {
+        self.document_listing(self.instances.len())
+    }
+
+    fn omitted_node_ids(&self, listed: usize) -> Vec<String> {
+        self.instances
+            .iter()
+            .skip(listed)
+            .map(|i| i.node_id.to_string())
+            .collect()
+    }
+
+    fn document_listing(&self, listed: usize) -> AlertDocument {
         let c = &self.cluster_arn;
         AlertDocument {
             schema_version: SCHEMA_VERSION,
@@ -267,9 +295,11 @@ impl ClusterAlert {
             },
             checked_at: self.checked_at,
             instance_count: self.instances.len(),
+            omitted_node_ids: self.omitted_node_ids(listed),
             instances: self
                 .instances
                 .iter()
+                .take(listed)
                 .map(|i| InstanceDoc {
                     kind: i.kind,
                     container_instance_arn: i.container_instance_arn.clone(),
@@ -287,17 +317,41 @@ impl ClusterAlert {
         }
     }
 
-    /// The SNS `Message` for `MessageStructure=json`: email gets the text, every
-    /// machine protocol gets the JSON document.
+    /// The SNS `Message` for `MessageStructure=json`: email gets the text; every other
+    /// protocol (SQS, Lambda, HTTP/S, email-json) gets the JSON document through `default`.
+    ///
+    /// One message per cluster must fit SNS's size limit even in a storm, so when all
+    /// details do not fit, as many instances as fit are detailed and the rest are listed by
+    /// node id (`omittedNodeIds`); `instanceCount` always counts them all.
     pub fn sns_message(&self) -> Result<String, serde_json::Error> {
-        let text = self.text();
-        let document = serde_json::to_string(&self.document())?;
-        let mut by_protocol = serde_json::Map::new();
-        by_protocol.insert("default".into(), text.clone().into());
-        by_protocol.insert("email".into(), text.into());
-        for protocol in ["email-json", "sqs", "lambda", "http", "https", "firehose"] {
-            by_protocol.insert(protocol.into(), document.clone().into());
+        self.sns_message_within(SNS_MESSAGE_MAX_BYTES)
+    }
+
+    pub fn sns_message_within(&self, max_bytes: usize) -> Result<String, serde_json::Error> {
+        let full = self.sns_message_listing(self.instances.len())?;
+        if full.len() <= max_bytes {
+            return Ok(full);
         }
+        // The size grows with `listed`: find the largest listing that fits.
+        let (mut fits, mut too_big) = (0, self.instances.len());
+        while too_big - fits > 1 {
+            let middle = fits + (too_big - fits) / 2;
+            if self.sns_message_listing(middle)?.len() <= max_bytes {
+                fits = middle;
+            } else {
+                too_big = middle;
+            }
+        }
+        self.sns_message_listing(fits)
+    }
+
+    fn sns_message_listing(&self, listed: usize) -> Result<String, serde_json::Error> {
+        let mut by_protocol = serde_json::Map::new();
+        by_protocol.insert(
+            "default".into(),
+            serde_json::to_string(&self.document_listing(listed))?.into(),
+        );
+        by_protocol.insert("email".into(), self.text_listing(listed).into());
         serde_json::to_string(&by_protocol)
     }
 
@@ -337,7 +391,10 @@ pub struct AlertDocument {
     pub region: String,
     pub cluster: ClusterDoc,
     pub checked_at: DateTime<Utc>,
+    /// Every affected instance, including those only named in `omitted_node_ids`.
     pub instance_count: usize,
+    /// Instances too many to detail within SNS's size limit; empty in almost every alert.
+    pub omitted_node_ids: Vec<String>,
     pub instances: Vec<InstanceDoc>,
 }
 
@@ -513,10 +570,10 @@ mod tests {
             vec![instance("i-0a", AlertKind::AgentDisconnected, "running")],
         );
         let message: serde_json::Value = serde_json::from_str(&a.sns_message().unwrap()).unwrap();
-        assert_eq!(message["email"], message["default"]);
         assert!(message["email"].as_str().unwrap().starts_with("ECS agent disconnected"));
+        assert_eq!(message.as_object().map(|m| m.len()), Some(2), "email and default only");
         let doc: serde_json::Value =
-            serde_json::from_str(message["sqs"].as_str().unwrap()).unwrap();
+            serde_json::from_str(message["default"].as_str().unwrap()).unwrap();
         assert_eq!(doc["schemaVersion"], "1.0");
         assert_eq!(doc["type"], "agent-alert");
         assert_eq!(doc["severity"], "high");
@@ -526,8 +583,31 @@ mod tests {
         assert_eq!(doc["instances"][0]["nodeId"], "i-0a");
         assert_eq!(doc["instances"][0]["nodeType"], "ec2");
         assert_eq!(doc["instances"][0]["disconnectedSince"], "2026-11-21T10:00:00Z");
-        assert_eq!(message["lambda"], message["sqs"]);
-        assert_eq!(message["https"], message["sqs"]);
+        assert_eq!(doc["omittedNodeIds"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn a_storm_still_fits_one_message_and_names_every_node() {
+        let instances: Vec<AffectedInstance> = (0..2000)
+            .map(|i| instance(&format!("i-{i:017x}"), AlertKind::AgentDisconnected, "running"))
+            .collect();
+        let a = alert("web", instances);
+        let message = a.sns_message().unwrap();
+        assert!(message.len() <= SNS_MESSAGE_MAX_BYTES, "{}", message.len());
+        let message: serde_json::Value = serde_json::from_str(&message).unwrap();
+        let doc: serde_json::Value =
+            serde_json::from_str(message["default"].as_str().unwrap()).unwrap();
+        let listed = doc["instances"].as_array().unwrap().len();
+        let omitted = doc["omittedNodeIds"].as_array().unwrap().len();
+        assert!(listed > 50, "as many details as fit: {listed}");
+        assert_eq!(listed + omitted, 2000);
+        assert_eq!(doc["instanceCount"], 2000);
+        let text = message["email"].as_str().unwrap();
+        assert!(text.contains(&format!("...and {omitted} more")), "{text}");
+        assert!(text.contains(&format!("i-{:017x}", 1999)));
+        // Small alerts are never cut.
+        let small = alert("web", vec![instance("i-0a", AlertKind::AgentDisconnected, "running")]);
+        assert_eq!(small.sns_message_within(100_000).unwrap(), small.sns_message_listing(1).unwrap());
     }
 
     #[test]

@@ -14,6 +14,10 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+pub mod fleet;
+pub mod stack;
+pub mod template;
+
 pub const REGION: &str = "us-east-1";
 pub const ACCOUNT: &str = "123456789012";
 /// moto imports every service on start; a cold machine takes a few seconds.

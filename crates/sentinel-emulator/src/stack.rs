@@ -1,0 +1,266 @@
+//! The stack's messaging resources, created in the emulator the way `template.yaml` wires
+//! them: the alert topic with an SQS "inbox" subscribed to it (standing in for the email
+//! subscription, so alerts can be read back), the dead-letter queue, and optionally the
+//! EventBridge rule feeding the delay queue.
+
+use crate::fleet::FleetError;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+fn aws<E: std::error::Error>(operation: &'static str) -> impl Fn(E) -> FleetError {
+    move |e| FleetError::Aws {
+        operation,
+        message: aws_sdk_sqs::error::DisplayErrorContext(&e).to_string(),
+    }
+}
+
+/// One notification as a subscriber's queue received it.
+#[derive(Debug, Clone)]
+pub struct ReceivedAlert {
+    pub subject: String,
+    /// The JSON document (the `sqs` rendering of the message).
+    pub document: Value,
+    /// SNS message attributes, `{"name": {"Type": …, "Value": …}}`.
+    pub attributes: Value,
+}
+
+/// A record parked in the dead-letter queue.
+#[derive(Debug, Clone)]
+pub struct ParkedRecord {
+    pub body: String,
+    pub reason: String,
+    pub reason_code: String,
+    pub source_message_id: String,
+}
+
+pub struct Stack {
+    pub sqs: aws_sdk_sqs::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub events: aws_sdk_eventbridge::Client,
+    pub topic_arn: String,
+    pub inbox_url: String,
+    pub dead_letter_url: String,
+    pub dead_letter_arn: String,
+}
+
+/// The rule → delay queue leg.
+pub struct DelayQueue {
+    pub url: String,
+    pub arn: String,
+    pub rule_name: String,
+}
+
+impl Stack {
+    pub async fn create(sdk: &aws_config::SdkConfig, prefix: &str) -> Result<Self, FleetError> {
+        let sqs = aws_sdk_sqs::Client::new(sdk);
+        let sns = aws_sdk_sns::Client::new(sdk);
+        let events = aws_sdk_eventbridge::Client::new(sdk);
+        let topic_arn = sns
+            .create_topic()
+            .name(format!("{prefix}-alerts"))
+            .send()
+            .await
+            .map_err(aws("sns:CreateTopic"))?
+            .topic_arn()
+            .unwrap_or_default()
+            .to_owned();
+        let (inbox_url, inbox_arn) = create_queue(&sqs, &format!("{prefix}-inbox"), &[]).await?;
+        sns.subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(&inbox_arn)
+            .send()
+            .await
+            .map_err(aws("sns:Subscribe"))?;
+        let (dead_letter_url, dead_letter_arn) =
+            create_queue(&sqs, &format!("{prefix}-dead-letters"), &[]).await?;
+        Ok(Stack {
+            sqs,
+            sns,
+            events,
+            topic_arn,
+            inbox_url,
+            dead_letter_url,
+            dead_letter_arn,
+        })
+    }
+
+    /// The EventBridge rule (with the template's pattern) and the delay queue it feeds,
+    /// with the template's redrive to the dead-letter queue.
+    pub async fn add_delay_queue(
+        &self,
+        prefix: &str,
+        pattern: &Value,
+        delay: Duration,
+        visibility_timeout: Duration,
+        max_receive_count: u64,
+    ) -> Result<DelayQueue, FleetError> {
+        let redrive = json!({ "deadLetterTargetArn": self.dead_letter_arn, "maxReceiveCount": max_receive_count });
+        let (url, arn) = create_queue(
+            &self.sqs,
+            &format!("{prefix}-delay"),
+            &[
+                ("DelaySeconds", delay.as_secs().to_string()),
+                ("VisibilityTimeout", visibility_timeout.as_secs().to_string()),
+                ("RedrivePolicy", redrive.to_string()),
+            ],
+        )
+        .await?;
+        let rule_name = format!("{prefix}-agent-disconnected");
+        self.events
+            .put_rule()
+            .name(&rule_name)
+            .event_pattern(pattern.to_string())
+            .send()
+            .await
+            .map_err(aws("events:PutRule"))?;
+        let target = aws_sdk_eventbridge::types::Target::builder()
+            .id("delay-queue")
+            .arn(&arn)
+            .build()
+            .map_err(aws("events:PutTargets"))?;
+        self.events
+            .put_targets()
+            .rule(&rule_name)
+            .targets(target)
+            .send()
+            .await
+            .map_err(aws("events:PutTargets"))?;
+        Ok(DelayQueue { url, arn, rule_name })
+    }
+
+    /// Publishes events to the default bus, as ECS does.
+    pub async fn put_events(&self, events: &[Value]) -> Result<(), FleetError> {
+        for chunk in events.chunks(10) {
+            let entries = chunk
+                .iter()
+                .map(|e| {
+                    aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                        .source(e["source"].as_str().unwrap_or_default())
+                        .detail_type(e["detail-type"].as_str().unwrap_or_default())
+                        .detail(e["detail"].to_string())
+                        .set_resources(e["resources"].as_array().map(|r| {
+                            r.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()
+                        }))
+                        .build()
+                })
+                .collect();
+            self.events
+                .put_events()
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(aws("events:PutEvents"))?;
+        }
+        Ok(())
+    }
+
+    /// Reads and deletes everything the alert topic delivered so far.
+    pub async fn drain_inbox(&self) -> Result<Vec<ReceivedAlert>, FleetError> {
+        let mut alerts = Vec::new();
+        for message in drain(&self.sqs, &self.inbox_url).await? {
+            let envelope: Value = serde_json::from_str(message.body().unwrap_or_default())
+                .map_err(|e| FleetError::Aws {
+                    operation: "inbox",
+                    message: format!("not an SNS envelope: {e}"),
+                })?;
+            let document = envelope["Message"]
+                .as_str()
+                .and_then(|m| serde_json::from_str(m).ok())
+                .unwrap_or(Value::Null);
+            alerts.push(ReceivedAlert {
+                subject: envelope["Subject"].as_str().unwrap_or_default().to_owned(),
+                document,
+                attributes: envelope["MessageAttributes"].clone(),
+            });
+        }
+        Ok(alerts)
+    }
+
+    /// Reads and deletes everything parked in the dead-letter queue so far.
+    pub async fn drain_dead_letters(&self) -> Result<Vec<ParkedRecord>, FleetError> {
+        Ok(drain(&self.sqs, &self.dead_letter_url)
+            .await?
+            .into_iter()
+            .map(|m| {
+                let attribute = |name: &str| {
+                    m.message_attributes()
+                        .and_then(|a| a.get(name))
+                        .and_then(|v| v.string_value())
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                ParkedRecord {
+                    body: m.body().unwrap_or_default().to_owned(),
+                    reason: attribute("reason"),
+                    reason_code: attribute("reasonCode"),
+                    source_message_id: attribute("sourceMessageId"),
+                }
+            })
+            .collect())
+    }
+}
+
+async fn create_queue(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    attributes: &[(&str, String)],
+) -> Result<(String, String), FleetError> {
+    let mut request = sqs.create_queue().queue_name(name);
+    for (key, value) in attributes {
+        request = request.attributes(aws_sdk_sqs::types::QueueAttributeName::from(*key), value);
+    }
+    let url = request
+        .send()
+        .await
+        .map_err(aws("sqs:CreateQueue"))?
+        .queue_url()
+        .unwrap_or_default()
+        .to_owned();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(aws("sqs:GetQueueAttributes"))?
+        .attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+        .cloned()
+        .unwrap_or_default();
+    Ok((url, arn))
+}
+
+/// Receives until the queue answers empty, deleting as it goes.
+async fn drain(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+) -> Result<Vec<aws_sdk_sqs::types::Message>, FleetError> {
+    let mut all = Vec::new();
+    loop {
+        let output = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .message_attribute_names("All")
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .map_err(aws("sqs:ReceiveMessage"))?;
+        let messages = output.messages().to_vec();
+        if messages.is_empty() {
+            return Ok(all);
+        }
+        for m in &messages {
+            if let Some(handle) = m.receipt_handle() {
+                sqs.delete_message()
+                    .queue_url(url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                    .map_err(aws("sqs:DeleteMessage"))?;
+            }
+        }
+        all.extend(messages);
+    }
+}

@@ -1,0 +1,90 @@
+//! Reads the facts the local pipeline must share with `template.yaml`, so the demo and the
+//! tests run the rule and queues the stack deploys rather than a copy that can drift.
+
+use serde_norway::Value as Yaml;
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("cannot read {path}: {message}")]
+    Read { path: String, message: String },
+    #[error("template.yaml: {0}")]
+    Shape(String),
+}
+
+/// What the local pipeline takes from the template.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateFacts {
+    /// `AgentDisconnectedRule.Properties.EventPattern`, as JSON.
+    pub disconnect_pattern: serde_json::Value,
+    /// The delay queue's redrive `maxReceiveCount`.
+    pub max_receive_count: u64,
+    /// `GracePeriodSeconds`' default.
+    pub default_grace_period_seconds: u64,
+}
+
+pub fn read(path: &Path) -> Result<TemplateFacts, TemplateError> {
+    let text = std::fs::read_to_string(path).map_err(|e| TemplateError::Read {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    parse(&text)
+}
+
+pub fn parse(text: &str) -> Result<TemplateFacts, TemplateError> {
+    // CloudFormation's short-form tags (!Ref, !If, …) parse as tagged values; the parts we
+    // read carry none.
+    let doc: Yaml = serde_norway::from_str(text).map_err(|e| TemplateError::Shape(e.to_string()))?;
+    let at = |path: &[&str]| -> Result<&Yaml, TemplateError> {
+        let mut node = &doc;
+        for key in path {
+            node = node
+                .get(*key)
+                .ok_or_else(|| TemplateError::Shape(format!("{} not found", path.join("."))))?;
+        }
+        Ok(node)
+    };
+    let pattern = at(&["Resources", "AgentDisconnectedRule", "Properties", "EventPattern"])?;
+    let disconnect_pattern = serde_json::to_value(pattern)
+        .map_err(|e| TemplateError::Shape(format!("EventPattern is not plain data: {e}")))?;
+    let max_receive_count = at(&["Resources", "DelayQueue", "Properties", "RedrivePolicy", "maxReceiveCount"])?
+        .as_u64()
+        .ok_or_else(|| TemplateError::Shape("DelayQueue maxReceiveCount is not a number".into()))?;
+    let default_grace_period_seconds = at(&["Parameters", "GracePeriodSeconds", "Default"])?
+        .as_u64()
+        .ok_or_else(|| TemplateError::Shape("GracePeriodSeconds Default is not a number".into()))?;
+    Ok(TemplateFacts {
+        disconnect_pattern,
+        max_receive_count,
+        default_grace_period_seconds,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_projects_template() {
+        let facts = read(&crate::repo_root().join("template.yaml")).unwrap();
+        assert_eq!(
+            facts.disconnect_pattern,
+            serde_json::json!({
+                "source": ["aws.ecs"],
+                "detail-type": ["ECS Container Instance State Change"],
+                "detail": {"agentConnected": [false], "status": ["ACTIVE"]}
+            })
+        );
+        assert_eq!(facts.default_grace_period_seconds, 60);
+        assert!(facts.max_receive_count >= 1);
+    }
+
+    #[test]
+    fn says_what_is_missing() {
+        let err = parse("Resources: {}").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "template.yaml: Resources.AgentDisconnectedRule.Properties.EventPattern not found"
+        );
+    }
+}

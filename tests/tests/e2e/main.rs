@@ -1,0 +1,9 @@
+//! End-to-end tests of the agent monitor against the AWS emulator harness, driven by the real
+//! AWS SDK for Rust. Each test starts its own emulator on a free loopback port.
+
+mod bootstrap;
+mod decisions;
+mod event_flow;
+mod faults;
+mod malformed;
+mod storm;
