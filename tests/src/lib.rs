@@ -40,7 +40,10 @@ impl World {
     /// The configuration the template sets, pointed at this world, with extra variables.
     pub fn config(&self, extra: &[(&str, &str)]) -> anyhow::Result<Config> {
         let mut env: HashMap<String, String> = HashMap::from([
-            (config::ALERT_TOPIC_ARN.to_owned(), self.stack.topic_arn.clone()),
+            (
+                config::ALERT_TOPIC_ARN.to_owned(),
+                self.stack.topic_arn.clone(),
+            ),
             (
                 config::DEAD_LETTER_QUEUE_URL.to_owned(),
                 self.stack.dead_letter_url.clone(),

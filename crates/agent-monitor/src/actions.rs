@@ -137,8 +137,10 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.contains("noop, log-nodes"), "{err}");
-        assert!(!ActionRegistry::from_names(&["noop".into(), "log-nodes".into()])
-            .unwrap()
-            .is_empty());
+        assert!(
+            !ActionRegistry::from_names(&["noop".into(), "log-nodes".into()])
+                .unwrap()
+                .is_empty()
+        );
     }
 }

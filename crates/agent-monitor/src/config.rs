@@ -35,7 +35,10 @@ const DEFAULT_TAG_CACHE_TTL_SECONDS: u64 = 300;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     #[error("{name} is not set: {help}")]
-    Missing { name: &'static str, help: &'static str },
+    Missing {
+        name: &'static str,
+        help: &'static str,
+    },
     #[error("{name}={value:?} is invalid: expected {expected}")]
     Invalid {
         name: &'static str,
@@ -64,7 +67,11 @@ impl Config {
     /// Parses from any lookup, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         // An empty value is what CloudFormation writes for an unset parameter: treat as unset.
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
 
         let alert_topic_arn = get(ALERT_TOPIC_ARN).ok_or(ConfigError::Missing {
             name: ALERT_TOPIC_ARN,
@@ -104,22 +111,24 @@ impl Config {
             }
         };
 
-        let ttl = match get(TAG_CACHE_TTL_SECONDS) {
-            None => DEFAULT_TAG_CACHE_TTL_SECONDS,
-            Some(raw) => raw.parse::<u64>().ok().filter(|s| *s <= 86_400).ok_or(
-                ConfigError::Invalid {
-                    name: TAG_CACHE_TTL_SECONDS,
-                    value: raw,
-                    expected: "a whole number of seconds from 0 to 86400".into(),
-                },
-            )?,
-        };
+        let ttl =
+            match get(TAG_CACHE_TTL_SECONDS) {
+                None => DEFAULT_TAG_CACHE_TTL_SECONDS,
+                Some(raw) => raw.parse::<u64>().ok().filter(|s| *s <= 86_400).ok_or(
+                    ConfigError::Invalid {
+                        name: TAG_CACHE_TTL_SECONDS,
+                        value: raw,
+                        expected: "a whole number of seconds from 0 to 86400".into(),
+                    },
+                )?,
+            };
 
         Ok(Config {
             alert_topic_arn,
             dead_letter_queue_url,
             policy,
-            metrics_namespace: get(METRICS_NAMESPACE).unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned()),
+            metrics_namespace: get(METRICS_NAMESPACE)
+                .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned()),
             tag_cache_ttl: Duration::from_secs(ttl),
             decision: DecisionSettings {
                 alert_on_unreachable_anywhere_nodes: parse_bool(
@@ -141,7 +150,11 @@ impl Config {
     }
 }
 
-fn parse_bool(name: &'static str, value: Option<String>, default: bool) -> Result<bool, ConfigError> {
+fn parse_bool(
+    name: &'static str,
+    value: Option<String>,
+    default: bool,
+) -> Result<bool, ConfigError> {
     match value {
         None => Ok(default),
         Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
@@ -169,7 +182,10 @@ mod tests {
 
     const REQUIRED: [(&str, &str); 2] = [
         (ALERT_TOPIC_ARN, "arn:aws:sns:us-east-1:123456789012:alerts"),
-        (DEAD_LETTER_QUEUE_URL, "https://sqs.us-east-1.amazonaws.com/123456789012/dlq"),
+        (
+            DEAD_LETTER_QUEUE_URL,
+            "https://sqs.us-east-1.amazonaws.com/123456789012/dlq",
+        ),
     ];
 
     #[test]
@@ -187,7 +203,11 @@ mod tests {
         let mut env = REQUIRED.to_vec();
         env.push((MONITOR_ALL_CLUSTERS, "FALSE"));
         let err = parse(&env).unwrap_err();
-        assert!(err.to_string().starts_with("MONITORING_TAG_VALUE is not set"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("MONITORING_TAG_VALUE is not set"),
+            "{err}"
+        );
         env.push((MONITORING_TAG_VALUE, "enabled"));
         assert_eq!(
             parse(&env).unwrap().policy,
@@ -209,15 +229,21 @@ mod tests {
             (ALERT_ON_UNREACHABLE_ANYWHERE_NODES, "1"),
         ];
         for (name, value) in cases {
-            let mut env: Vec<(&str, &str)> =
-                REQUIRED.iter().copied().filter(|(n, _)| *n != name).collect();
+            let mut env: Vec<(&str, &str)> = REQUIRED
+                .iter()
+                .copied()
+                .filter(|(n, _)| *n != name)
+                .collect();
             env.push((name, value));
             let err = parse(&env).unwrap_err();
             assert!(err.to_string().starts_with(&format!("{name}=")), "{err}");
         }
         for missing in [ALERT_TOPIC_ARN, DEAD_LETTER_QUEUE_URL] {
-            let env: Vec<(&str, &str)> =
-                REQUIRED.iter().copied().filter(|(n, _)| *n != missing).collect();
+            let env: Vec<(&str, &str)> = REQUIRED
+                .iter()
+                .copied()
+                .filter(|(n, _)| *n != missing)
+                .collect();
             assert_eq!(
                 parse(&env).unwrap_err().to_string().split(' ').next(),
                 Some(missing)

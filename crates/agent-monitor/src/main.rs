@@ -10,7 +10,8 @@ async fn main() -> Result<(), Error> {
     logging::init_json();
     // A bad configuration fails init, so the deployment shows the error at once instead of
     // silently dropping alerts later.
-    let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
+    let config =
+        Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let monitor = Monitor::new(Clients::from_sdk_config(&sdk), config)
         .inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;

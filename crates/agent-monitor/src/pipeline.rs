@@ -4,7 +4,7 @@
 use crate::actions::{ActionRegistry, NodeAction};
 use crate::config::{Config, ConfigError, CUSTOM_ACTIONS};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use futures::future::join_all;
 use sentinel_aws::ecs::container_instance_id;
 use sentinel_aws::{
@@ -145,7 +145,8 @@ impl Monitor {
     }
 
     pub async fn process(&self, records: &[SqsMessage]) -> BatchReport {
-        let now = Utc::now();
+        // Whole seconds: alerts show it to humans and nothing needs more precision.
+        let now = Utc::now().trunc_subsecs(0);
         let mut report = BatchReport {
             received: records.len(),
             ..BatchReport::default()
@@ -200,7 +201,11 @@ impl Monitor {
                             .iter()
                             .map(|c| c.change.container_instance_arn.clone())
                             .collect();
-                        Some(self.ecs.container_instances(&batch.cluster_arn, &arns).await)
+                        Some(
+                            self.ecs
+                                .container_instances(&batch.cluster_arn, &arns)
+                                .await,
+                        )
                     }
                     _ => None,
                 }
@@ -217,8 +222,9 @@ impl Monitor {
                 continue;
             };
             for candidate in &batch.candidates {
-                let instance =
-                    instances.get(container_instance_id(&candidate.change.container_instance_arn));
+                let instance = instances.get(container_instance_id(
+                    &candidate.change.container_instance_arn,
+                ));
                 if let Ok(node) = assess_registration(&ClusterView::Monitored, instance) {
                     match node.kind() {
                         NodeKind::Ec2 => ec2_ids.insert(node.clone()),
@@ -272,8 +278,7 @@ impl Monitor {
             let mut skipped = Vec::new();
             for candidate in &batch.candidates {
                 let change = &candidate.change;
-                let instance =
-                    instances.get(container_instance_id(&change.container_instance_arn));
+                let instance = instances.get(container_instance_id(&change.container_instance_arn));
                 let node = match assess_registration(&view, instance) {
                     Ok(node_id) => {
                         let nodes = match node_id.kind() {
@@ -349,14 +354,26 @@ impl Monitor {
         for (batch, alert, result) in published {
             match result {
                 Ok(message_id) => {
-                    tracing::warn!(cluster = alert.cluster_name(), instances = alert.instances.len(), message_id, subject = alert.subject(), "alert published");
+                    tracing::warn!(
+                        cluster = alert.cluster_name(),
+                        instances = alert.instances.len(),
+                        message_id,
+                        subject = alert.subject(),
+                        "alert published"
+                    );
                     report.published.push(PublishedAlert { alert, message_id });
                 }
                 Err(err) => self.fail_cluster(&mut report, batch, &err),
             }
         }
         if !self.actions.is_empty() {
-            let outcomes = join_all(report.published.iter().map(|p| self.actions.run_all(&p.alert))).await;
+            let outcomes = join_all(
+                report
+                    .published
+                    .iter()
+                    .map(|p| self.actions.run_all(&p.alert)),
+            )
+            .await;
             report.action_failures = outcomes.iter().map(|o| o.failed.len()).sum();
         }
 

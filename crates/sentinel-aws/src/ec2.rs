@@ -65,7 +65,11 @@ impl Ec2Inventory {
                 }
             }
         }
-        Err(AwsError::new("ec2", "DescribeInstances", "gave up removing unknown instance ids"))
+        Err(AwsError::new(
+            "ec2",
+            "DescribeInstances",
+            "gave up removing unknown instance ids",
+        ))
     }
 }
 
@@ -106,7 +110,10 @@ mod tests {
             ids_named_in("The instance IDs 'i-0abc, i-0def' do not exist"),
             ["i-0abc", "i-0def"]
         );
-        assert_eq!(ids_named_in("The instance ID 'i-1234567' does not exist"), ["i-1234567"]);
+        assert_eq!(
+            ids_named_in("The instance ID 'i-1234567' does not exist"),
+            ["i-1234567"]
+        );
         assert!(ids_named_in("Request limit exceeded.").is_empty());
     }
 }

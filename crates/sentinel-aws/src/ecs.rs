@@ -85,7 +85,10 @@ impl EcsInventory {
                         }
                     }
                 }
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_cluster_not_found_exception()) => {
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_cluster_not_found_exception()) =>
+                {
                     tracing::info!(cluster = %cluster, "cluster no longer exists: its instances count as deregistered");
                 }
                 Err(e) => return Err(AwsError::from_sdk("ecs", "DescribeContainerInstances", e)),
@@ -117,7 +120,9 @@ fn view_of(instance: &ContainerInstance) -> Option<ContainerInstanceView> {
             .version_info()
             .and_then(|v| v.agent_version())
             .map(str::to_owned),
-        node_id: instance.ec2_instance_id().and_then(|id| NodeId::parse(id).ok()),
+        node_id: instance
+            .ec2_instance_id()
+            .and_then(|id| NodeId::parse(id).ok()),
         instance_type: attribute("ecs.instance-type"),
         availability_zone: attribute("ecs.availability-zone"),
         os_type: attribute("ecs.os-type"),

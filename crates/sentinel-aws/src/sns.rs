@@ -20,9 +20,9 @@ impl SnsNotifier {
 
     /// Publishes the alert; returns the SNS message id.
     pub async fn publish(&self, alert: &ClusterAlert) -> Result<String, AwsError> {
-        let message = alert
-            .sns_message()
-            .map_err(|e| AwsError::new("sns", "Publish", format!("cannot render the alert: {e}")))?;
+        let message = alert.sns_message().map_err(|e| {
+            AwsError::new("sns", "Publish", format!("cannot render the alert: {e}"))
+        })?;
         let mut request = self
             .client
             .publish()

@@ -40,7 +40,9 @@ impl DeadLetterQueue {
     /// Sends every letter; returns the record ids that could not be parked, with why, so the
     /// caller can leave them on the source queue for another try.
     pub async fn send(&self, letters: &[DeadLetter]) -> Vec<(String, AwsError)> {
-        let calls = pack(letters).into_iter().map(|batch| self.send_batch(batch));
+        let calls = pack(letters)
+            .into_iter()
+            .map(|batch| self.send_batch(batch));
         join_all(calls).await.into_iter().flatten().collect()
     }
 
@@ -49,7 +51,12 @@ impl DeadLetterQueue {
         for (index, letter) in batch.iter().enumerate() {
             match entry(index, letter) {
                 Ok(e) => entries.push(e),
-                Err(e) => return batch.iter().map(|l| (l.record_id.clone(), e.clone())).collect(),
+                Err(e) => {
+                    return batch
+                        .iter()
+                        .map(|l| (l.record_id.clone(), e.clone()))
+                        .collect()
+                }
             }
         }
         match self
@@ -64,7 +71,11 @@ impl DeadLetterQueue {
                 .failed()
                 .iter()
                 .filter_map(|failed| {
-                    let letter = failed.id().parse::<usize>().ok().and_then(|i| batch.get(i))?;
+                    let letter = failed
+                        .id()
+                        .parse::<usize>()
+                        .ok()
+                        .and_then(|i| batch.get(i))?;
                     Some((
                         letter.record_id.clone(),
                         AwsError {
@@ -78,7 +89,10 @@ impl DeadLetterQueue {
                 .collect(),
             Err(e) => {
                 let err = AwsError::from_sdk("sqs", "SendMessageBatch", e);
-                batch.iter().map(|l| (l.record_id.clone(), err.clone())).collect()
+                batch
+                    .iter()
+                    .map(|l| (l.record_id.clone(), err.clone()))
+                    .collect()
             }
         }
     }

@@ -44,7 +44,12 @@ impl ManagedNodes {
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk("ssm", "DescribeInstanceInformation", e))?;
-            found.extend(output.instance_information_list().iter().filter_map(view_of));
+            found.extend(
+                output
+                    .instance_information_list()
+                    .iter()
+                    .filter_map(view_of),
+            );
             match output.next_token() {
                 Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
                 _ => return Ok(found),

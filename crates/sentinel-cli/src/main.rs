@@ -1,1 +1,65 @@
-fn main() {}
+//! `ecs-sentinel`: the operator command line. Today: `demo` runs the whole agent-monitor
+//! pipeline on this machine against the AWS emulator, and `replay` runs event files through
+//! the same handler code against any AWS endpoint.
+
+mod demo;
+mod replay;
+mod report;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "ecs-sentinel",
+    version,
+    about = "Monitor for the ECS agent on container instances"
+)]
+struct Cli {
+    /// Show the pipeline's own logs (info level); RUST_LOG overrides.
+    #[arg(short, long, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole pipeline locally against the AWS emulator: no AWS account needed.
+    Demo {
+        /// Delay queue grace period for the demo (the stack's default is 60 s).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=900))]
+        grace_seconds: u64,
+    },
+    /// Run events through the handler once, with the configuration from the environment
+    /// (ALERT_TOPIC_ARN, DEAD_LETTER_QUEUE_URL, … and AWS_ENDPOINT_URL/AWS_REGION).
+    Replay {
+        /// A file with one EventBridge event, a JSON array of them, or a Lambda SQS event.
+        file: PathBuf,
+    },
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let default_level = if cli.verbose { "info" } else { "error" };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)),
+        )
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .try_init();
+    let result = match cli.command {
+        Command::Demo { grace_seconds } => demo::run(grace_seconds).await,
+        Command::Replay { file } => replay::run(&file).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -50,7 +50,9 @@ impl AffectedInstance {
                 availability_zone,
                 ..
             } => (
-                instance_type.clone().or_else(|| instance.instance_type.clone()),
+                instance_type
+                    .clone()
+                    .or_else(|| instance.instance_type.clone()),
                 availability_zone
                     .clone()
                     .or_else(|| instance.availability_zone.clone()),
@@ -198,14 +200,20 @@ impl ClusterAlert {
                 NodeKind::Anywhere => format!("SSM ping status {}", instance.node_state),
             };
             let rows = [
-                ("container instance", Some(instance.container_instance_arn.clone())),
+                (
+                    "container instance",
+                    Some(instance.container_instance_arn.clone()),
+                ),
                 ("agent version", instance.agent_version.clone()),
                 ("node", Some(node_line)),
                 (
                     "disconnected since",
                     instance.disconnected_since.map(|t| {
-                        let minutes = (self.checked_at - t).num_minutes().max(0);
-                        format!("{} ({minutes} min before the check)", t.format("%Y-%m-%d %H:%M:%S UTC"))
+                        format!(
+                            "{} ({} before the check)",
+                            t.format("%Y-%m-%d %H:%M:%S UTC"),
+                            human_duration(self.checked_at - t)
+                        )
                     }),
                 ),
                 ("console", console::node(c, &instance.node_id)),
@@ -237,11 +245,9 @@ impl ClusterAlert {
                  `sudo systemctl restart ecs`; or drain and replace the instance.\n",
             );
         }
-        if self
-            .instances
-            .iter()
-            .any(|i| i.kind == AlertKind::AgentDisconnected && i.node_id.kind() == NodeKind::Anywhere)
-        {
+        if self.instances.iter().any(|i| {
+            i.kind == AlertKind::AgentDisconnected && i.node_id.kind() == NodeKind::Anywhere
+        }) {
             out.push_str(
                 "- ECS Anywhere, node online: on the server, `sudo systemctl status ecs` and \
                  `sudo systemctl restart ecs`.\n",
@@ -422,6 +428,16 @@ pub struct InstanceDoc {
     pub console_url: Option<String>,
 }
 
+/// "45 s", "12 min", "3 h 05 min": how long a disconnection has lasted, at a glance.
+fn human_duration(d: chrono::TimeDelta) -> String {
+    let secs = d.num_seconds().max(0);
+    match secs {
+        0..=119 => format!("{secs} s"),
+        120..=7199 => format!("{} min", secs / 60),
+        _ => format!("{} h {:02} min", secs / 3600, secs % 3600 / 60),
+    }
+}
+
 fn plural(n: usize) -> &'static str {
     if n == 1 {
         ""
@@ -433,7 +449,13 @@ fn plural(n: usize) -> &'static str {
 /// SNS subjects must be printable ASCII without line breaks.
 fn ascii_only(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
         .collect()
 }
 
@@ -570,8 +592,15 @@ mod tests {
             vec![instance("i-0a", AlertKind::AgentDisconnected, "running")],
         );
         let message: serde_json::Value = serde_json::from_str(&a.sns_message().unwrap()).unwrap();
-        assert!(message["email"].as_str().unwrap().starts_with("ECS agent disconnected"));
-        assert_eq!(message.as_object().map(|m| m.len()), Some(2), "email and default only");
+        assert!(message["email"]
+            .as_str()
+            .unwrap()
+            .starts_with("ECS agent disconnected"));
+        assert_eq!(
+            message.as_object().map(|m| m.len()),
+            Some(2),
+            "email and default only"
+        );
         let doc: serde_json::Value =
             serde_json::from_str(message["default"].as_str().unwrap()).unwrap();
         assert_eq!(doc["schemaVersion"], "1.0");
@@ -582,14 +611,23 @@ mod tests {
         assert_eq!(doc["instanceCount"], 1);
         assert_eq!(doc["instances"][0]["nodeId"], "i-0a");
         assert_eq!(doc["instances"][0]["nodeType"], "ec2");
-        assert_eq!(doc["instances"][0]["disconnectedSince"], "2026-11-21T10:00:00Z");
+        assert_eq!(
+            doc["instances"][0]["disconnectedSince"],
+            "2026-11-21T10:00:00Z"
+        );
         assert_eq!(doc["omittedNodeIds"], serde_json::json!([]));
     }
 
     #[test]
     fn a_storm_still_fits_one_message_and_names_every_node() {
         let instances: Vec<AffectedInstance> = (0..2000)
-            .map(|i| instance(&format!("i-{i:017x}"), AlertKind::AgentDisconnected, "running"))
+            .map(|i| {
+                instance(
+                    &format!("i-{i:017x}"),
+                    AlertKind::AgentDisconnected,
+                    "running",
+                )
+            })
             .collect();
         let a = alert("web", instances);
         let message = a.sns_message().unwrap();
@@ -606,8 +644,25 @@ mod tests {
         assert!(text.contains(&format!("...and {omitted} more")), "{text}");
         assert!(text.contains(&format!("i-{:017x}", 1999)));
         // Small alerts are never cut.
-        let small = alert("web", vec![instance("i-0a", AlertKind::AgentDisconnected, "running")]);
-        assert_eq!(small.sns_message_within(100_000).unwrap(), small.sns_message_listing(1).unwrap());
+        let small = alert(
+            "web",
+            vec![instance("i-0a", AlertKind::AgentDisconnected, "running")],
+        );
+        assert_eq!(
+            small.sns_message_within(100_000).unwrap(),
+            small.sns_message_listing(1).unwrap()
+        );
+    }
+
+    #[test]
+    fn durations_read_at_a_glance() {
+        assert_eq!(human_duration(chrono::TimeDelta::seconds(-3)), "0 s");
+        assert_eq!(human_duration(chrono::TimeDelta::seconds(75)), "75 s");
+        assert_eq!(human_duration(chrono::TimeDelta::seconds(600)), "10 min");
+        assert_eq!(
+            human_duration(chrono::TimeDelta::seconds(3 * 3600 + 300)),
+            "3 h 05 min"
+        );
     }
 
     #[test]
@@ -622,13 +677,19 @@ mod tests {
         let attrs = a.attributes();
         assert_eq!(attrs[0].value, "c");
         assert_eq!(attrs[1].data_type, "String.Array");
-        assert_eq!(attrs[1].value, r#"["agent-disconnected","node-unreachable"]"#);
+        assert_eq!(
+            attrs[1].value,
+            r#"["agent-disconnected","node-unreachable"]"#
+        );
         assert_eq!(attrs[2].value, "critical");
     }
 
     #[test]
     fn unknown_partitions_get_no_links() {
-        let mut a = alert("c", vec![instance("i-0a", AlertKind::AgentDisconnected, "running")]);
+        let mut a = alert(
+            "c",
+            vec![instance("i-0a", AlertKind::AgentDisconnected, "running")],
+        );
         a.cluster_arn = ClusterArn::parse("arn:aws-iso:ecs:us-iso-east-1:1:cluster/c").unwrap();
         assert!(!a.text().contains("https://"));
         assert_eq!(a.document().cluster.console_url, None);

@@ -109,7 +109,11 @@ mod tests {
         let b = &batches[1];
         assert_eq!(b.candidates.len(), 2);
         assert_eq!(b.candidates[0].record_ids, ["m1", "m3", "m4"]);
-        assert_eq!(b.candidates[0].change.version, Some(7), "latest version wins");
+        assert_eq!(
+            b.candidates[0].change.version,
+            Some(7),
+            "latest version wins"
+        );
         assert_eq!(b.record_ids().collect::<Vec<_>>(), ["m1", "m3", "m4", "m5"]);
     }
 

@@ -57,21 +57,29 @@ impl Severity {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SkipReason {
-    ClusterNotMonitored { tag_value: Option<String> },
+    ClusterNotMonitored {
+        tag_value: Option<String>,
+    },
     ClusterMissing,
     /// DescribeContainerInstances no longer knows it: deregistered (scale-in, replacement).
     InstanceDeregistered,
     /// Registered, but not ACTIVE: DRAINING, INACTIVE, DEREGISTERING, …
-    InstanceNotActive { status: String },
+    InstanceNotActive {
+        status: String,
+    },
     /// The normal case: the agent came back within the grace period.
     AgentReconnected,
     /// EC2 or SSM no longer knows the node.
     NodeNotFound,
     /// The EC2 instance is stopping, stopped, shutting down or terminated.
-    NodeNotRunning { state: String },
+    NodeNotRunning {
+        state: String,
+    },
     /// SSM marks the Anywhere node Inactive (deregistered from SSM) or reports a status we do
     /// not know.
-    AnywhereNodeInactive { ping_status: String },
+    AnywhereNodeInactive {
+        ping_status: String,
+    },
     /// SSM lost the Anywhere node too, and ALERT_ON_UNREACHABLE_ANYWHERE_NODES is false.
     UnreachableAlertsDisabled,
     /// ECS reports a node id of a kind that does not match what SSM or EC2 returned.
@@ -104,7 +112,10 @@ impl fmt::Display for SkipReason {
             }
             SkipReason::ClusterNotMonitored {
                 tag_value: Some(value),
-            } => write!(f, "cluster's monitoring tag is {value:?}, not the configured value"),
+            } => write!(
+                f,
+                "cluster's monitoring tag is {value:?}, not the configured value"
+            ),
             SkipReason::ClusterMissing => f.write_str("cluster no longer exists"),
             SkipReason::InstanceDeregistered => {
                 f.write_str("container instance is no longer registered")
@@ -112,7 +123,9 @@ impl fmt::Display for SkipReason {
             SkipReason::InstanceNotActive { status } => {
                 write!(f, "container instance is {status}, not ACTIVE")
             }
-            SkipReason::AgentReconnected => f.write_str("agent reconnected within the grace period"),
+            SkipReason::AgentReconnected => {
+                f.write_str("agent reconnected within the grace period")
+            }
             SkipReason::NodeNotFound => f.write_str("node no longer exists"),
             SkipReason::NodeNotRunning { state } => write!(f, "EC2 instance is {state}"),
             SkipReason::AnywhereNodeInactive { ping_status } => {
@@ -295,25 +308,41 @@ mod tests {
             ),
             (
                 "Anywhere node online, agent still down",
-                obs(Monitored, instance(mi_id, "ACTIVE", false), anywhere("Online")),
+                obs(
+                    Monitored,
+                    instance(mi_id, "ACTIVE", false),
+                    anywhere("Online"),
+                ),
                 ON,
                 alert(AlertKind::AgentDisconnected),
             ),
             (
                 "Anywhere node lost by SSM too",
-                obs(Monitored, instance(mi_id, "ACTIVE", false), anywhere("ConnectionLost")),
+                obs(
+                    Monitored,
+                    instance(mi_id, "ACTIVE", false),
+                    anywhere("ConnectionLost"),
+                ),
                 ON,
                 alert(AlertKind::NodeUnreachable),
             ),
             (
                 "Anywhere node lost, unreachable alerts switched off",
-                obs(Monitored, instance(mi_id, "ACTIVE", false), anywhere("ConnectionLost")),
+                obs(
+                    Monitored,
+                    instance(mi_id, "ACTIVE", false),
+                    anywhere("ConnectionLost"),
+                ),
                 OFF,
                 skip(SkipReason::UnreachableAlertsDisabled),
             ),
             (
                 "Anywhere node inactive in SSM",
-                obs(Monitored, instance(mi_id, "ACTIVE", false), anywhere("Inactive")),
+                obs(
+                    Monitored,
+                    instance(mi_id, "ACTIVE", false),
+                    anywhere("Inactive"),
+                ),
                 ON,
                 skip(SkipReason::AnywhereNodeInactive {
                     ping_status: "Inactive".into(),
@@ -343,7 +372,11 @@ mod tests {
             ),
             (
                 "draining",
-                obs(Monitored, instance(ec2_id, "DRAINING", false), ec2("running")),
+                obs(
+                    Monitored,
+                    instance(ec2_id, "DRAINING", false),
+                    ec2("running"),
+                ),
                 ON,
                 skip(SkipReason::InstanceNotActive {
                     status: "DRAINING".into(),
@@ -369,7 +402,11 @@ mod tests {
             ),
             (
                 "EC2 instance terminated",
-                obs(Monitored, instance(ec2_id, "ACTIVE", false), ec2("terminated")),
+                obs(
+                    Monitored,
+                    instance(ec2_id, "ACTIVE", false),
+                    ec2("terminated"),
+                ),
                 ON,
                 skip(SkipReason::NodeNotRunning {
                     state: "terminated".into(),
@@ -377,7 +414,11 @@ mod tests {
             ),
             (
                 "EC2 instance stopping",
-                obs(Monitored, instance(ec2_id, "ACTIVE", false), ec2("stopping")),
+                obs(
+                    Monitored,
+                    instance(ec2_id, "ACTIVE", false),
+                    ec2("stopping"),
+                ),
                 ON,
                 skip(SkipReason::NodeNotRunning {
                     state: "stopping".into(),
@@ -385,7 +426,11 @@ mod tests {
             ),
             (
                 "ECS says EC2, lookup says Anywhere",
-                obs(Monitored, instance(ec2_id, "ACTIVE", false), anywhere("Online")),
+                obs(
+                    Monitored,
+                    instance(ec2_id, "ACTIVE", false),
+                    anywhere("Online"),
+                ),
                 ON,
                 skip(SkipReason::NodeMismatch),
             ),

@@ -26,7 +26,10 @@ pub enum InvalidEvent {
     #[error("detail.{field} is missing")]
     MissingField { field: &'static str },
     #[error("detail.{field} is invalid: {problem}")]
-    InvalidField { field: &'static str, problem: String },
+    InvalidField {
+        field: &'static str,
+        problem: String,
+    },
 }
 
 impl InvalidEvent {
@@ -56,7 +59,9 @@ impl ClusterArn {
                 if !partition.is_empty()
                     && !region.is_empty()
                     && !account.is_empty()
-                    && resource.strip_prefix("cluster/").is_some_and(|n| !n.is_empty()) =>
+                    && resource
+                        .strip_prefix("cluster/")
+                        .is_some_and(|n| !n.is_empty()) =>
             {
                 Ok(ClusterArn(raw.to_owned()))
             }
@@ -156,8 +161,8 @@ pub fn parse_state_change(body: &str) -> Result<StateChange, InvalidEvent> {
             json_kind(&value)
         )));
     }
-    let envelope: Envelope = serde_json::from_value(value)
-        .map_err(|e| InvalidEvent::NotAnEnvelope(e.to_string()))?;
+    let envelope: Envelope =
+        serde_json::from_value(value).map_err(|e| InvalidEvent::NotAnEnvelope(e.to_string()))?;
     let (source, detail_type, detail) =
         match (envelope.source, envelope.detail_type, envelope.detail) {
             (Some(s), Some(t), Some(d)) => (s, t, d),
@@ -179,18 +184,18 @@ pub fn parse_state_change(body: &str) -> Result<StateChange, InvalidEvent> {
             json_kind(&detail)
         )));
     }
-    let detail: Detail = serde_json::from_value(detail).map_err(|e| InvalidEvent::InvalidField {
-        field: "*",
-        problem: e.to_string(),
-    })?;
+    let detail: Detail =
+        serde_json::from_value(detail).map_err(|e| InvalidEvent::InvalidField {
+            field: "*",
+            problem: e.to_string(),
+        })?;
 
     let cluster_arn = required(detail.cluster_arn, "clusterArn")?;
-    let cluster_arn = ClusterArn::parse(&cluster_arn).map_err(|problem| {
-        InvalidEvent::InvalidField {
+    let cluster_arn =
+        ClusterArn::parse(&cluster_arn).map_err(|problem| InvalidEvent::InvalidField {
             field: "clusterArn",
             problem,
-        }
-    })?;
+        })?;
     let container_instance_arn = required(detail.container_instance_arn, "containerInstanceArn")?;
     if !container_instance_arn.contains(":container-instance/") {
         return Err(InvalidEvent::InvalidField {
@@ -311,20 +316,38 @@ mod tests {
             ("".into(), "not-json"),
             ("[1,2]".into(), "not-an-eventbridge-event"),
             ("{\"hello\":1}".into(), "not-an-eventbridge-event"),
-            (with(&["source"], Some(json!("aws.ec2"))), "unexpected-source"),
+            (
+                with(&["source"], Some(json!("aws.ec2"))),
+                "unexpected-source",
+            ),
             (
                 with(&["detail-type"], Some(json!("ECS Task State Change"))),
                 "unexpected-detail-type",
             ),
-            (with(&["detail"], Some(json!("text"))), "not-an-eventbridge-event"),
+            (
+                with(&["detail"], Some(json!("text"))),
+                "not-an-eventbridge-event",
+            ),
             (with(&["detail", "clusterArn"], None), "missing-field"),
-            (with(&["detail", "containerInstanceArn"], None), "missing-field"),
+            (
+                with(&["detail", "containerInstanceArn"], None),
+                "missing-field",
+            ),
             (with(&["detail", "ec2InstanceId"], None), "missing-field"),
             (with(&["detail", "agentConnected"], None), "missing-field"),
             (with(&["detail", "status"], None), "missing-field"),
-            (with(&["detail", "clusterArn"], Some(json!("payments"))), "invalid-field"),
-            (with(&["detail", "ec2InstanceId"], Some(json!("host-1"))), "invalid-field"),
-            (with(&["detail", "agentConnected"], Some(json!("no"))), "invalid-field"),
+            (
+                with(&["detail", "clusterArn"], Some(json!("payments"))),
+                "invalid-field",
+            ),
+            (
+                with(&["detail", "ec2InstanceId"], Some(json!("host-1"))),
+                "invalid-field",
+            ),
+            (
+                with(&["detail", "agentConnected"], Some(json!("no"))),
+                "invalid-field",
+            ),
             (
                 with(&["detail", "containerInstanceArn"], Some(json!("abc"))),
                 "invalid-field",
@@ -340,7 +363,10 @@ mod tests {
     #[test]
     fn reasons_name_what_was_found() {
         let err = parse_state_change(&with(&["source"], Some(json!("my.app")))).unwrap_err();
-        assert_eq!(err.to_string(), "expected source \"aws.ecs\", found \"my.app\"");
+        assert_eq!(
+            err.to_string(),
+            "expected source \"aws.ecs\", found \"my.app\""
+        );
         let err = parse_state_change(&with(&["detail", "status"], None)).unwrap_err();
         assert_eq!(err.to_string(), "detail.status is missing");
     }

@@ -70,7 +70,10 @@ mod tests {
 
     #[test]
     fn kinds_follow_the_prefix() {
-        assert_eq!(NodeId::parse("i-0abc123").map(|n| n.kind()), Ok(NodeKind::Ec2));
+        assert_eq!(
+            NodeId::parse("i-0abc123").map(|n| n.kind()),
+            Ok(NodeKind::Ec2)
+        );
         assert_eq!(
             NodeId::parse("mi-0123456789abcdef0").map(|n| n.kind()),
             Ok(NodeKind::Anywhere)

@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 pub enum ClusterView {
     Monitored,
     /// The cluster exists but does not carry the monitoring tag with the configured value.
-    NotMonitored { tag_value: Option<String> },
+    NotMonitored {
+        tag_value: Option<String>,
+    },
     /// ECS no longer knows the cluster (deleted, or INACTIVE).
     Missing,
 }

@@ -62,7 +62,10 @@ mod tests {
 
     #[test]
     fn all_clusters_monitors_any_known_cluster() {
-        assert_eq!(MonitoringPolicy::AllClusters.view(Some(&[])), ClusterView::Monitored);
+        assert_eq!(
+            MonitoringPolicy::AllClusters.view(Some(&[])),
+            ClusterView::Monitored
+        );
         assert!(!MonitoringPolicy::AllClusters.needs_tags());
     }
 
@@ -70,7 +73,10 @@ mod tests {
     fn tag_mode_matches_key_and_exact_value() {
         let p = tagged();
         assert!(p.needs_tags());
-        let matched = [Tag::new("team", "payments"), Tag::new(DEFAULT_TAG_KEY, "enabled")];
+        let matched = [
+            Tag::new("team", "payments"),
+            Tag::new(DEFAULT_TAG_KEY, "enabled"),
+        ];
         assert_eq!(p.view(Some(&matched)), ClusterView::Monitored);
         let other_value = [Tag::new(DEFAULT_TAG_KEY, "Enabled")];
         assert_eq!(

@@ -27,7 +27,10 @@ pub enum FleetError {
     #[error("{0}")]
     Emulator(#[from] EmulatorError),
     #[error("{operation} failed: {message}")]
-    Aws { operation: &'static str, message: String },
+    Aws {
+        operation: &'static str,
+        message: String,
+    },
 }
 
 fn aws<E: std::error::Error>(operation: &'static str) -> impl Fn(E) -> FleetError {
@@ -57,7 +60,11 @@ impl<'a> Fleet<'a> {
     }
 
     /// Creates a cluster with these tags; returns its ARN.
-    pub async fn create_cluster(&self, name: &str, tags: &[(&str, &str)]) -> Result<String, FleetError> {
+    pub async fn create_cluster(
+        &self,
+        name: &str,
+        tags: &[(&str, &str)],
+    ) -> Result<String, FleetError> {
         let tags: Vec<Tag> = tags
             .iter()
             .map(|(k, v)| Tag::builder().key(*k).value(*v).build())
@@ -79,7 +86,11 @@ impl<'a> Fleet<'a> {
 
     /// Launches `count` EC2 instances in one call and registers each with the cluster, as
     /// the ECS agent does at boot.
-    pub async fn add_ec2_instances(&self, cluster: &str, count: usize) -> Result<Vec<Member>, FleetError> {
+    pub async fn add_ec2_instances(
+        &self,
+        cluster: &str,
+        count: usize,
+    ) -> Result<Vec<Member>, FleetError> {
         if count == 0 {
             return Ok(Vec::new());
         }
@@ -102,7 +113,8 @@ impl<'a> Fleet<'a> {
             let Some(instance_id) = instance.instance_id() else {
                 continue;
             };
-            let document = json!({ "instanceId": instance_id, "region": REGION, "accountId": ACCOUNT });
+            let document =
+                json!({ "instanceId": instance_id, "region": REGION, "accountId": ACCOUNT });
             let registered = self
                 .ecs
                 .register_container_instance()
@@ -127,8 +139,15 @@ impl<'a> Fleet<'a> {
     }
 
     /// Registers an ECS Anywhere server (SSM managed node `mi-…`) with the given SSM ping.
-    pub fn add_anywhere_node(&self, cluster: &str, node_id: &str, ping: &str) -> Result<Member, FleetError> {
-        let arn = self.emulator.register_external_instance(cluster, node_id, ping)?;
+    pub fn add_anywhere_node(
+        &self,
+        cluster: &str,
+        node_id: &str,
+        ping: &str,
+    ) -> Result<Member, FleetError> {
+        let arn = self
+            .emulator
+            .register_external_instance(cluster, node_id, ping)?;
         Ok(Member {
             cluster: cluster.to_owned(),
             container_instance_arn: arn,
@@ -138,16 +157,20 @@ impl<'a> Fleet<'a> {
 
     /// `sudo systemctl stop ecs` on the member's machine.
     pub fn stop_agent(&self, member: &Member) -> Result<(), FleetError> {
-        Ok(self
-            .emulator
-            .set_agent_connected(&member.cluster, &member.container_instance_arn, false)?)
+        Ok(self.emulator.set_agent_connected(
+            &member.cluster,
+            &member.container_instance_arn,
+            false,
+        )?)
     }
 
     /// The agent comes back.
     pub fn start_agent(&self, member: &Member) -> Result<(), FleetError> {
-        Ok(self
-            .emulator
-            .set_agent_connected(&member.cluster, &member.container_instance_arn, true)?)
+        Ok(self.emulator.set_agent_connected(
+            &member.cluster,
+            &member.container_instance_arn,
+            true,
+        )?)
     }
 
     pub async fn terminate(&self, member: &Member) -> Result<(), FleetError> {

@@ -33,7 +33,11 @@ pub enum EmulatorError {
         source: std::io::Error,
     },
     #[error("the emulator harness did not get ready within {seconds} s; its log ({log}) ends with:\n{tail}")]
-    NotReady { seconds: u64, log: PathBuf, tail: String },
+    NotReady {
+        seconds: u64,
+        log: PathBuf,
+        tail: String,
+    },
     #[error("emulator control call {what} failed: {message}")]
     Control { what: String, message: String },
 }
@@ -205,7 +209,8 @@ impl Emulator {
     }
 
     pub fn reset_calls(&self) -> Result<(), EmulatorError> {
-        self.control("POST", "calls/reset", Some(json!({}))).map(drop)
+        self.control("POST", "calls/reset", Some(json!({})))
+            .map(drop)
     }
 
     pub fn inject(&self, fault: &Fault) -> Result<(), EmulatorError> {
@@ -217,7 +222,8 @@ impl Emulator {
     }
 
     pub fn seed_faults(&self, seed: u64) -> Result<(), EmulatorError> {
-        self.control("POST", "faults/seed", Some(json!({ "seed": seed }))).map(drop)
+        self.control("POST", "faults/seed", Some(json!({ "seed": seed })))
+            .map(drop)
     }
 
     pub fn clear_faults(&self) -> Result<(), EmulatorError> {
@@ -271,7 +277,11 @@ impl Emulator {
     }
 
     /// Sets what SSM reports for a managed node (Online, ConnectionLost, Inactive).
-    pub fn set_ssm_ping(&self, managed_instance_id: &str, ping_status: &str) -> Result<(), EmulatorError> {
+    pub fn set_ssm_ping(
+        &self,
+        managed_instance_id: &str,
+        ping_status: &str,
+    ) -> Result<(), EmulatorError> {
         self.control(
             "POST",
             "ssm/instances",
@@ -284,7 +294,12 @@ impl Emulator {
         .map(drop)
     }
 
-    fn control(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, EmulatorError> {
+    fn control(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, EmulatorError> {
         let url = format!("{}/_harness/{path}", self.endpoint);
         let what = format!("{method} {path}");
         let fail = |message: String| EmulatorError::Control {

@@ -101,7 +101,10 @@ impl Stack {
             &format!("{prefix}-delay"),
             &[
                 ("DelaySeconds", delay.as_secs().to_string()),
-                ("VisibilityTimeout", visibility_timeout.as_secs().to_string()),
+                (
+                    "VisibilityTimeout",
+                    visibility_timeout.as_secs().to_string(),
+                ),
                 ("RedrivePolicy", redrive.to_string()),
             ],
         )
@@ -126,7 +129,11 @@ impl Stack {
             .send()
             .await
             .map_err(aws("events:PutTargets"))?;
-        Ok(DelayQueue { url, arn, rule_name })
+        Ok(DelayQueue {
+            url,
+            arn,
+            rule_name,
+        })
     }
 
     /// Publishes events to the default bus, as ECS does.
@@ -140,7 +147,9 @@ impl Stack {
                         .detail_type(e["detail-type"].as_str().unwrap_or_default())
                         .detail(e["detail"].to_string())
                         .set_resources(e["resources"].as_array().map(|r| {
-                            r.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()
+                            r.iter()
+                                .filter_map(|v| v.as_str().map(str::to_owned))
+                                .collect()
                         }))
                         .build()
                 })

@@ -21,6 +21,8 @@ pub struct TemplateFacts {
     pub max_receive_count: u64,
     /// `GracePeriodSeconds`' default.
     pub default_grace_period_seconds: u64,
+    /// The names of the environment variables the template sets on the function.
+    pub function_variables: Vec<String>,
 }
 
 pub fn read(path: &Path) -> Result<TemplateFacts, TemplateError> {
@@ -34,7 +36,8 @@ pub fn read(path: &Path) -> Result<TemplateFacts, TemplateError> {
 pub fn parse(text: &str) -> Result<TemplateFacts, TemplateError> {
     // CloudFormation's short-form tags (!Ref, !If, …) parse as tagged values; the parts we
     // read carry none.
-    let doc: Yaml = serde_norway::from_str(text).map_err(|e| TemplateError::Shape(e.to_string()))?;
+    let doc: Yaml =
+        serde_norway::from_str(text).map_err(|e| TemplateError::Shape(e.to_string()))?;
     let at = |path: &[&str]| -> Result<&Yaml, TemplateError> {
         let mut node = &doc;
         for key in path {
@@ -44,19 +47,43 @@ pub fn parse(text: &str) -> Result<TemplateFacts, TemplateError> {
         }
         Ok(node)
     };
-    let pattern = at(&["Resources", "AgentDisconnectedRule", "Properties", "EventPattern"])?;
+    let pattern = at(&[
+        "Resources",
+        "AgentDisconnectedRule",
+        "Properties",
+        "EventPattern",
+    ])?;
     let disconnect_pattern = serde_json::to_value(pattern)
         .map_err(|e| TemplateError::Shape(format!("EventPattern is not plain data: {e}")))?;
-    let max_receive_count = at(&["Resources", "DelayQueue", "Properties", "RedrivePolicy", "maxReceiveCount"])?
-        .as_u64()
-        .ok_or_else(|| TemplateError::Shape("DelayQueue maxReceiveCount is not a number".into()))?;
+    let max_receive_count = at(&[
+        "Resources",
+        "DelayQueue",
+        "Properties",
+        "RedrivePolicy",
+        "maxReceiveCount",
+    ])?
+    .as_u64()
+    .ok_or_else(|| TemplateError::Shape("DelayQueue maxReceiveCount is not a number".into()))?;
     let default_grace_period_seconds = at(&["Parameters", "GracePeriodSeconds", "Default"])?
         .as_u64()
         .ok_or_else(|| TemplateError::Shape("GracePeriodSeconds Default is not a number".into()))?;
+    let function_variables = at(&[
+        "Resources",
+        "AgentMonitorFunction",
+        "Properties",
+        "Environment",
+        "Variables",
+    ])?
+    .as_mapping()
+    .ok_or_else(|| TemplateError::Shape("the function's Variables is not a map".into()))?
+    .keys()
+    .filter_map(|k| k.as_str().map(str::to_owned))
+    .collect();
     Ok(TemplateFacts {
         disconnect_pattern,
         max_receive_count,
         default_grace_period_seconds,
+        function_variables,
     })
 }
 

@@ -15,7 +15,9 @@ fn release_bootstrap() -> anyhow::Result<PathBuf> {
         .ancestors()
         .find(|p| p.file_name().is_some_and(|n| n == "debug"))
         .and_then(|debug| debug.parent())
-        .ok_or_else(|| anyhow::anyhow!("cannot find the target directory from {}", exe.display()))?;
+        .ok_or_else(|| {
+            anyhow::anyhow!("cannot find the target directory from {}", exe.display())
+        })?;
     let binary = target.join("release").join("bootstrap");
     anyhow::ensure!(
         binary.exists(),
@@ -50,7 +52,8 @@ async fn release_bootstrap_answers_one_batch_through_the_runtime_api() -> anyhow
     fleet.create_cluster("alpha", &[]).await?;
     let m = fleet.add_ec2_instances("alpha", 1).await?.remove(0);
     fleet.stop_agent(&m)?;
-    let records = integration_tests::records(&[world.disconnect_event(&m).await?, "not json".to_owned()]);
+    let records =
+        integration_tests::records(&[world.disconnect_event(&m).await?, "not json".to_owned()]);
     let event = serde_json::json!({ "Records": records }).to_string();
 
     let api = RuntimeApi::serve(event)?;
@@ -73,7 +76,10 @@ async fn release_bootstrap_answers_one_batch_through_the_runtime_api() -> anyhow
         )
     })?;
 
-    assert_eq!(posted.path, format!("/2018-06-01/runtime/invocation/{REQUEST_ID}/response"));
+    assert_eq!(
+        posted.path,
+        format!("/2018-06-01/runtime/invocation/{REQUEST_ID}/response")
+    );
     let response: serde_json::Value = serde_json::from_str(&posted.body)?;
     assert_eq!(response, serde_json::json!({"batchItemFailures": []}));
     assert_eq!(world.stack.drain_inbox().await?.len(), 1);
@@ -88,7 +94,10 @@ async fn release_bootstrap_answers_one_batch_through_the_runtime_api() -> anyhow
         "no EMF line in:\n{stdout}"
     );
     assert!(
-        lines.iter().any(|l| l["fields"]["message"] == "alert published" && l.to_string().contains(REQUEST_ID)),
+        lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "alert published"
+                && l.to_string().contains(REQUEST_ID)),
         "no JSON log line with the request id in:\n{stdout}"
     );
     Ok(())
@@ -114,7 +123,8 @@ async fn release_bootstrap_refuses_a_bad_configuration_naming_the_variable() -> 
     );
     assert!(
         all.contains("MONITOR_ALL_CLUSTERS=\\\"sometimes\\\" is invalid: expected true or false")
-            || all.contains("MONITOR_ALL_CLUSTERS=\"sometimes\" is invalid: expected true or false"),
+            || all
+                .contains("MONITOR_ALL_CLUSTERS=\"sometimes\" is invalid: expected true or false"),
         "{all}"
     );
     Ok(())

@@ -1,6 +1,8 @@
 //! One scenario per kind of outcome: what is alerted, what is skipped and why.
 
-use agent_monitor::config::{ALERT_ON_UNREACHABLE_ANYWHERE_NODES, MONITOR_ALL_CLUSTERS, MONITORING_TAG_VALUE};
+use agent_monitor::config::{
+    ALERT_ON_UNREACHABLE_ANYWHERE_NODES, MONITORING_TAG_VALUE, MONITOR_ALL_CLUSTERS,
+};
 use agent_monitor::pipeline::alerted_nodes;
 use integration_tests::{nodes_in, records, World};
 use sentinel_core::SkipReason;
@@ -10,7 +12,8 @@ fn skip_codes(report: &agent_monitor::BatchReport) -> Vec<&'static str> {
 }
 
 #[tokio::test]
-async fn ec2_instance_with_its_agent_still_down_is_alerted_once_with_details() -> anyhow::Result<()> {
+async fn ec2_instance_with_its_agent_still_down_is_alerted_once_with_details() -> anyhow::Result<()>
+{
     let world = World::start().await?;
     let fleet = world.fleet();
     fleet.create_cluster("payments-prod", &[]).await?;
@@ -22,18 +25,29 @@ async fn ec2_instance_with_its_agent_still_down_is_alerted_once_with_details() -
     let report = monitor.process(&records(&[event])).await;
 
     assert!(report.failed_record_ids.is_empty(), "{:?}", report.errors);
-    assert_eq!(alerted_nodes(&report).into_iter().collect::<Vec<_>>(), [members[0].node_id.clone()]);
+    assert_eq!(
+        alerted_nodes(&report).into_iter().collect::<Vec<_>>(),
+        [members[0].node_id.clone()]
+    );
     let inbox = world.stack.drain_inbox().await?;
     assert_eq!(inbox.len(), 1);
     let alert = &inbox[0];
-    assert_eq!(alert.subject, "[HIGH] ECS agent disconnected: 1 instance in payments-prod");
+    assert_eq!(
+        alert.subject,
+        "[HIGH] ECS agent disconnected: 1 instance in payments-prod"
+    );
     assert_eq!(nodes_in(&alert.document), [members[0].node_id.clone()]);
     let instance = &alert.document["instances"][0];
     assert_eq!(instance["nodeType"], "ec2");
     assert_eq!(instance["nodeState"], "running");
     assert_eq!(instance["instanceType"], "m7g.large");
-    assert!(instance["availabilityZone"].as_str().is_some_and(|az| az.starts_with("us-east-1")));
-    assert_eq!(instance["containerInstanceArn"], members[0].container_instance_arn.as_str());
+    assert!(instance["availabilityZone"]
+        .as_str()
+        .is_some_and(|az| az.starts_with("us-east-1")));
+    assert_eq!(
+        instance["containerInstanceArn"],
+        members[0].container_instance_arn.as_str()
+    );
     assert_eq!(alert.attributes["cluster"]["Value"], "payments-prod");
     assert_eq!(alert.attributes["severity"]["Value"], "high");
     assert_eq!(alert.attributes["kind"]["Type"], "String.Array");
@@ -44,7 +58,9 @@ async fn ec2_instance_with_its_agent_still_down_is_alerted_once_with_details() -
         .iter()
         .map(|m| serde_json::from_str(&m.to_emf()))
         .collect::<Result<_, _>>()?;
-    assert!(emf.iter().any(|m| m["ClusterName"] == "payments-prod" && m["ECSAgentFailuresCount"] == 1.0));
+    assert!(emf
+        .iter()
+        .any(|m| m["ClusterName"] == "payments-prod" && m["ECSAgentFailuresCount"] == 1.0));
     Ok(())
 }
 
@@ -60,35 +76,68 @@ async fn anywhere_nodes_online_and_lost_get_their_own_kinds_in_one_message() -> 
     for m in [&online, &lost] {
         fleet.stop_agent(m)?;
     }
-    let events = vec![world.disconnect_event(&online).await?, world.disconnect_event(&lost).await?];
+    let events = vec![
+        world.disconnect_event(&online).await?,
+        world.disconnect_event(&lost).await?,
+    ];
 
-    let report = world.monitor(world.config(&[])?)?.process(&records(&events)).await;
+    let report = world
+        .monitor(world.config(&[])?)?
+        .process(&records(&events))
+        .await;
     assert!(report.failed_record_ids.is_empty(), "{:?}", report.errors);
     let inbox = world.stack.drain_inbox().await?;
     assert_eq!(inbox.len(), 1, "one message per cluster");
     let doc = &inbox[0].document;
     assert_eq!(doc["severity"], "critical");
-    assert_eq!(doc["kinds"], serde_json::json!(["agent-disconnected", "node-unreachable"]));
+    assert_eq!(
+        doc["kinds"],
+        serde_json::json!(["agent-disconnected", "node-unreachable"])
+    );
     let kind_of = |node: &str| {
         doc["instances"].as_array().and_then(|list| {
-            list.iter().find(|i| i["nodeId"] == node).map(|i| (i["kind"].clone(), i["nodeType"].clone(), i["nodeState"].clone()))
+            list.iter().find(|i| i["nodeId"] == node).map(|i| {
+                (
+                    i["kind"].clone(),
+                    i["nodeType"].clone(),
+                    i["nodeState"].clone(),
+                )
+            })
         })
     };
     assert_eq!(
         kind_of(&online.node_id),
-        Some(("agent-disconnected".into(), "anywhere".into(), "Online".into()))
+        Some((
+            "agent-disconnected".into(),
+            "anywhere".into(),
+            "Online".into()
+        ))
     );
     assert_eq!(
         kind_of(&lost.node_id),
-        Some(("node-unreachable".into(), "anywhere".into(), "ConnectionLost".into()))
+        Some((
+            "node-unreachable".into(),
+            "anywhere".into(),
+            "ConnectionLost".into()
+        ))
     );
-    assert_eq!(world.calls()?.get("ssm.DescribeInstanceInformation"), Some(&1));
-    assert_eq!(world.calls()?.get("ec2.DescribeInstances"), None, "no EC2 node to look up");
+    assert_eq!(
+        world.calls()?.get("ssm.DescribeInstanceInformation"),
+        Some(&1)
+    );
+    assert_eq!(
+        world.calls()?.get("ec2.DescribeInstances"),
+        None,
+        "no EC2 node to look up"
+    );
 
     // Switched off, the unreachable node is skipped with its reason; the online one still alerts.
     let config = world.config(&[(ALERT_ON_UNREACHABLE_ANYWHERE_NODES, "false")])?;
     let report = world.monitor(config)?.process(&records(&events)).await;
-    assert_eq!(alerted_nodes(&report).into_iter().collect::<Vec<_>>(), [online.node_id.clone()]);
+    assert_eq!(
+        alerted_nodes(&report).into_iter().collect::<Vec<_>>(),
+        [online.node_id.clone()]
+    );
     assert_eq!(skip_codes(&report), ["unreachable-alerts-disabled"]);
     Ok(())
 }
@@ -110,12 +159,18 @@ async fn normal_fleet_life_never_alerts_and_each_skip_has_its_reason() -> anyhow
     fleet.terminate(&m[1]).await?; // scale-in
     fleet.deregister(&m[2]).await?; // deregistered
     fleet.drain(&m[3]).await?; // draining
-    // m[4] stays down: the only alert.
+                               // m[4] stays down: the only alert.
 
     world.emulator.reset_calls()?;
-    let report = world.monitor(world.config(&[])?)?.process(&records(&events)).await;
+    let report = world
+        .monitor(world.config(&[])?)?
+        .process(&records(&events))
+        .await;
     assert!(report.failed_record_ids.is_empty(), "{:?}", report.errors);
-    assert_eq!(alerted_nodes(&report).into_iter().collect::<Vec<_>>(), [m[4].node_id.clone()]);
+    assert_eq!(
+        alerted_nodes(&report).into_iter().collect::<Vec<_>>(),
+        [m[4].node_id.clone()]
+    );
     let reason_of = |member: &sentinel_emulator::fleet::Member| {
         report
             .skipped
@@ -126,12 +181,16 @@ async fn normal_fleet_life_never_alerts_and_each_skip_has_its_reason() -> anyhow
     assert_eq!(reason_of(&m[0]), Some(SkipReason::AgentReconnected));
     assert_eq!(
         reason_of(&m[1]),
-        Some(SkipReason::NodeNotRunning { state: "terminated".into() })
+        Some(SkipReason::NodeNotRunning {
+            state: "terminated".into()
+        })
     );
     assert_eq!(reason_of(&m[2]), Some(SkipReason::InstanceDeregistered));
     assert_eq!(
         reason_of(&m[3]),
-        Some(SkipReason::InstanceNotActive { status: "DRAINING".into() })
+        Some(SkipReason::InstanceNotActive {
+            status: "DRAINING".into()
+        })
     );
     let inbox = world.stack.drain_inbox().await?;
     assert_eq!(inbox.len(), 1);
@@ -152,7 +211,10 @@ async fn tag_mode_monitors_only_matching_clusters_and_caches_tags() -> anyhow::R
     let mut events = Vec::new();
     let mut members = Vec::new();
     for (cluster, tags) in [
-        ("tagged", vec![("ecs-agent-monitoring", "enabled"), ("team", "payments")]),
+        (
+            "tagged",
+            vec![("ecs-agent-monitoring", "enabled"), ("team", "payments")],
+        ),
         ("other-value", vec![("ecs-agent-monitoring", "disabled")]),
         ("untagged", vec![]),
     ] {
@@ -162,26 +224,51 @@ async fn tag_mode_monitors_only_matching_clusters_and_caches_tags() -> anyhow::R
         events.push(world.disconnect_event(&m).await?);
         members.push(m);
     }
-    let config = world.config(&[(MONITOR_ALL_CLUSTERS, "false"), (MONITORING_TAG_VALUE, "enabled")])?;
+    let config = world.config(&[
+        (MONITOR_ALL_CLUSTERS, "false"),
+        (MONITORING_TAG_VALUE, "enabled"),
+    ])?;
     let monitor = world.monitor(config)?;
 
     world.emulator.reset_calls()?;
     let report = monitor.process(&records(&events)).await;
     assert!(report.failed_record_ids.is_empty(), "{:?}", report.errors);
-    assert_eq!(alerted_nodes(&report).into_iter().collect::<Vec<_>>(), [members[0].node_id.clone()]);
-    let mut skipped: Vec<(String, SkipReason)> =
-        report.skipped.iter().map(|s| (s.cluster.clone(), s.reason.clone())).collect();
+    assert_eq!(
+        alerted_nodes(&report).into_iter().collect::<Vec<_>>(),
+        [members[0].node_id.clone()]
+    );
+    let mut skipped: Vec<(String, SkipReason)> = report
+        .skipped
+        .iter()
+        .map(|s| (s.cluster.clone(), s.reason.clone()))
+        .collect();
     skipped.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(
         skipped,
         [
-            ("other-value".into(), SkipReason::ClusterNotMonitored { tag_value: Some("disabled".into()) }),
-            ("untagged".into(), SkipReason::ClusterNotMonitored { tag_value: None }),
+            (
+                "other-value".into(),
+                SkipReason::ClusterNotMonitored {
+                    tag_value: Some("disabled".into())
+                }
+            ),
+            (
+                "untagged".into(),
+                SkipReason::ClusterNotMonitored { tag_value: None }
+            ),
         ]
     );
     let calls = world.calls()?;
-    assert_eq!(calls.get("ecs.DescribeClusters"), Some(&1), "one call for three clusters");
-    assert_eq!(calls.get("ecs.DescribeContainerInstances"), Some(&1), "unmonitored clusters cost nothing more");
+    assert_eq!(
+        calls.get("ecs.DescribeClusters"),
+        Some(&1),
+        "one call for three clusters"
+    );
+    assert_eq!(
+        calls.get("ecs.DescribeContainerInstances"),
+        Some(&1),
+        "unmonitored clusters cost nothing more"
+    );
 
     // A warm invocation reuses the cached tags.
     world.emulator.reset_calls()?;
@@ -208,6 +295,9 @@ async fn duplicate_events_collapse_into_one_entry() -> anyhow::Result<()> {
     let inbox = world.stack.drain_inbox().await?;
     assert_eq!(inbox.len(), 1);
     assert_eq!(inbox[0].document["instanceCount"], 1);
-    assert_eq!(world.calls()?.get("ecs.DescribeContainerInstances"), Some(&1));
+    assert_eq!(
+        world.calls()?.get("ecs.DescribeContainerInstances"),
+        Some(&1)
+    );
     Ok(())
 }

@@ -32,17 +32,24 @@ async fn rule_delay_queue_and_poller_alert_once_after_a_redelivery() -> anyhow::
     world.stack.put_events(&[down, up]).await?;
 
     // The first look-up is throttled past the SDK's retries: the record must come back.
-    world.emulator.inject(
-        &Fault::new("ecs", "DescribeContainerInstances", FaultKind::Throttle).times(3),
-    )?;
+    world
+        .emulator
+        .inject(&Fault::new("ecs", "DescribeContainerInstances", FaultKind::Throttle).times(3))?;
     let monitor = world.monitor(world.config(&[])?)?;
-    let poller = QueuePoller::new(world.stack.sqs.clone(), &delay.url, &delay.arn, "us-east-1").wait_seconds(1);
+    let poller = QueuePoller::new(world.stack.sqs.clone(), &delay.url, &delay.arn, "us-east-1")
+        .wait_seconds(1);
 
     let mut outcomes = Vec::new();
     let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(30) && outcomes.iter().all(|(_, _, published)| *published == 0) {
+    while started.elapsed() < Duration::from_secs(30)
+        && outcomes.iter().all(|(_, _, published)| *published == 0)
+    {
         if let Some(poll) = poller.poll_once(&monitor).await? {
-            outcomes.push((poll.report.received, poll.report.failed_record_ids.len(), poll.report.published.len()));
+            outcomes.push((
+                poll.report.received,
+                poll.report.failed_record_ids.len(),
+                poll.report.published.len(),
+            ));
         }
     }
     assert_eq!(

@@ -21,7 +21,8 @@ async fn a_cluster_throttled_past_retries_fails_only_its_own_records() -> anyhow
         }
     }
     world.emulator.inject(
-        &Fault::new("ecs", "DescribeContainerInstances", FaultKind::Throttle).when_body_contains("bravo"),
+        &Fault::new("ecs", "DescribeContainerInstances", FaultKind::Throttle)
+            .when_body_contains("bravo"),
     )?;
     world.emulator.reset_calls()?;
 
@@ -29,7 +30,11 @@ async fn a_cluster_throttled_past_retries_fails_only_its_own_records() -> anyhow
     let report = world.monitor(world.config(&[])?)?.process(&batch).await;
 
     // Records m2 and m3 are bravo's: SQS delivers exactly those again.
-    let failed: Vec<&str> = report.failed_record_ids.iter().map(String::as_str).collect();
+    let failed: Vec<&str> = report
+        .failed_record_ids
+        .iter()
+        .map(String::as_str)
+        .collect();
     assert_eq!(failed, ["m2", "m3"]);
     let response = serde_json::to_value(report.response())?;
     assert_eq!(
@@ -38,7 +43,11 @@ async fn a_cluster_throttled_past_retries_fails_only_its_own_records() -> anyhow
     );
     assert_eq!(report.errors.len(), 1);
     assert_eq!(report.errors[0].0, "bravo");
-    assert!(report.errors[0].1.contains("ThrottlingException"), "{}", report.errors[0].1);
+    assert!(
+        report.errors[0].1.contains("ThrottlingException"),
+        "{}",
+        report.errors[0].1
+    );
     let alerted: Vec<String> = alerted_nodes(&report).into_iter().collect();
     let mut alpha: Vec<String> = members[..2].iter().map(|m| m.node_id.clone()).collect();
     alpha.sort();
@@ -60,8 +69,13 @@ async fn a_failing_publish_fails_that_clusters_records_for_redelivery() -> anyho
     let m = fleet.add_ec2_instances("alpha", 1).await?.remove(0);
     fleet.stop_agent(&m)?;
     let event = world.disconnect_event(&m).await?;
-    world.emulator.inject(&Fault::new("sns", "Publish", FaultKind::ServerError))?;
-    let report = world.monitor(world.config(&[])?)?.process(&records(&[event])).await;
+    world
+        .emulator
+        .inject(&Fault::new("sns", "Publish", FaultKind::ServerError))?;
+    let report = world
+        .monitor(world.config(&[])?)?
+        .process(&records(&[event]))
+        .await;
     assert_eq!(report.failed_record_ids.iter().collect::<Vec<_>>(), ["m0"]);
     assert!(report.published.is_empty());
     Ok(())
@@ -80,9 +94,14 @@ async fn transient_errors_within_the_sdk_retries_cost_nothing() -> anyhow::Resul
         ("ec2", "DescribeInstances", FaultKind::Throttle),
         ("sns", "Publish", FaultKind::Reset),
     ] {
-        world.emulator.inject(&Fault::new(service, operation, kind).times(1))?;
+        world
+            .emulator
+            .inject(&Fault::new(service, operation, kind).times(1))?;
     }
-    let report = world.monitor(world.config(&[])?)?.process(&records(&[event])).await;
+    let report = world
+        .monitor(world.config(&[])?)?
+        .process(&records(&[event]))
+        .await;
     assert!(report.failed_record_ids.is_empty(), "{:?}", report.errors);
     assert_eq!(world.stack.drain_inbox().await?.len(), 1);
     Ok(())
@@ -114,7 +133,11 @@ async fn a_failing_action_is_counted_and_never_blocks_the_notification() -> anyh
     assert!(report.failed_record_ids.is_empty());
     assert_eq!(report.action_failures, 1);
     assert_eq!(world.stack.drain_inbox().await?.len(), 1);
-    let summary = report.metrics.last().map(|m| m.to_emf()).unwrap_or_default();
+    let summary = report
+        .metrics
+        .last()
+        .map(|m| m.to_emf())
+        .unwrap_or_default();
     let summary: serde_json::Value = serde_json::from_str(&summary)?;
     assert_eq!(summary["ActionFailures"], 1.0);
     assert_eq!(summary["FailedRecords"], 0.0);

@@ -26,11 +26,23 @@ fn bad_bodies(valid: &serde_json::Value) -> Vec<(String, &'static str)> {
     vec![
         ("this is not json".into(), "not-json"),
         ("[\"an\", \"array\"]".into(), "not-an-eventbridge-event"),
-        (json!({"Records": []}).to_string(), "not-an-eventbridge-event"),
-        (with(&["source"], Some(json!("aws.ec2"))), "unexpected-source"),
-        (with(&["detail-type"], Some(json!("ECS Task State Change"))), "unexpected-detail-type"),
+        (
+            json!({"Records": []}).to_string(),
+            "not-an-eventbridge-event",
+        ),
+        (
+            with(&["source"], Some(json!("aws.ec2"))),
+            "unexpected-source",
+        ),
+        (
+            with(&["detail-type"], Some(json!("ECS Task State Change"))),
+            "unexpected-detail-type",
+        ),
         (with(&["detail", "clusterArn"], None), "missing-field"),
-        (with(&["detail", "ec2InstanceId"], Some(json!("server-12"))), "invalid-field"),
+        (
+            with(&["detail", "ec2InstanceId"], Some(json!("server-12"))),
+            "invalid-field",
+        ),
     ]
 }
 
@@ -47,13 +59,28 @@ async fn unusable_bodies_are_parked_with_reasons_and_the_rest_is_processed() -> 
     bodies.push(valid);
 
     world.emulator.reset_calls()?;
-    let report = world.monitor(world.config(&[])?)?.process(&records(&bodies)).await;
+    let report = world
+        .monitor(world.config(&[])?)?
+        .process(&records(&bodies))
+        .await;
 
-    assert!(report.failed_record_ids.is_empty(), "parked records are acknowledged");
+    assert!(
+        report.failed_record_ids.is_empty(),
+        "parked records are acknowledged"
+    );
     assert_eq!(report.dead_lettered.len(), bad.len());
-    assert_eq!(world.stack.drain_inbox().await?.len(), 1, "the valid record still alerts");
+    assert_eq!(
+        world.stack.drain_inbox().await?.len(),
+        1,
+        "the valid record still alerts"
+    );
     let mut parked = world.stack.drain_dead_letters().await?;
-    parked.sort_by_key(|p| p.source_message_id.trim_start_matches('m').parse::<usize>().unwrap_or(0));
+    parked.sort_by_key(|p| {
+        p.source_message_id
+            .trim_start_matches('m')
+            .parse::<usize>()
+            .unwrap_or(0)
+    });
     assert_eq!(parked.len(), bad.len());
     for (i, (letter, (body, code))) in parked.iter().zip(&bad).enumerate() {
         assert_eq!(&letter.body, body);
@@ -61,11 +88,24 @@ async fn unusable_bodies_are_parked_with_reasons_and_the_rest_is_processed() -> 
         assert_eq!(letter.source_message_id, format!("m{i}"));
         assert!(!letter.reason.is_empty());
     }
-    assert!(parked[3].reason.contains("found \"aws.ec2\""), "{}", parked[3].reason);
+    assert!(
+        parked[3].reason.contains("found \"aws.ec2\""),
+        "{}",
+        parked[3].reason
+    );
     assert_eq!(parked[5].reason, "detail.clusterArn is missing");
-    assert_eq!(world.calls()?.get("sqs.SendMessageBatch"), Some(&1), "seven letters, one call");
-    let summary: serde_json::Value =
-        serde_json::from_str(&report.metrics.last().map(|m| m.to_emf()).unwrap_or_default())?;
+    assert_eq!(
+        world.calls()?.get("sqs.SendMessageBatch"),
+        Some(&1),
+        "seven letters, one call"
+    );
+    let summary: serde_json::Value = serde_json::from_str(
+        &report
+            .metrics
+            .last()
+            .map(|m| m.to_emf())
+            .unwrap_or_default(),
+    )?;
     assert_eq!(summary["InvalidRecords"], 7.0);
     Ok(())
 }
@@ -73,12 +113,19 @@ async fn unusable_bodies_are_parked_with_reasons_and_the_rest_is_processed() -> 
 #[tokio::test]
 async fn records_that_cannot_be_parked_are_left_for_redelivery() -> anyhow::Result<()> {
     let world = World::start().await?;
-    world.emulator.inject(&Fault::new("sqs", "SendMessageBatch", FaultKind::ServerError))?;
+    world.emulator.inject(&Fault::new(
+        "sqs",
+        "SendMessageBatch",
+        FaultKind::ServerError,
+    ))?;
     let report = world
         .monitor(world.config(&[])?)?
         .process(&records(&["garbage".to_owned(), "{}".to_owned()]))
         .await;
-    assert_eq!(report.failed_record_ids.iter().collect::<Vec<_>>(), ["m0", "m1"]);
+    assert_eq!(
+        report.failed_record_ids.iter().collect::<Vec<_>>(),
+        ["m0", "m1"]
+    );
     assert!(report.dead_lettered.is_empty());
     Ok(())
 }

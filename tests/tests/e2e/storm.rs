@@ -1,7 +1,7 @@
 //! A storm: 250 disconnected instances over 3 clusters in one batch costs exactly the
 //! batching lower bound in AWS calls, and produces exactly one notification per cluster.
 
-use agent_monitor::config::{MONITOR_ALL_CLUSTERS, MONITORING_TAG_VALUE};
+use agent_monitor::config::{MONITORING_TAG_VALUE, MONITOR_ALL_CLUSTERS};
 use integration_tests::{records, World};
 use std::collections::HashMap;
 
@@ -28,7 +28,10 @@ async fn storm_of_250_costs_the_batching_lower_bound() -> anyhow::Result<()> {
         }
     }
     assert_eq!(events.len(), 250);
-    let config = world.config(&[(MONITOR_ALL_CLUSTERS, "false"), (MONITORING_TAG_VALUE, "enabled")])?;
+    let config = world.config(&[
+        (MONITOR_ALL_CLUSTERS, "false"),
+        (MONITORING_TAG_VALUE, "enabled"),
+    ])?;
     let monitor = world.monitor(config)?;
 
     world.emulator.reset_calls()?;
@@ -47,7 +50,10 @@ async fn storm_of_250_costs_the_batching_lower_bound() -> anyhow::Result<()> {
             sizes.iter().map(|(_, n)| ceil_div(*n, 100)).sum(),
         ),
         // ⌈EC2 nodes in the batch / 1000⌉, across clusters
-        ("ec2.DescribeInstances".to_owned(), ceil_div(instances, 1000)),
+        (
+            "ec2.DescribeInstances".to_owned(),
+            ceil_div(instances, 1000),
+        ),
         // one message per cluster with alerts
         ("sns.Publish".to_owned(), clusters as u64),
     ]);
@@ -57,13 +63,23 @@ async fn storm_of_250_costs_the_batching_lower_bound() -> anyhow::Result<()> {
     let inbox = world.stack.drain_inbox().await?;
     assert_eq!(inbox.len(), 3, "exactly one notification per cluster");
     for alert in inbox {
-        let cluster = alert.document["cluster"]["name"].as_str().unwrap_or_default().to_owned();
+        let cluster = alert.document["cluster"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let mut expected = expected_nodes.remove(cluster.as_str()).unwrap_or_default();
         expected.sort();
-        assert_eq!(integration_tests::nodes_in(&alert.document), expected, "{cluster}");
+        assert_eq!(
+            integration_tests::nodes_in(&alert.document),
+            expected,
+            "{cluster}"
+        );
         assert_eq!(alert.document["instanceCount"], expected.len());
         assert!(alert.subject.len() <= 100);
     }
-    assert!(expected_nodes.is_empty(), "clusters without a message: {expected_nodes:?}");
+    assert!(
+        expected_nodes.is_empty(),
+        "clusters without a message: {expected_nodes:?}"
+    );
     Ok(())
 }

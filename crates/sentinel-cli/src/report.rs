@@ -1,0 +1,34 @@
+//! Human-readable output of what a batch came to, shared by `demo` and `replay`.
+
+use agent_monitor::BatchReport;
+
+pub fn print_batch(report: &BatchReport, indent: &str) {
+    for published in &report.published {
+        let nodes: Vec<String> = published
+            .alert
+            .instances
+            .iter()
+            .map(|i| format!("{} ({})", i.node_id, i.kind.as_str()))
+            .collect();
+        println!(
+            "{indent}alert  {}: {}",
+            published.alert.cluster_name(),
+            nodes.join(", ")
+        );
+    }
+    for skipped in &report.skipped {
+        println!(
+            "{indent}skip   {} ({}): {}",
+            skipped.node_id, skipped.cluster, skipped.reason
+        );
+    }
+    for (record_id, reason) in &report.dead_lettered {
+        println!("{indent}parked record {record_id} in the dead-letter queue: {reason}");
+    }
+    for (cluster, error) in &report.errors {
+        println!("{indent}retry  cluster {cluster}: {error}");
+    }
+    if report.action_failures > 0 {
+        println!("{indent}{} custom action(s) failed", report.action_failures);
+    }
+}
