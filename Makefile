@@ -3,7 +3,7 @@
 
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cksum < tests/emulator/requirements.txt | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat tests/emulator/requirements.txt tests/emulator/constraints.txt | cksum | cut -d" " -f1)
 CARGO  ?= cargo
 
 .PHONY: help venv demo test lint unit integration build release package bench clean
@@ -15,10 +15,9 @@ help:
 	@echo "make clean    remove build outputs and the emulator's Python environment"
 
 # The AWS emulator (moto, pinned) and cfn-lint live in a project-local virtual environment.
-$(STAMP): tests/emulator/requirements.txt
+$(STAMP): tests/emulator/requirements.txt tests/emulator/constraints.txt
 	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -r tests/emulator/requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r tests/emulator/requirements.txt -c tests/emulator/constraints.txt
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -12,7 +12,10 @@ async fn main() -> Result<(), Error> {
     // silently dropping alerts later.
     let config =
         Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(agent_monitor::pipeline::aws_timeouts())
+        .load()
+        .await;
     let monitor = Monitor::new(Clients::from_sdk_config(&sdk), config)
         .inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let monitor = &monitor;

@@ -21,6 +21,17 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::Instant;
 
+/// Time limits for AWS calls. Without them a hung connection would hold the whole batch
+/// until the function times out; with them it fails (after the SDK's retries) and costs only
+/// its cluster's records. Three attempts of 10 s fit well inside the 60 s function timeout.
+pub fn aws_timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .operation_attempt_timeout(std::time::Duration::from_secs(10))
+        .operation_timeout(std::time::Duration::from_secs(35))
+        .build()
+}
+
 /// The AWS clients the monitor talks to, built once per process.
 #[derive(Debug, Clone)]
 pub struct Clients {

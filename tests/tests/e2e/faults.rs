@@ -143,3 +143,39 @@ async fn a_failing_action_is_counted_and_never_blocks_the_notification() -> anyh
     assert_eq!(summary["FailedRecords"], 0.0);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_cluster_whose_lookups_hang_times_out_and_fails_alone() -> anyhow::Result<()> {
+    let world = World::start().await?;
+    let fleet = world.fleet();
+    let mut events = Vec::new();
+    for cluster in ["alpha", "bravo"] {
+        fleet.create_cluster(cluster, &[]).await?;
+        let m = fleet.add_ec2_instances(cluster, 1).await?.remove(0);
+        fleet.stop_agent(&m)?;
+        events.push(world.disconnect_event(&m).await?);
+    }
+    world.emulator.inject(
+        &Fault::new("ecs", "DescribeContainerInstances", FaultKind::Latency)
+            .when_body_contains("bravo")
+            .latency_ms(1500),
+    )?;
+    // Production limits are 10 s per attempt; the test uses short ones to stay quick.
+    let sdk = world
+        .sdk
+        .to_builder()
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(std::time::Duration::from_millis(500))
+                .build(),
+        )
+        .build();
+    let monitor = agent_monitor::Monitor::new(agent_monitor::Clients::from_sdk_config(&sdk), world.config(&[])?)?;
+    let report = monitor.process(&records(&events)).await;
+    assert_eq!(report.failed_record_ids.iter().collect::<Vec<_>>(), ["m1"]);
+    assert_eq!(report.errors.len(), 1);
+    assert_eq!(report.errors[0].0, "bravo");
+    assert_eq!(report.published.len(), 1);
+    assert_eq!(report.published[0].alert.cluster_name(), "alpha");
+    Ok(())
+}
