@@ -68,6 +68,33 @@ impl World {
             .to_string())
     }
 
+    /// A cluster with `count` EC2 instances whose agents all stopped: the members and the
+    /// events ECS sent about them.
+    pub async fn cluster_with_stopped_agents(
+        &self,
+        cluster: &str,
+        tags: &[(&str, &str)],
+        count: usize,
+    ) -> anyhow::Result<(Vec<Member>, Vec<String>)> {
+        let fleet = self.fleet();
+        fleet.create_cluster(cluster, tags).await?;
+        let members = fleet.add_ec2_instances(cluster, count).await?;
+        let mut events = Vec::with_capacity(members.len());
+        for member in &members {
+            fleet.stop_agent(member)?;
+            events.push(self.disconnect_event(member).await?);
+        }
+        Ok((members, events))
+    }
+
+    /// Monitoring only clusters tagged `ecs-agent-monitoring=<value>`.
+    pub fn tag_mode_config(&self, value: &str) -> anyhow::Result<Config> {
+        self.config(&[
+            (config::MONITOR_ALL_CLUSTERS, "false"),
+            (config::MONITORING_TAG_VALUE, value),
+        ])
+    }
+
     pub fn calls(&self) -> anyhow::Result<HashMap<String, u64>> {
         Ok(self.emulator.calls()?.into_iter().collect())
     }

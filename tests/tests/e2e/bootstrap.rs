@@ -48,12 +48,9 @@ fn lambda_env(command: &mut Command, runtime_api: &str, world: &World) {
 async fn release_bootstrap_answers_one_batch_through_the_runtime_api() -> anyhow::Result<()> {
     let binary = release_bootstrap()?;
     let world = World::start().await?;
-    let fleet = world.fleet();
-    fleet.create_cluster("alpha", &[]).await?;
-    let m = fleet.add_ec2_instances("alpha", 1).await?.remove(0);
-    fleet.stop_agent(&m)?;
-    let records =
-        integration_tests::records(&[world.disconnect_event(&m).await?, "not json".to_owned()]);
+    let (_, mut bodies) = world.cluster_with_stopped_agents("alpha", &[], 1).await?;
+    bodies.push("not json".to_owned());
+    let records = integration_tests::records(&bodies);
     let event = serde_json::json!({ "Records": records }).to_string();
 
     let api = RuntimeApi::serve(event)?;

@@ -1,8 +1,6 @@
 //! One scenario per kind of outcome: what is alerted, what is skipped and why.
 
-use agent_monitor::config::{
-    ALERT_ON_UNREACHABLE_ANYWHERE_NODES, MONITORING_TAG_VALUE, MONITOR_ALL_CLUSTERS,
-};
+use agent_monitor::config::ALERT_ON_UNREACHABLE_ANYWHERE_NODES;
 use agent_monitor::pipeline::alerted_nodes;
 use integration_tests::{nodes_in, records, World};
 use sentinel_core::SkipReason;
@@ -136,7 +134,7 @@ async fn anywhere_nodes_online_and_lost_get_their_own_kinds_in_one_message() -> 
     let report = world.monitor(config)?.process(&records(&events)).await;
     assert_eq!(
         alerted_nodes(&report).into_iter().collect::<Vec<_>>(),
-        [online.node_id.clone()]
+        [online.node_id]
     );
     assert_eq!(skip_codes(&report), ["unreachable-alerts-disabled"]);
     Ok(())
@@ -207,7 +205,6 @@ async fn normal_fleet_life_never_alerts_and_each_skip_has_its_reason() -> anyhow
 #[tokio::test]
 async fn tag_mode_monitors_only_matching_clusters_and_caches_tags() -> anyhow::Result<()> {
     let world = World::start().await?;
-    let fleet = world.fleet();
     let mut events = Vec::new();
     let mut members = Vec::new();
     for (cluster, tags) in [
@@ -218,17 +215,11 @@ async fn tag_mode_monitors_only_matching_clusters_and_caches_tags() -> anyhow::R
         ("other-value", vec![("ecs-agent-monitoring", "disabled")]),
         ("untagged", vec![]),
     ] {
-        fleet.create_cluster(cluster, &tags).await?;
-        let m = fleet.add_ec2_instances(cluster, 1).await?.remove(0);
-        fleet.stop_agent(&m)?;
-        events.push(world.disconnect_event(&m).await?);
-        members.push(m);
+        let (m, e) = world.cluster_with_stopped_agents(cluster, &tags, 1).await?;
+        members.extend(m);
+        events.extend(e);
     }
-    let config = world.config(&[
-        (MONITOR_ALL_CLUSTERS, "false"),
-        (MONITORING_TAG_VALUE, "enabled"),
-    ])?;
-    let monitor = world.monitor(config)?;
+    let monitor = world.monitor(world.tag_mode_config("enabled")?)?;
 
     world.emulator.reset_calls()?;
     let report = monitor.process(&records(&events)).await;
@@ -281,11 +272,8 @@ async fn tag_mode_monitors_only_matching_clusters_and_caches_tags() -> anyhow::R
 #[tokio::test]
 async fn duplicate_events_collapse_into_one_entry() -> anyhow::Result<()> {
     let world = World::start().await?;
-    let fleet = world.fleet();
-    fleet.create_cluster("api", &[]).await?;
-    let m = fleet.add_ec2_instances("api", 1).await?.remove(0);
-    fleet.stop_agent(&m)?;
-    let event = world.disconnect_event(&m).await?;
+    let (_, mut events) = world.cluster_with_stopped_agents("api", &[], 1).await?;
+    let event = events.remove(0);
     world.emulator.reset_calls()?;
     let report = world
         .monitor(world.config(&[])?)?

@@ -9,17 +9,8 @@ use sentinel_core::ClusterAlert;
 #[tokio::test]
 async fn a_cluster_throttled_past_retries_fails_only_its_own_records() -> anyhow::Result<()> {
     let world = World::start().await?;
-    let fleet = world.fleet();
-    let mut events = Vec::new();
-    let mut members = Vec::new();
-    for cluster in ["alpha", "bravo"] {
-        fleet.create_cluster(cluster, &[]).await?;
-        for m in fleet.add_ec2_instances(cluster, 2).await? {
-            fleet.stop_agent(&m)?;
-            events.push(world.disconnect_event(&m).await?);
-            members.push(m);
-        }
-    }
+    let (alpha_members, mut events) = world.cluster_with_stopped_agents("alpha", &[], 2).await?;
+    events.extend(world.cluster_with_stopped_agents("bravo", &[], 2).await?.1);
     world.emulator.inject(
         &Fault::new("ecs", "DescribeContainerInstances", FaultKind::Throttle)
             .when_body_contains("bravo"),
@@ -49,7 +40,7 @@ async fn a_cluster_throttled_past_retries_fails_only_its_own_records() -> anyhow
         report.errors[0].1
     );
     let alerted: Vec<String> = alerted_nodes(&report).into_iter().collect();
-    let mut alpha: Vec<String> = members[..2].iter().map(|m| m.node_id.clone()).collect();
+    let mut alpha: Vec<String> = alpha_members.iter().map(|m| m.node_id.clone()).collect();
     alpha.sort();
     assert_eq!(alerted, alpha);
     assert_eq!(world.stack.drain_inbox().await?.len(), 1);
@@ -64,17 +55,13 @@ async fn a_cluster_throttled_past_retries_fails_only_its_own_records() -> anyhow
 #[tokio::test]
 async fn a_failing_publish_fails_that_clusters_records_for_redelivery() -> anyhow::Result<()> {
     let world = World::start().await?;
-    let fleet = world.fleet();
-    fleet.create_cluster("alpha", &[]).await?;
-    let m = fleet.add_ec2_instances("alpha", 1).await?.remove(0);
-    fleet.stop_agent(&m)?;
-    let event = world.disconnect_event(&m).await?;
+    let (_, events) = world.cluster_with_stopped_agents("alpha", &[], 1).await?;
     world
         .emulator
         .inject(&Fault::new("sns", "Publish", FaultKind::ServerError))?;
     let report = world
         .monitor(world.config(&[])?)?
-        .process(&records(&[event]))
+        .process(&records(&events))
         .await;
     assert_eq!(report.failed_record_ids.iter().collect::<Vec<_>>(), ["m0"]);
     assert!(report.published.is_empty());
@@ -84,11 +71,7 @@ async fn a_failing_publish_fails_that_clusters_records_for_redelivery() -> anyho
 #[tokio::test]
 async fn transient_errors_within_the_sdk_retries_cost_nothing() -> anyhow::Result<()> {
     let world = World::start().await?;
-    let fleet = world.fleet();
-    fleet.create_cluster("alpha", &[]).await?;
-    let m = fleet.add_ec2_instances("alpha", 1).await?.remove(0);
-    fleet.stop_agent(&m)?;
-    let event = world.disconnect_event(&m).await?;
+    let (_, events) = world.cluster_with_stopped_agents("alpha", &[], 1).await?;
     for (service, operation, kind) in [
         ("ecs", "DescribeContainerInstances", FaultKind::ServerError),
         ("ec2", "DescribeInstances", FaultKind::Throttle),
@@ -100,7 +83,7 @@ async fn transient_errors_within_the_sdk_retries_cost_nothing() -> anyhow::Resul
     }
     let report = world
         .monitor(world.config(&[])?)?
-        .process(&records(&[event]))
+        .process(&records(&events))
         .await;
     assert!(report.failed_record_ids.is_empty(), "{:?}", report.errors);
     assert_eq!(world.stack.drain_inbox().await?.len(), 1);
@@ -122,14 +105,10 @@ impl NodeAction for FailingAction {
 #[tokio::test]
 async fn a_failing_action_is_counted_and_never_blocks_the_notification() -> anyhow::Result<()> {
     let world = World::start().await?;
-    let fleet = world.fleet();
-    fleet.create_cluster("alpha", &[]).await?;
-    let m = fleet.add_ec2_instances("alpha", 1).await?.remove(0);
-    fleet.stop_agent(&m)?;
-    let event = world.disconnect_event(&m).await?;
+    let (_, events) = world.cluster_with_stopped_agents("alpha", &[], 1).await?;
     let config = world.config(&[(agent_monitor::config::CUSTOM_ACTIONS, "noop,log-nodes")])?;
     let monitor = world.monitor(config)?.with_action(Box::new(FailingAction));
-    let report = monitor.process(&records(&[event])).await;
+    let report = monitor.process(&records(&events)).await;
     assert!(report.failed_record_ids.is_empty());
     assert_eq!(report.action_failures, 1);
     assert_eq!(world.stack.drain_inbox().await?.len(), 1);
@@ -147,14 +126,8 @@ async fn a_failing_action_is_counted_and_never_blocks_the_notification() -> anyh
 #[tokio::test]
 async fn a_cluster_whose_lookups_hang_times_out_and_fails_alone() -> anyhow::Result<()> {
     let world = World::start().await?;
-    let fleet = world.fleet();
-    let mut events = Vec::new();
-    for cluster in ["alpha", "bravo"] {
-        fleet.create_cluster(cluster, &[]).await?;
-        let m = fleet.add_ec2_instances(cluster, 1).await?.remove(0);
-        fleet.stop_agent(&m)?;
-        events.push(world.disconnect_event(&m).await?);
-    }
+    let (_, mut events) = world.cluster_with_stopped_agents("alpha", &[], 1).await?;
+    events.extend(world.cluster_with_stopped_agents("bravo", &[], 1).await?.1);
     world.emulator.inject(
         &Fault::new("ecs", "DescribeContainerInstances", FaultKind::Latency)
             .when_body_contains("bravo")
@@ -170,7 +143,10 @@ async fn a_cluster_whose_lookups_hang_times_out_and_fails_alone() -> anyhow::Res
                 .build(),
         )
         .build();
-    let monitor = agent_monitor::Monitor::new(agent_monitor::Clients::from_sdk_config(&sdk), world.config(&[])?)?;
+    let monitor = agent_monitor::Monitor::new(
+        agent_monitor::Clients::from_sdk_config(&sdk),
+        world.config(&[])?,
+    )?;
     let report = monitor.process(&records(&events)).await;
     assert_eq!(report.failed_record_ids.iter().collect::<Vec<_>>(), ["m1"]);
     assert_eq!(report.errors.len(), 1);

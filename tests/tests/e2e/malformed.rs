@@ -49,11 +49,8 @@ fn bad_bodies(valid: &serde_json::Value) -> Vec<(String, &'static str)> {
 #[tokio::test]
 async fn unusable_bodies_are_parked_with_reasons_and_the_rest_is_processed() -> anyhow::Result<()> {
     let world = World::start().await?;
-    let fleet = world.fleet();
-    fleet.create_cluster("alpha", &[]).await?;
-    let m = fleet.add_ec2_instances("alpha", 1).await?.remove(0);
-    fleet.stop_agent(&m)?;
-    let valid = world.disconnect_event(&m).await?;
+    let (_, mut events) = world.cluster_with_stopped_agents("alpha", &[], 1).await?;
+    let valid = events.remove(0);
     let bad = bad_bodies(&serde_json::from_str(&valid)?);
     let mut bodies: Vec<String> = bad.iter().map(|(b, _)| b.clone()).collect();
     bodies.push(valid);

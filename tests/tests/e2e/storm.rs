@@ -1,7 +1,6 @@
 //! A storm: 250 disconnected instances over 3 clusters in one batch costs exactly the
 //! batching lower bound in AWS calls, and produces exactly one notification per cluster.
 
-use agent_monitor::config::{MONITORING_TAG_VALUE, MONITOR_ALL_CLUSTERS};
 use integration_tests::{records, World};
 use std::collections::HashMap;
 
@@ -12,27 +11,19 @@ fn ceil_div(n: usize, d: usize) -> u64 {
 #[tokio::test]
 async fn storm_of_250_costs_the_batching_lower_bound() -> anyhow::Result<()> {
     let world = World::start().await?;
-    let fleet = world.fleet();
     // 120 spans two DescribeContainerInstances pages; the others fit in one.
     let sizes = [("web", 120usize), ("workers", 80), ("batch", 50)];
     let mut events = Vec::new();
     let mut expected_nodes: HashMap<&str, Vec<String>> = HashMap::new();
     for (cluster, size) in sizes {
-        fleet
-            .create_cluster(cluster, &[("ecs-agent-monitoring", "enabled")])
+        let (members, cluster_events) = world
+            .cluster_with_stopped_agents(cluster, &[("ecs-agent-monitoring", "enabled")], size)
             .await?;
-        for m in fleet.add_ec2_instances(cluster, size).await? {
-            fleet.stop_agent(&m)?;
-            events.push(world.disconnect_event(&m).await?);
-            expected_nodes.entry(cluster).or_default().push(m.node_id);
-        }
+        events.extend(cluster_events);
+        expected_nodes.insert(cluster, members.into_iter().map(|m| m.node_id).collect());
     }
     assert_eq!(events.len(), 250);
-    let config = world.config(&[
-        (MONITOR_ALL_CLUSTERS, "false"),
-        (MONITORING_TAG_VALUE, "enabled"),
-    ])?;
-    let monitor = world.monitor(config)?;
+    let monitor = world.monitor(world.tag_mode_config("enabled")?)?;
 
     world.emulator.reset_calls()?;
     let report = monitor.process(&records(&events)).await;
