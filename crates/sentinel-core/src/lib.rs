@@ -8,6 +8,7 @@
 //! - [`policy`]: which clusters are monitored (all, or those carrying a tag).
 //! - [`observation`]: what a fresh look at ECS, EC2 and SSM found.
 //! - [`decision`]: the verdict, `Alert { kind }` or `Skip { reason }`.
+//! - [`episode`]: the alert lifecycle (open → resolved, reminders, owed notices).
 //! - [`alert`]: the aggregated per-cluster notification (subject, email text, JSON document).
 //! - [`metrics`]: CloudWatch Embedded Metric Format records.
 //! - [`cache`]: a small time-to-live cache (the cluster tags of warm invocations).
@@ -16,6 +17,7 @@ pub mod alert;
 pub mod batch;
 pub mod cache;
 pub mod decision;
+pub mod episode;
 pub mod event;
 pub mod metrics;
 pub mod node;
