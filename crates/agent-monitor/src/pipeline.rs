@@ -351,6 +351,7 @@ impl Monitor {
                         cluster_arn: batch.cluster_arn.clone(),
                         checked_at: now,
                         instances: affected,
+                        reminder: false,
                     },
                 ));
             }

@@ -84,6 +84,8 @@ pub struct ClusterAlert {
     pub cluster_arn: ClusterArn,
     pub checked_at: DateTime<Utc>,
     pub instances: Vec<AffectedInstance>,
+    /// A reminder about episodes still open, rather than the first alert.
+    pub reminder: bool,
 }
 
 /// A message attribute for SNS subscription filter policies.
@@ -128,20 +130,14 @@ impl ClusterAlert {
     pub fn subject(&self) -> String {
         let n = self.instances.len();
         let prefix = format!(
-            "[{}] {}: {} instance{} in ",
+            "[{}] {}{}: {} instance{} in ",
             self.severity().as_str().to_ascii_uppercase(),
+            if self.reminder { "Reminder - " } else { "" },
             self.headline(),
             n,
             plural(n)
         );
-        let name = ascii_only(self.cluster_name());
-        let room = SUBJECT_MAX_CHARS.saturating_sub(prefix.len());
-        if name.len() <= room {
-            format!("{prefix}{name}")
-        } else {
-            let keep = room.saturating_sub(3);
-            format!("{prefix}{}...", &name[..keep])
-        }
+        subject_with(&prefix, self.cluster_name())
     }
 
     /// The email body, every instance in detail.
@@ -156,7 +152,12 @@ impl ClusterAlert {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{} on {} container instance{} in ECS cluster {} ({}, account {}).",
+            "{}{} on {} container instance{} in ECS cluster {} ({}, account {}).",
+            if self.reminder {
+                "Reminder, still down: "
+            } else {
+                ""
+            },
             self.headline(),
             n,
             plural(n),
@@ -290,6 +291,7 @@ impl ClusterAlert {
             schema_version: SCHEMA_VERSION,
             source: "ecs-sentinel",
             kind: "agent-alert",
+            notice: if self.reminder { "reminder" } else { "alert" },
             severity: self.severity(),
             kinds: self.kinds(),
             account: c.account().to_owned(),
@@ -334,31 +336,9 @@ impl ClusterAlert {
     }
 
     pub fn sns_message_within(&self, max_bytes: usize) -> Result<String, serde_json::Error> {
-        let full = self.sns_message_listing(self.instances.len())?;
-        if full.len() <= max_bytes {
-            return Ok(full);
-        }
-        // The size grows with `listed`: find the largest listing that fits.
-        let (mut fits, mut too_big) = (0, self.instances.len());
-        while too_big - fits > 1 {
-            let middle = fits + (too_big - fits) / 2;
-            if self.sns_message_listing(middle)?.len() <= max_bytes {
-                fits = middle;
-            } else {
-                too_big = middle;
-            }
-        }
-        self.sns_message_listing(fits)
-    }
-
-    fn sns_message_listing(&self, listed: usize) -> Result<String, serde_json::Error> {
-        let mut by_protocol = serde_json::Map::new();
-        by_protocol.insert(
-            "default".into(),
-            serde_json::to_string(&self.document_listing(listed))?.into(),
-        );
-        by_protocol.insert("email".into(), self.text_listing(listed).into());
-        serde_json::to_string(&by_protocol)
+        fit_sns_message(self.instances.len(), max_bytes, |listed| {
+            sns_message(&self.document_listing(listed), self.text_listing(listed))
+        })
     }
 
     /// Attributes for subscription filter policies: route by cluster, kind or severity.
@@ -391,6 +371,8 @@ pub struct AlertDocument {
     pub source: &'static str,
     #[serde(rename = "type")]
     pub kind: &'static str,
+    /// `alert` (first notice of an episode) or `reminder`.
+    pub notice: &'static str,
     pub severity: Severity,
     pub kinds: Vec<AlertKind>,
     pub account: String,
@@ -428,8 +410,55 @@ pub struct InstanceDoc {
     pub console_url: Option<String>,
 }
 
+/// The SNS `Message` for `MessageStructure=json`: the text for email, the document for
+/// every other protocol (through `default`).
+pub(crate) fn sns_message(
+    document: &impl Serialize,
+    text: String,
+) -> Result<String, serde_json::Error> {
+    let mut by_protocol = serde_json::Map::new();
+    by_protocol.insert("default".into(), serde_json::to_string(document)?.into());
+    by_protocol.insert("email".into(), text.into());
+    serde_json::to_string(&by_protocol)
+}
+
+/// The message with as many of `count` instances detailed as fit in `max_bytes`; `render`
+/// gives the message for a number of detailed instances, and grows with it.
+pub(crate) fn fit_sns_message(
+    count: usize,
+    max_bytes: usize,
+    render: impl Fn(usize) -> Result<String, serde_json::Error>,
+) -> Result<String, serde_json::Error> {
+    let full = render(count)?;
+    if full.len() <= max_bytes {
+        return Ok(full);
+    }
+    let (mut fits, mut too_big) = (0, count);
+    while too_big - fits > 1 {
+        let middle = fits + (too_big - fits) / 2;
+        if render(middle)?.len() <= max_bytes {
+            fits = middle;
+        } else {
+            too_big = middle;
+        }
+    }
+    render(fits)
+}
+
+/// `prefix` + cluster name, within SNS's subject limit; a long name is shortened.
+pub(crate) fn subject_with(prefix: &str, cluster_name: &str) -> String {
+    let name = ascii_only(cluster_name);
+    let room = SUBJECT_MAX_CHARS.saturating_sub(prefix.len());
+    if name.len() <= room {
+        format!("{prefix}{name}")
+    } else {
+        let keep = room.saturating_sub(3);
+        format!("{prefix}{}...", &name[..keep])
+    }
+}
+
 /// "45 s", "12 min", "3 h 05 min": how long a disconnection has lasted, at a glance.
-fn human_duration(d: chrono::TimeDelta) -> String {
+pub(crate) fn human_duration(d: chrono::TimeDelta) -> String {
     let secs = d.num_seconds().max(0);
     match secs {
         0..=119 => format!("{secs} s"),
@@ -438,7 +467,7 @@ fn human_duration(d: chrono::TimeDelta) -> String {
     }
 }
 
-fn plural(n: usize) -> &'static str {
+pub(crate) fn plural(n: usize) -> &'static str {
     if n == 1 {
         ""
     } else {
@@ -460,7 +489,7 @@ fn ascii_only(s: &str) -> String {
 }
 
 /// Console links, per partition; unknown partitions get no link rather than a wrong one.
-mod console {
+pub(crate) mod console {
     use super::{ClusterArn, NodeId, NodeKind};
 
     fn host(partition: &str) -> Option<&'static str> {
@@ -524,6 +553,7 @@ mod tests {
             .unwrap(),
             checked_at: Utc.with_ymd_and_hms(2026, 11, 21, 10, 5, 0).unwrap(),
             instances,
+            reminder: false,
         }
     }
 
@@ -552,6 +582,23 @@ mod tests {
             b.subject(),
             "[CRITICAL] ECS Anywhere node unreachable: 1 instance in edge"
         );
+    }
+
+    #[test]
+    fn reminders_say_so_in_subject_text_and_document() {
+        let mut a = alert(
+            "api",
+            vec![instance("i-0a", AlertKind::AgentDisconnected, "running")],
+        );
+        a.reminder = true;
+        assert_eq!(
+            a.subject(),
+            "[HIGH] Reminder - ECS agent disconnected: 1 instance in api"
+        );
+        assert!(a
+            .text()
+            .starts_with("Reminder, still down: ECS agent disconnected on 1"));
+        assert_eq!(a.document().notice, "reminder");
     }
 
     #[test]
@@ -650,7 +697,7 @@ mod tests {
         );
         assert_eq!(
             small.sns_message_within(100_000).unwrap(),
-            small.sns_message_listing(1).unwrap()
+            small.sns_message().unwrap()
         );
     }
 
@@ -705,6 +752,7 @@ mod tests {
                 cluster_arn: ClusterArn::parse(&format!("arn:aws:ecs:us-east-1:1:cluster/{name}")).unwrap(),
                 checked_at: Utc::now(),
                 instances,
+                reminder: false,
             };
             let subject = a.subject();
             proptest::prop_assert!(subject.len() <= SUBJECT_MAX_CHARS, "{}", subject);

@@ -10,6 +10,7 @@
 //! - [`decision`]: the verdict, `Alert { kind }` or `Skip { reason }`.
 //! - [`episode`]: the alert lifecycle (open → resolved, reminders, owed notices).
 //! - [`alert`]: the aggregated per-cluster notification (subject, email text, JSON document).
+//! - [`recovery`]: the RESOLVED notice.
 //! - [`metrics`]: CloudWatch Embedded Metric Format records.
 //! - [`cache`]: a small time-to-live cache (the cluster tags of warm invocations).
 
@@ -23,6 +24,7 @@ pub mod metrics;
 pub mod node;
 pub mod observation;
 pub mod policy;
+pub mod recovery;
 
 pub use alert::{AffectedInstance, ClusterAlert};
 pub use batch::{group_by_cluster, Candidate, ClusterBatch};

@@ -1,0 +1,324 @@
+//! The RESOLVED notice: one per cluster per batch, for every episode that ended, saying how
+//! long each agent was down, why the episode ended, and what was done about it.
+
+use crate::alert::{
+    console, fit_sns_message, human_duration, plural, sns_message, subject_with, Attribute,
+    SCHEMA_VERSION, SNS_MESSAGE_MAX_BYTES,
+};
+use crate::episode::{Episode, Resolution};
+use crate::event::ClusterArn;
+use crate::node::{NodeId, NodeKind};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::fmt::Write as _;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterResolved {
+    pub cluster_arn: ClusterArn,
+    pub checked_at: DateTime<Utc>,
+    /// Resolved episodes of this cluster.
+    pub episodes: Vec<Episode>,
+}
+
+impl ClusterResolved {
+    pub fn cluster_name(&self) -> &str {
+        self.cluster_arn.name()
+    }
+
+    pub fn subject(&self) -> String {
+        let n = self.episodes.len();
+        let all_reconnected = self
+            .episodes
+            .iter()
+            .all(|e| e.resolution == Some(Resolution::AgentReconnected));
+        let what = if all_reconnected {
+            "ECS agent reconnected"
+        } else {
+            "ECS agent episode closed"
+        };
+        subject_with(
+            &format!("[RESOLVED] {what}: {n} instance{} in ", plural(n)),
+            self.cluster_name(),
+        )
+    }
+
+    pub fn text(&self) -> String {
+        self.text_listing(self.episodes.len())
+    }
+
+    fn text_listing(&self, listed: usize) -> String {
+        let c = &self.cluster_arn;
+        let n = self.episodes.len();
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "Resolved: {n} ECS agent alert{} in cluster {} ({}, account {}).\n",
+            plural(n),
+            c.name(),
+            c.region(),
+            c.account()
+        );
+        for (i, e) in self.episodes.iter().take(listed).enumerate() {
+            let node = match e.node_id.kind() {
+                NodeKind::Ec2 => "EC2",
+                NodeKind::Anywhere => "ECS Anywhere",
+            };
+            let _ = writeln!(out, "{}. {} ({node})", i + 1, e.node_id);
+            let _ = writeln!(
+                out,
+                "   {:<19} {}",
+                "resolved:",
+                e.resolution
+                    .as_ref()
+                    .map(Resolution::describe)
+                    .unwrap_or_else(|| "closed".into())
+            );
+            let _ = writeln!(
+                out,
+                "   {:<19} {} (since {})",
+                "down for:",
+                human_duration(e.downtime(self.checked_at)),
+                e.first_seen_at.format("%Y-%m-%d %H:%M:%S UTC")
+            );
+            let done = if e.actions.is_empty() {
+                "nothing (alert only)".to_owned()
+            } else {
+                e.actions
+                    .iter()
+                    .map(|a| format!("{} at {}: {}", a.action, a.at.format("%H:%M:%S"), a.outcome))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
+            let _ = writeln!(out, "   {:<19} {done}", "done about it:");
+            let _ = writeln!(
+                out,
+                "   {:<19} {}",
+                "container instance:", e.container_instance_arn
+            );
+        }
+        let omitted: Vec<&str> = self
+            .episodes
+            .iter()
+            .skip(listed)
+            .map(|e| e.node_id.as_str())
+            .collect();
+        if !omitted.is_empty() {
+            let _ = writeln!(out, "...and {} more: {}", omitted.len(), omitted.join(", "));
+        }
+        let _ = writeln!(
+            out,
+            "\nChecked at {} by ecs-sentinel.",
+            self.checked_at.format("%Y-%m-%dT%H:%M:%SZ")
+        );
+        out
+    }
+
+    pub fn document(&self) -> ResolvedDocument {
+        self.document_listing(self.episodes.len())
+    }
+
+    fn document_listing(&self, listed: usize) -> ResolvedDocument {
+        let c = &self.cluster_arn;
+        ResolvedDocument {
+            schema_version: SCHEMA_VERSION,
+            source: "ecs-sentinel",
+            kind: "agent-resolved",
+            notice: "resolved",
+            account: c.account().to_owned(),
+            region: c.region().to_owned(),
+            cluster_name: c.name().to_owned(),
+            cluster_arn: c.as_str().to_owned(),
+            checked_at: self.checked_at,
+            instance_count: self.episodes.len(),
+            omitted_node_ids: self
+                .episodes
+                .iter()
+                .skip(listed)
+                .map(|e| e.node_id.to_string())
+                .collect(),
+            instances: self
+                .episodes
+                .iter()
+                .take(listed)
+                .map(|e| ResolvedInstanceDoc {
+                    container_instance_arn: e.container_instance_arn.clone(),
+                    node_id: e.node_id.clone(),
+                    node_type: e.node_id.kind(),
+                    kind: e.kind.as_str(),
+                    resolution: e.resolution.as_ref().map_or("closed", Resolution::code),
+                    detail: e.resolution.as_ref().map(Resolution::describe),
+                    down_since: e.first_seen_at,
+                    resolved_at: e.resolved_at,
+                    downtime_seconds: e.downtime(self.checked_at).num_seconds().max(0),
+                    actions: e
+                        .actions
+                        .iter()
+                        .map(|a| ActionDoc {
+                            action: a.action.clone(),
+                            at: a.at,
+                            outcome: a.outcome.clone(),
+                        })
+                        .collect(),
+                    console_url: console::node(c, &e.node_id),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn sns_message(&self) -> Result<String, serde_json::Error> {
+        fit_sns_message(self.episodes.len(), SNS_MESSAGE_MAX_BYTES, |listed| {
+            sns_message(&self.document_listing(listed), self.text_listing(listed))
+        })
+    }
+
+    pub fn attributes(&self) -> Vec<Attribute> {
+        vec![
+            Attribute {
+                name: "cluster",
+                data_type: "String",
+                value: self.cluster_name().to_owned(),
+            },
+            Attribute {
+                name: "kind",
+                data_type: "String.Array",
+                value: r#"["resolved"]"#.to_owned(),
+            },
+            Attribute {
+                name: "severity",
+                data_type: "String",
+                value: "info".to_owned(),
+            },
+        ]
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolvedDocument {
+    pub schema_version: &'static str,
+    pub source: &'static str,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub notice: &'static str,
+    pub account: String,
+    pub region: String,
+    pub cluster_name: String,
+    pub cluster_arn: String,
+    pub checked_at: DateTime<Utc>,
+    pub instance_count: usize,
+    pub omitted_node_ids: Vec<String>,
+    pub instances: Vec<ResolvedInstanceDoc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolvedInstanceDoc {
+    pub container_instance_arn: String,
+    pub node_id: NodeId,
+    pub node_type: NodeKind,
+    /// The alert kind the episode was opened with.
+    pub kind: &'static str,
+    /// `agent-reconnected` or `instance-gone`.
+    pub resolution: &'static str,
+    pub detail: Option<String>,
+    pub down_since: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub downtime_seconds: i64,
+    pub actions: Vec<ActionDoc>,
+    pub console_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionDoc {
+    pub action: String,
+    pub at: DateTime<Utc>,
+    pub outcome: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decision::AlertKind;
+    use crate::episode::{ActionRecord, EpisodeStatus};
+    use chrono::{TimeDelta, TimeZone};
+
+    fn episode(node: &str, resolution: Resolution, down_minutes: i64) -> Episode {
+        let resolved_at = Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap();
+        Episode {
+            container_instance_arn: format!("arn:aws:ecs:us-east-1:1:container-instance/c/{node}"),
+            cluster_arn: ClusterArn::parse("arn:aws:ecs:us-east-1:1:cluster/payments").unwrap(),
+            node_id: NodeId::parse(node).unwrap(),
+            kind: AlertKind::AgentDisconnected,
+            status: EpisodeStatus::Resolved,
+            first_seen_at: resolved_at - TimeDelta::minutes(down_minutes),
+            opened_at: None,
+            last_seen_at: resolved_at,
+            resolved_at: Some(resolved_at),
+            resolution: Some(resolution),
+            pending: None,
+            notices_sent: 1,
+            last_notice_at: None,
+            alert_sent: true,
+            actions: vec![],
+            version: 3,
+        }
+    }
+
+    #[test]
+    fn says_how_long_and_why_and_what_was_done() {
+        let mut gone = episode(
+            "i-0b",
+            Resolution::InstanceGone {
+                why: "EC2 instance is terminated".into(),
+            },
+            180,
+        );
+        gone.actions.push(ActionRecord {
+            action: "reboot".into(),
+            at: Utc.with_ymd_and_hms(2026, 11, 21, 9, 30, 0).unwrap(),
+            outcome: "succeeded".into(),
+        });
+        let r = ClusterResolved {
+            cluster_arn: gone.cluster_arn.clone(),
+            checked_at: Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap(),
+            episodes: vec![episode("i-0a", Resolution::AgentReconnected, 12), gone],
+        };
+        assert_eq!(
+            r.subject(),
+            "[RESOLVED] ECS agent episode closed: 2 instances in payments"
+        );
+        let text = r.text();
+        for expected in [
+            "resolved:           the agent reconnected",
+            "down for:           12 min",
+            "the instance is gone (EC2 instance is terminated)",
+            "down for:           3 h 00 min",
+            "reboot at 09:30:00: succeeded",
+            "nothing (alert only)",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+        }
+        let message: serde_json::Value = serde_json::from_str(&r.sns_message().unwrap()).unwrap();
+        let doc: serde_json::Value =
+            serde_json::from_str(message["default"].as_str().unwrap()).unwrap();
+        assert_eq!(doc["type"], "agent-resolved");
+        assert_eq!(doc["instances"][0]["resolution"], "agent-reconnected");
+        assert_eq!(doc["instances"][0]["downtimeSeconds"], 720);
+        assert_eq!(doc["instances"][1]["actions"][0]["action"], "reboot");
+        assert_eq!(r.attributes()[1].value, r#"["resolved"]"#);
+    }
+
+    #[test]
+    fn all_reconnected_reads_as_reconnected() {
+        let r = ClusterResolved {
+            cluster_arn: ClusterArn::parse("arn:aws:ecs:us-east-1:1:cluster/api").unwrap(),
+            checked_at: Utc::now(),
+            episodes: vec![episode("i-0a", Resolution::AgentReconnected, 1)],
+        };
+        assert_eq!(
+            r.subject(),
+            "[RESOLVED] ECS agent reconnected: 1 instance in api"
+        );
+    }
+}
