@@ -7,6 +7,7 @@
 
 pub mod ec2;
 pub mod ecs;
+pub mod episodes;
 pub mod error;
 pub mod sns;
 pub mod sqs;
@@ -14,6 +15,7 @@ pub mod ssm;
 
 pub use ec2::Ec2Inventory;
 pub use ecs::EcsInventory;
+pub use episodes::{EpisodeStore, Written};
 pub use error::AwsError;
 pub use sns::SnsNotifier;
 pub use sqs::{DeadLetter, DeadLetterQueue};

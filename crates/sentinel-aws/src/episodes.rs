@@ -1,0 +1,403 @@
+//! The alert-state table (DynamoDB): one item per container instance, holding its latest
+//! disconnection episode. Every write is conditional on the version it read, so two runs
+//! racing on one instance cannot both open (and notify) the same episode.
+
+use crate::AwsError;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use chrono::{DateTime, TimeDelta, Utc};
+use futures::future::try_join_all;
+use sentinel_core::episode::{ActionRecord, Episode, EpisodeStatus, Notice, Resolution};
+use sentinel_core::{AlertKind, ClusterArn, NodeId};
+use std::collections::HashMap;
+
+/// BatchGetItem takes at most 100 keys per call.
+pub const KEYS_PER_CALL: usize = 100;
+/// Items are deleted by DynamoDB's TTL this long after their last write.
+pub const RETENTION: TimeDelta = TimeDelta::days(30);
+/// BatchGetItem may leave keys unprocessed under load; they are asked for again this often.
+const UNPROCESSED_ROUNDS: usize = 5;
+
+/// The outcome of a conditional write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    /// Stored; carries the episode with its new version.
+    Stored(Episode),
+    /// Someone else changed the item since it was read: nothing was written.
+    Conflict,
+}
+
+#[derive(Debug, Clone)]
+pub struct EpisodeStore {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl EpisodeStore {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        EpisodeStore {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// The stored episodes of these container instances, by ARN. One call per 100 keys
+    /// (plus one per round of keys DynamoDB left unprocessed).
+    pub async fn get_many(&self, arns: &[String]) -> Result<HashMap<String, Episode>, AwsError> {
+        let mut unique: Vec<&String> = arns.iter().collect();
+        unique.sort();
+        unique.dedup();
+        let calls = unique
+            .chunks(KEYS_PER_CALL)
+            .map(|chunk| self.get_chunk(chunk));
+        Ok(try_join_all(calls).await?.into_iter().flatten().collect())
+    }
+
+    async fn get_chunk(&self, arns: &[&String]) -> Result<Vec<(String, Episode)>, AwsError> {
+        let keys = arns
+            .iter()
+            .map(|arn| HashMap::from([("pk".to_owned(), AttributeValue::S((*arn).clone()))]))
+            .collect();
+        let mut request = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| AwsError::new("dynamodb", "BatchGetItem", e.to_string()))?,
+        );
+        let mut found = Vec::new();
+        for _ in 0..UNPROCESSED_ROUNDS {
+            let Some(keys) = request.take() else { break };
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, keys)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("dynamodb", "BatchGetItem", e))?;
+            if let Some(items) = output.responses().and_then(|r| r.get(&self.table)) {
+                for item in items {
+                    let episode = from_item(item)?;
+                    found.push((episode.container_instance_arn.clone(), episode));
+                }
+            }
+            request = output
+                .unprocessed_keys()
+                .and_then(|u| u.get(&self.table))
+                .filter(|k| !k.keys().is_empty())
+                .cloned();
+        }
+        if request.is_some() {
+            return Err(AwsError::new(
+                "dynamodb",
+                "BatchGetItem",
+                "keys stayed unprocessed after several rounds (table throttled)",
+            ));
+        }
+        Ok(found)
+    }
+
+    /// Writes `episode` if the stored item still has `episode.version` (0: no item).
+    pub async fn put(&self, episode: &Episode, now: DateTime<Utc>) -> Result<Written, AwsError> {
+        let mut next = episode.clone();
+        next.version = episode.version + 1;
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&next, now)));
+        let request = if episode.version == 0 {
+            request.condition_expression("attribute_not_exists(pk)")
+        } else {
+            request
+                .condition_expression("version = :expected")
+                .expression_attribute_values(":expected", number(episode.version))
+        };
+        match request.send().await {
+            Ok(_) => Ok(Written::Stored(next)),
+            Err(e) if is_conflict(e.as_service_error()) => Ok(Written::Conflict),
+            Err(e) => Err(AwsError::from_sdk("dynamodb", "PutItem", e)),
+        }
+    }
+
+    /// Deletes the item if it still has `episode.version`.
+    pub async fn delete(&self, episode: &Episode) -> Result<Written, AwsError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(
+                "pk",
+                AttributeValue::S(episode.container_instance_arn.clone()),
+            )
+            .condition_expression("version = :expected")
+            .expression_attribute_values(":expected", number(episode.version))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Written::Stored(episode.clone())),
+            Err(e) if is_conflict(e.as_service_error()) => Ok(Written::Conflict),
+            Err(e) => Err(AwsError::from_sdk("dynamodb", "DeleteItem", e)),
+        }
+    }
+
+    /// Every episode that is not resolved (open or suspected), for the sweep. Reads the
+    /// table page by page; resolved items are filtered out by DynamoDB.
+    pub async fn live(&self) -> Result<Vec<Episode>, AwsError> {
+        let mut episodes = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let output = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .filter_expression("#status <> :resolved")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":resolved", AttributeValue::S("resolved".into()))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("dynamodb", "Scan", e))?;
+            for item in output.items() {
+                episodes.push(from_item(item)?);
+            }
+            match output.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(episodes),
+            }
+        }
+    }
+}
+
+fn is_conflict(error: Option<&impl aws_sdk_dynamodb::error::ProvideErrorMetadata>) -> bool {
+    error.and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
+}
+
+fn number(n: impl ToString) -> AttributeValue {
+    AttributeValue::N(n.to_string())
+}
+
+fn text(s: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(s.into())
+}
+
+fn time(t: DateTime<Utc>) -> AttributeValue {
+    number(t.timestamp())
+}
+
+fn to_item(e: &Episode, now: DateTime<Utc>) -> HashMap<String, AttributeValue> {
+    let mut item = HashMap::from([
+        ("pk".to_owned(), text(&e.container_instance_arn)),
+        ("cluster".to_owned(), text(e.cluster_arn.as_str())),
+        ("node".to_owned(), text(e.node_id.as_str())),
+        ("kind".to_owned(), text(e.kind.as_str())),
+        ("status".to_owned(), text(e.status.as_str())),
+        ("first_seen".to_owned(), time(e.first_seen_at)),
+        ("last_seen".to_owned(), time(e.last_seen_at)),
+        ("notices".to_owned(), number(e.notices_sent)),
+        ("alert_sent".to_owned(), AttributeValue::Bool(e.alert_sent)),
+        ("version".to_owned(), number(e.version)),
+        ("ttl".to_owned(), time(now + RETENTION)),
+        (
+            "actions".to_owned(),
+            AttributeValue::L(
+                e.actions
+                    .iter()
+                    .map(|a| {
+                        AttributeValue::M(HashMap::from([
+                            ("action".to_owned(), text(&a.action)),
+                            ("at".to_owned(), time(a.at)),
+                            ("outcome".to_owned(), text(&a.outcome)),
+                        ]))
+                    })
+                    .collect(),
+            ),
+        ),
+    ]);
+    let mut optional = |name: &str, value: Option<AttributeValue>| {
+        if let Some(value) = value {
+            item.insert(name.to_owned(), value);
+        }
+    };
+    optional("opened_at", e.opened_at.map(time));
+    optional("resolved_at", e.resolved_at.map(time));
+    optional("last_notice_at", e.last_notice_at.map(time));
+    optional("resolution", e.resolution.as_ref().map(|r| text(r.code())));
+    optional(
+        "resolution_detail",
+        match &e.resolution {
+            Some(Resolution::InstanceGone { why }) => Some(text(why)),
+            _ => None,
+        },
+    );
+    optional("pending", e.pending.map(|(n, _)| text(n.as_str())));
+    optional("pending_since", e.pending.map(|(_, t)| time(t)));
+    item
+}
+
+/// Reads an item back; a malformed item is an error naming the item and the field, never
+/// a guess.
+fn from_item(item: &HashMap<String, AttributeValue>) -> Result<Episode, AwsError> {
+    let pk = item
+        .get("pk")
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_default();
+    let bad = |field: &str| {
+        AwsError::new(
+            "dynamodb",
+            "read",
+            format!("alert-state item {pk:?} has a missing or invalid {field:?}"),
+        )
+    };
+    let s = |field: &str| item.get(field).and_then(|v| v.as_s().ok());
+    let n = |field: &str| {
+        item.get(field)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse::<i64>().ok())
+    };
+    let t = |field: &str| n(field).and_then(|secs| DateTime::from_timestamp(secs, 0));
+    let required_time = |field: &str| t(field).ok_or_else(|| bad(field));
+
+    let kind = match s("kind").map(String::as_str) {
+        Some("agent-disconnected") => AlertKind::AgentDisconnected,
+        Some("node-unreachable") => AlertKind::NodeUnreachable,
+        _ => return Err(bad("kind")),
+    };
+    let resolution = match s("resolution").map(String::as_str) {
+        None => None,
+        Some("agent-reconnected") => Some(Resolution::AgentReconnected),
+        Some("instance-gone") => Some(Resolution::InstanceGone {
+            why: s("resolution_detail").cloned().unwrap_or_default(),
+        }),
+        Some(_) => return Err(bad("resolution")),
+    };
+    let pending = match (s("pending"), t("pending_since")) {
+        (None, _) => None,
+        (Some(notice), Some(since)) => {
+            Some((Notice::parse(notice).ok_or_else(|| bad("pending"))?, since))
+        }
+        (Some(_), None) => return Err(bad("pending_since")),
+    };
+    let actions = match item.get("actions") {
+        None => Vec::new(),
+        Some(list) => list
+            .as_l()
+            .map_err(|_| bad("actions"))?
+            .iter()
+            .map(|a| {
+                let m = a.as_m().map_err(|_| bad("actions"))?;
+                Ok(ActionRecord {
+                    action: m
+                        .get("action")
+                        .and_then(|v| v.as_s().ok())
+                        .cloned()
+                        .ok_or_else(|| bad("actions.action"))?,
+                    at: m
+                        .get("at")
+                        .and_then(|v| v.as_n().ok())
+                        .and_then(|v| v.parse::<i64>().ok())
+                        .and_then(|secs| DateTime::from_timestamp(secs, 0))
+                        .ok_or_else(|| bad("actions.at"))?,
+                    outcome: m
+                        .get("outcome")
+                        .and_then(|v| v.as_s().ok())
+                        .cloned()
+                        .unwrap_or_default(),
+                })
+            })
+            .collect::<Result<_, AwsError>>()?,
+    };
+    Ok(Episode {
+        container_instance_arn: s("pk").cloned().ok_or_else(|| bad("pk"))?,
+        cluster_arn: s("cluster")
+            .and_then(|c| ClusterArn::parse(c).ok())
+            .ok_or_else(|| bad("cluster"))?,
+        node_id: s("node")
+            .and_then(|c| NodeId::parse(c).ok())
+            .ok_or_else(|| bad("node"))?,
+        kind,
+        status: s("status")
+            .and_then(|v| EpisodeStatus::parse(v))
+            .ok_or_else(|| bad("status"))?,
+        first_seen_at: required_time("first_seen")?,
+        opened_at: t("opened_at"),
+        last_seen_at: required_time("last_seen")?,
+        resolved_at: t("resolved_at"),
+        resolution,
+        pending,
+        notices_sent: n("notices")
+            .and_then(|v| u32::try_from(v).ok())
+            .ok_or_else(|| bad("notices"))?,
+        last_notice_at: t("last_notice_at"),
+        alert_sent: item
+            .get("alert_sent")
+            .and_then(|v| v.as_bool().ok())
+            .copied()
+            .unwrap_or(false),
+        actions,
+        version: n("version")
+            .and_then(|v| u64::try_from(v).ok())
+            .ok_or_else(|| bad("version"))?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn episode() -> Episode {
+        let t = Utc.with_ymd_and_hms(2026, 11, 21, 10, 0, 0).unwrap();
+        Episode {
+            container_instance_arn: "arn:aws:ecs:us-east-1:1:container-instance/c/abc".into(),
+            cluster_arn: ClusterArn::parse("arn:aws:ecs:us-east-1:1:cluster/c").unwrap(),
+            node_id: NodeId::parse("mi-0abc").unwrap(),
+            kind: AlertKind::NodeUnreachable,
+            status: EpisodeStatus::Resolved,
+            first_seen_at: t,
+            opened_at: Some(t),
+            last_seen_at: t,
+            resolved_at: Some(t),
+            resolution: Some(Resolution::InstanceGone {
+                why: "deregistered".into(),
+            }),
+            pending: Some((Notice::Resolved, t)),
+            notices_sent: 2,
+            last_notice_at: Some(t),
+            alert_sent: true,
+            actions: vec![ActionRecord {
+                action: "restart-agent".into(),
+                at: t,
+                outcome: "succeeded".into(),
+            }],
+            version: 7,
+        }
+    }
+
+    #[test]
+    fn items_round_trip() {
+        let e = episode();
+        assert_eq!(from_item(&to_item(&e, Utc::now())).unwrap(), e);
+        let mut minimal = episode();
+        minimal.opened_at = None;
+        minimal.resolved_at = None;
+        minimal.resolution = None;
+        minimal.pending = None;
+        minimal.last_notice_at = None;
+        minimal.actions.clear();
+        assert_eq!(from_item(&to_item(&minimal, Utc::now())).unwrap(), minimal);
+    }
+
+    #[test]
+    fn malformed_items_are_named_errors() {
+        let mut item = to_item(&episode(), Utc::now());
+        item.insert("status".into(), text("maybe"));
+        let err = from_item(&item).unwrap_err();
+        assert!(err.message.contains("\"status\""), "{err}");
+        assert!(err.message.contains("container-instance/c/abc"), "{err}");
+        item.remove("version");
+        item.insert("status".into(), text("open"));
+        assert!(from_item(&item).unwrap_err().message.contains("version"));
+    }
+}
