@@ -204,7 +204,7 @@ pub fn step(
                     Step::Nothing
                 }
             }
-            EpisodeStatus::Open => still_open(e, now, settings),
+            EpisodeStatus::Open => still_open(e, source, now, settings),
             EpisodeStatus::Resolved => Step::Nothing,
         },
         (None, Verdict::Skip { .. }) => Step::Nothing,
@@ -214,7 +214,7 @@ pub fn step(
                 Some(resolution) => resolve(e, resolution, now),
                 // Down but not alertable right now (draining, alerts switched off, …): the
                 // episode stays open, and owed notices are still delivered.
-                None => still_open(e, now, settings),
+                None => still_open(e, source, now, settings),
             },
             EpisodeStatus::Resolved => Step::Nothing,
         },
@@ -277,7 +277,12 @@ fn open(stored: Option<&Episode>, s: &Sighting, kind: AlertKind, now: DateTime<U
     }
 }
 
-fn still_open(e: &Episode, now: DateTime<Utc>, settings: &LifecycleSettings) -> Step {
+fn still_open(
+    e: &Episode,
+    source: Source,
+    now: DateTime<Utc>,
+    settings: &LifecycleSettings,
+) -> Step {
     let mut next = e.clone();
     next.last_seen_at = now;
     if let Some((notice, claimed_at)) = e.pending {
@@ -295,7 +300,13 @@ fn still_open(e: &Episode, now: DateTime<Utc>, settings: &LifecycleSettings) -> 
             return Step::Notify(next, Notice::Reminder);
         }
     }
-    Step::Store(next)
+    match source {
+        // An event is news: remember when it was last seen down.
+        Source::Event => Step::Store(next),
+        // A sweep seeing the same open episode again changes nothing worth a write, which
+        // keeps a sweep's cost flat however many episodes are open.
+        Source::Sweep => Step::Nothing,
+    }
 }
 
 fn resolve(e: &Episode, resolution: Resolution, now: DateTime<Utc>) -> Step {
@@ -560,15 +571,28 @@ mod tests {
         let draining = skip(SkipReason::InstanceNotActive {
             status: "DRAINING".into(),
         });
+        // An event updates when it was last seen; a sweep has nothing to write.
         let kept = stored(step(
             Some(&e),
             &draining,
             &sighting(),
-            Source::Sweep,
+            Source::Event,
             t(9),
             &SETTINGS,
         ));
         assert_eq!(kept.status, EpisodeStatus::Open);
+        assert_eq!(kept.last_seen_at, t(9));
+        assert_eq!(
+            step(
+                Some(&e),
+                &draining,
+                &sighting(),
+                Source::Sweep,
+                t(9),
+                &SETTINGS
+            ),
+            Step::Nothing
+        );
     }
 
     #[test]
@@ -620,58 +644,32 @@ mod tests {
 
     #[test]
     fn reminders_come_every_n_hours_after_the_last_notice() {
-        let e = open_and_sent();
-        assert!(matches!(
+        let sweep_at = |e: &Episode, minute: i64, settings: &LifecycleSettings| {
             step(
-                Some(&e),
+                Some(e),
                 &DOWN,
                 &sighting(),
                 Source::Sweep,
-                t(239),
-                &SETTINGS
-            ),
-            Step::Store(_)
-        ));
-        let (reminding, n) = notified(step(
-            Some(&e),
-            &DOWN,
-            &sighting(),
-            Source::Sweep,
-            t(240),
-            &SETTINGS,
-        ));
+                t(minute),
+                settings,
+            )
+        };
+        let e = open_and_sent();
+        // Seen again before a reminder is due: a sweep writes nothing.
+        assert_eq!(sweep_at(&e, 239, &SETTINGS), Step::Nothing);
+        let (reminding, n) = notified(sweep_at(&e, 240, &SETTINGS));
         assert_eq!(n, Notice::Reminder);
         let reminded = notice_sent(&reminding, n, t(240));
+        assert_eq!(sweep_at(&reminded, 479, &SETTINGS), Step::Nothing);
         assert!(matches!(
-            step(
-                Some(&reminded),
-                &DOWN,
-                &sighting(),
-                Source::Sweep,
-                t(479),
-                &SETTINGS
-            ),
-            Step::Store(_)
-        ));
-        assert!(matches!(
-            step(
-                Some(&reminded),
-                &DOWN,
-                &sighting(),
-                Source::Sweep,
-                t(480),
-                &SETTINGS
-            ),
+            sweep_at(&reminded, 480, &SETTINGS),
             Step::Notify(_, Notice::Reminder)
         ));
         let off = LifecycleSettings {
             reminder_every: None,
             ..SETTINGS
         };
-        assert!(matches!(
-            step(Some(&e), &DOWN, &sighting(), Source::Sweep, t(10_000), &off),
-            Step::Store(_)
-        ));
+        assert_eq!(sweep_at(&e, 10_000, &off), Step::Nothing);
     }
 
     #[test]
