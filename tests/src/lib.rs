@@ -6,6 +6,8 @@ pub mod runtime_api;
 use agent_monitor::config::{self, Config};
 use agent_monitor::{Clients, Monitor};
 use aws_lambda_events::event::sqs::SqsMessage;
+use sentinel_aws::EpisodeStore;
+use sentinel_core::episode::Episode;
 use sentinel_emulator::fleet::{Fleet, Member};
 use sentinel_emulator::stack::Stack;
 use sentinel_emulator::Emulator;
@@ -48,6 +50,10 @@ impl World {
                 config::DEAD_LETTER_QUEUE_URL.to_owned(),
                 self.stack.dead_letter_url.clone(),
             ),
+            (
+                config::ALERT_TABLE_NAME.to_owned(),
+                self.stack.table_name.clone(),
+            ),
         ]);
         for (k, v) in extra {
             env.insert((*k).to_owned(), (*v).to_owned());
@@ -66,6 +72,27 @@ impl World {
             .state_change_event(member, false, chrono::Utc::now())
             .await?
             .to_string())
+    }
+
+    /// The event ECS would send now that `member`'s agent reconnected.
+    pub async fn reconnect_event(&self, member: &Member) -> anyhow::Result<String> {
+        Ok(self
+            .fleet()
+            .state_change_event(member, true, chrono::Utc::now())
+            .await?
+            .to_string())
+    }
+
+    /// The stored episode of a container instance, if any.
+    pub async fn episode(&self, member: &Member) -> anyhow::Result<Option<Episode>> {
+        let store = EpisodeStore::new(
+            aws_sdk_dynamodb::Client::new(&self.sdk),
+            &self.stack.table_name,
+        );
+        Ok(store
+            .get_many(std::slice::from_ref(&member.container_instance_arn))
+            .await?
+            .remove(&member.container_instance_arn))
     }
 
     /// A cluster with `count` EC2 instances whose agents all stopped: the members and the

@@ -16,6 +16,9 @@ pub const METRICS_NAMESPACE: &str = "METRICS_NAMESPACE";
 pub const TAG_CACHE_TTL_SECONDS: &str = "TAG_CACHE_TTL_SECONDS";
 pub const ALERT_ON_UNREACHABLE_ANYWHERE_NODES: &str = "ALERT_ON_UNREACHABLE_ANYWHERE_NODES";
 pub const CUSTOM_ACTIONS: &str = "CUSTOM_ACTIONS";
+pub const ALERT_TABLE_NAME: &str = "ALERT_TABLE_NAME";
+pub const GRACE_PERIOD_SECONDS: &str = "GRACE_PERIOD_SECONDS";
+pub const REMINDER_HOURS: &str = "REMINDER_HOURS";
 
 /// Every variable the function reads (besides the standard AWS_* ones the SDK reads).
 pub const VARIABLES: &[&str] = &[
@@ -28,9 +31,16 @@ pub const VARIABLES: &[&str] = &[
     TAG_CACHE_TTL_SECONDS,
     ALERT_ON_UNREACHABLE_ANYWHERE_NODES,
     CUSTOM_ACTIONS,
+    ALERT_TABLE_NAME,
+    GRACE_PERIOD_SECONDS,
+    REMINDER_HOURS,
 ];
 
 const DEFAULT_TAG_CACHE_TTL_SECONDS: u64 = 300;
+const DEFAULT_GRACE_PERIOD_SECONDS: u64 = 60;
+/// A claimed notice is left to its claimer this long. A publish attempt ends well within it
+/// (three attempts of at most 10 s), so only a crashed run's notice waits this long.
+const NOTICE_LEASE: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -57,6 +67,16 @@ pub struct Config {
     pub decision: DecisionSettings,
     /// Names of the custom actions to run on every alert (see `actions`).
     pub custom_actions: Vec<String>,
+    /// The DynamoDB table holding alert episodes.
+    pub alert_table_name: String,
+    /// How long an agent must be seen down before a sweep opens an episode (the event path
+    /// gets the same wait from the delay queue).
+    pub grace_period: Duration,
+    /// Remind about episodes still open this often; `None` is off.
+    pub reminder_every: Option<Duration>,
+    /// How long a claimed notice is left to its claimer (not an environment variable:
+    /// tests shorten it).
+    pub notice_lease: Duration,
 }
 
 impl Config {
@@ -111,17 +131,31 @@ impl Config {
             }
         };
 
-        let ttl =
-            match get(TAG_CACHE_TTL_SECONDS) {
-                None => DEFAULT_TAG_CACHE_TTL_SECONDS,
-                Some(raw) => raw.parse::<u64>().ok().filter(|s| *s <= 86_400).ok_or(
-                    ConfigError::Invalid {
-                        name: TAG_CACHE_TTL_SECONDS,
-                        value: raw,
-                        expected: "a whole number of seconds from 0 to 86400".into(),
-                    },
-                )?,
-            };
+        let alert_table_name = get(ALERT_TABLE_NAME).ok_or(ConfigError::Missing {
+            name: ALERT_TABLE_NAME,
+            help: "set it to the name of the DynamoDB table that keeps alert episodes",
+        })?;
+        let tag_cache_seconds = parse_number(
+            TAG_CACHE_TTL_SECONDS,
+            get(TAG_CACHE_TTL_SECONDS),
+            DEFAULT_TAG_CACHE_TTL_SECONDS,
+            86_400,
+            "a whole number of seconds from 0 to 86400",
+        )?;
+        let grace_seconds = parse_number(
+            GRACE_PERIOD_SECONDS,
+            get(GRACE_PERIOD_SECONDS),
+            DEFAULT_GRACE_PERIOD_SECONDS,
+            900,
+            "a whole number of seconds from 0 to 900",
+        )?;
+        let reminder_hours = parse_number(
+            REMINDER_HOURS,
+            get(REMINDER_HOURS),
+            0,
+            24 * 365,
+            "a whole number of hours (0 switches reminders off)",
+        )?;
 
         Ok(Config {
             alert_topic_arn,
@@ -129,7 +163,7 @@ impl Config {
             policy,
             metrics_namespace: get(METRICS_NAMESPACE)
                 .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned()),
-            tag_cache_ttl: Duration::from_secs(ttl),
+            tag_cache_ttl: Duration::from_secs(tag_cache_seconds),
             decision: DecisionSettings {
                 alert_on_unreachable_anywhere_nodes: parse_bool(
                     ALERT_ON_UNREACHABLE_ANYWHERE_NODES,
@@ -146,7 +180,33 @@ impl Config {
                         .collect()
                 })
                 .unwrap_or_default(),
+            alert_table_name,
+            grace_period: Duration::from_secs(grace_seconds),
+            reminder_every: (reminder_hours > 0)
+                .then(|| Duration::from_secs(reminder_hours * 3600)),
+            notice_lease: NOTICE_LEASE,
         })
+    }
+}
+
+fn parse_number(
+    name: &'static str,
+    value: Option<String>,
+    default: u64,
+    max: u64,
+    expected: &str,
+) -> Result<u64, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n <= max)
+            .ok_or(ConfigError::Invalid {
+                name,
+                value: raw,
+                expected: expected.to_owned(),
+            }),
     }
 }
 
@@ -180,12 +240,13 @@ mod tests {
         Config::from_lookup(|name| env.get(name).cloned())
     }
 
-    const REQUIRED: [(&str, &str); 2] = [
+    const REQUIRED: [(&str, &str); 3] = [
         (ALERT_TOPIC_ARN, "arn:aws:sns:us-east-1:123456789012:alerts"),
         (
             DEAD_LETTER_QUEUE_URL,
             "https://sqs.us-east-1.amazonaws.com/123456789012/dlq",
         ),
+        (ALERT_TABLE_NAME, "alerts"),
     ];
 
     #[test]
@@ -196,6 +257,18 @@ mod tests {
         assert_eq!(c.tag_cache_ttl, Duration::from_secs(300));
         assert!(c.decision.alert_on_unreachable_anywhere_nodes);
         assert!(c.custom_actions.is_empty());
+        assert_eq!(c.grace_period, Duration::from_secs(60));
+        assert_eq!(c.reminder_every, None);
+    }
+
+    #[test]
+    fn reminders_are_set_in_hours() {
+        let mut env = REQUIRED.to_vec();
+        env.push((REMINDER_HOURS, "4"));
+        assert_eq!(
+            parse(&env).unwrap().reminder_every,
+            Some(Duration::from_secs(4 * 3600))
+        );
     }
 
     #[test]
@@ -227,6 +300,8 @@ mod tests {
             (TAG_CACHE_TTL_SECONDS, "-1"),
             (TAG_CACHE_TTL_SECONDS, "five"),
             (ALERT_ON_UNREACHABLE_ANYWHERE_NODES, "1"),
+            (GRACE_PERIOD_SECONDS, "901"),
+            (REMINDER_HOURS, "soon"),
         ];
         for (name, value) in cases {
             let mut env: Vec<(&str, &str)> = REQUIRED
@@ -238,7 +313,7 @@ mod tests {
             let err = parse(&env).unwrap_err();
             assert!(err.to_string().starts_with(&format!("{name}=")), "{err}");
         }
-        for missing in [ALERT_TOPIC_ARN, DEAD_LETTER_QUEUE_URL] {
+        for missing in [ALERT_TOPIC_ARN, DEAD_LETTER_QUEUE_URL, ALERT_TABLE_NAME] {
             let env: Vec<(&str, &str)> = REQUIRED
                 .iter()
                 .copied()

@@ -4,11 +4,16 @@
 
 pub mod actions;
 pub mod config;
+pub mod invocation;
 pub mod local_source;
 pub mod logging;
+mod observe;
 pub mod pipeline;
+mod settle;
+pub mod sweep;
 
 pub use actions::{ActionRegistry, NodeAction};
 pub use config::{Config, ConfigError};
 pub use local_source::QueuePoller;
 pub use pipeline::{BatchReport, Clients, Monitor};
+pub use sweep::SweepReport;

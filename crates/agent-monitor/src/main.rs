@@ -1,9 +1,11 @@
 //! `bootstrap`: the agent-monitor Lambda. Reads its configuration once at init, builds the AWS
-//! clients once, then answers every SQS batch with a partial-batch response.
+//! clients once, then answers every SQS batch with a partial-batch response, and every
+//! scheduled `{"sweep": {}}` with a sweep summary.
 
+use agent_monitor::invocation::Invocation;
 use agent_monitor::{logging, Clients, Config, Monitor};
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::{json, Value};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -19,8 +21,24 @@ async fn main() -> Result<(), Error> {
     let monitor = Monitor::new(Clients::from_sdk_config(&sdk), config)
         .inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let monitor = &monitor;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<SqsBatchResponse, Error>(monitor.handle(event.payload).await)
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        match Invocation::parse(event.payload)? {
+            Invocation::Batch(batch) => Ok::<Value, Error>(serde_json::to_value(monitor.handle(batch).await)?),
+            Invocation::Sweep => {
+                let report = monitor.handle_sweep().await;
+                if let Some((_, error)) = report.errors.iter().find(|(scope, _)| scope == "*") {
+                    // Nothing was looked at: fail the invocation so it shows as an error.
+                    return Err(format!("sweep could not start: {error}").into());
+                }
+                Ok(json!({
+                    "clusters": report.gauges.len(),
+                    "disconnectedAgents": report.gauges.iter().map(|g| g.disconnected).sum::<usize>(),
+                    "alerts": report.published.len(),
+                    "resolved": report.resolved.len(),
+                    "errors": report.errors.len(),
+                }))
+            }
+        }
     }))
     .await
 }

@@ -1,25 +1,29 @@
 //! One SQS batch, end to end: parse → dead-letter the unusable → collapse and group →
-//! cluster policy → batched, concurrent lookups → decide → notify → act → metrics → answer.
+//! episodes and cluster policy → batched, concurrent lookups → decide → lifecycle →
+//! notify → act → metrics → answer.
+//!
+//! Disconnect events arrive after the grace period (delay queue); reconnect events arrive at
+//! once (recovery queue) and cost nothing beyond one episode read unless an episode is open.
 
 use crate::actions::{ActionRegistry, NodeAction};
 use crate::config::{Config, ConfigError, CUSTOM_ACTIONS};
+use crate::settle::Decided;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, SubsecRound, Utc};
-use futures::future::join_all;
-use sentinel_aws::ecs::container_instance_id;
 use sentinel_aws::{
-    AwsError, DeadLetter, DeadLetterQueue, Ec2Inventory, EcsInventory, ManagedNodes, SnsNotifier,
+    DeadLetter, DeadLetterQueue, Ec2Inventory, EcsInventory, EpisodeStore, ManagedNodes,
+    SnsNotifier,
 };
 use sentinel_core::cache::TtlCache;
+use sentinel_core::episode::{EpisodeStatus, Sighting, Source};
 use sentinel_core::metrics::{self, MetricRecord};
+use sentinel_core::recovery::ClusterResolved;
 use sentinel_core::{
-    assess, assess_registration, group_by_cluster, parse_state_change, AffectedInstance,
-    ClusterAlert, ClusterArn, ClusterBatch, ClusterView, ContainerInstanceView, NodeId, NodeKind,
-    Observation, SkipReason, Tag, Verdict,
+    assess, group_by_cluster, parse_state_change, ClusterAlert, ClusterArn, SkipReason, Tag,
+    Verdict,
 };
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
-use std::time::Instant;
 
 /// Time limits for AWS calls. Without them a hung connection would hold the whole batch
 /// until the function times out; with them it fails (after the SDK's retries) and costs only
@@ -40,6 +44,7 @@ pub struct Clients {
     pub ssm: aws_sdk_ssm::Client,
     pub sns: aws_sdk_sns::Client,
     pub sqs: aws_sdk_sqs::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
 }
 
 impl Clients {
@@ -50,6 +55,7 @@ impl Clients {
             ssm: aws_sdk_ssm::Client::new(sdk),
             sns: aws_sdk_sns::Client::new(sdk),
             sqs: aws_sdk_sqs::Client::new(sdk),
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
         }
     }
 }
@@ -63,10 +69,17 @@ pub struct Skipped {
     pub reason: SkipReason,
 }
 
-/// A notification that went out.
+/// An alert or reminder that went out.
 #[derive(Debug, Clone)]
 pub struct PublishedAlert {
     pub alert: ClusterAlert,
+    pub message_id: String,
+}
+
+/// A RESOLVED notice that went out.
+#[derive(Debug, Clone)]
+pub struct PublishedResolved {
+    pub resolved: ClusterResolved,
     pub message_id: String,
 }
 
@@ -78,10 +91,16 @@ pub struct BatchReport {
     /// (record id, reason) of records parked in the dead-letter queue.
     pub dead_lettered: Vec<(String, String)>,
     pub skipped: Vec<Skipped>,
+    /// First alerts and reminders.
     pub published: Vec<PublishedAlert>,
-    /// Records SQS must deliver again: their cluster hit an AWS error, or parking them failed.
+    pub resolved: Vec<PublishedResolved>,
+    /// Reconnect or deregistration records for instances without a live episode: nothing
+    /// to do, and nothing looked up.
+    pub ignored_reconnects: usize,
+    /// Records SQS must deliver again: an AWS error on their cluster, a failed write or
+    /// notice, or parking them failed.
     pub failed_record_ids: BTreeSet<String>,
-    /// (cluster, error) for each cluster whose records failed.
+    /// (cluster, error) for each failure.
     pub errors: Vec<(String, String)>,
     pub action_failures: usize,
     pub metrics: Vec<MetricRecord>,
@@ -104,20 +123,18 @@ impl BatchReport {
 }
 
 pub struct Monitor {
-    ecs: EcsInventory,
-    ec2: Ec2Inventory,
-    ssm: ManagedNodes,
-    notifier: SnsNotifier,
-    dead_letters: DeadLetterQueue,
-    config: Config,
-    actions: ActionRegistry,
+    pub(crate) ecs: EcsInventory,
+    pub(crate) ec2: Ec2Inventory,
+    pub(crate) ssm: ManagedNodes,
+    pub(crate) notifier: SnsNotifier,
+    pub(crate) dead_letters: DeadLetterQueue,
+    pub(crate) episodes: EpisodeStore,
+    pub(crate) config: Config,
+    pub(crate) actions: ActionRegistry,
     /// Cluster tags survive across warm invocations: they change rarely and
     /// DescribeClusters is the only call a quiet batch would otherwise repeat.
     tag_cache: Mutex<TtlCache<ClusterArn, Option<Vec<Tag>>>>,
 }
-
-/// What the ECS describes of one cluster came to.
-type InstanceLookup = Result<HashMap<String, ContainerInstanceView>, AwsError>;
 
 impl Monitor {
     pub fn new(clients: Clients, config: Config) -> Result<Self, ConfigError> {
@@ -134,6 +151,7 @@ impl Monitor {
             ssm: ManagedNodes::new(clients.ssm),
             notifier: SnsNotifier::new(clients.sns, &config.alert_topic_arn),
             dead_letters: DeadLetterQueue::new(clients.sqs, &config.dead_letter_queue_url),
+            episodes: EpisodeStore::new(clients.dynamodb, &config.alert_table_name),
             tag_cache: Mutex::new(TtlCache::new(config.tag_cache_ttl)),
             config,
             actions,
@@ -146,6 +164,10 @@ impl Monitor {
         self
     }
 
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// The Lambda handler: metrics go to stdout as EMF, the answer names the records to retry.
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
         let report = self.process(&event.records).await;
@@ -156,7 +178,7 @@ impl Monitor {
     }
 
     pub async fn process(&self, records: &[SqsMessage]) -> BatchReport {
-        // Whole seconds: alerts show it to humans and nothing needs more precision.
+        // Whole seconds: alerts show it to humans and the table stores seconds.
         let now = Utc::now().trunc_subsecs(0);
         let mut report = BatchReport {
             received: records.len(),
@@ -183,7 +205,7 @@ impl Monitor {
             }
         }
         if !letters.is_empty() {
-            let unparked: HashMap<String, AwsError> =
+            let unparked: HashMap<String, _> =
                 self.dead_letters.send(&letters).await.into_iter().collect();
             for letter in letters {
                 match unparked.get(&letter.record_id) {
@@ -198,262 +220,135 @@ impl Monitor {
 
         // 2. Collapse duplicates, group by cluster.
         let batches = group_by_cluster(valid);
-
-        // 3. Which clusters are monitored.
-        let views = self.cluster_views(&batches).await;
-
-        // 4. Observe: container instances per monitored cluster, concurrently…
-        let instance_lookups: Vec<Option<InstanceLookup>> =
-            join_all(batches.iter().map(|batch| async {
-                match views.get(&batch.cluster_arn) {
-                    Some(Ok(ClusterView::Monitored)) => {
-                        let arns: Vec<String> = batch
-                            .candidates
-                            .iter()
-                            .map(|c| c.change.container_instance_arn.clone())
-                            .collect();
-                        Some(
-                            self.ecs
-                                .container_instances(&batch.cluster_arn, &arns)
-                                .await,
-                        )
-                    }
-                    _ => None,
-                }
-            }))
-            .await;
-
-        // …then only the nodes whose agents are still down, EC2 and SSM concurrently.
-        let mut ec2_ids = BTreeSet::new();
-        let mut anywhere_ids = BTreeSet::new();
-        for (batch, lookup) in batches.iter().zip(&instance_lookups) {
-            let (Some(Ok(ClusterView::Monitored)), Some(Ok(instances))) =
-                (views.get(&batch.cluster_arn), lookup)
-            else {
-                continue;
-            };
-            for candidate in &batch.candidates {
-                let instance = instances.get(container_instance_id(
-                    &candidate.change.container_instance_arn,
-                ));
-                if let Ok(node) = assess_registration(&ClusterView::Monitored, instance) {
-                    match node.kind() {
-                        NodeKind::Ec2 => ec2_ids.insert(node.clone()),
-                        NodeKind::Anywhere => anywhere_ids.insert(node.clone()),
-                    };
-                }
-            }
+        if batches.is_empty() {
+            report.metrics = self.metric_records(&report, now);
+            return report;
         }
-        let ec2_ids: Vec<NodeId> = ec2_ids.into_iter().collect();
-        let anywhere_ids: Vec<NodeId> = anywhere_ids.into_iter().collect();
-        let (ec2_nodes, anywhere_nodes) = tokio::join!(
-            async {
-                if ec2_ids.is_empty() {
-                    Ok(HashMap::new())
-                } else {
-                    self.ec2.instances(&ec2_ids).await
-                }
-            },
-            async {
-                if anywhere_ids.is_empty() {
-                    Ok(HashMap::new())
-                } else {
-                    self.ssm.nodes(&anywhere_ids).await
-                }
-            }
-        );
 
-        // 5. Decide, per cluster. A cluster whose lookups failed fails as a whole, so a
-        //    redelivery produces one complete notification rather than two halves.
-        let mut alerts = Vec::new();
-        for (batch, lookup) in batches.iter().zip(instance_lookups) {
-            let cluster_name = batch.cluster_arn.name().to_owned();
-            let view = match views.get(&batch.cluster_arn) {
-                Some(Ok(view)) => view.clone(),
-                Some(Err(err)) => {
-                    self.fail_cluster(&mut report, batch, err);
-                    continue;
+        // 3. What is already known (episodes) and which clusters are monitored, together.
+        let arns: Vec<String> = batches
+            .iter()
+            .flat_map(|b| {
+                b.candidates
+                    .iter()
+                    .map(|c| c.change.container_instance_arn.clone())
+            })
+            .collect();
+        let clusters: Vec<ClusterArn> = batches.iter().map(|b| b.cluster_arn.clone()).collect();
+        let (stored, views) =
+            tokio::join!(self.episodes.get_many(&arns), self.cluster_views(&clusters));
+        let mut stored = match stored {
+            Ok(stored) => stored,
+            Err(err) => {
+                tracing::error!(error = %err, "cannot read alert state; SQS will deliver the batch again");
+                for batch in &batches {
+                    report
+                        .failed_record_ids
+                        .extend(batch.record_ids().map(str::to_owned));
+                    report
+                        .errors
+                        .push((batch.cluster_arn.name().to_owned(), err.to_string()));
                 }
-                None => ClusterView::Missing,
-            };
-            let instances = match lookup {
-                Some(Ok(instances)) => instances,
-                Some(Err(err)) => {
-                    self.fail_cluster(&mut report, batch, &err);
-                    continue;
-                }
-                None => HashMap::new(),
-            };
-            let mut affected = Vec::new();
-            let mut node_error = None;
-            let mut skipped = Vec::new();
+                report.metrics = self.metric_records(&report, now);
+                return report;
+            }
+        };
+
+        // 4. Look at what matters: disconnects of ACTIVE instances, and any other change
+        //    (reconnect, deregistration) only for instances with a live episode.
+        let mut looked_at = BTreeSet::new();
+        let mut wanted = Vec::new();
+        for batch in &batches {
+            let mut arns = Vec::new();
             for candidate in &batch.candidates {
                 let change = &candidate.change;
-                let instance = instances.get(container_instance_id(&change.container_instance_arn));
-                let node = match assess_registration(&view, instance) {
-                    Ok(node_id) => {
-                        let nodes = match node_id.kind() {
-                            NodeKind::Ec2 => &ec2_nodes,
-                            NodeKind::Anywhere => &anywhere_nodes,
-                        };
-                        match nodes {
-                            Ok(nodes) => nodes.get(node_id).cloned(),
-                            Err(err) => {
-                                node_error = Some(err);
-                                break;
-                            }
+                let live = stored
+                    .get(&change.container_instance_arn)
+                    .is_some_and(|e| e.status != EpisodeStatus::Resolved);
+                let disconnect = !change.agent_connected && change.status == "ACTIVE";
+                if disconnect || live {
+                    arns.push(change.container_instance_arn.clone());
+                    looked_at.insert(change.container_instance_arn.clone());
+                } else {
+                    report.ignored_reconnects += candidate.record_ids.len();
+                }
+            }
+            if !arns.is_empty() {
+                wanted.push((batch.cluster_arn.clone(), arns));
+            }
+        }
+        let observed = self.observe(views, &wanted).await;
+
+        // 5. Decide; a cluster whose lookups failed is left for redelivery as a whole.
+        let mut decided = Vec::new();
+        let mut failed_clusters = BTreeSet::new();
+        for batch in &batches {
+            let cluster_name = batch.cluster_arn.name().to_owned();
+            for candidate in &batch.candidates {
+                let change = &candidate.change;
+                if !looked_at.contains(&change.container_instance_arn) {
+                    continue;
+                }
+                let observation = match observed
+                    .observation(&batch.cluster_arn, &change.container_instance_arn)
+                {
+                    Ok(observation) => observation,
+                    Err(err) => {
+                        if failed_clusters.insert(batch.cluster_arn.clone()) {
+                            tracing::error!(cluster = %batch.cluster_arn, error = %err, "lookup failed after retries; SQS will deliver these records again");
+                            report.errors.push((cluster_name.clone(), err.to_string()));
+                            report
+                                .failed_record_ids
+                                .extend(batch.record_ids().map(str::to_owned));
                         }
+                        continue;
                     }
-                    Err(_) => None,
                 };
-                let observation = Observation {
-                    cluster: view.clone(),
-                    container_instance: instance.cloned(),
-                    node,
-                };
-                match assess(&observation, self.config.decision) {
-                    Verdict::Alert { kind } => {
-                        // An alert implies both views exist; the match keeps that honest.
-                        if let (Some(instance), Some(node)) =
-                            (&observation.container_instance, &observation.node)
-                        {
-                            if let Some(node_id) = instance.node_id.clone() {
-                                affected.push(AffectedInstance::new(
-                                    kind,
-                                    node_id,
-                                    instance,
-                                    node,
-                                    change.time,
-                                ));
-                            }
-                        }
-                    }
-                    Verdict::Skip { reason } => skipped.push(Skipped {
+                let verdict = assess(&observation, self.config.decision);
+                if let Verdict::Skip { reason } = &verdict {
+                    tracing::info!(cluster = cluster_name, container_instance = change.container_instance_arn, node = %change.node_id, code = reason.code(), reason = %reason, "no alert");
+                    report.skipped.push(Skipped {
                         cluster: cluster_name.clone(),
                         container_instance_arn: change.container_instance_arn.clone(),
                         node_id: change.node_id.to_string(),
-                        reason,
-                    }),
+                        reason: reason.clone(),
+                    });
                 }
-            }
-            if let Some(err) = node_error {
-                self.fail_cluster(&mut report, batch, err);
-                continue;
-            }
-            for s in &skipped {
-                tracing::info!(cluster = s.cluster, container_instance = s.container_instance_arn, node = s.node_id, code = s.reason.code(), reason = %s.reason, "no alert");
-            }
-            report.skipped.extend(skipped);
-            if !affected.is_empty() {
-                alerts.push((
-                    batch,
-                    ClusterAlert {
+                decided.push(Decided {
+                    sighting: Sighting {
+                        container_instance_arn: change.container_instance_arn.clone(),
                         cluster_arn: batch.cluster_arn.clone(),
-                        checked_at: now,
-                        instances: affected,
-                        reminder: false,
+                        node_id: change.node_id.clone(),
+                        event_time: change.time,
                     },
-                ));
+                    record_ids: candidate.record_ids.clone(),
+                    stored: stored.remove(&change.container_instance_arn),
+                    observation,
+                    verdict,
+                });
             }
         }
+        let decided: Vec<Decided> = decided
+            .into_iter()
+            .filter(|d| !failed_clusters.contains(&d.sighting.cluster_arn))
+            .collect();
 
-        // 6. Act: one message per cluster, then the custom actions on what went out.
-        let published = join_all(alerts.into_iter().map(|(batch, alert)| async move {
-            let result = self.notifier.publish(&alert).await;
-            (batch, alert, result)
-        }))
-        .await;
-        for (batch, alert, result) in published {
-            match result {
-                Ok(message_id) => {
-                    tracing::warn!(
-                        cluster = alert.cluster_name(),
-                        instances = alert.instances.len(),
-                        message_id,
-                        subject = alert.subject(),
-                        "alert published"
-                    );
-                    report.published.push(PublishedAlert { alert, message_id });
-                }
-                Err(err) => self.fail_cluster(&mut report, batch, &err),
-            }
-        }
-        if !self.actions.is_empty() {
-            let outcomes = join_all(
-                report
-                    .published
-                    .iter()
-                    .map(|p| self.actions.run_all(&p.alert)),
-            )
-            .await;
-            report.action_failures = outcomes.iter().map(|o| o.failed.len()).sum();
-        }
+        // 6. Lifecycle, notices, actions.
+        let settled = self.settle(decided, Source::Event, now).await;
+        report.published = settled.alerts;
+        report.resolved = settled.resolutions;
+        report.failed_record_ids.extend(settled.failed_record_ids);
+        report.errors.extend(settled.errors);
+        report.action_failures = settled.action_failures;
 
         report.metrics = self.metric_records(&report, now);
         report
     }
 
-    fn fail_cluster(&self, report: &mut BatchReport, batch: &ClusterBatch, err: &AwsError) {
-        tracing::error!(cluster = %batch.cluster_arn, error = %err, records = batch.record_ids().count(), "lookup failed after retries; SQS will deliver these records again");
-        report
-            .failed_record_ids
-            .extend(batch.record_ids().map(str::to_owned));
-        report
-            .errors
-            .push((batch.cluster_arn.name().to_owned(), err.to_string()));
-    }
-
-    /// Monitored, not monitored or missing, per cluster. In tag mode, tags come from the
-    /// warm cache or one DescribeClusters call per 100 uncached clusters.
-    async fn cluster_views(
+    pub(crate) fn lock_tag_cache(
         &self,
-        batches: &[ClusterBatch],
-    ) -> HashMap<ClusterArn, Result<ClusterView, AwsError>> {
-        let policy = &self.config.policy;
-        if !policy.needs_tags() {
-            return batches
-                .iter()
-                .map(|b| (b.cluster_arn.clone(), Ok(ClusterView::Monitored)))
-                .collect();
-        }
-        let mut views = HashMap::new();
-        let mut uncached = Vec::new();
-        {
-            let now = Instant::now();
-            let mut cache = self.lock_cache();
-            cache.evict_expired(now);
-            for batch in batches {
-                match cache.get(&batch.cluster_arn, now) {
-                    Some(tags) => {
-                        views.insert(batch.cluster_arn.clone(), Ok(policy.view(tags.as_deref())));
-                    }
-                    None => uncached.push(batch.cluster_arn.clone()),
-                }
-            }
-        }
-        if uncached.is_empty() {
-            return views;
-        }
-        match self.ecs.cluster_tags(&uncached).await {
-            Ok(found) => {
-                let now = Instant::now();
-                let mut cache = self.lock_cache();
-                for (arn, tags) in found {
-                    views.insert(arn.clone(), Ok(policy.view(tags.as_deref())));
-                    cache.insert(arn, tags, now);
-                }
-            }
-            Err(err) => {
-                for arn in uncached {
-                    views.insert(arn, Err(err.clone()));
-                }
-            }
-        }
-        views
-    }
-
-    fn lock_cache(&self) -> std::sync::MutexGuard<'_, TtlCache<ClusterArn, Option<Vec<Tag>>>> {
-        // A panic while holding the lock cannot leave the cache inconsistent (each call is
+    ) -> std::sync::MutexGuard<'_, TtlCache<ClusterArn, Option<Vec<Tag>>>> {
+        // A panic while holding the lock cannot leave the cache inconsistent (each use is
         // one insert or lookup), so a poisoned lock is still safe to use.
         self.tag_cache
             .lock()
@@ -465,6 +360,7 @@ impl Monitor {
         let mut records: Vec<MetricRecord> = report
             .published
             .iter()
+            .filter(|p| !p.alert.reminder)
             .map(|p| {
                 MetricRecord::new(namespace, now)
                     .dimension(metrics::CLUSTER_DIMENSION, p.alert.cluster_name())
@@ -473,6 +369,22 @@ impl Monitor {
             .collect();
         records.push(
             MetricRecord::new(namespace, now)
+                .count(
+                    metrics::ALERTS_OPENED,
+                    alerted_instances(&report.published, false),
+                )
+                .count(
+                    metrics::REMINDERS_SENT,
+                    alerted_instances(&report.published, true),
+                )
+                .count(
+                    metrics::ALERTS_RESOLVED,
+                    report
+                        .resolved
+                        .iter()
+                        .map(|r| r.resolved.episodes.len())
+                        .sum(),
+                )
                 .count(metrics::SKIPPED_RECORDS, report.skipped.len())
                 .count(metrics::INVALID_RECORDS, report.dead_lettered.len())
                 .count(metrics::FAILED_RECORDS, report.failed_record_ids.len())
@@ -482,11 +394,21 @@ impl Monitor {
     }
 }
 
-/// Used by tests and the demo to see which nodes an alert names.
+/// Instances named by the first alerts (or, with `reminders`, the reminders) that went out.
+pub(crate) fn alerted_instances(published: &[PublishedAlert], reminders: bool) -> usize {
+    published
+        .iter()
+        .filter(|p| p.alert.reminder == reminders)
+        .map(|p| p.alert.instances.len())
+        .sum()
+}
+
+/// Used by tests and the demo to see which nodes the first alerts name.
 pub fn alerted_nodes(report: &BatchReport) -> BTreeSet<String> {
     report
         .published
         .iter()
+        .filter(|p| !p.alert.reminder)
         .flat_map(|p| p.alert.instances.iter().map(|i| i.node_id.to_string()))
         .collect()
 }

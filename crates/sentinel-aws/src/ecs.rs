@@ -9,6 +9,8 @@ use std::collections::HashMap;
 
 /// DescribeClusters takes at most 100 clusters per call.
 pub const CLUSTERS_PER_CALL: usize = 100;
+/// ListClusters and ListContainerInstances return at most 100 items per page.
+pub const LIST_PAGE_SIZE: i32 = 100;
 /// DescribeContainerInstances takes at most 100 container instances per call.
 pub const CONTAINER_INSTANCES_PER_CALL: usize = 100;
 
@@ -95,6 +97,69 @@ impl EcsInventory {
             }
         }
         Ok(views)
+    }
+}
+
+impl EcsInventory {
+    /// Every cluster ARN in the region, 100 per call.
+    pub async fn list_clusters(&self) -> Result<Vec<ClusterArn>, AwsError> {
+        let mut clusters = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let output = self
+                .client
+                .list_clusters()
+                .max_results(LIST_PAGE_SIZE)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ecs", "ListClusters", e))?;
+            clusters.extend(
+                output
+                    .cluster_arns()
+                    .iter()
+                    .filter_map(|arn| ClusterArn::parse(arn).ok()),
+            );
+            match output.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => return Ok(clusters),
+            }
+        }
+    }
+
+    /// Every container instance ARN of a cluster (all statuses but INACTIVE), 100 per call.
+    /// A deleted cluster has none.
+    pub async fn list_container_instances(
+        &self,
+        cluster: &ClusterArn,
+    ) -> Result<Vec<String>, AwsError> {
+        let mut arns = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let result = self
+                .client
+                .list_container_instances()
+                .cluster(cluster.as_str())
+                .max_results(LIST_PAGE_SIZE)
+                .set_next_token(token.take())
+                .send()
+                .await;
+            let output = match result {
+                Ok(output) => output,
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_cluster_not_found_exception()) =>
+                {
+                    return Ok(Vec::new())
+                }
+                Err(e) => return Err(AwsError::from_sdk("ecs", "ListContainerInstances", e)),
+            };
+            arns.extend(output.container_instance_arns().iter().cloned());
+            match output.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => return Ok(arns),
+            }
+        }
     }
 }
 

@@ -20,8 +20,8 @@ const UNPROCESSED_ROUNDS: usize = 5;
 /// The outcome of a conditional write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Written {
-    /// Stored; carries the episode with its new version.
-    Stored(Episode),
+    /// Stored; the item now has this version.
+    Stored { version: u64 },
     /// Someone else changed the item since it was read: nothing was written.
     Conflict,
 }
@@ -113,7 +113,9 @@ impl EpisodeStore {
                 .expression_attribute_values(":expected", number(episode.version))
         };
         match request.send().await {
-            Ok(_) => Ok(Written::Stored(next)),
+            Ok(_) => Ok(Written::Stored {
+                version: next.version,
+            }),
             Err(e) if is_conflict(e.as_service_error()) => Ok(Written::Conflict),
             Err(e) => Err(AwsError::from_sdk("dynamodb", "PutItem", e)),
         }
@@ -134,15 +136,18 @@ impl EpisodeStore {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(Written::Stored(episode.clone())),
+            Ok(_) => Ok(Written::Stored {
+                version: episode.version,
+            }),
             Err(e) if is_conflict(e.as_service_error()) => Ok(Written::Conflict),
             Err(e) => Err(AwsError::from_sdk("dynamodb", "DeleteItem", e)),
         }
     }
 
-    /// Every episode that is not resolved (open or suspected), for the sweep. Reads the
-    /// table page by page; resolved items are filtered out by DynamoDB.
-    pub async fn live(&self) -> Result<Vec<Episode>, AwsError> {
+    /// Every stored episode, for the sweep, page by page. Resolved ones are included: a
+    /// new episode on the same instance must be written against their version. The table
+    /// holds one item per instance seen down in the last 30 days, so this stays small.
+    pub async fn all(&self) -> Result<Vec<Episode>, AwsError> {
         let mut episodes = Vec::new();
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         loop {
@@ -151,9 +156,6 @@ impl EpisodeStore {
                 .scan()
                 .table_name(&self.table)
                 .consistent_read(true)
-                .filter_expression("#status <> :resolved")
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":resolved", AttributeValue::S("resolved".into()))
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await

@@ -2,6 +2,8 @@
 
 use crate::AwsError;
 use aws_sdk_sns::types::MessageAttributeValue;
+use sentinel_core::alert::Attribute;
+use sentinel_core::recovery::ClusterResolved;
 use sentinel_core::ClusterAlert;
 
 #[derive(Debug, Clone)]
@@ -18,19 +20,34 @@ impl SnsNotifier {
         }
     }
 
-    /// Publishes the alert; returns the SNS message id.
+    /// Publishes the alert (or reminder); returns the SNS message id.
     pub async fn publish(&self, alert: &ClusterAlert) -> Result<String, AwsError> {
-        let message = alert.sns_message().map_err(|e| {
-            AwsError::new("sns", "Publish", format!("cannot render the alert: {e}"))
-        })?;
+        let message = alert.sns_message().map_err(render_error)?;
+        self.send(alert.subject(), message, alert.attributes())
+            .await
+    }
+
+    /// Publishes a RESOLVED notice; returns the SNS message id.
+    pub async fn publish_resolved(&self, resolved: &ClusterResolved) -> Result<String, AwsError> {
+        let message = resolved.sns_message().map_err(render_error)?;
+        self.send(resolved.subject(), message, resolved.attributes())
+            .await
+    }
+
+    async fn send(
+        &self,
+        subject: String,
+        message: String,
+        attributes: Vec<Attribute>,
+    ) -> Result<String, AwsError> {
         let mut request = self
             .client
             .publish()
             .topic_arn(&self.topic_arn)
-            .subject(alert.subject())
+            .subject(subject)
             .message_structure("json")
             .message(message);
-        for attribute in alert.attributes() {
+        for attribute in attributes {
             let value = MessageAttributeValue::builder()
                 .data_type(attribute.data_type)
                 .string_value(attribute.value)
@@ -44,4 +61,8 @@ impl SnsNotifier {
             .map_err(|e| AwsError::from_sdk("sns", "Publish", e))?;
         Ok(output.message_id().unwrap_or_default().to_owned())
     }
+}
+
+fn render_error(e: serde_json::Error) -> AwsError {
+    AwsError::new("sns", "Publish", format!("cannot render the message: {e}"))
 }

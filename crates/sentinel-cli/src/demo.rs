@@ -259,6 +259,7 @@ fn demo_config(stack: &Stack) -> anyhow::Result<Config> {
     let env: HashMap<&str, String> = HashMap::from([
         (config::ALERT_TOPIC_ARN, stack.topic_arn.clone()),
         (config::DEAD_LETTER_QUEUE_URL, stack.dead_letter_url.clone()),
+        (config::ALERT_TABLE_NAME, stack.table_name.clone()),
         (config::MONITOR_ALL_CLUSTERS, "false".to_owned()),
         (config::MONITORING_TAG_VALUE, TAG_VALUE.to_owned()),
         (config::CUSTOM_ACTIONS, "log-nodes".to_owned()),

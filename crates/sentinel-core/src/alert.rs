@@ -78,6 +78,35 @@ impl AffectedInstance {
     }
 }
 
+impl AffectedInstance {
+    /// The instance of an open episode, with whatever the latest look found about it (a
+    /// reminder or a re-sent alert may have no fresh view of the node).
+    pub fn from_episode(
+        episode: &crate::episode::Episode,
+        instance: Option<&ContainerInstanceView>,
+        node: Option<&NodeView>,
+    ) -> Self {
+        let mut affected = match (instance, node) {
+            (Some(instance), Some(node)) => {
+                AffectedInstance::new(episode.kind, episode.node_id.clone(), instance, node, None)
+            }
+            _ => AffectedInstance {
+                kind: episode.kind,
+                container_instance_arn: episode.container_instance_arn.clone(),
+                node_id: episode.node_id.clone(),
+                instance_type: instance.and_then(|i| i.instance_type.clone()),
+                availability_zone: instance.and_then(|i| i.availability_zone.clone()),
+                agent_version: instance.and_then(|i| i.agent_version.clone()),
+                node_state: node.map_or("unknown", NodeView::state).to_owned(),
+                platform: instance.and_then(|i| i.os_type.clone()),
+                disconnected_since: None,
+            },
+        };
+        affected.disconnected_since = Some(episode.first_seen_at);
+        affected
+    }
+}
+
 /// Everything one notification says about one cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterAlert {

@@ -261,13 +261,13 @@ fn suspect(stored: Option<&Episode>, s: &Sighting, kind: AlertKind, now: DateTim
 }
 
 fn open(stored: Option<&Episode>, s: &Sighting, kind: AlertKind, now: DateTime<Utc>) -> Episode {
-    // A suspicion keeps its first sighting; an event knows when the disconnect happened.
+    // Down since the earliest we know of: a sweep's first sighting or the event's time.
     let first_seen_at = stored
         .filter(|e| e.status == EpisodeStatus::Suspected)
         .map(|e| e.first_seen_at)
-        .or(s.event_time)
-        .unwrap_or(now)
-        .min(now);
+        .into_iter()
+        .chain(s.event_time)
+        .fold(now, DateTime::min);
     Episode {
         first_seen_at,
         opened_at: Some(now),
@@ -597,6 +597,11 @@ mod tests {
 
     #[test]
     fn a_sweep_opens_only_after_seeing_the_agent_down_for_the_grace_period() {
+        // A sweep's sighting has no event time.
+        let sighting = || Sighting {
+            event_time: None,
+            ..super::tests::sighting()
+        };
         let s = stored(step(
             None,
             &DOWN,

@@ -14,6 +14,15 @@ pub const SKIPPED_RECORDS: &str = "SkippedRecords";
 pub const INVALID_RECORDS: &str = "InvalidRecords";
 pub const FAILED_RECORDS: &str = "FailedRecords";
 pub const ACTION_FAILURES: &str = "ActionFailures";
+/// Episodes opened (first alerts) and resolved.
+pub const ALERTS_OPENED: &str = "AlertsOpened";
+pub const ALERTS_RESOLVED: &str = "AlertsResolved";
+pub const REMINDERS_SENT: &str = "RemindersSent";
+/// Per-cluster gauges from the sweep: how many agents are down or up right now.
+pub const DISCONNECTED_AGENTS: &str = "DisconnectedAgents";
+pub const CONNECTED_AGENTS: &str = "ConnectedAgents";
+/// Clusters (or the whole sweep) the sweep could not look at.
+pub const SWEEP_ERRORS: &str = "SweepErrors";
 pub const CLUSTER_DIMENSION: &str = "ClusterName";
 
 /// One EMF record: a set of count metrics sharing one set of dimensions.

@@ -41,6 +41,8 @@ pub struct Stack {
     pub inbox_url: String,
     pub dead_letter_url: String,
     pub dead_letter_arn: String,
+    /// The alert-state table, keyed like the template's (`pk`, with TTL on `ttl`).
+    pub table_name: String,
 }
 
 /// The rule → delay queue leg.
@@ -74,6 +76,8 @@ impl Stack {
             .map_err(aws("sns:Subscribe"))?;
         let (dead_letter_url, dead_letter_arn) =
             create_queue(&sqs, &format!("{prefix}-dead-letters"), &[]).await?;
+        let table_name = format!("{prefix}-alerts");
+        create_alert_table(&aws_sdk_dynamodb::Client::new(sdk), &table_name).await?;
         Ok(Stack {
             sqs,
             sns,
@@ -82,6 +86,7 @@ impl Stack {
             inbox_url,
             dead_letter_url,
             dead_letter_arn,
+            table_name,
         })
     }
 
@@ -208,6 +213,55 @@ impl Stack {
             })
             .collect())
     }
+}
+
+async fn create_alert_table(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    name: &str,
+) -> Result<(), FleetError> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        TimeToLiveSpecification,
+    };
+    let build = |e: aws_sdk_dynamodb::error::BuildError| FleetError::Aws {
+        operation: "dynamodb:CreateTable",
+        message: e.to_string(),
+    };
+    dynamodb
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(build)?,
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .map_err(build)?,
+        )
+        .send()
+        .await
+        .map_err(aws("dynamodb:CreateTable"))?;
+    dynamodb
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name("ttl")
+                .enabled(true)
+                .build()
+                .map_err(build)?,
+        )
+        .send()
+        .await
+        .map_err(aws("dynamodb:UpdateTimeToLive"))?;
+    Ok(())
 }
 
 async fn create_queue(

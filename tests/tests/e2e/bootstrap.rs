@@ -59,6 +59,7 @@ async fn release_bootstrap_answers_one_batch_through_the_runtime_api() -> anyhow
     command
         .env("ALERT_TOPIC_ARN", &world.stack.topic_arn)
         .env("DEAD_LETTER_QUEUE_URL", &world.stack.dead_letter_url)
+        .env("ALERT_TABLE_NAME", &world.stack.table_name)
         .env("RUST_LOG", "info");
     let mut child = command.spawn()?;
 
@@ -110,6 +111,7 @@ async fn release_bootstrap_refuses_a_bad_configuration_naming_the_variable() -> 
     command
         .env("ALERT_TOPIC_ARN", &world.stack.topic_arn)
         .env("DEAD_LETTER_QUEUE_URL", &world.stack.dead_letter_url)
+        .env("ALERT_TABLE_NAME", &world.stack.table_name)
         .env("MONITOR_ALL_CLUSTERS", "sometimes");
     let output = command.spawn()?.wait_with_output()?;
     assert!(!output.status.success());

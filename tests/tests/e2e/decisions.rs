@@ -4,6 +4,7 @@ use agent_monitor::config::ALERT_ON_UNREACHABLE_ANYWHERE_NODES;
 use agent_monitor::pipeline::alerted_nodes;
 use integration_tests::{nodes_in, records, World};
 use sentinel_core::SkipReason;
+use sentinel_emulator::fleet::Member;
 
 fn skip_codes(report: &agent_monitor::BatchReport) -> Vec<&'static str> {
     report.skipped.iter().map(|s| s.reason.code()).collect()
@@ -62,8 +63,8 @@ async fn ec2_instance_with_its_agent_still_down_is_alerted_once_with_details() -
     Ok(())
 }
 
-#[tokio::test]
-async fn anywhere_nodes_online_and_lost_get_their_own_kinds_in_one_message() -> anyhow::Result<()> {
+/// A cluster with two ECS Anywhere nodes whose agents stopped: one online in SSM, one lost.
+async fn edge_cluster() -> anyhow::Result<(World, Member, Member, Vec<String>)> {
     let world = World::start().await?;
     let fleet = world.fleet();
     fleet.create_cluster("edge", &[]).await?;
@@ -78,6 +79,12 @@ async fn anywhere_nodes_online_and_lost_get_their_own_kinds_in_one_message() -> 
         world.disconnect_event(&online).await?,
         world.disconnect_event(&lost).await?,
     ];
+    Ok((world, online, lost, events))
+}
+
+#[tokio::test]
+async fn anywhere_nodes_online_and_lost_get_their_own_kinds_in_one_message() -> anyhow::Result<()> {
+    let (world, online, lost, events) = edge_cluster().await?;
 
     let report = world
         .monitor(world.config(&[])?)?
@@ -129,7 +136,12 @@ async fn anywhere_nodes_online_and_lost_get_their_own_kinds_in_one_message() -> 
         "no EC2 node to look up"
     );
 
-    // Switched off, the unreachable node is skipped with its reason; the online one still alerts.
+    Ok(())
+}
+
+#[tokio::test]
+async fn unreachable_node_alerts_can_be_switched_off() -> anyhow::Result<()> {
+    let (world, online, _lost, events) = edge_cluster().await?;
     let config = world.config(&[(ALERT_ON_UNREACHABLE_ANYWHERE_NODES, "false")])?;
     let report = world.monitor(config)?.process(&records(&events)).await;
     assert_eq!(
@@ -261,11 +273,12 @@ async fn tag_mode_monitors_only_matching_clusters_and_caches_tags() -> anyhow::R
         "unmonitored clusters cost nothing more"
     );
 
-    // A warm invocation reuses the cached tags.
+    // A warm invocation reuses the cached tags (and, the episode being open, sends nothing).
     world.emulator.reset_calls()?;
-    monitor.process(&records(&events)).await;
+    let again = monitor.process(&records(&events)).await;
+    assert!(again.failed_record_ids.is_empty(), "{:?}", again.errors);
     assert_eq!(world.calls()?.get("ecs.DescribeClusters"), None);
-    assert_eq!(world.stack.drain_inbox().await?.len(), 2);
+    assert_eq!(world.stack.drain_inbox().await?.len(), 1);
     Ok(())
 }
 

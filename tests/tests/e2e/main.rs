@@ -6,5 +6,6 @@ mod contract;
 mod decisions;
 mod event_flow;
 mod faults;
+mod lifecycle;
 mod malformed;
 mod storm;

@@ -47,6 +47,10 @@ async fn storm_of_250_costs_the_batching_lower_bound() -> anyhow::Result<()> {
         ),
         // one message per cluster with alerts
         ("sns.Publish".to_owned(), clusters as u64),
+        // the stored episodes of every candidate: ⌈instances / 100⌉
+        ("dynamodb.BatchGetItem".to_owned(), ceil_div(instances, 100)),
+        // per new episode, one conditional write claiming its alert and one recording it sent
+        ("dynamodb.PutItem".to_owned(), 2 * instances as u64),
     ]);
     println!("storm call counts: {calls:?}");
     assert_eq!(calls, lower_bound, "calls beyond the batching lower bound");

@@ -1,0 +1,267 @@
+//! Settling decisions: run each through the lifecycle, store the new episode states
+//! (conditionally), send what is owed — one message per cluster and kind of notice — and
+//! record that it was sent. Shared by the event path and the sweep.
+
+use crate::pipeline::{Monitor, PublishedAlert, PublishedResolved};
+use chrono::{DateTime, TimeDelta, Utc};
+use futures::stream::{self, StreamExt};
+use sentinel_aws::{AwsError, Written};
+use sentinel_core::episode::{self, Episode, LifecycleSettings, Notice, Sighting, Source, Step};
+use sentinel_core::recovery::ClusterResolved;
+use sentinel_core::{AffectedInstance, ClusterAlert, ClusterArn, Observation, Verdict};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// How many episode writes one run keeps in flight.
+const WRITE_CONCURRENCY: usize = 32;
+/// Recording that a notice went out is retried this often (each try with the SDK's own
+/// retries): a lost record would mean the notice is sent again after its lease.
+const MARK_SENT_TRIES: u32 = 4;
+
+/// One container instance a run has decided about.
+#[derive(Debug, Clone)]
+pub(crate) struct Decided {
+    pub sighting: Sighting,
+    /// The SQS records that named it (none for the sweep).
+    pub record_ids: Vec<String>,
+    pub stored: Option<Episode>,
+    pub observation: Observation,
+    pub verdict: Verdict,
+}
+
+/// What settling came to.
+#[derive(Debug, Default)]
+pub struct Settled {
+    /// First alerts and reminders that went out.
+    pub alerts: Vec<PublishedAlert>,
+    pub resolutions: Vec<PublishedResolved>,
+    /// Records to deliver again: their write or their notice failed.
+    pub failed_record_ids: BTreeSet<String>,
+    /// (cluster, error)
+    pub errors: Vec<(String, String)>,
+    /// Episodes whose stored item changed under us (another run got there first).
+    pub conflicts: usize,
+    pub action_failures: usize,
+}
+
+enum Outcome {
+    Done,
+    Owes(Episode, Notice),
+    Failed(AwsError),
+    Conflict,
+}
+
+impl Monitor {
+    pub(crate) fn lifecycle_settings(&self) -> LifecycleSettings {
+        let delta = |d: std::time::Duration| TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX);
+        LifecycleSettings {
+            grace: delta(self.config.grace_period),
+            reminder_every: self.config.reminder_every.map(delta),
+            notice_lease: delta(self.config.notice_lease),
+        }
+    }
+
+    pub(crate) async fn settle(
+        &self,
+        decided: Vec<Decided>,
+        source: Source,
+        now: DateTime<Utc>,
+    ) -> Settled {
+        let settings = self.lifecycle_settings();
+        let mut settled = Settled::default();
+
+        // 1. Store each new state; a notice is owed only once its claim is stored.
+        let outcomes: Vec<(Decided, Outcome)> = stream::iter(decided)
+            .map(|d| async move {
+                let step = episode::step(
+                    d.stored.as_ref(),
+                    &d.verdict,
+                    &d.sighting,
+                    source,
+                    now,
+                    &settings,
+                );
+                let outcome = match step {
+                    Step::Nothing => Outcome::Done,
+                    Step::Store(e) => match self.episodes.put(&e, now).await {
+                        Ok(Written::Stored { .. }) => Outcome::Done,
+                        Ok(Written::Conflict) => Outcome::Conflict,
+                        Err(err) => Outcome::Failed(err),
+                    },
+                    Step::Notify(e, notice) => match self.episodes.put(&e, now).await {
+                        Ok(Written::Stored { version }) => {
+                            let mut written = e;
+                            written.version = version;
+                            Outcome::Owes(written, notice)
+                        }
+                        Ok(Written::Conflict) => Outcome::Conflict,
+                        Err(err) => Outcome::Failed(err),
+                    },
+                    Step::Forget => match d.stored.as_ref() {
+                        Some(stored) => match self.episodes.delete(stored).await {
+                            Ok(Written::Stored { .. }) => Outcome::Done,
+                            Ok(Written::Conflict) => Outcome::Conflict,
+                            Err(err) => Outcome::Failed(err),
+                        },
+                        None => Outcome::Done,
+                    },
+                };
+                (d, outcome)
+            })
+            .buffer_unordered(WRITE_CONCURRENCY)
+            .collect()
+            .await;
+
+        // 2. Group what is owed: one message per cluster and kind of notice.
+        let mut owed: BTreeMap<(ClusterArn, Notice), Vec<(Episode, Decided)>> = BTreeMap::new();
+        for (d, outcome) in outcomes {
+            match outcome {
+                Outcome::Done => {}
+                Outcome::Owes(e, notice) => owed
+                    .entry((e.cluster_arn.clone(), notice))
+                    .or_default()
+                    .push((e, d)),
+                Outcome::Conflict => {
+                    // Redelivery re-reads the item and acts on what is there now.
+                    tracing::info!(
+                        container_instance = d.sighting.container_instance_arn,
+                        "episode changed by another run; will look again"
+                    );
+                    settled.conflicts += 1;
+                    settled.failed_record_ids.extend(d.record_ids);
+                }
+                Outcome::Failed(err) => {
+                    tracing::error!(container_instance = d.sighting.container_instance_arn, error = %err, "could not store the episode");
+                    settled
+                        .errors
+                        .push((d.sighting.cluster_arn.name().to_owned(), err.to_string()));
+                    settled.failed_record_ids.extend(d.record_ids);
+                }
+            }
+        }
+
+        // 3. Send, then record that it was sent (or release the claim for a retry).
+        let sends = owed
+            .into_iter()
+            .map(|((cluster, notice), mut group)| async move {
+                group.sort_by(|a, b| a.0.container_instance_arn.cmp(&b.0.container_instance_arn));
+                let message = match notice {
+                    Notice::Alert | Notice::Reminder => Message::Alert(ClusterAlert {
+                        cluster_arn: cluster.clone(),
+                        checked_at: now,
+                        instances: group
+                            .iter()
+                            .map(|(e, d)| {
+                                AffectedInstance::from_episode(
+                                    e,
+                                    d.observation.container_instance.as_ref(),
+                                    d.observation.node.as_ref(),
+                                )
+                            })
+                            .collect(),
+                        reminder: notice == Notice::Reminder,
+                    }),
+                    Notice::Resolved => Message::Resolved(ClusterResolved {
+                        cluster_arn: cluster.clone(),
+                        checked_at: now,
+                        episodes: group.iter().map(|(e, _)| e.clone()).collect(),
+                    }),
+                };
+                let result = match &message {
+                    Message::Alert(alert) => self.notifier.publish(alert).await,
+                    Message::Resolved(resolved) => self.notifier.publish_resolved(resolved).await,
+                };
+                let after = group.iter().map(|(e, _)| {
+                    let result = &result;
+                    async move {
+                        match result {
+                            Ok(_) => self.record_sent(e, notice, now).await,
+                            Err(_) => self.release_claim(e, notice, now).await,
+                        }
+                    }
+                });
+                futures::future::join_all(after).await;
+                (notice, message, group, result)
+            });
+        for (notice, message, group, result) in futures::future::join_all(sends).await {
+            match (result, message) {
+                (Ok(message_id), Message::Alert(alert)) => {
+                    tracing::warn!(
+                        cluster = alert.cluster_name(),
+                        notice = notice.as_str(),
+                        instances = alert.instances.len(),
+                        message_id,
+                        subject = alert.subject(),
+                        "alert published"
+                    );
+                    settled.alerts.push(PublishedAlert { alert, message_id });
+                }
+                (Ok(message_id), Message::Resolved(resolved)) => {
+                    tracing::warn!(
+                        cluster = resolved.cluster_name(),
+                        instances = resolved.episodes.len(),
+                        message_id,
+                        subject = resolved.subject(),
+                        "resolution published"
+                    );
+                    settled.resolutions.push(PublishedResolved {
+                        resolved,
+                        message_id,
+                    });
+                }
+                (Err(err), message) => {
+                    let cluster = match &message {
+                        Message::Alert(a) => a.cluster_name().to_owned(),
+                        Message::Resolved(r) => r.cluster_name().to_owned(),
+                    };
+                    tracing::error!(cluster, notice = notice.as_str(), error = %err, "could not publish; the notice stays owed");
+                    settled.errors.push((cluster, err.to_string()));
+                    for (_, d) in group {
+                        settled.failed_record_ids.extend(d.record_ids);
+                    }
+                }
+            }
+        }
+
+        // 4. Custom actions, on first alerts only.
+        if !self.actions.is_empty() {
+            let first_alerts = settled.alerts.iter().filter(|p| !p.alert.reminder);
+            let outcomes =
+                futures::future::join_all(first_alerts.map(|p| self.actions.run_all(&p.alert)))
+                    .await;
+            settled.action_failures = outcomes.iter().map(|o| o.failed.len()).sum();
+        }
+        settled
+    }
+
+    async fn record_sent(&self, e: &Episode, notice: Notice, now: DateTime<Utc>) {
+        let sent = episode::notice_sent(e, notice, now);
+        for attempt in 1..=MARK_SENT_TRIES {
+            match self.episodes.put(&sent, now).await {
+                Ok(_) => return,
+                Err(err) if attempt == MARK_SENT_TRIES => {
+                    tracing::error!(container_instance = e.container_instance_arn, error = %err, "notice sent but not recorded; it may be sent again after its lease");
+                }
+                Err(_) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50 * u64::from(attempt)))
+                        .await
+                }
+            }
+        }
+    }
+
+    async fn release_claim(&self, e: &Episode, notice: Notice, now: DateTime<Utc>) {
+        // Best effort: if this fails too, the claim simply expires after its lease.
+        if let Err(err) = self
+            .episodes
+            .put(&episode::notice_failed(e, notice), now)
+            .await
+        {
+            tracing::warn!(container_instance = e.container_instance_arn, error = %err, "could not release the notice claim; it expires after its lease");
+        }
+    }
+}
+
+enum Message {
+    Alert(ClusterAlert),
+    Resolved(ClusterResolved),
+}

@@ -1,0 +1,236 @@
+//! The reconciliation sweep, run on a schedule with the payload `{"sweep": {}}`.
+//!
+//! Events can be lost, and a stack can be deployed while agents are already down. The sweep
+//! looks at every container instance of every monitored cluster and at every live episode,
+//! and runs them through the same decision and lifecycle as events: it opens episodes for
+//! agents it has seen down for longer than the grace period, closes episodes whose agent is
+//! back or whose instance is gone, sends reminders, and reports per-cluster gauges of
+//! connected and disconnected agents (zeros included, so alarms always have data).
+
+use crate::pipeline::{alerted_instances, Monitor, PublishedAlert, PublishedResolved};
+use crate::settle::Decided;
+use chrono::{DateTime, SubsecRound, Utc};
+use sentinel_aws::AwsError;
+use sentinel_core::episode::{Episode, EpisodeStatus, Sighting, Source};
+use sentinel_core::metrics::{self, MetricRecord};
+use sentinel_core::{assess, ClusterArn, ClusterView, NodeId};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Agents of one monitored cluster right now (ACTIVE and DRAINING container instances).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterGauge {
+    pub cluster: String,
+    pub connected: usize,
+    pub disconnected: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct SweepReport {
+    pub gauges: Vec<ClusterGauge>,
+    /// First alerts and reminders.
+    pub published: Vec<PublishedAlert>,
+    pub resolved: Vec<PublishedResolved>,
+    /// (cluster or "*", error): what could not be looked at this time.
+    pub errors: Vec<(String, String)>,
+    pub metrics: Vec<MetricRecord>,
+}
+
+impl Monitor {
+    /// The scheduled entry point: the sweep, with its metrics printed as EMF.
+    pub async fn handle_sweep(&self) -> SweepReport {
+        let report = self.sweep().await;
+        for record in &report.metrics {
+            println!("{}", record.to_emf());
+        }
+        report
+    }
+
+    pub async fn sweep(&self) -> SweepReport {
+        let now = Utc::now().trunc_subsecs(0);
+        let mut report = SweepReport::default();
+        let (clusters, episodes) = tokio::join!(self.ecs.list_clusters(), self.episodes.all());
+        let (clusters, episodes) = match (clusters, episodes) {
+            (Ok(c), Ok(e)) => (c, e),
+            (Err(err), _) | (_, Err(err)) => {
+                tracing::error!(error = %err, "sweep cannot start");
+                report.errors.push(("*".to_owned(), err.to_string()));
+                report.metrics = self.sweep_metrics(&report, now);
+                return report;
+            }
+        };
+        let stored: HashMap<String, Episode> = episodes
+            .into_iter()
+            .map(|e| (e.container_instance_arn.clone(), e))
+            .collect();
+
+        // Clusters of live episodes are looked at too, even if ECS no longer lists them.
+        let mut all_clusters: BTreeSet<ClusterArn> = clusters.into_iter().collect();
+        all_clusters.extend(
+            stored
+                .values()
+                .filter(|e| e.status != EpisodeStatus::Resolved)
+                .map(|e| e.cluster_arn.clone()),
+        );
+        let all_clusters: Vec<ClusterArn> = all_clusters.into_iter().collect();
+        let views = self.cluster_views(&all_clusters).await;
+
+        let monitored: Vec<&ClusterArn> = all_clusters
+            .iter()
+            .filter(|c| matches!(views.get(*c), Some(Ok(ClusterView::Monitored))))
+            .collect();
+        let listings = futures::future::join_all(monitored.iter().map(|cluster| async move {
+            (
+                (*cluster).clone(),
+                self.ecs.list_container_instances(cluster).await,
+            )
+        }))
+        .await;
+        let mut unreadable: BTreeMap<ClusterArn, AwsError> = views
+            .iter()
+            .filter_map(|(c, v)| v.as_ref().err().map(|e| (c.clone(), e.clone())))
+            .collect();
+        let mut wanted = Vec::new();
+        for (cluster, listing) in listings {
+            match listing {
+                Ok(arns) => wanted.push((cluster, arns)),
+                Err(err) => {
+                    unreadable.insert(cluster, err);
+                }
+            }
+        }
+        let observed = self.observe(views, &wanted).await;
+        for (cluster, result) in &observed.instances {
+            if let Err(err) = result {
+                unreadable.insert(cluster.clone(), err.clone());
+            }
+        }
+
+        // Gauges, and a candidate for every disconnected agent.
+        let mut candidates: BTreeMap<String, Sighting> = BTreeMap::new();
+        for (cluster, _) in &wanted {
+            let Some(Ok(instances)) = observed.instances.get(cluster) else {
+                continue;
+            };
+            let mut gauge = ClusterGauge {
+                cluster: cluster.name().to_owned(),
+                connected: 0,
+                disconnected: 0,
+            };
+            for instance in instances.values() {
+                if !matches!(instance.status.as_str(), "ACTIVE" | "DRAINING") {
+                    continue;
+                }
+                if instance.agent_connected {
+                    gauge.connected += 1;
+                    continue;
+                }
+                gauge.disconnected += 1;
+                if let Some(node_id) = &instance.node_id {
+                    candidates.insert(
+                        instance.arn.clone(),
+                        sighting(&instance.arn, cluster, node_id),
+                    );
+                }
+            }
+            report.gauges.push(gauge);
+        }
+        // …and every live episode, so one whose instance vanished is closed.
+        for e in stored
+            .values()
+            .filter(|e| e.status != EpisodeStatus::Resolved)
+        {
+            candidates
+                .entry(e.container_instance_arn.clone())
+                .or_insert_with(|| sighting(&e.container_instance_arn, &e.cluster_arn, &e.node_id));
+        }
+
+        let mut decided = Vec::new();
+        for (arn, sighting) in candidates {
+            // Never judge what could not be looked at: an unreadable cluster's episodes wait.
+            if unreadable.contains_key(&sighting.cluster_arn) {
+                continue;
+            }
+            match observed.observation(&sighting.cluster_arn, &arn) {
+                Ok(observation) => {
+                    let verdict = assess(&observation, self.config.decision);
+                    decided.push(Decided {
+                        stored: stored.get(&arn).cloned(),
+                        sighting,
+                        record_ids: Vec::new(),
+                        observation,
+                        verdict,
+                    });
+                }
+                Err(err) => {
+                    unreadable.insert(sighting.cluster_arn.clone(), err);
+                }
+            }
+        }
+        for (cluster, err) in &unreadable {
+            tracing::error!(cluster = %cluster, error = %err, "sweep could not look at this cluster");
+            report
+                .errors
+                .push((cluster.name().to_owned(), err.to_string()));
+        }
+
+        let settled = self.settle(decided, Source::Sweep, now).await;
+        report.published = settled.alerts;
+        report.resolved = settled.resolutions;
+        report.errors.extend(settled.errors);
+        report.gauges.sort_by(|a, b| a.cluster.cmp(&b.cluster));
+        report.metrics = self.sweep_metrics(&report, now);
+        tracing::info!(
+            clusters = report.gauges.len(),
+            disconnected = report.gauges.iter().map(|g| g.disconnected).sum::<usize>(),
+            alerts = report.published.len(),
+            resolved = report.resolved.len(),
+            errors = report.errors.len(),
+            "sweep done"
+        );
+        report
+    }
+
+    fn sweep_metrics(&self, report: &SweepReport, now: DateTime<Utc>) -> Vec<MetricRecord> {
+        let namespace = &self.config.metrics_namespace;
+        let mut records: Vec<MetricRecord> = report
+            .gauges
+            .iter()
+            .map(|g| {
+                MetricRecord::new(namespace, now)
+                    .dimension(metrics::CLUSTER_DIMENSION, &g.cluster)
+                    .count(metrics::DISCONNECTED_AGENTS, g.disconnected)
+                    .count(metrics::CONNECTED_AGENTS, g.connected)
+            })
+            .collect();
+        records.push(
+            MetricRecord::new(namespace, now)
+                .count(
+                    metrics::ALERTS_OPENED,
+                    alerted_instances(&report.published, false),
+                )
+                .count(
+                    metrics::REMINDERS_SENT,
+                    alerted_instances(&report.published, true),
+                )
+                .count(
+                    metrics::ALERTS_RESOLVED,
+                    report
+                        .resolved
+                        .iter()
+                        .map(|r| r.resolved.episodes.len())
+                        .sum(),
+                )
+                .count(metrics::SWEEP_ERRORS, report.errors.len()),
+        );
+        records
+    }
+}
+
+fn sighting(arn: &str, cluster: &ClusterArn, node_id: &NodeId) -> Sighting {
+    Sighting {
+        container_instance_arn: arn.to_owned(),
+        cluster_arn: cluster.clone(),
+        node_id: node_id.clone(),
+        event_time: None,
+    }
+}

@@ -1,0 +1,162 @@
+//! Alert lifecycle against the emulator: one alert per episode however often its events
+//! arrive, one RESOLVED notice when it ends, and nothing owed is ever lost.
+
+use integration_tests::{records, Fault, FaultKind, World};
+use sentinel_core::episode::{EpisodeStatus, Resolution};
+
+#[tokio::test]
+async fn one_episode_notifies_once_across_batches_and_redeliveries() -> anyhow::Result<()> {
+    let world = World::start().await?;
+    let (members, events) = world.cluster_with_stopped_agents("api", &[], 1).await?;
+    let monitor = world.monitor(world.config(&[])?)?;
+
+    let first = monitor.process(&records(&events)).await;
+    assert_eq!(first.published.len(), 1);
+    // A later event for the same episode, then a redelivery of the first batch.
+    let later = vec![world.disconnect_event(&members[0]).await?];
+    for batch in [records(&later), records(&events)] {
+        let report = monitor.process(&batch).await;
+        assert!(report.failed_record_ids.is_empty(), "{:?}", report.errors);
+        assert!(report.published.is_empty(), "notified twice");
+    }
+    assert_eq!(world.stack.drain_inbox().await?.len(), 1);
+    let episode = world.episode(&members[0]).await?.expect("stored episode");
+    assert_eq!(episode.status, EpisodeStatus::Open);
+    assert_eq!(episode.notices_sent, 1);
+    assert!(episode.alert_sent);
+    assert_eq!(episode.pending, None);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_reconnect_resolves_the_episode_once() -> anyhow::Result<()> {
+    let world = World::start().await?;
+    let (members, events) = world.cluster_with_stopped_agents("api", &[], 1).await?;
+    let monitor = world.monitor(world.config(&[])?)?;
+    monitor.process(&records(&events)).await;
+
+    world.fleet().start_agent(&members[0])?;
+    let reconnect = vec![world.reconnect_event(&members[0]).await?];
+    let report = monitor.process(&records(&reconnect)).await;
+    assert!(report.failed_record_ids.is_empty(), "{:?}", report.errors);
+    assert_eq!(report.resolved.len(), 1);
+    let again = monitor.process(&records(&reconnect)).await;
+    assert!(again.resolved.is_empty() && again.published.is_empty());
+
+    let inbox = world.stack.drain_inbox().await?;
+    let subjects: Vec<&str> = inbox.iter().map(|a| a.subject.as_str()).collect();
+    assert_eq!(
+        subjects,
+        [
+            "[HIGH] ECS agent disconnected: 1 instance in api",
+            "[RESOLVED] ECS agent reconnected: 1 instance in api"
+        ]
+    );
+    let resolved = &inbox[1].document;
+    assert_eq!(resolved["type"], "agent-resolved");
+    assert_eq!(resolved["instances"][0]["resolution"], "agent-reconnected");
+    assert_eq!(
+        resolved["instances"][0]["nodeId"],
+        members[0].node_id.as_str()
+    );
+    assert!(resolved["instances"][0]["downtimeSeconds"]
+        .as_i64()
+        .is_some_and(|s| s >= 0));
+    assert_eq!(inbox[1].attributes["severity"]["Value"], "info");
+    let episode = world.episode(&members[0]).await?.expect("stored episode");
+    assert_eq!(episode.status, EpisodeStatus::Resolved);
+    assert_eq!(episode.resolution, Some(Resolution::AgentReconnected));
+    assert_eq!(episode.notices_sent, 2);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_reconnect_without_an_episode_costs_one_read_and_no_notice() -> anyhow::Result<()> {
+    let world = World::start().await?;
+    let fleet = world.fleet();
+    fleet.create_cluster("api", &[]).await?;
+    let member = fleet.add_ec2_instances("api", 1).await?.remove(0);
+    let reconnect = vec![world.reconnect_event(&member).await?];
+    world.emulator.reset_calls()?;
+    let report = world
+        .monitor(world.config(&[])?)?
+        .process(&records(&reconnect))
+        .await;
+    assert_eq!(report.ignored_reconnects, 1);
+    let calls = world.calls()?;
+    assert_eq!(
+        calls,
+        [("dynamodb.BatchGetItem".to_owned(), 1)]
+            .into_iter()
+            .collect()
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn terminated_and_deregistered_instances_close_their_episodes_once() -> anyhow::Result<()> {
+    let world = World::start().await?;
+    let (members, events) = world.cluster_with_stopped_agents("batch", &[], 3).await?;
+    let monitor = world.monitor(world.config(&[])?)?;
+    assert_eq!(monitor.process(&records(&events)).await.published.len(), 1);
+
+    let fleet = world.fleet();
+    fleet.terminate(&members[0]).await?;
+    fleet.deregister(&members[1]).await?;
+    // What ECS sends: the terminated instance's agent is still reported down; the
+    // deregistered one announces its new status (the recovery rule's match).
+    let mut deregistered: serde_json::Value =
+        serde_json::from_str(&world.disconnect_event(&members[1]).await?)?;
+    deregistered["detail"]["status"] = "INACTIVE".into();
+    let closing = vec![
+        world.disconnect_event(&members[0]).await?,
+        deregistered.to_string(),
+    ];
+    let report = monitor.process(&records(&closing)).await;
+    assert!(report.failed_record_ids.is_empty(), "{:?}", report.errors);
+    assert_eq!(
+        report.resolved.len(),
+        1,
+        "one RESOLVED message for the cluster"
+    );
+    let episodes = &report.resolved[0].resolved.episodes;
+    assert_eq!(episodes.len(), 2);
+    assert!(episodes
+        .iter()
+        .all(|e| e.resolution.as_ref().map(Resolution::code) == Some("instance-gone")));
+
+    let again = monitor.process(&records(&closing)).await;
+    assert!(again.resolved.is_empty() && again.published.is_empty());
+    // The third instance is still down and still open.
+    let open = world.episode(&members[2]).await?.expect("stored episode");
+    assert_eq!(open.status, EpisodeStatus::Open);
+    assert_eq!(world.stack.drain_inbox().await?.len(), 2);
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_alert_that_failed_to_publish_is_sent_once_on_redelivery() -> anyhow::Result<()> {
+    let world = World::start().await?;
+    let (_, events) = world.cluster_with_stopped_agents("api", &[], 2).await?;
+    let monitor = world.monitor(world.config(&[])?)?;
+    // Three failures exhaust the SDK's attempts for the first publish.
+    world
+        .emulator
+        .inject(&Fault::new("sns", "Publish", FaultKind::ServerError).times(3))?;
+    let failed = monitor.process(&records(&events)).await;
+    assert_eq!(failed.failed_record_ids.len(), 2, "both records come back");
+    assert!(world.stack.drain_inbox().await?.is_empty());
+
+    let redelivered = monitor.process(&records(&events)).await;
+    assert!(
+        redelivered.failed_record_ids.is_empty(),
+        "{:?}",
+        redelivered.errors
+    );
+    assert_eq!(redelivered.published.len(), 1);
+    assert_eq!(redelivered.published[0].alert.instances.len(), 2);
+    let once_more = monitor.process(&records(&events)).await;
+    assert!(once_more.published.is_empty());
+    assert_eq!(world.stack.drain_inbox().await?.len(), 1);
+    Ok(())
+}
