@@ -9,3 +9,4 @@ mod faults;
 mod lifecycle;
 mod malformed;
 mod storm;
+mod sweep;
