@@ -305,7 +305,12 @@ impl Monitor {
                     }
                 };
                 let verdict = assess(&observation, self.config.decision);
-                if let Verdict::Skip { reason } = &verdict {
+                let stored_episode = stored.remove(&change.container_instance_arn);
+                let live = stored_episode
+                    .as_ref()
+                    .is_some_and(|e| e.status != EpisodeStatus::Resolved);
+                // With a live episode a skip is the lifecycle's business (it may resolve it).
+                if let (Verdict::Skip { reason }, false) = (&verdict, live) {
                     tracing::info!(cluster = cluster_name, container_instance = change.container_instance_arn, node = %change.node_id, code = reason.code(), reason = %reason, "no alert");
                     report.skipped.push(Skipped {
                         cluster: cluster_name.clone(),
@@ -322,7 +327,7 @@ impl Monitor {
                         event_time: change.time,
                     },
                     record_ids: candidate.record_ids.clone(),
-                    stored: stored.remove(&change.container_instance_arn),
+                    stored: stored_episode,
                     observation,
                     verdict,
                 });

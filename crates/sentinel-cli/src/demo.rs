@@ -1,13 +1,18 @@
 //! `ecs-sentinel demo`: the deployed pipeline, on this machine, with no AWS account.
 //!
-//! Starts the AWS emulator, wires the stack's messaging the way `template.yaml` does (the
-//! rule's pattern and the redrive are read from the template), builds three clusters, stops
-//! some agents, lets normal fleet life happen inside the grace period, then drains the delay
-//! queue through the same handler code the Lambda runs and prints what came out.
+//! Starts the AWS emulator and wires the stack's messaging the way `template.yaml` does (the
+//! rules' patterns and the redrive are read from the template). Then three acts:
+//!
+//! 1. Disconnects: six agents stop; one reconnects inside the grace period, one instance is
+//!    terminated, one cluster is not monitored, and a corrupted message slips in. After the
+//!    grace period the delay queue is drained through the same handler code the Lambda runs.
+//! 2. Recovery: an alerted agent comes back; its reconnect event resolves the episode.
+//! 3. Sweep: an agent stops and its event is lost; the reconciliation sweep reports gauges,
+//!    notices it, and alerts once the grace period has passed.
 
 use crate::report::print_batch;
 use agent_monitor::config::{self, Config};
-use agent_monitor::{Clients, Monitor, QueuePoller};
+use agent_monitor::{BatchReport, Clients, Monitor, QueuePoller};
 use anyhow::Context;
 use sentinel_emulator::fleet::{Fleet, Member};
 use sentinel_emulator::stack::Stack;
@@ -17,6 +22,10 @@ use std::time::{Duration, Instant};
 
 const TAG_KEY: &str = "ecs-agent-monitoring";
 const TAG_VALUE: &str = "enabled";
+/// Locally a failed record comes back after 5 s (the stack's queues use 6 x the function
+/// timeout).
+const VISIBILITY: Duration = Duration::from_secs(5);
+const INDENT: &str = "                ";
 
 struct Timeline(Instant);
 
@@ -28,10 +37,35 @@ impl Timeline {
             text.as_ref()
         );
     }
+
+    fn act(&self, title: &str) {
+        println!("\n── {title} ──");
+    }
+}
+
+/// What the run produced, for the closing sections.
+#[derive(Default)]
+struct Collected {
+    emails: Vec<(String, String)>,
+    metrics: Vec<String>,
+}
+
+impl Collected {
+    fn add(&mut self, report: &BatchReport) {
+        for p in &report.published {
+            self.emails.push((p.alert.subject(), p.alert.text()));
+        }
+        for r in &report.resolved {
+            self.emails.push((r.resolved.subject(), r.resolved.text()));
+        }
+        self.metrics
+            .extend(report.metrics.iter().map(|m| m.to_emf()));
+    }
 }
 
 pub async fn run(grace_seconds: u64) -> anyhow::Result<()> {
     let t = Timeline(Instant::now());
+    let grace = Duration::from_secs(grace_seconds);
     println!(
         "ecs-sentinel demo: the agent-monitor pipeline against the AWS emulator (no AWS account)\n"
     );
@@ -43,25 +77,32 @@ pub async fn run(grace_seconds: u64) -> anyhow::Result<()> {
         format!("moto on {} (127.0.0.1 only)", emulator.endpoint()),
     );
 
-    let root = sentinel_emulator::repo_root();
-    let facts = template::read(&root.join("template.yaml"))?;
+    let facts = template::read(&sentinel_emulator::repo_root().join("template.yaml"))?;
     let stack = Stack::create(&sdk, "ecs-sentinel").await?;
-    // As in the template: the Lambda's visibility timeout is 6 x its timeout; locally a short
-    // one lets a failed record come back quickly.
+    let max_receives = facts.max_receive_count;
     let delay = stack
-        .add_delay_queue(
-            "ecs-sentinel",
-            &facts.disconnect_pattern,
-            Duration::from_secs(grace_seconds),
-            Duration::from_secs(5),
-            facts.max_receive_count,
+        .add_rule_queue(
+            "ecs-sentinel-delay",
+            std::slice::from_ref(&facts.disconnect_pattern),
+            grace,
+            VISIBILITY,
+            max_receives,
+        )
+        .await?;
+    let recovery = stack
+        .add_rule_queue(
+            "ecs-sentinel-recovery",
+            &facts.recovery_patterns,
+            Duration::ZERO,
+            VISIBILITY,
+            max_receives,
         )
         .await?;
     t.say(
         "stack",
         format!(
-            "rule {} (pattern from template.yaml) -> delay queue ({grace_seconds} s grace; the stack's default is {} s) -> handler -> topic -> inbox queue; dead-letter queue after {} receives",
-            delay.rule_name, facts.default_grace_period_seconds, facts.max_receive_count
+            "disconnect rule -> delay queue ({grace_seconds} s grace; the stack's default is {} s); reconnect and deregistration rules -> recovery queue; both -> handler -> alert table + topic -> inbox queue; dead-letter queue after {max_receives} receives (rule patterns from template.yaml)",
+            facts.default_grace_period_seconds
         ),
     );
 
@@ -90,10 +131,22 @@ pub async fn run(grace_seconds: u64) -> anyhow::Result<()> {
     );
     t.say("", "sandbox (untagged, so not monitored): 1 EC2 instance");
 
-    let [stays_down, reconnects, terminated, _healthy] = payments.as_slice() else {
+    let [stays_down, reconnects, terminated, lost_event] = payments.as_slice() else {
         anyhow::bail!("expected 4 payments-prod instances");
     };
     let sandbox = sandbox.first().context("sandbox instance")?;
+    let monitor = Monitor::new(
+        Clients::from_sdk_config(&sdk),
+        demo_config(&stack, grace_seconds)?,
+    )?;
+    let delay_poller =
+        QueuePoller::new(stack.sqs.clone(), &delay.url, &delay.arn, REGION).wait_seconds(2);
+    let recovery_poller =
+        QueuePoller::new(stack.sqs.clone(), &recovery.url, &recovery.arn, REGION).wait_seconds(1);
+    let mut collected = Collected::default();
+
+    // ── Act 1 ──
+    t.act("act 1: agents disconnect");
     let stopped: Vec<(&Member, &str)> = vec![
         (stays_down, "stays down"),
         (reconnects, "will reconnect within the grace period"),
@@ -115,16 +168,12 @@ pub async fn run(grace_seconds: u64) -> anyhow::Result<()> {
             format!("{} ({}): {note}", member.node_id, member.cluster),
         );
     }
-    // A reconnect event is published too: the rule must not let it through.
-    let healthy_event = fleet.state_change_event(&payments[3], true, now).await?;
-    events.push(healthy_event);
     stack.put_events(&events).await?;
     t.say(
         "eventbridge",
         format!(
-            "{} events published; the rule passes the {} disconnects to the delay queue",
-            events.len(),
-            stopped.len()
+            "{} disconnect events published; the rule passes them to the delay queue",
+            events.len()
         ),
     );
     stack
@@ -135,91 +184,123 @@ pub async fn run(grace_seconds: u64) -> anyhow::Result<()> {
         .send()
         .await
         .context("sending the corrupted message")?;
-    t.say(
-        "sqs",
-        "1 corrupted message lands in the delay queue as well",
-    );
-
-    tokio::time::sleep(Duration::from_secs(grace_seconds.min(3))).await;
+    t.say("sqs", "1 corrupted message lands in the delay queue too");
+    tokio::time::sleep(grace.min(Duration::from_secs(3))).await;
     fleet.start_agent(reconnects)?;
     t.say("agent up", format!("{} reconnected", reconnects.node_id));
     fleet.terminate(terminated).await?;
     t.say("terminated", terminated.node_id.clone());
-
-    let monitor = Monitor::new(Clients::from_sdk_config(&sdk), demo_config(&stack)?)?;
-    let poller =
-        QueuePoller::new(stack.sqs.clone(), &delay.url, &delay.arn, REGION).wait_seconds(2);
+    // The reconnect's own event goes to the recovery queue; no episode, so nothing to do.
+    let back = fleet
+        .state_change_event(reconnects, true, chrono::Utc::now())
+        .await?;
+    stack.put_events(&[back]).await?;
+    drain(
+        &t,
+        &recovery_poller,
+        &monitor,
+        1,
+        "recovery",
+        &mut collected,
+    )
+    .await?;
     t.say(
         "waiting",
         format!("for the grace period ({grace_seconds} s) to release the batch"),
     );
-    // From here on the counter sees only what the handler (and the local event source) call.
     emulator.reset_calls()?;
-    let expected = stopped.len() + 1;
-    let mut handled = 0;
-    let mut batch = 0;
-    let deadline = Instant::now() + Duration::from_secs(grace_seconds + 60);
-    let mut metrics = Vec::new();
-    let mut email_texts = Vec::new();
-    while handled < expected && Instant::now() < deadline {
-        let Some(poll) = poller.poll_once(&monitor).await? else {
-            continue;
-        };
-        batch += 1;
-        handled += poll.deleted;
-        let report = &poll.report;
-        t.say(
-            &format!("batch {batch}"),
-            format!(
-                "{} records: {} alert message(s), {} skipped, {} parked, {} to retry; {} deleted from the queue",
-                report.received,
-                report.published.len(),
-                report.skipped.len(),
-                report.dead_lettered.len(),
-                report.failed_record_ids.len(),
-                poll.deleted
-            ),
-        );
-        print_batch(report, "                ");
-        metrics.extend(report.metrics.iter().map(|m| m.to_emf()));
-        email_texts.extend(report.published.iter().map(|p| p.alert.text()));
-    }
-    anyhow::ensure!(
-        handled == expected,
-        "only {handled} of {expected} records were handled before the deadline"
-    );
+    drain(
+        &t,
+        &delay_poller,
+        &monitor,
+        stopped.len() + 1,
+        "delay",
+        &mut collected,
+    )
+    .await?;
+    print_calls(&emulator)?;
 
-    let inbox = stack.drain_inbox().await?;
-    let parked = stack.drain_dead_letters().await?;
+    // ── Act 2 ──
+    t.act("act 2: an alerted agent comes back");
+    fleet.start_agent(stays_down)?;
+    let back = fleet
+        .state_change_event(stays_down, true, chrono::Utc::now())
+        .await?;
+    stack.put_events(&[back]).await?;
     t.say(
-        "done",
+        "agent up",
         format!(
-            "{} alert message(s) on the topic, {} record(s) in the dead-letter queue",
-            inbox.len(),
-            parked.len()
+            "{} reconnected; its event goes to the recovery queue (no delay)",
+            stays_down.node_id
         ),
     );
-    let calls: HashMap<String, u64> = emulator.calls()?.into_iter().collect();
-    let lookups: Vec<String> = [
-        "ecs.DescribeClusters",
-        "ecs.DescribeContainerInstances",
-        "ec2.DescribeInstances",
-        "ssm.DescribeInstanceInformation",
-        "sns.Publish",
-        "sqs.SendMessageBatch",
-    ]
-    .iter()
-    .map(|op| format!("{op}={}", calls.get(*op).copied().unwrap_or(0)))
-    .collect();
-    println!(
-        "\nAWS calls by the handler, counted by the emulator: {}",
-        lookups.join(" ")
-    );
+    drain(
+        &t,
+        &recovery_poller,
+        &monitor,
+        1,
+        "recovery",
+        &mut collected,
+    )
+    .await?;
 
-    println!("\n──── the topic's messages, as an SQS subscriber received them ────");
+    // ── Act 3 ──
+    t.act("act 3: an event is lost, the sweep finds it");
+    fleet.stop_agent(lost_event)?;
+    t.say(
+        "agent down",
+        format!(
+            "{} (payments-prod): its event never arrives",
+            lost_event.node_id
+        ),
+    );
+    let first = monitor.sweep().await;
+    t.say(
+        "sweep",
+        "gauges (CloudWatch metrics DisconnectedAgents / ConnectedAgents per cluster):",
+    );
+    for g in &first.gauges {
+        println!(
+            "{INDENT}{:<14} connected {:>2}   disconnected {:>2}",
+            g.cluster, g.connected, g.disconnected
+        );
+    }
+    t.say(
+        "sweep",
+        format!(
+            "{} first seen down: suspected, alerted if still down after the grace period",
+            lost_event.node_id
+        ),
+    );
+    tokio::time::sleep(grace).await;
+    let second = monitor.sweep().await;
+    for p in &second.published {
+        let nodes: Vec<&str> = p
+            .alert
+            .instances
+            .iter()
+            .map(|i| i.node_id.as_str())
+            .collect();
+        t.say(
+            "sweep",
+            format!("alert {}: {}", p.alert.cluster_name(), nodes.join(", ")),
+        );
+        collected.emails.push((p.alert.subject(), p.alert.text()));
+    }
+    collected
+        .metrics
+        .extend(second.metrics.iter().map(|m| m.to_emf()));
+
+    // ── What came out ──
+    let inbox = stack.drain_inbox().await?;
+    let parked = stack.drain_dead_letters().await?;
+    println!(
+        "\n──── the topic's {} messages, as an SQS subscriber received them ────",
+        inbox.len()
+    );
     for alert in &inbox {
         println!(
-            "Subject: {}\n  attributes: cluster={} kind={} severity={}",
+            "{}\n    attributes: cluster={} kind={} severity={}",
             alert.subject,
             alert.attributes["cluster"]["Value"]
                 .as_str()
@@ -234,12 +315,12 @@ pub async fn run(grace_seconds: u64) -> anyhow::Result<()> {
     }
     if let Some(first) = inbox.first() {
         println!(
-            "\n──── JSON document of the first (SQS, Lambda and HTTPS subscribers) ────\n{}",
+            "\n──── the first message's JSON document (SQS, Lambda and HTTPS subscribers) ────\n{}",
             serde_json::to_string_pretty(&first.document)?
         );
     }
-    for text in &email_texts {
-        println!("\n──── email ────\n{text}");
+    for (subject, text) in &collected.emails {
+        println!("\n──── email: {subject} ────\n{text}");
     }
     for letter in &parked {
         println!(
@@ -248,18 +329,82 @@ pub async fn run(grace_seconds: u64) -> anyhow::Result<()> {
         );
     }
     println!("\n──── metrics (CloudWatch EMF lines the Lambda prints) ────");
-    for line in metrics {
+    for line in &collected.metrics {
         println!("{line}");
+    }
+    println!(
+        "\ndone in {:.1} s: {} messages on the topic, {} record(s) in the dead-letter queue",
+        t.0.elapsed().as_secs_f64(),
+        inbox.len(),
+        parked.len()
+    );
+    Ok(())
+}
+
+/// Runs the local event source until `expected` records were handled (deleted).
+async fn drain(
+    t: &Timeline,
+    poller: &QueuePoller,
+    monitor: &Monitor,
+    expected: usize,
+    queue: &str,
+    collected: &mut Collected,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut handled = 0;
+    while handled < expected {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "only {handled} of {expected} records of the {queue} queue were handled in time"
+        );
+        let Some(poll) = poller.poll_once(monitor).await? else {
+            continue;
+        };
+        handled += poll.deleted;
+        let report = &poll.report;
+        t.say(
+            &format!("{queue} batch"),
+            format!(
+                "{} records: {} alert(s), {} resolved, {} skipped, {} ignored reconnects, {} parked, {} to retry",
+                report.received,
+                report.published.len(),
+                report.resolved.len(),
+                report.skipped.len(),
+                report.ignored_reconnects,
+                report.dead_lettered.len(),
+                report.failed_record_ids.len(),
+            ),
+        );
+        print_batch(report, INDENT);
+        collected.add(report);
     }
     Ok(())
 }
 
+fn print_calls(emulator: &Emulator) -> anyhow::Result<()> {
+    let calls: HashMap<String, u64> = emulator.calls()?.into_iter().collect();
+    let mut counted: Vec<String> = calls
+        .iter()
+        .filter(|(op, _)| {
+            !op.starts_with("sqs.ReceiveMessage") && !op.starts_with("sqs.DeleteMessage")
+        })
+        .map(|(op, n)| format!("{op}={n}"))
+        .collect();
+    counted.sort();
+    println!(
+        "{INDENT}AWS calls by the handler for that batch (emulator counter): {}",
+        counted.join(" ")
+    );
+    Ok(())
+}
+
 /// The demo monitors tagged clusters only, so the untagged sandbox shows a skip.
-fn demo_config(stack: &Stack) -> anyhow::Result<Config> {
+fn demo_config(stack: &Stack, grace_seconds: u64) -> anyhow::Result<Config> {
     let env: HashMap<&str, String> = HashMap::from([
         (config::ALERT_TOPIC_ARN, stack.topic_arn.clone()),
         (config::DEAD_LETTER_QUEUE_URL, stack.dead_letter_url.clone()),
         (config::ALERT_TABLE_NAME, stack.table_name.clone()),
+        (config::GRACE_PERIOD_SECONDS, grace_seconds.to_string()),
         (config::MONITOR_ALL_CLUSTERS, "false".to_owned()),
         (config::MONITORING_TAG_VALUE, TAG_VALUE.to_owned()),
         (config::CUSTOM_ACTIONS, "log-nodes".to_owned()),

@@ -45,11 +45,11 @@ pub struct Stack {
     pub table_name: String,
 }
 
-/// The rule → delay queue leg.
-pub struct DelayQueue {
+/// Rules → queue: the delay queue leg, or the recovery queue leg.
+pub struct RuleQueue {
     pub url: String,
     pub arn: String,
-    pub rule_name: String,
+    pub rule_names: Vec<String>,
 }
 
 impl Stack {
@@ -90,20 +90,21 @@ impl Stack {
         })
     }
 
-    /// The EventBridge rule (with the template's pattern) and the delay queue it feeds,
-    /// with the template's redrive to the dead-letter queue.
-    pub async fn add_delay_queue(
+    /// A queue fed by EventBridge rules with the given patterns, as the template wires the
+    /// delay queue (with `delay` as its grace period) and the recovery queue (no delay), with
+    /// the template's redrive to the dead-letter queue.
+    pub async fn add_rule_queue(
         &self,
-        prefix: &str,
-        pattern: &Value,
+        name: &str,
+        patterns: &[Value],
         delay: Duration,
         visibility_timeout: Duration,
         max_receive_count: u64,
-    ) -> Result<DelayQueue, FleetError> {
+    ) -> Result<RuleQueue, FleetError> {
         let redrive = json!({ "deadLetterTargetArn": self.dead_letter_arn, "maxReceiveCount": max_receive_count });
         let (url, arn) = create_queue(
             &self.sqs,
-            &format!("{prefix}-delay"),
+            name,
             &[
                 ("DelaySeconds", delay.as_secs().to_string()),
                 (
@@ -114,30 +115,34 @@ impl Stack {
             ],
         )
         .await?;
-        let rule_name = format!("{prefix}-agent-disconnected");
-        self.events
-            .put_rule()
-            .name(&rule_name)
-            .event_pattern(pattern.to_string())
-            .send()
-            .await
-            .map_err(aws("events:PutRule"))?;
-        let target = aws_sdk_eventbridge::types::Target::builder()
-            .id("delay-queue")
-            .arn(&arn)
-            .build()
-            .map_err(aws("events:PutTargets"))?;
-        self.events
-            .put_targets()
-            .rule(&rule_name)
-            .targets(target)
-            .send()
-            .await
-            .map_err(aws("events:PutTargets"))?;
-        Ok(DelayQueue {
+        let mut rule_names = Vec::new();
+        for (i, pattern) in patterns.iter().enumerate() {
+            let rule_name = format!("{name}-rule-{i}");
+            self.events
+                .put_rule()
+                .name(&rule_name)
+                .event_pattern(pattern.to_string())
+                .send()
+                .await
+                .map_err(aws("events:PutRule"))?;
+            let target = aws_sdk_eventbridge::types::Target::builder()
+                .id("queue")
+                .arn(&arn)
+                .build()
+                .map_err(aws("events:PutTargets"))?;
+            self.events
+                .put_targets()
+                .rule(&rule_name)
+                .targets(target)
+                .send()
+                .await
+                .map_err(aws("events:PutTargets"))?;
+            rule_names.push(rule_name);
+        }
+        Ok(RuleQueue {
             url,
             arn,
-            rule_name,
+            rule_names,
         })
     }
 

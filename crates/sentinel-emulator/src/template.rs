@@ -17,6 +17,8 @@ pub enum TemplateError {
 pub struct TemplateFacts {
     /// `AgentDisconnectedRule.Properties.EventPattern`, as JSON.
     pub disconnect_pattern: serde_json::Value,
+    /// The patterns of the rules feeding the recovery queue (reconnects, deregistrations).
+    pub recovery_patterns: Vec<serde_json::Value>,
     /// The delay queue's redrive `maxReceiveCount`.
     pub max_receive_count: u64,
     /// `GracePeriodSeconds`' default.
@@ -47,14 +49,16 @@ pub fn parse(text: &str) -> Result<TemplateFacts, TemplateError> {
         }
         Ok(node)
     };
-    let pattern = at(&[
-        "Resources",
-        "AgentDisconnectedRule",
-        "Properties",
-        "EventPattern",
-    ])?;
-    let disconnect_pattern = serde_json::to_value(pattern)
-        .map_err(|e| TemplateError::Shape(format!("EventPattern is not plain data: {e}")))?;
+    let pattern = |rule: &str| -> Result<serde_json::Value, TemplateError> {
+        serde_json::to_value(at(&["Resources", rule, "Properties", "EventPattern"])?).map_err(|e| {
+            TemplateError::Shape(format!("{rule}'s EventPattern is not plain data: {e}"))
+        })
+    };
+    let disconnect_pattern = pattern("AgentDisconnectedRule")?;
+    let recovery_patterns = vec![
+        pattern("AgentReconnectedRule")?,
+        pattern("InstanceDeregisteredRule")?,
+    ];
     let max_receive_count = at(&[
         "Resources",
         "DelayQueue",
@@ -81,6 +85,7 @@ pub fn parse(text: &str) -> Result<TemplateFacts, TemplateError> {
     .collect();
     Ok(TemplateFacts {
         disconnect_pattern,
+        recovery_patterns,
         max_receive_count,
         default_grace_period_seconds,
         function_variables,

@@ -13,10 +13,20 @@ async fn rule_delay_queue_and_poller_alert_once_after_a_redelivery() -> anyhow::
     let facts = template::read(&sentinel_emulator::repo_root().join("template.yaml"))?;
     let delay = world
         .stack
-        .add_delay_queue(
-            "sentinel",
-            &facts.disconnect_pattern,
+        .add_rule_queue(
+            "sentinel-delay",
+            std::slice::from_ref(&facts.disconnect_pattern),
             Duration::from_secs(1),
+            Duration::from_secs(1),
+            facts.max_receive_count,
+        )
+        .await?;
+    let recovery = world
+        .stack
+        .add_rule_queue(
+            "sentinel-recovery",
+            &facts.recovery_patterns,
+            Duration::ZERO,
             Duration::from_secs(1),
             facts.max_receive_count,
         )
@@ -27,7 +37,7 @@ async fn rule_delay_queue_and_poller_alert_once_after_a_redelivery() -> anyhow::
     fleet.stop_agent(&members[0])?;
     let now = chrono::Utc::now();
     let down = fleet.state_change_event(&members[0], false, now).await?;
-    // A reconnect event does not match the rule and never reaches the queue.
+    // A connected instance's event goes to the recovery queue, never the delay queue.
     let up = fleet.state_change_event(&members[1], true, now).await?;
     world.stack.put_events(&[down, up]).await?;
 
@@ -61,5 +71,32 @@ async fn rule_delay_queue_and_poller_alert_once_after_a_redelivery() -> anyhow::
     // Acknowledged: nothing left after the visibility timeout either.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(poller.poll_once(&monitor).await?.is_none());
+
+    // The recovery queue: the other instance's event costs nothing; the agent coming back
+    // resolves the episode at once (no delay).
+    fleet.start_agent(&members[0])?;
+    let back = fleet
+        .state_change_event(&members[0], true, chrono::Utc::now())
+        .await?;
+    world.stack.put_events(&[back]).await?;
+    let recovery_poller = QueuePoller::new(
+        world.stack.sqs.clone(),
+        &recovery.url,
+        &recovery.arn,
+        "us-east-1",
+    )
+    .wait_seconds(1);
+    let (mut ignored, mut resolved) = (0, 0);
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(10) && ignored + resolved < 2 {
+        if let Some(poll) = recovery_poller.poll_once(&monitor).await? {
+            ignored += poll.report.ignored_reconnects;
+            resolved += poll.report.resolved.len();
+        }
+    }
+    assert_eq!((ignored, resolved), (1, 1));
+    let inbox = world.stack.drain_inbox().await?;
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(inbox[0].document["type"], "agent-resolved");
     Ok(())
 }
