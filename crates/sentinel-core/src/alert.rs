@@ -7,6 +7,7 @@
 //! changes.
 
 use crate::decision::{AlertKind, Severity};
+use crate::episode::ActionRecord;
 use crate::event::ClusterArn;
 use crate::node::{NodeId, NodeKind};
 use crate::observation::{ContainerInstanceView, NodeView};
@@ -33,6 +34,8 @@ pub struct AffectedInstance {
     pub platform: Option<String>,
     /// When the disconnection event happened, if the event said.
     pub disconnected_since: Option<DateTime<Utc>>,
+    /// Remediation done so far in this episode.
+    pub actions: Vec<ActionRecord>,
 }
 
 impl AffectedInstance {
@@ -74,6 +77,7 @@ impl AffectedInstance {
             node_state: node.state().to_owned(),
             platform,
             disconnected_since,
+            actions: Vec::new(),
         }
     }
 }
@@ -100,9 +104,11 @@ impl AffectedInstance {
                 node_state: node.map_or("unknown", NodeView::state).to_owned(),
                 platform: instance.and_then(|i| i.os_type.clone()),
                 disconnected_since: None,
+                actions: Vec::new(),
             },
         };
         affected.disconnected_since = Some(episode.first_seen_at);
+        affected.actions = episode.actions.clone();
         affected
     }
 }
@@ -246,6 +252,7 @@ impl ClusterAlert {
                         )
                     }),
                 ),
+                ("remediation", describe_actions(&instance.actions)),
                 ("console", console::node(c, &instance.node_id)),
             ];
             for (label, value) in rows {
@@ -348,6 +355,7 @@ impl ClusterAlert {
                     platform: i.platform.clone(),
                     agent_version: i.agent_version.clone(),
                     disconnected_since: i.disconnected_since,
+                    actions: i.actions.iter().map(ActionDoc::from).collect(),
                     console_url: console::node(c, &i.node_id),
                 })
                 .collect(),
@@ -436,7 +444,38 @@ pub struct InstanceDoc {
     pub platform: Option<String>,
     pub agent_version: Option<String>,
     pub disconnected_since: Option<DateTime<Utc>>,
+    /// Remediation done so far (empty when none is configured).
+    pub actions: Vec<ActionDoc>,
     pub console_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionDoc {
+    pub action: String,
+    pub at: DateTime<Utc>,
+    pub outcome: String,
+}
+
+impl From<&ActionRecord> for ActionDoc {
+    fn from(a: &ActionRecord) -> Self {
+        ActionDoc {
+            action: a.action.clone(),
+            at: a.at,
+            outcome: a.outcome.clone(),
+        }
+    }
+}
+
+/// "restart-agent at 10:05:00: succeeded, command 1234; …", or `None` when nothing was done.
+pub(crate) fn describe_actions(actions: &[ActionRecord]) -> Option<String> {
+    (!actions.is_empty()).then(|| {
+        actions
+            .iter()
+            .map(|a| format!("{} at {}: {}", a.action, a.at.format("%H:%M:%S"), a.outcome))
+            .collect::<Vec<_>>()
+            .join("; ")
+    })
 }
 
 /// The SNS `Message` for `MessageStructure=json`: the text for email, the document for
@@ -571,6 +610,7 @@ mod tests {
             node_state: state.into(),
             platform: None,
             disconnected_since: Some(Utc.with_ymd_and_hms(2026, 11, 21, 10, 0, 0).unwrap()),
+            actions: Vec::new(),
         }
     }
 

@@ -11,6 +11,7 @@
 //! - [`episode`]: the alert lifecycle (open → resolved, reminders, owed notices).
 //! - [`alert`]: the aggregated per-cluster notification (subject, email text, JSON document).
 //! - [`recovery`]: the RESOLVED notice.
+//! - [`remediation`]: what may be done about a down agent, and how much per hour.
 //! - [`metrics`]: CloudWatch Embedded Metric Format records.
 //! - [`cache`]: a small time-to-live cache (the cluster tags of warm invocations).
 
@@ -25,6 +26,7 @@ pub mod node;
 pub mod observation;
 pub mod policy;
 pub mod recovery;
+pub mod remediation;
 
 pub use alert::{AffectedInstance, ClusterAlert};
 pub use batch::{group_by_cluster, Candidate, ClusterBatch};

@@ -2,8 +2,8 @@
 //! long each agent was down, why the episode ended, and what was done about it.
 
 use crate::alert::{
-    console, fit_sns_message, human_duration, plural, sns_message, subject_with, Attribute,
-    SCHEMA_VERSION, SNS_MESSAGE_MAX_BYTES,
+    console, describe_actions, fit_sns_message, human_duration, plural, sns_message, subject_with,
+    ActionDoc, Attribute, SCHEMA_VERSION, SNS_MESSAGE_MAX_BYTES,
 };
 use crate::episode::{Episode, Resolution};
 use crate::event::ClusterArn;
@@ -80,14 +80,12 @@ impl ClusterResolved {
                 human_duration(e.downtime(self.checked_at)),
                 e.first_seen_at.format("%Y-%m-%d %H:%M:%S UTC")
             );
-            let done = if e.actions.is_empty() {
-                "nothing (alert only)".to_owned()
+            let done =
+                describe_actions(&e.actions).unwrap_or_else(|| "nothing (alert only)".into());
+            let done = if auto_remediated(e) {
+                format!("{done} (auto-remediated)")
             } else {
-                e.actions
-                    .iter()
-                    .map(|a| format!("{} at {}: {}", a.action, a.at.format("%H:%M:%S"), a.outcome))
-                    .collect::<Vec<_>>()
-                    .join("; ")
+                done
             };
             let _ = writeln!(out, "   {:<19} {done}", "done about it:");
             let _ = writeln!(
@@ -150,15 +148,8 @@ impl ClusterResolved {
                     down_since: e.first_seen_at,
                     resolved_at: e.resolved_at,
                     downtime_seconds: e.downtime(self.checked_at).num_seconds().max(0),
-                    actions: e
-                        .actions
-                        .iter()
-                        .map(|a| ActionDoc {
-                            action: a.action.clone(),
-                            at: a.at,
-                            outcome: a.outcome.clone(),
-                        })
-                        .collect(),
+                    actions: e.actions.iter().map(ActionDoc::from).collect(),
+                    auto_remediated: auto_remediated(e),
                     console_url: console::node(c, &e.node_id),
                 })
                 .collect(),
@@ -225,15 +216,16 @@ pub struct ResolvedInstanceDoc {
     pub resolved_at: Option<DateTime<Utc>>,
     pub downtime_seconds: i64,
     pub actions: Vec<ActionDoc>,
+    /// The agent came back after a remediation action succeeded.
+    pub auto_remediated: bool,
     pub console_url: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ActionDoc {
-    pub action: String,
-    pub at: DateTime<Utc>,
-    pub outcome: String,
+/// The agent reconnected after a remediation action that went through (not a dry run, not
+/// one refused by the hourly limit).
+pub fn auto_remediated(e: &Episode) -> bool {
+    e.resolution == Some(Resolution::AgentReconnected)
+        && e.actions.iter().any(|a| a.outcome.starts_with("succeeded"))
 }
 
 #[cfg(test)]
@@ -307,6 +299,31 @@ mod tests {
         assert_eq!(doc["instances"][0]["downtimeSeconds"], 720);
         assert_eq!(doc["instances"][1]["actions"][0]["action"], "reboot");
         assert_eq!(r.attributes()[1].value, r#"["resolved"]"#);
+    }
+
+    #[test]
+    fn a_reconnect_after_a_successful_action_is_auto_remediated() {
+        let mut e = episode("i-0a", Resolution::AgentReconnected, 5);
+        assert!(!auto_remediated(&e));
+        e.actions.push(ActionRecord {
+            action: "restart-agent".into(),
+            at: e.first_seen_at,
+            outcome: "dry run: would restart the ECS agent".into(),
+        });
+        assert!(!auto_remediated(&e), "a dry run fixes nothing");
+        e.actions.push(ActionRecord {
+            action: "restart-agent".into(),
+            at: e.first_seen_at,
+            outcome: "succeeded: command 42".into(),
+        });
+        assert!(auto_remediated(&e));
+        let r = ClusterResolved {
+            cluster_arn: e.cluster_arn.clone(),
+            checked_at: Utc::now(),
+            episodes: vec![e],
+        };
+        assert!(r.text().contains("(auto-remediated)"));
+        assert!(r.document().instances[0].auto_remediated);
     }
 
     #[test]
