@@ -38,6 +38,7 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import make_server
 
 CONTROL_PREFIX = "/_harness/"
+REQUESTS_KEPT = 100  # request bodies kept per operation
 DEFAULT_REGION = "us-east-1"
 
 # Unsigned requests have no credential scope; the X-Amz-Target prefix names the service.
@@ -182,6 +183,9 @@ class Harness:
         self.next_fault_id = 1
         self.rng = random.Random(0)  # seeded so soak tests are reproducible
         self.ssm_instances = {}  # instance id -> SSM InstanceInformation dict
+        # "service.Operation" -> the latest request bodies, so tests can check the arguments
+        # a call was made with (bounded: a soak test must not grow memory without limit).
+        self.requests = {}
 
     # WSGI entry point
     def __call__(self, environ, start_response):
@@ -205,7 +209,11 @@ class Harness:
 
     def record_and_pick_fault(self, service, operation, body):
         with self.lock:
-            self.calls[f"{service}.{operation}"] += 1
+            key = f"{service}.{operation}"
+            self.calls[key] += 1
+            recent = self.requests.setdefault(key, [])
+            recent.append(body.decode("utf-8", "replace"))
+            del recent[:-REQUESTS_KEPT]
             for rule in self.faults:
                 if rule["service"] not in ("*", service):
                     continue
@@ -231,6 +239,7 @@ class Harness:
             ("GET", "health"): lambda _: {"ok": True},
             ("GET", "calls"): lambda _: {"calls": self.snapshot_calls()},
             ("POST", "calls/reset"): self.reset_calls,
+            ("POST", "requests"): self.list_requests,
             ("GET", "faults"): self.list_faults,
             ("POST", "faults"): self.add_fault,
             ("DELETE", "faults"): self.clear_faults,
@@ -258,6 +267,11 @@ class Harness:
         headers = [("Content-Type", "application/json")]
         return respond(start_response, status, headers, json.dumps(result).encode())
 
+    def list_requests(self, p):
+        """The latest request bodies of one operation: {"operation": "ec2.RebootInstances"}."""
+        with self.lock:
+            return {"requests": list(self.requests.get(p.get("operation", ""), []))}
+
     def snapshot_calls(self):
         with self.lock:
             return dict(self.calls)
@@ -265,6 +279,7 @@ class Harness:
     def reset_calls(self, _):
         with self.lock:
             self.calls.clear()
+            self.requests.clear()
         return {}
 
     def list_faults(self, _):

@@ -4,6 +4,7 @@
 use sentinel_core::decision::DecisionSettings;
 use sentinel_core::metrics::DEFAULT_NAMESPACE;
 use sentinel_core::policy::DEFAULT_TAG_KEY;
+use sentinel_core::remediation::{RemediationAction, RemediationSettings};
 use sentinel_core::MonitoringPolicy;
 use std::time::Duration;
 
@@ -19,6 +20,9 @@ pub const CUSTOM_ACTIONS: &str = "CUSTOM_ACTIONS";
 pub const ALERT_TABLE_NAME: &str = "ALERT_TABLE_NAME";
 pub const GRACE_PERIOD_SECONDS: &str = "GRACE_PERIOD_SECONDS";
 pub const REMINDER_HOURS: &str = "REMINDER_HOURS";
+pub const REMEDIATION_ACTION: &str = "REMEDIATION_ACTION";
+pub const REMEDIATION_MAX_PERCENT_PER_HOUR: &str = "REMEDIATION_MAX_PERCENT_PER_HOUR";
+pub const REMEDIATION_DRY_RUN: &str = "REMEDIATION_DRY_RUN";
 
 /// Every variable the function reads (besides the standard AWS_* ones the SDK reads).
 pub const VARIABLES: &[&str] = &[
@@ -34,6 +38,9 @@ pub const VARIABLES: &[&str] = &[
     ALERT_TABLE_NAME,
     GRACE_PERIOD_SECONDS,
     REMINDER_HOURS,
+    REMEDIATION_ACTION,
+    REMEDIATION_MAX_PERCENT_PER_HOUR,
+    REMEDIATION_DRY_RUN,
 ];
 
 const DEFAULT_TAG_CACHE_TTL_SECONDS: u64 = 300;
@@ -77,6 +84,7 @@ pub struct Config {
     /// How long a claimed notice is left to its claimer (not an environment variable:
     /// tests shorten it).
     pub notice_lease: Duration,
+    pub remediation: RemediationSettings,
 }
 
 impl Config {
@@ -157,6 +165,34 @@ impl Config {
             "a whole number of hours (0 switches reminders off)",
         )?;
 
+        let action = match get(REMEDIATION_ACTION) {
+            None => RemediationAction::None,
+            Some(raw) => RemediationAction::parse(&raw).ok_or(ConfigError::Invalid {
+                name: REMEDIATION_ACTION,
+                value: raw,
+                expected: format!("one of {}", RemediationAction::NAMES.join(", ")),
+            })?,
+        };
+        let max_percent = parse_number(
+            REMEDIATION_MAX_PERCENT_PER_HOUR,
+            get(REMEDIATION_MAX_PERCENT_PER_HOUR),
+            10,
+            100,
+            "a whole percentage from 1 to 100",
+        )?;
+        if max_percent == 0 {
+            return Err(ConfigError::Invalid {
+                name: REMEDIATION_MAX_PERCENT_PER_HOUR,
+                value: "0".into(),
+                expected: "a whole percentage from 1 to 100 (set REMEDIATION_ACTION=none to switch remediation off)".into(),
+            });
+        }
+        let remediation = RemediationSettings {
+            action,
+            max_percent_per_hour: u32::try_from(max_percent).unwrap_or(100),
+            dry_run: parse_bool(REMEDIATION_DRY_RUN, get(REMEDIATION_DRY_RUN), false)?,
+        };
+
         Ok(Config {
             alert_topic_arn,
             dead_letter_queue_url,
@@ -185,6 +221,7 @@ impl Config {
             reminder_every: (reminder_hours > 0)
                 .then(|| Duration::from_secs(reminder_hours * 3600)),
             notice_lease: NOTICE_LEASE,
+            remediation,
         })
     }
 }
@@ -259,6 +296,23 @@ mod tests {
         assert!(c.custom_actions.is_empty());
         assert_eq!(c.grace_period, Duration::from_secs(60));
         assert_eq!(c.reminder_every, None);
+        assert!(!c.remediation.enabled());
+        assert_eq!(c.remediation.max_percent_per_hour, 10);
+        assert!(!c.remediation.dry_run);
+    }
+
+    #[test]
+    fn remediation_settings_parse() {
+        let mut env = REQUIRED.to_vec();
+        env.extend([
+            (REMEDIATION_ACTION, "restart-agent"),
+            (REMEDIATION_MAX_PERCENT_PER_HOUR, "25"),
+            (REMEDIATION_DRY_RUN, "true"),
+        ]);
+        let r = parse(&env).unwrap().remediation;
+        assert_eq!(r.action, RemediationAction::RestartAgent);
+        assert_eq!(r.max_percent_per_hour, 25);
+        assert!(r.dry_run);
     }
 
     #[test]
@@ -302,6 +356,10 @@ mod tests {
             (ALERT_ON_UNREACHABLE_ANYWHERE_NODES, "1"),
             (GRACE_PERIOD_SECONDS, "901"),
             (REMINDER_HOURS, "soon"),
+            (REMEDIATION_ACTION, "terminate"),
+            (REMEDIATION_MAX_PERCENT_PER_HOUR, "0"),
+            (REMEDIATION_MAX_PERCENT_PER_HOUR, "101"),
+            (REMEDIATION_DRY_RUN, "maybe"),
         ];
         for (name, value) in cases {
             let mut env: Vec<(&str, &str)> = REQUIRED

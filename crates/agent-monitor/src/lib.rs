@@ -9,6 +9,7 @@ pub mod local_source;
 pub mod logging;
 mod observe;
 pub mod pipeline;
+mod remediate;
 mod settle;
 pub mod sweep;
 

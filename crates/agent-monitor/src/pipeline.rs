@@ -12,7 +12,7 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use chrono::{DateTime, SubsecRound, Utc};
 use sentinel_aws::{
     DeadLetter, DeadLetterQueue, Ec2Inventory, EcsInventory, EpisodeStore, ManagedNodes,
-    SnsNotifier,
+    Remediator, SnsNotifier,
 };
 use sentinel_core::cache::TtlCache;
 use sentinel_core::episode::{EpisodeStatus, Sighting, Source};
@@ -45,6 +45,7 @@ pub struct Clients {
     pub sns: aws_sdk_sns::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
+    pub autoscaling: aws_sdk_autoscaling::Client,
 }
 
 impl Clients {
@@ -56,6 +57,7 @@ impl Clients {
             sns: aws_sdk_sns::Client::new(sdk),
             sqs: aws_sdk_sqs::Client::new(sdk),
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            autoscaling: aws_sdk_autoscaling::Client::new(sdk),
         }
     }
 }
@@ -129,6 +131,7 @@ pub struct Monitor {
     pub(crate) notifier: SnsNotifier,
     pub(crate) dead_letters: DeadLetterQueue,
     pub(crate) episodes: EpisodeStore,
+    pub(crate) remediator: Remediator,
     pub(crate) config: Config,
     pub(crate) actions: ActionRegistry,
     /// Cluster tags survive across warm invocations: they change rarely and
@@ -146,6 +149,12 @@ impl Monitor {
             }
         })?;
         Ok(Monitor {
+            remediator: Remediator::new(
+                clients.ssm.clone(),
+                clients.ecs.clone(),
+                clients.ec2.clone(),
+                clients.autoscaling,
+            ),
             ecs: EcsInventory::new(clients.ecs),
             ec2: Ec2Inventory::new(clients.ec2),
             ssm: ManagedNodes::new(clients.ssm),

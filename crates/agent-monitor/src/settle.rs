@@ -9,7 +9,7 @@ use sentinel_aws::{AwsError, Written};
 use sentinel_core::episode::{self, Episode, LifecycleSettings, Notice, Sighting, Source, Step};
 use sentinel_core::recovery::ClusterResolved;
 use sentinel_core::{AffectedInstance, ClusterAlert, ClusterArn, Observation, Verdict};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// How many episode writes one run keeps in flight.
 const WRITE_CONCURRENCY: usize = 32;
@@ -139,11 +139,19 @@ impl Monitor {
             }
         }
 
-        // 3. Send, then record that it was sent (or release the claim for a retry).
+        // 3. Remediate new alerts (once per episode, within the hourly budget), so the alert
+        //    can say what was done.
+        let sizes = self.remediation_cluster_sizes(&owed).await;
+        let sizes = &sizes;
+
+        // 4. Send, then record that it was sent (or release the claim for a retry).
         let sends = owed
             .into_iter()
             .map(|((cluster, notice), mut group)| async move {
                 group.sort_by(|a, b| a.0.container_instance_arn.cmp(&b.0.container_instance_arn));
+                if notice == Notice::Alert {
+                    self.remediate(&cluster, &mut group, sizes, now).await;
+                }
                 let message = match notice {
                     Notice::Alert | Notice::Reminder => Message::Alert(ClusterAlert {
                         cluster_arn: cluster.clone(),
@@ -222,7 +230,7 @@ impl Monitor {
             }
         }
 
-        // 4. Custom actions, on first alerts only.
+        // 5. Custom actions, on first alerts only.
         if !self.actions.is_empty() {
             let first_alerts = settled.alerts.iter().filter(|p| !p.alert.reminder);
             let outcomes =
@@ -231,6 +239,29 @@ impl Monitor {
             settled.action_failures = outcomes.iter().map(|o| o.failed.len()).sum();
         }
         settled
+    }
+
+    /// Registered instances per cluster with a new alert, when remediation is on (the base
+    /// of its hourly limit). Unknown sizes count as zero, which still allows one action.
+    async fn remediation_cluster_sizes(
+        &self,
+        owed: &BTreeMap<(ClusterArn, Notice), Vec<(Episode, Decided)>>,
+    ) -> HashMap<ClusterArn, usize> {
+        if !self.config.remediation.enabled() || self.config.remediation.dry_run {
+            return HashMap::new();
+        }
+        let clusters: Vec<ClusterArn> = owed
+            .keys()
+            .filter(|(_, notice)| *notice == Notice::Alert)
+            .map(|(cluster, _)| cluster.clone())
+            .collect();
+        if clusters.is_empty() {
+            return HashMap::new();
+        }
+        self.ecs.cluster_sizes(&clusters).await.unwrap_or_else(|err| {
+            tracing::warn!(error = %err, "cluster sizes unknown; remediation allows one action per cluster and hour");
+            HashMap::new()
+        })
     }
 
     async fn record_sent(&self, e: &Episode, notice: Notice, now: DateTime<Utc>) {

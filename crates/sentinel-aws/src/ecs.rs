@@ -101,6 +101,36 @@ impl EcsInventory {
 }
 
 impl EcsInventory {
+    /// How many container instances each cluster has registered (DescribeClusters, 100 per
+    /// call): the base of the remediation limit. Unknown clusters are absent.
+    pub async fn cluster_sizes(
+        &self,
+        clusters: &[ClusterArn],
+    ) -> Result<HashMap<ClusterArn, usize>, AwsError> {
+        let calls = chunks(clusters, CLUSTERS_PER_CALL).map(|chunk| async move {
+            self.client
+                .describe_clusters()
+                .set_clusters(Some(chunk.iter().map(|c| c.as_str().to_owned()).collect()))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ecs", "DescribeClusters", e))
+        });
+        let mut sizes = HashMap::new();
+        for output in try_join_all(calls).await? {
+            for cluster in output.clusters() {
+                if let Some(arn) = cluster
+                    .cluster_arn()
+                    .and_then(|a| ClusterArn::parse(a).ok())
+                {
+                    let count = usize::try_from(cluster.registered_container_instances_count())
+                        .unwrap_or(0);
+                    sizes.insert(arn, count);
+                }
+            }
+        }
+        Ok(sizes)
+    }
+
     /// Every cluster ARN in the region, 100 per call.
     pub async fn list_clusters(&self) -> Result<Vec<ClusterArn>, AwsError> {
         let mut clusters = Vec::new();

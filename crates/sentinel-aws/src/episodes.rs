@@ -160,7 +160,9 @@ impl EpisodeStore {
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk("dynamodb", "Scan", e))?;
-            for item in output.items() {
+            // Episode items are keyed by container instance ARN; the table also holds the
+            // remediation windows ("remediation#…"), which are not episodes.
+            for item in output.items().iter().filter(|i| is_episode(i)) {
                 episodes.push(from_item(item)?);
             }
             match output.last_evaluated_key() {
@@ -169,6 +171,86 @@ impl EpisodeStore {
             }
         }
     }
+    /// Takes a remediation slot for `cluster` if fewer than `budget` actions were taken in
+    /// the last hour; returns whether one was taken. The window is one item per cluster,
+    /// written on the version read, so concurrent runs cannot both take the last slot.
+    pub async fn take_remediation_slot(
+        &self,
+        cluster: &ClusterArn,
+        now: DateTime<Utc>,
+        budget: usize,
+    ) -> Result<bool, AwsError> {
+        let key = format!("{WINDOW_PREFIX}{}", cluster.as_str());
+        for _ in 0..WINDOW_TRIES {
+            let output = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("pk", text(&key))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("dynamodb", "GetItem", e))?;
+            let item = output.item();
+            let version = item
+                .and_then(|i| i.get("version"))
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+            let recent: Vec<DateTime<Utc>> = item
+                .and_then(|i| i.get("times"))
+                .and_then(|v| v.as_l().ok())
+                .map(|times| {
+                    times
+                        .iter()
+                        .filter_map(|t| t.as_n().ok()?.parse::<i64>().ok())
+                        .filter_map(|secs| DateTime::from_timestamp(secs, 0))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let (allowed, window) = sentinel_core::remediation::take_slot(&recent, now, budget);
+            if !allowed {
+                return Ok(false);
+            }
+            let request = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", text(&key))
+                .item(
+                    "times",
+                    AttributeValue::L(window.into_iter().map(time).collect()),
+                )
+                .item("version", number(version + 1))
+                .item("ttl", time(now + TimeDelta::hours(2)));
+            let request = if version == 0 {
+                request.condition_expression("attribute_not_exists(pk)")
+            } else {
+                request
+                    .condition_expression("version = :expected")
+                    .expression_attribute_values(":expected", number(version))
+            };
+            match request.send().await {
+                Ok(_) => return Ok(true),
+                Err(e) if is_conflict(e.as_service_error()) => continue,
+                Err(e) => return Err(AwsError::from_sdk("dynamodb", "PutItem", e)),
+            }
+        }
+        Err(AwsError::new(
+            "dynamodb",
+            "PutItem",
+            format!("the remediation window of {cluster} kept changing under concurrent runs"),
+        ))
+    }
+}
+
+const WINDOW_PREFIX: &str = "remediation#";
+const WINDOW_TRIES: usize = 5;
+
+fn is_episode(item: &HashMap<String, AttributeValue>) -> bool {
+    item.get("pk")
+        .and_then(|v| v.as_s().ok())
+        .is_some_and(|pk| !pk.starts_with(WINDOW_PREFIX))
 }
 
 fn is_conflict(error: Option<&impl aws_sdk_dynamodb::error::ProvideErrorMetadata>) -> bool {

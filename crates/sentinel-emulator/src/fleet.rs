@@ -44,6 +44,7 @@ pub struct Fleet<'a> {
     emulator: &'a Emulator,
     pub ecs: aws_sdk_ecs::Client,
     pub ec2: aws_sdk_ec2::Client,
+    pub autoscaling: aws_sdk_autoscaling::Client,
 }
 
 impl<'a> Fleet<'a> {
@@ -52,6 +53,7 @@ impl<'a> Fleet<'a> {
             emulator,
             ecs: aws_sdk_ecs::Client::new(sdk),
             ec2: aws_sdk_ec2::Client::new(sdk),
+            autoscaling: aws_sdk_autoscaling::Client::new(sdk),
         }
     }
 
@@ -109,31 +111,77 @@ impl<'a> Fleet<'a> {
             .await
             .map_err(aws("ec2:RunInstances"))?;
         let mut members = Vec::new();
-        for instance in output.instances() {
-            let Some(instance_id) = instance.instance_id() else {
-                continue;
-            };
-            let document =
-                json!({ "instanceId": instance_id, "region": REGION, "accountId": ACCOUNT });
-            let registered = self
-                .ecs
-                .register_container_instance()
-                .cluster(cluster)
-                .instance_identity_document(document.to_string())
-                .version_info(VersionInfo::builder().agent_version("1.82.0").build())
-                .send()
-                .await
-                .map_err(aws("ecs:RegisterContainerInstance"))?;
-            let arn = registered
+        for instance_id in output.instances().iter().filter_map(|i| i.instance_id()) {
+            members.push(self.register(cluster, instance_id).await?);
+        }
+        Ok(members)
+    }
+
+    /// Registers a running EC2 instance with the cluster, as its ECS agent does at boot.
+    pub async fn register(&self, cluster: &str, instance_id: &str) -> Result<Member, FleetError> {
+        let document = json!({ "instanceId": instance_id, "region": REGION, "accountId": ACCOUNT });
+        let registered = self
+            .ecs
+            .register_container_instance()
+            .cluster(cluster)
+            .instance_identity_document(document.to_string())
+            .version_info(VersionInfo::builder().agent_version("1.82.0").build())
+            .send()
+            .await
+            .map_err(aws("ecs:RegisterContainerInstance"))?;
+        Ok(Member {
+            cluster: cluster.to_owned(),
+            container_instance_arn: registered
                 .container_instance()
                 .and_then(|c| c.container_instance_arn())
                 .unwrap_or_default()
-                .to_owned();
-            members.push(Member {
-                cluster: cluster.to_owned(),
-                container_instance_arn: arn,
-                node_id: instance_id.to_owned(),
-            });
+                .to_owned(),
+            node_id: instance_id.to_owned(),
+        })
+    }
+
+    /// An Auto Scaling group of `size` instances, registered with the cluster.
+    pub async fn add_auto_scaling_group(
+        &self,
+        cluster: &str,
+        name: &str,
+        size: i32,
+    ) -> Result<Vec<Member>, FleetError> {
+        self.autoscaling
+            .create_launch_configuration()
+            .launch_configuration_name(name)
+            .image_id(LINUX_AMI)
+            .instance_type("m7g.large")
+            .send()
+            .await
+            .map_err(aws("autoscaling:CreateLaunchConfiguration"))?;
+        self.autoscaling
+            .create_auto_scaling_group()
+            .auto_scaling_group_name(name)
+            .launch_configuration_name(name)
+            .min_size(size)
+            .max_size(size + 1)
+            .desired_capacity(size)
+            .availability_zones(format!("{REGION}a"))
+            .send()
+            .await
+            .map_err(aws("autoscaling:CreateAutoScalingGroup"))?;
+        let groups = self
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(name)
+            .send()
+            .await
+            .map_err(aws("autoscaling:DescribeAutoScalingGroups"))?;
+        let ids: Vec<String> = groups
+            .auto_scaling_groups()
+            .iter()
+            .flat_map(|g| g.instances())
+            .filter_map(|i| i.instance_id().map(str::to_owned))
+            .collect();
+        let mut members = Vec::new();
+        for id in ids {
+            members.push(self.register(cluster, &id).await?);
         }
         Ok(members)
     }

@@ -208,6 +208,16 @@ impl Emulator {
         })
     }
 
+    /// The latest request bodies (at most 100) of one `service.Operation`, oldest first: to
+    /// check the arguments a call carried.
+    pub fn requests(&self, operation: &str) -> Result<Vec<String>, EmulatorError> {
+        let body = self.control("POST", "requests", Some(json!({ "operation": operation })))?;
+        serde_json::from_value(body["requests"].clone()).map_err(|e| EmulatorError::Control {
+            what: "POST requests".into(),
+            message: e.to_string(),
+        })
+    }
+
     pub fn reset_calls(&self) -> Result<(), EmulatorError> {
         self.control("POST", "calls/reset", Some(json!({})))
             .map(drop)

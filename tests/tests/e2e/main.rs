@@ -8,5 +8,6 @@ mod event_flow;
 mod faults;
 mod lifecycle;
 mod malformed;
+mod remediation;
 mod storm;
 mod sweep;

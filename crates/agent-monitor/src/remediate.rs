@@ -1,0 +1,125 @@
+//! Remediation, applied once per episode right after its alert is claimed and before it is
+//! published, so the alert can say what was done. The action and its outcome are recorded on
+//! the episode at once; a redelivery or a later run finds the record and never acts again.
+
+use crate::pipeline::Monitor;
+use crate::settle::Decided;
+use chrono::{DateTime, Utc};
+use sentinel_aws::Written;
+use sentinel_core::episode::{ActionRecord, Episode};
+use sentinel_core::remediation::{hourly_budget, RemediationAction};
+use sentinel_core::{ClusterArn, NodeView};
+use std::collections::HashMap;
+
+impl Monitor {
+    /// Remediates the episodes of one cluster's alert, in order, within the hourly budget.
+    pub(crate) async fn remediate(
+        &self,
+        cluster: &ClusterArn,
+        group: &mut [(Episode, Decided)],
+        sizes: &HashMap<ClusterArn, usize>,
+        now: DateTime<Utc>,
+    ) {
+        let settings = self.config.remediation;
+        if !settings.enabled() {
+            return;
+        }
+        let budget = hourly_budget(
+            sizes.get(cluster).copied().unwrap_or(0),
+            settings.max_percent_per_hour,
+        );
+        for (episode, decided) in group.iter_mut() {
+            if !episode.actions.is_empty() {
+                continue; // once per episode
+            }
+            let outcome = self.act(cluster, episode, decided, budget, now).await;
+            tracing::warn!(cluster = %cluster, node = %episode.node_id, action = settings.action.as_str(), outcome, "remediation");
+            episode.actions.push(ActionRecord {
+                action: settings.action.as_str().to_owned(),
+                at: now,
+                outcome,
+            });
+            match self.episodes.put(episode, now).await {
+                Ok(Written::Stored { version }) => episode.version = version,
+                // The notice's own write (sent or released) still records the action.
+                Ok(Written::Conflict) | Err(_) => {
+                    tracing::warn!(node = %episode.node_id, "could not record the remediation yet")
+                }
+            }
+        }
+    }
+
+    async fn act(
+        &self,
+        cluster: &ClusterArn,
+        episode: &Episode,
+        decided: &Decided,
+        budget: usize,
+        now: DateTime<Utc>,
+    ) -> String {
+        let settings = self.config.remediation;
+        let action = settings.action;
+        if let Err(why) = action.applies_to(episode.node_id.kind()) {
+            return format!("not applied: {why}");
+        }
+        if settings.dry_run {
+            return format!("dry run: would {}", action.describe());
+        }
+        match self
+            .episodes
+            .take_remediation_slot(cluster, now, budget)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                return format!(
+                    "not applied: the limit of {budget} remediation(s) per hour for this cluster is reached (alert only)"
+                )
+            }
+            Err(err) => return format!("not applied: could not check the hourly limit ({err})"),
+        }
+        let node = &episode.node_id;
+        let result = match action {
+            RemediationAction::None => Ok("nothing to do".to_owned()),
+            RemediationAction::RestartAgent => self
+                .remediator
+                .restart_agent(node, is_windows(decided))
+                .await
+                .map(|id| format!("succeeded: SSM command {id} restarts the agent")),
+            RemediationAction::Drain => self
+                .remediator
+                .drain(cluster, &episode.container_instance_arn)
+                .await
+                .map(|()| "succeeded: container instance set to DRAINING".to_owned()),
+            RemediationAction::Reboot => self
+                .remediator
+                .reboot(node)
+                .await
+                .map(|()| "succeeded: reboot requested".to_owned()),
+            RemediationAction::Replace => self.remediator.replace(node).await.map(|group| match group {
+                Some(group) => format!(
+                    "succeeded: terminated in Auto Scaling group {group}, which launches a replacement"
+                ),
+                None => "not applied: the instance is in no Auto Scaling group, and is never terminated outside one".to_owned(),
+            }),
+        };
+        result.unwrap_or_else(|err| format!("failed: {err}"))
+    }
+}
+
+/// Windows nodes restart the agent with PowerShell; the platform comes from ECS (`ecs.os-type`)
+/// or, for ECS Anywhere, from SSM.
+fn is_windows(decided: &Decided) -> bool {
+    let from_ecs = decided
+        .observation
+        .container_instance
+        .as_ref()
+        .and_then(|i| i.os_type.as_deref());
+    let from_ssm = match &decided.observation.node {
+        Some(NodeView::Anywhere { platform_type, .. }) => platform_type.as_deref(),
+        _ => None,
+    };
+    from_ecs
+        .or(from_ssm)
+        .is_some_and(|p| p.eq_ignore_ascii_case("windows"))
+}
