@@ -19,11 +19,15 @@ pub struct QueuePoller {
     wait_seconds: i32,
 }
 
-/// One poll: what the handler did and how many messages were deleted.
+/// One poll: what the handler did and which messages were deleted (acknowledged).
 #[derive(Debug)]
 pub struct Poll {
     pub report: BatchReport,
-    pub deleted: usize,
+    /// Message ids deleted from the queue.
+    pub deleted: Vec<String>,
+    /// Deleting failed: those messages come back after the visibility timeout and are
+    /// handled again (which the alert lifecycle makes harmless).
+    pub delete_error: Option<AwsError>,
 }
 
 impl QueuePoller {
@@ -68,13 +72,16 @@ impl QueuePoller {
         let records: Vec<SqsMessage> = messages.iter().map(|m| self.as_lambda_record(m)).collect();
         let report = monitor.process(&records).await;
 
-        let acknowledged: Vec<DeleteMessageBatchRequestEntry> = messages
+        let acknowledged: Vec<&aws_sdk_sqs::types::Message> = messages
             .iter()
-            .enumerate()
-            .filter(|(_, m)| {
+            .filter(|m| {
                 m.message_id()
                     .is_some_and(|id| !report.failed_record_ids.contains(id))
             })
+            .collect();
+        let entries: Vec<DeleteMessageBatchRequestEntry> = acknowledged
+            .iter()
+            .enumerate()
             .filter_map(|(i, m)| {
                 DeleteMessageBatchRequestEntry::builder()
                     .id(i.to_string())
@@ -83,19 +90,33 @@ impl QueuePoller {
                     .ok()
             })
             .collect();
-        let mut deleted = 0;
-        if !acknowledged.is_empty() {
-            let output = self
-                .sqs
-                .delete_message_batch()
-                .queue_url(&self.queue_url)
-                .set_entries(Some(acknowledged))
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("sqs", "DeleteMessageBatch", e))?;
-            deleted = output.successful().len();
+        let mut poll = Poll {
+            report,
+            deleted: Vec::new(),
+            delete_error: None,
+        };
+        if entries.is_empty() {
+            return Ok(Some(poll));
         }
-        Ok(Some(Poll { report, deleted }))
+        match self
+            .sqs
+            .delete_message_batch()
+            .queue_url(&self.queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+        {
+            Ok(output) => {
+                poll.deleted = output
+                    .successful()
+                    .iter()
+                    .filter_map(|ok| ok.id().parse::<usize>().ok())
+                    .filter_map(|i| acknowledged.get(i)?.message_id().map(str::to_owned))
+                    .collect();
+            }
+            Err(e) => poll.delete_error = Some(AwsError::from_sdk("sqs", "DeleteMessageBatch", e)),
+        }
+        Ok(Some(poll))
     }
 
     /// The record as Lambda would hand it to the function.

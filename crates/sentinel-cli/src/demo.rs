@@ -360,7 +360,7 @@ async fn drain(
         let Some(poll) = poller.poll_once(monitor).await? else {
             continue;
         };
-        handled += poll.deleted;
+        handled += poll.deleted.len();
         let report = &poll.report;
         t.say(
             &format!("{queue} batch"),
