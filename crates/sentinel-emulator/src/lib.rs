@@ -236,6 +236,22 @@ impl Emulator {
             .map(drop)
     }
 
+    /// How often each injected fault fired so far: (kind, fired).
+    pub fn fired_faults(&self) -> Result<Vec<(String, u64)>, EmulatorError> {
+        let body = self.control("GET", "faults", None)?;
+        Ok(body["faults"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|f| {
+                (
+                    f["kind"].as_str().unwrap_or_default().to_owned(),
+                    f["fired"].as_u64().unwrap_or(0),
+                )
+            })
+            .collect())
+    }
+
     pub fn clear_faults(&self) -> Result<(), EmulatorError> {
         self.control("DELETE", "faults", None).map(drop)
     }

@@ -27,6 +27,9 @@ pub struct ReceivedAlert {
 /// A record parked in the dead-letter queue.
 #[derive(Debug, Clone)]
 pub struct ParkedRecord {
+    /// The message's id in the dead-letter queue (SQS keeps it when its redrive moves a
+    /// message there; the function's parked records get a new one).
+    pub message_id: String,
     pub body: String,
     pub reason: String,
     pub reason_code: String,
@@ -146,6 +149,53 @@ impl Stack {
         })
     }
 
+    /// Sends bodies straight to a queue, 10 per call; returns their message ids.
+    pub async fn send_to_queue(
+        &self,
+        url: &str,
+        bodies: &[String],
+    ) -> Result<Vec<String>, FleetError> {
+        let mut ids = Vec::with_capacity(bodies.len());
+        for chunk in bodies.chunks(10) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, body)| {
+                    aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(body)
+                        .build()
+                        .map_err(aws("sqs:SendMessageBatch"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let output = self
+                .sqs
+                .send_message_batch()
+                .queue_url(url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(aws("sqs:SendMessageBatch"))?;
+            if let Some(failed) = output.failed().first() {
+                return Err(FleetError::Aws {
+                    operation: "sqs:SendMessageBatch",
+                    message: format!(
+                        "{}: {}",
+                        failed.code(),
+                        failed.message().unwrap_or_default()
+                    ),
+                });
+            }
+            ids.extend(
+                output
+                    .successful()
+                    .iter()
+                    .map(|ok| ok.message_id().to_owned()),
+            );
+        }
+        Ok(ids)
+    }
+
     /// Publishes events to the default bus, as ECS does.
     pub async fn put_events(&self, events: &[Value]) -> Result<(), FleetError> {
         for chunk in events.chunks(10) {
@@ -210,6 +260,7 @@ impl Stack {
                         .to_owned()
                 };
                 ParkedRecord {
+                    message_id: m.message_id().unwrap_or_default().to_owned(),
                     body: m.body().unwrap_or_default().to_owned(),
                     reason: attribute("reason"),
                     reason_code: attribute("reasonCode"),
