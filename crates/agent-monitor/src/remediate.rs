@@ -59,7 +59,7 @@ impl Monitor {
     ) -> String {
         let settings = self.config.remediation;
         let action = settings.action;
-        if let Err(why) = action.applies_to(episode.node_id.kind()) {
+        if let Err(why) = action.applies_to(episode.node_id.kind(), episode.kind) {
             return format!("not applied: {why}");
         }
         if settings.dry_run {

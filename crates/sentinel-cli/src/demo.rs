@@ -398,7 +398,8 @@ fn print_calls(emulator: &Emulator) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The demo monitors tagged clusters only, so the untagged sandbox shows a skip.
+/// The demo monitors tagged clusters only, so the untagged sandbox shows a skip, and runs
+/// remediation (restart-agent) as a dry run.
 fn demo_config(stack: &Stack, grace_seconds: u64) -> anyhow::Result<Config> {
     let env: HashMap<&str, String> = HashMap::from([
         (config::ALERT_TOPIC_ARN, stack.topic_arn.clone()),
@@ -408,6 +409,9 @@ fn demo_config(stack: &Stack, grace_seconds: u64) -> anyhow::Result<Config> {
         (config::MONITOR_ALL_CLUSTERS, "false".to_owned()),
         (config::MONITORING_TAG_VALUE, TAG_VALUE.to_owned()),
         (config::CUSTOM_ACTIONS, "log-nodes".to_owned()),
+        // Shows what remediation would do, without doing it.
+        (config::REMEDIATION_ACTION, "restart-agent".to_owned()),
+        (config::REMEDIATION_DRY_RUN, "true".to_owned()),
     ]);
     Ok(Config::from_lookup(|name| env.get(name).cloned())?)
 }

@@ -15,6 +15,27 @@ pub fn print_batch(report: &BatchReport, indent: &str) {
             published.alert.cluster_name(),
             nodes.join(", ")
         );
+        for instance in &published.alert.instances {
+            for action in &instance.actions {
+                println!(
+                    "{indent}       remediation of {}: {}",
+                    instance.node_id, action.outcome
+                );
+            }
+        }
+    }
+    for r in &report.resolved {
+        let nodes: Vec<&str> = r
+            .resolved
+            .episodes
+            .iter()
+            .map(|e| e.node_id.as_str())
+            .collect();
+        println!(
+            "{indent}resolved {}: {}",
+            r.resolved.cluster_name(),
+            nodes.join(", ")
+        );
     }
     for skipped in &report.skipped {
         println!(

@@ -5,6 +5,7 @@
 //! than `RemediationMaxPercentPerHour` of a cluster's instances in any rolling hour (at least
 //! one). Beyond that the alert goes out alone and says so.
 
+use crate::decision::AlertKind;
 use crate::node::NodeKind;
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -61,8 +62,12 @@ impl RemediationAction {
         }
     }
 
-    /// Whether the action can apply to this kind of node; `Err` says why not.
-    pub fn applies_to(self, node: NodeKind) -> Result<(), &'static str> {
+    /// Whether the action can help this node and alert; `Err` says why not.
+    pub fn applies_to(self, node: NodeKind, kind: AlertKind) -> Result<(), &'static str> {
+        if self == RemediationAction::RestartAgent && kind == AlertKind::NodeUnreachable {
+            // Run Command travels over the SSM agent, which cannot reach this node either.
+            return Err("SSM cannot reach the node, so a restart command would never arrive");
+        }
         match (self, node) {
             (RemediationAction::Reboot, NodeKind::Anywhere) => {
                 Err("reboot applies to EC2 instances only")
@@ -155,18 +160,15 @@ mod tests {
             assert_eq!(action.as_str(), *name);
         }
         assert_eq!(RemediationAction::parse("terminate"), None);
-        assert!(RemediationAction::Reboot
-            .applies_to(NodeKind::Anywhere)
-            .is_err());
-        assert!(RemediationAction::Replace
-            .applies_to(NodeKind::Anywhere)
-            .is_err());
-        assert!(RemediationAction::RestartAgent
-            .applies_to(NodeKind::Anywhere)
-            .is_ok());
-        assert!(RemediationAction::Drain
-            .applies_to(NodeKind::Anywhere)
-            .is_ok());
-        assert!(RemediationAction::Reboot.applies_to(NodeKind::Ec2).is_ok());
+        use RemediationAction as A;
+        let down = AlertKind::AgentDisconnected;
+        let unreachable = AlertKind::NodeUnreachable;
+        let applies = |action: RemediationAction, node, kind| action.applies_to(node, kind).is_ok();
+        assert!(!applies(A::Reboot, NodeKind::Anywhere, down));
+        assert!(!applies(A::Replace, NodeKind::Anywhere, down));
+        assert!(applies(A::RestartAgent, NodeKind::Anywhere, down));
+        assert!(!applies(A::RestartAgent, NodeKind::Anywhere, unreachable));
+        assert!(applies(A::Drain, NodeKind::Anywhere, unreachable));
+        assert!(applies(A::Reboot, NodeKind::Ec2, down));
     }
 }
