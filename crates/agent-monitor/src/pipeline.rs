@@ -382,39 +382,41 @@ impl Monitor {
             })
             .collect();
         records.push(
-            MetricRecord::new(namespace, now)
-                .count(
-                    metrics::ALERTS_OPENED,
-                    alerted_instances(&report.published, false),
-                )
-                .count(
-                    metrics::REMINDERS_SENT,
-                    alerted_instances(&report.published, true),
-                )
-                .count(
-                    metrics::ALERTS_RESOLVED,
-                    report
-                        .resolved
-                        .iter()
-                        .map(|r| r.resolved.episodes.len())
-                        .sum(),
-                )
-                .count(metrics::SKIPPED_RECORDS, report.skipped.len())
-                .count(metrics::INVALID_RECORDS, report.dead_lettered.len())
-                .count(metrics::FAILED_RECORDS, report.failed_record_ids.len())
-                .count(metrics::ACTION_FAILURES, report.action_failures),
+            with_lifecycle_counts(
+                MetricRecord::new(namespace, now),
+                &report.published,
+                &report.resolved,
+            )
+            .count(metrics::SKIPPED_RECORDS, report.skipped.len())
+            .count(metrics::INVALID_RECORDS, report.dead_lettered.len())
+            .count(metrics::FAILED_RECORDS, report.failed_record_ids.len())
+            .count(metrics::ACTION_FAILURES, report.action_failures),
         );
         records
     }
 }
 
-/// Instances named by the first alerts (or, with `reminders`, the reminders) that went out.
-pub(crate) fn alerted_instances(published: &[PublishedAlert], reminders: bool) -> usize {
-    published
-        .iter()
-        .filter(|p| p.alert.reminder == reminders)
-        .map(|p| p.alert.instances.len())
-        .sum()
+/// Adds the lifecycle counters of a run (event batch or sweep) to a metric record: instances
+/// named by first alerts, by reminders, and by RESOLVED messages.
+pub(crate) fn with_lifecycle_counts(
+    record: MetricRecord,
+    published: &[PublishedAlert],
+    resolved: &[PublishedResolved],
+) -> MetricRecord {
+    let named = |reminders: bool| -> usize {
+        published
+            .iter()
+            .filter(|p| p.alert.reminder == reminders)
+            .map(|p| p.alert.instances.len())
+            .sum()
+    };
+    record
+        .count(metrics::ALERTS_OPENED, named(false))
+        .count(metrics::REMINDERS_SENT, named(true))
+        .count(
+            metrics::ALERTS_RESOLVED,
+            resolved.iter().map(|r| r.resolved.episodes.len()).sum(),
+        )
 }
 
 /// Used by tests and the demo to see which nodes the first alerts name.

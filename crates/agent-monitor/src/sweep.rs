@@ -7,7 +7,7 @@
 //! back or whose instance is gone, sends reminders, and reports per-cluster gauges of
 //! connected and disconnected agents (zeros included, so alarms always have data).
 
-use crate::pipeline::{alerted_instances, Monitor, PublishedAlert, PublishedResolved};
+use crate::pipeline::{with_lifecycle_counts, Monitor, PublishedAlert, PublishedResolved};
 use crate::settle::Decided;
 use chrono::{DateTime, SubsecRound, Utc};
 use sentinel_aws::AwsError;
@@ -46,7 +46,13 @@ impl Monitor {
     }
 
     pub async fn sweep(&self) -> SweepReport {
-        let now = Utc::now().trunc_subsecs(0);
+        self.sweep_at(Utc::now()).await
+    }
+
+    /// The sweep as if it ran at `now`: tests move the clock forward to see reminders fall
+    /// due without waiting hours.
+    pub async fn sweep_at(&self, now: DateTime<Utc>) -> SweepReport {
+        let now = now.trunc_subsecs(0);
         let mut report = SweepReport::default();
         let (clusters, episodes) = tokio::join!(self.ecs.list_clusters(), self.episodes.all());
         let (clusters, episodes) = match (clusters, episodes) {
@@ -203,24 +209,12 @@ impl Monitor {
             })
             .collect();
         records.push(
-            MetricRecord::new(namespace, now)
-                .count(
-                    metrics::ALERTS_OPENED,
-                    alerted_instances(&report.published, false),
-                )
-                .count(
-                    metrics::REMINDERS_SENT,
-                    alerted_instances(&report.published, true),
-                )
-                .count(
-                    metrics::ALERTS_RESOLVED,
-                    report
-                        .resolved
-                        .iter()
-                        .map(|r| r.resolved.episodes.len())
-                        .sum(),
-                )
-                .count(metrics::SWEEP_ERRORS, report.errors.len()),
+            with_lifecycle_counts(
+                MetricRecord::new(namespace, now),
+                &report.published,
+                &report.resolved,
+            )
+            .count(metrics::SWEEP_ERRORS, report.errors.len()),
         );
         records
     }

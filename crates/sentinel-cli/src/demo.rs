@@ -186,24 +186,17 @@ pub async fn run(grace_seconds: u64) -> anyhow::Result<()> {
         .context("sending the corrupted message")?;
     t.say("sqs", "1 corrupted message lands in the delay queue too");
     tokio::time::sleep(grace.min(Duration::from_secs(3))).await;
-    fleet.start_agent(reconnects)?;
-    t.say("agent up", format!("{} reconnected", reconnects.node_id));
     fleet.terminate(terminated).await?;
     t.say("terminated", terminated.node_id.clone());
-    // The reconnect's own event goes to the recovery queue; no episode, so nothing to do.
-    let back = fleet
-        .state_change_event(reconnects, true, chrono::Utc::now())
-        .await?;
-    stack.put_events(&[back]).await?;
-    drain(
-        &t,
-        &recovery_poller,
-        &monitor,
-        1,
-        "recovery",
-        &mut collected,
-    )
-    .await?;
+    // Its reconnect event goes to the recovery queue; with no episode there is nothing to do.
+    let recovery = Recovery {
+        t: &t,
+        fleet: &fleet,
+        stack: &stack,
+        poller: &recovery_poller,
+        monitor: &monitor,
+    };
+    recovery.agent_back(reconnects, &mut collected).await?;
     t.say(
         "waiting",
         format!("for the grace period ({grace_seconds} s) to release the batch"),
@@ -222,27 +215,7 @@ pub async fn run(grace_seconds: u64) -> anyhow::Result<()> {
 
     // ── Act 2 ──
     t.act("act 2: an alerted agent comes back");
-    fleet.start_agent(stays_down)?;
-    let back = fleet
-        .state_change_event(stays_down, true, chrono::Utc::now())
-        .await?;
-    stack.put_events(&[back]).await?;
-    t.say(
-        "agent up",
-        format!(
-            "{} reconnected; its event goes to the recovery queue (no delay)",
-            stays_down.node_id
-        ),
-    );
-    drain(
-        &t,
-        &recovery_poller,
-        &monitor,
-        1,
-        "recovery",
-        &mut collected,
-    )
-    .await?;
+    recovery.agent_back(stays_down, &mut collected).await?;
 
     // ── Act 3 ──
     t.act("act 3: an event is lost, the sweep finds it");
@@ -339,6 +312,34 @@ pub async fn run(grace_seconds: u64) -> anyhow::Result<()> {
         parked.len()
     );
     Ok(())
+}
+
+/// The recovery leg: an agent comes back, ECS says so, the recovery queue is drained.
+struct Recovery<'a> {
+    t: &'a Timeline,
+    fleet: &'a Fleet<'a>,
+    stack: &'a Stack,
+    poller: &'a QueuePoller,
+    monitor: &'a Monitor,
+}
+
+impl Recovery<'_> {
+    async fn agent_back(&self, member: &Member, collected: &mut Collected) -> anyhow::Result<()> {
+        self.fleet.start_agent(member)?;
+        let back = self
+            .fleet
+            .state_change_event(member, true, chrono::Utc::now())
+            .await?;
+        self.stack.put_events(&[back]).await?;
+        self.t.say(
+            "agent up",
+            format!(
+                "{} reconnected; its event goes to the recovery queue (no delay)",
+                member.node_id
+            ),
+        );
+        drain(self.t, self.poller, self.monitor, 1, "recovery", collected).await
+    }
 }
 
 /// Runs the local event source until `expected` records were handled (deleted).

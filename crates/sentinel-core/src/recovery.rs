@@ -3,7 +3,7 @@
 
 use crate::alert::{
     console, describe_actions, fit_sns_message, human_duration, plural, sns_message, subject_with,
-    ActionDoc, Attribute, SCHEMA_VERSION, SNS_MESSAGE_MAX_BYTES,
+    ActionDoc, Attribute, ClusterDoc, SCHEMA_VERSION, SNS_MESSAGE_MAX_BYTES,
 };
 use crate::episode::{Episode, Resolution};
 use crate::event::ClusterArn;
@@ -124,8 +124,11 @@ impl ClusterResolved {
             notice: "resolved",
             account: c.account().to_owned(),
             region: c.region().to_owned(),
-            cluster_name: c.name().to_owned(),
-            cluster_arn: c.as_str().to_owned(),
+            cluster: ClusterDoc {
+                name: c.name().to_owned(),
+                arn: c.as_str().to_owned(),
+                console_url: console::cluster(c),
+            },
             checked_at: self.checked_at,
             instance_count: self.episodes.len(),
             omitted_node_ids: self
@@ -193,8 +196,8 @@ pub struct ResolvedDocument {
     pub notice: &'static str,
     pub account: String,
     pub region: String,
-    pub cluster_name: String,
-    pub cluster_arn: String,
+    /// The same shape as in alerts.
+    pub cluster: ClusterDoc,
     pub checked_at: DateTime<Utc>,
     pub instance_count: usize,
     pub omitted_node_ids: Vec<String>,

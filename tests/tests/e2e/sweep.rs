@@ -1,7 +1,7 @@
 //! The reconciliation sweep against the emulator: it finds what events missed, closes what
 //! recovered silently, reminds, reports exact gauges, and costs the batching lower bound.
 
-use agent_monitor::config::GRACE_PERIOD_SECONDS;
+use agent_monitor::config::{GRACE_PERIOD_SECONDS, REMINDER_HOURS};
 use integration_tests::{records, World};
 use sentinel_core::episode::Resolution;
 use std::collections::HashMap;
@@ -100,19 +100,22 @@ async fn the_sweep_closes_episodes_whose_events_were_lost() -> anyhow::Result<()
 async fn reminders_repeat_for_episodes_still_open() -> anyhow::Result<()> {
     let world = World::start().await?;
     let (_, events) = world.cluster_with_stopped_agents("api", &[], 1).await?;
-    let mut config = world.config(&[])?;
-    // REMINDER_HOURS counts hours; the test shortens the interval through the typed config.
-    config.reminder_every = Some(std::time::Duration::from_secs(1));
-    let monitor = world.monitor(config)?;
+    let monitor = world.monitor(world.config(&[(REMINDER_HOURS, "4")])?)?;
     monitor.process(&records(&events)).await;
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    let report = monitor.sweep().await;
+    let hours = |h: i64| chrono::Utc::now() + chrono::TimeDelta::hours(h);
+
+    assert!(
+        monitor.sweep_at(hours(3)).await.published.is_empty(),
+        "not yet due"
+    );
+    let report = monitor.sweep_at(hours(4)).await;
     assert_eq!(report.published.len(), 1);
     assert!(report.published[0].alert.reminder);
     assert!(
-        monitor.sweep().await.published.is_empty(),
-        "not again within the interval"
+        monitor.sweep_at(hours(5)).await.published.is_empty(),
+        "the next one is due 4 hours after the last notice"
     );
+    assert_eq!(monitor.sweep_at(hours(8)).await.published.len(), 1);
     let subjects: Vec<String> = world
         .stack
         .drain_inbox()
@@ -124,6 +127,7 @@ async fn reminders_repeat_for_episodes_still_open() -> anyhow::Result<()> {
         subjects,
         [
             "[HIGH] ECS agent disconnected: 1 instance in api",
+            "[HIGH] Reminder - ECS agent disconnected: 1 instance in api",
             "[HIGH] Reminder - ECS agent disconnected: 1 instance in api"
         ]
     );
