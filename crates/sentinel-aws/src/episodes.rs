@@ -12,8 +12,10 @@ use std::collections::HashMap;
 
 /// BatchGetItem takes at most 100 keys per call.
 pub const KEYS_PER_CALL: usize = 100;
-/// Items are deleted by DynamoDB's TTL this long after their last write.
+/// Resolved episodes are deleted by DynamoDB's TTL this long after their last write.
 pub const RETENTION: TimeDelta = TimeDelta::days(30);
+/// A suspicion the sweep never confirmed or dropped (its cluster went away) expires sooner.
+pub const SUSPICION_RETENTION: TimeDelta = TimeDelta::days(1);
 /// BatchGetItem may leave keys unprocessed under load; they are asked for again this often.
 const UNPROCESSED_ROUNDS: usize = 5;
 
@@ -281,7 +283,6 @@ fn to_item(e: &Episode, now: DateTime<Utc>) -> HashMap<String, AttributeValue> {
         ("notices".to_owned(), number(e.notices_sent)),
         ("alert_sent".to_owned(), AttributeValue::Bool(e.alert_sent)),
         ("version".to_owned(), number(e.version)),
-        ("ttl".to_owned(), time(now + RETENTION)),
         (
             "actions".to_owned(),
             AttributeValue::L(
@@ -303,6 +304,16 @@ fn to_item(e: &Episode, now: DateTime<Utc>) -> HashMap<String, AttributeValue> {
             item.insert(name.to_owned(), value);
         }
     };
+    // Open episodes never expire: an agent down for months must not be alerted afresh
+    // because its episode was cleaned up.
+    optional(
+        "ttl",
+        match e.status {
+            EpisodeStatus::Open => None,
+            EpisodeStatus::Suspected => Some(time(now + SUSPICION_RETENTION)),
+            EpisodeStatus::Resolved => Some(time(now + RETENTION)),
+        },
+    );
     optional("opened_at", e.opened_at.map(time));
     optional("resolved_at", e.resolved_at.map(time));
     optional("last_notice_at", e.last_notice_at.map(time));
@@ -471,6 +482,18 @@ mod tests {
         minimal.last_notice_at = None;
         minimal.actions.clear();
         assert_eq!(from_item(&to_item(&minimal, Utc::now())).unwrap(), minimal);
+    }
+
+    #[test]
+    fn only_closed_or_suspected_episodes_expire() {
+        let now = Utc::now();
+        let mut e = episode();
+        let ttl = |e: &Episode| to_item(e, now).get("ttl").cloned();
+        assert_eq!(ttl(&e), Some(time(now + RETENTION)));
+        e.status = EpisodeStatus::Suspected;
+        assert_eq!(ttl(&e), Some(time(now + SUSPICION_RETENTION)));
+        e.status = EpisodeStatus::Open;
+        assert_eq!(ttl(&e), None);
     }
 
     #[test]
