@@ -3,6 +3,10 @@
 
 VENV   := .venv
 PY     := $(VENV)/bin/python
+# Template linters that pin their own dependencies (checkov pins boto3) get an environment
+# of their own, so the emulator's stays exactly as pinned.
+LINT_VENV  := .venv-lint
+LINT_STAMP := $(LINT_VENV)/.installed-$(shell cat tests/lint/requirements.txt tests/lint/constraints.txt | cksum | cut -d" " -f1)
 STAMP  := $(VENV)/.installed-$(shell cat tests/emulator/requirements.txt tests/emulator/constraints.txt | cksum | cut -d" " -f1)
 CARGO  ?= cargo
 
@@ -23,14 +27,21 @@ $(STAMP): tests/emulator/requirements.txt tests/emulator/constraints.txt
 
 venv: $(STAMP)
 
+$(LINT_STAMP): tests/lint/requirements.txt tests/lint/constraints.txt
+	python3 -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tests/lint/requirements.txt -c tests/lint/constraints.txt
+	rm -f $(LINT_VENV)/.installed-*
+	touch $@
+
 demo: venv
 	$(CARGO) build --quiet -p sentinel-cli --bin ecs-sentinel
 	./target/debug/ecs-sentinel demo
 
-lint: venv
+lint: venv $(LINT_STAMP)
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --quiet -- -D warnings
 	$(VENV)/bin/cfn-lint template.yaml
+	$(LINT_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
 
 release:
 	$(CARGO) build --release -p agent-monitor --bin bootstrap
@@ -41,4 +52,4 @@ test: lint release
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(LINT_VENV)
