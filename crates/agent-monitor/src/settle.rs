@@ -45,6 +45,8 @@ pub struct Settled {
 
 enum Outcome {
     Done,
+    /// Another run holds the episode's notice: look again on redelivery (or next sweep).
+    Later,
     Owes(Episode, Notice),
     Failed(AwsError),
     Conflict,
@@ -82,6 +84,7 @@ impl Monitor {
                 );
                 let outcome = match step {
                     Step::Nothing => Outcome::Done,
+                    Step::Later => Outcome::Later,
                     Step::Store(e) => match self.episodes.put(&e, now).await {
                         Ok(Written::Stored { .. }) => Outcome::Done,
                         Ok(Written::Conflict) => Outcome::Conflict,
@@ -120,6 +123,14 @@ impl Monitor {
                     .entry((e.cluster_arn.clone(), notice))
                     .or_default()
                     .push((e, d)),
+                Outcome::Later => {
+                    tracing::info!(
+                        container_instance = d.sighting.container_instance_arn,
+                        "another run is sending this episode's notice; will look again"
+                    );
+                    settled.conflicts += 1;
+                    settled.failed_record_ids.extend(d.record_ids);
+                }
                 Outcome::Conflict => {
                     // Redelivery re-reads the item and acts on what is there now.
                     tracing::info!(
@@ -265,10 +276,34 @@ impl Monitor {
     }
 
     async fn record_sent(&self, e: &Episode, notice: Notice, now: DateTime<Utc>) {
-        let sent = episode::notice_sent(e, notice, now);
+        let mut sent = episode::notice_sent(e, notice, now);
         for attempt in 1..=MARK_SENT_TRIES {
             match self.episodes.put(&sent, now).await {
-                Ok(_) => return,
+                Ok(Written::Stored { .. }) => return,
+                Ok(Written::Conflict) => {
+                    // Changed since we claimed it: record the notice on what is there now,
+                    // as long as it still owes this notice.
+                    match self
+                        .episodes
+                        .get_many(std::slice::from_ref(&e.container_instance_arn))
+                        .await
+                    {
+                        Ok(mut fresh) => match fresh.remove(&e.container_instance_arn) {
+                            Some(current) if current.pending.map(|(n, _)| n) == Some(notice) => {
+                                let mut merged = current;
+                                if merged.actions.is_empty() {
+                                    merged.actions = e.actions.clone();
+                                }
+                                sent = episode::notice_sent(&merged, notice, now);
+                            }
+                            _ => return,
+                        },
+                        Err(err) if attempt == MARK_SENT_TRIES => {
+                            tracing::error!(container_instance = e.container_instance_arn, error = %err, "notice sent but not recorded; it may be sent again after its lease");
+                        }
+                        Err(_) => {}
+                    }
+                }
                 Err(err) if attempt == MARK_SENT_TRIES => {
                     tracing::error!(container_instance = e.container_instance_arn, error = %err, "notice sent but not recorded; it may be sent again after its lease");
                 }

@@ -176,6 +176,9 @@ pub enum Step {
     Notify(Episode, Notice),
     /// Delete the stored suspicion: the agent is fine.
     Forget,
+    /// Another run holds this episode's notice (its lease is running): change nothing now
+    /// and look again later, so that run's record of the notice is not overwritten.
+    Later,
 }
 
 /// The lifecycle, purely: stored episode + fresh verdict + time → what to store and send.
@@ -211,7 +214,7 @@ pub fn step(
         (Some(e), Verdict::Skip { reason }) => match e.status {
             EpisodeStatus::Suspected => Step::Forget,
             EpisodeStatus::Open => match ending(reason) {
-                Some(resolution) => resolve(e, resolution, now),
+                Some(resolution) => resolve(e, resolution, now, settings),
                 // Down but not alertable right now (draining, alerts switched off, …): the
                 // episode stays open, and owed notices are still delivered.
                 None => still_open(e, source, now, settings),
@@ -291,7 +294,7 @@ fn still_open(
             next.pending = Some((notice, now));
             return Step::Notify(next, notice);
         }
-        return Step::Store(next);
+        return Step::Later;
     }
     if let Some(every) = settings.reminder_every {
         let last = e.last_notice_at.or(e.opened_at).unwrap_or(e.first_seen_at);
@@ -309,7 +312,18 @@ fn still_open(
     }
 }
 
-fn resolve(e: &Episode, resolution: Resolution, now: DateTime<Utc>) -> Step {
+fn resolve(
+    e: &Episode,
+    resolution: Resolution,
+    now: DateTime<Utc>,
+    settings: &LifecycleSettings,
+) -> Step {
+    if let Some((_, claimed_at)) = e.pending {
+        // Whether that notice goes out decides whether a resolution is owed: wait for it.
+        if now - claimed_at < settings.notice_lease {
+            return Step::Later;
+        }
+    }
     let mut next = e.clone();
     next.status = EpisodeStatus::Resolved;
     next.resolved_at = Some(now);
@@ -454,8 +468,9 @@ mod tests {
             t(0),
             &SETTINGS,
         ));
-        // Redelivered while the first run may still be publishing: hands off.
-        assert!(matches!(
+        // Redelivered while the first run may still be publishing: hands off, look later,
+        // whether the agent is still down or already back.
+        assert_eq!(
             step(
                 Some(&claimed),
                 &DOWN,
@@ -464,8 +479,19 @@ mod tests {
                 t(0),
                 &SETTINGS
             ),
-            Step::Store(_)
-        ));
+            Step::Later
+        );
+        assert_eq!(
+            step(
+                Some(&claimed),
+                &skip(SkipReason::AgentReconnected),
+                &sighting(),
+                Source::Event,
+                t(0),
+                &SETTINGS
+            ),
+            Step::Later
+        );
         // The first run died: after the lease, the alert is sent by whoever comes next.
         let (again, n) = notified(step(
             Some(&claimed),
@@ -521,7 +547,7 @@ mod tests {
             Step::Nothing
         );
 
-        // Never alerted (the alert is still pending): recovery is silent.
+        // The claimer died before its alert went out (lease over): recovery is silent.
         let (claimed, _) = notified(step(
             None,
             &DOWN,
