@@ -123,19 +123,12 @@ impl Monitor {
                     .entry((e.cluster_arn.clone(), notice))
                     .or_default()
                     .push((e, d)),
-                Outcome::Later => {
+                Outcome::Later | Outcome::Conflict => {
+                    // Redelivery (or the next sweep) re-reads the item and acts on what is
+                    // there then.
                     tracing::info!(
                         container_instance = d.sighting.container_instance_arn,
-                        "another run is sending this episode's notice; will look again"
-                    );
-                    settled.conflicts += 1;
-                    settled.failed_record_ids.extend(d.record_ids);
-                }
-                Outcome::Conflict => {
-                    // Redelivery re-reads the item and acts on what is there now.
-                    tracing::info!(
-                        container_instance = d.sighting.container_instance_arn,
-                        "episode changed by another run; will look again"
+                        "another run holds or just changed this episode; will look again"
                     );
                     settled.conflicts += 1;
                     settled.failed_record_ids.extend(d.record_ids);

@@ -28,8 +28,9 @@ fn outcomes(report: &agent_monitor::BatchReport) -> Vec<(String, String)> {
     found
 }
 
-#[tokio::test]
-async fn restart_agent_runs_the_command_on_ec2_and_anywhere_nodes_once() -> anyhow::Result<()> {
+/// A cluster with one EC2 instance and one ECS Anywhere node (online in SSM), both agents
+/// down, and the events ECS sent.
+async fn ec2_and_anywhere_down() -> anyhow::Result<(World, Vec<Member>, Member, Vec<String>)> {
     let world = World::start().await?;
     let (ec2, mut events) = world.cluster_with_stopped_agents("edge", &[], 1).await?;
     let anywhere = world
@@ -37,6 +38,12 @@ async fn restart_agent_runs_the_command_on_ec2_and_anywhere_nodes_once() -> anyh
         .add_anywhere_node("edge", "mi-0123456789abcdef0", "Online")?;
     world.fleet().stop_agent(&anywhere)?;
     events.push(world.disconnect_event(&anywhere).await?);
+    Ok((world, ec2, anywhere, events))
+}
+
+#[tokio::test]
+async fn restart_agent_runs_the_command_on_ec2_and_anywhere_nodes_once() -> anyhow::Result<()> {
+    let (world, ec2, anywhere, events) = ec2_and_anywhere_down().await?;
     let config = world.config(&[
         (REMEDIATION_ACTION, "restart-agent"),
         (REMEDIATION_MAX_PERCENT_PER_HOUR, "100"),
@@ -118,13 +125,7 @@ async fn drain_sets_the_container_instance_draining_and_keeps_the_episode_open(
 
 #[tokio::test]
 async fn reboot_applies_to_ec2_only() -> anyhow::Result<()> {
-    let world = World::start().await?;
-    let (ec2, mut events) = world.cluster_with_stopped_agents("edge", &[], 1).await?;
-    let anywhere = world
-        .fleet()
-        .add_anywhere_node("edge", "mi-0123456789abcdef0", "Online")?;
-    world.fleet().stop_agent(&anywhere)?;
-    events.push(world.disconnect_event(&anywhere).await?);
+    let (world, ec2, anywhere, events) = ec2_and_anywhere_down().await?;
     let config = world.config(&[
         (REMEDIATION_ACTION, "reboot"),
         (REMEDIATION_MAX_PERCENT_PER_HOUR, "100"),
