@@ -173,10 +173,6 @@ impl Monitor {
         self
     }
 
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
     /// The Lambda handler: metrics go to stdout as EMF, the answer names the records to retry.
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
         let report = self.process(&event.records).await;
