@@ -8,14 +8,24 @@ PY     := $(VENV)/bin/python
 LINT_VENV  := .venv-lint
 LINT_STAMP := $(LINT_VENV)/.installed-$(shell cat tests/lint/requirements.txt tests/lint/constraints.txt | cksum | cut -d" " -f1)
 STAMP  := $(VENV)/.installed-$(shell cat tests/emulator/requirements.txt tests/emulator/constraints.txt | cksum | cut -d" " -f1)
+# cargo-lambda and Zig, for `make package` only.
+PACKAGE_VENV  := .venv-package
+PACKAGE_STAMP := $(PACKAGE_VENV)/.installed-$(shell cat deploy/requirements.txt deploy/constraints.txt | cksum | cut -d" " -f1)
+# The zip's architecture: x86_64 builds anywhere; arm64 (the template's default, cheaper on
+# Lambda) needs the aarch64-unknown-linux-gnu Rust target (`rustup target add ...`).
+ARCH   ?= x86_64
+EXPANDED := dist/ecs-sentinel.json
 CARGO  ?= cargo
 
-.PHONY: help venv demo test lint unit integration build release package bench clean
+.PHONY: help venv demo test lint release package expand clean
 
 help:
 	@echo "make demo     run the whole pipeline on this machine against the AWS emulator (no AWS account)"
 	@echo "make test     formatting, clippy, template lint, unit and emulator integration tests"
 	@echo "make release  build the Lambda's release binary (target/release/bootstrap)"
+	@echo "make package  build the deployment zip with cargo-lambda into dist/ (ARCH=x86_64|arm64)"
+	@echo "make expand   write the plain CloudFormation template for StackSets: CODE_URI=s3://bucket/key,"
+	@echo "              or CODE_BUCKET_PREFIX=prefix CODE_KEY=key for one bucket per region"
 	@echo "make clean    remove build outputs and the emulator's Python environment"
 
 # The AWS emulator (moto, pinned) and cfn-lint live in a project-local virtual environment.
@@ -33,6 +43,12 @@ $(LINT_STAMP): tests/lint/requirements.txt tests/lint/constraints.txt
 	rm -f $(LINT_VENV)/.installed-*
 	touch $@
 
+$(PACKAGE_STAMP): deploy/requirements.txt deploy/constraints.txt
+	python3 -m venv $(PACKAGE_VENV)
+	$(PACKAGE_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r deploy/requirements.txt -c deploy/constraints.txt
+	rm -f $(PACKAGE_VENV)/.installed-*
+	touch $@
+
 demo: venv
 	$(CARGO) build --quiet -p sentinel-cli --bin ecs-sentinel
 	./target/debug/ecs-sentinel demo
@@ -40,11 +56,29 @@ demo: venv
 lint: venv $(LINT_STAMP)
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --quiet -- -D warnings
-	$(VENV)/bin/cfn-lint template.yaml
-	$(LINT_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
+	$(VENV)/bin/cfn-lint template.yaml deploy/stackset.yaml
+	$(PY) deploy/expand_template.py --code-uri s3://example-artifacts/ecs-sentinel/bootstrap.zip --output target/lint/ecs-sentinel.json
+	$(VENV)/bin/cfn-lint target/lint/ecs-sentinel.json
+	$(LINT_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml -f deploy/stackset.yaml -f target/lint/ecs-sentinel.json
 
 release:
 	$(CARGO) build --release -p agent-monitor --bin bootstrap
+
+# cargo-lambda links with Zig for the Lambda runtime's glibc; the venv's bin directory on
+# PATH is how it finds `python3 -m ziglang`.
+package: $(PACKAGE_STAMP)
+	PATH="$(CURDIR)/$(PACKAGE_VENV)/bin:$$PATH" $(PACKAGE_VENV)/bin/cargo-lambda lambda build \
+		--release --$(subst _,-,$(ARCH)) -p agent-monitor --bin bootstrap \
+		--output-format zip --lambda-dir dist/$(ARCH)
+	@$(PACKAGE_VENV)/bin/python -c 'import sys, os, zipfile; z = sys.argv[1]; \
+		print(f"{z}: {os.path.getsize(z) / 2**20:.1f} MiB zipped, " \
+		      f"{sum(i.file_size for i in zipfile.ZipFile(z).infolist()) / 2**20:.1f} MiB unzipped")' \
+		dist/$(ARCH)/bootstrap/bootstrap.zip
+
+# The SAM template expanded into plain CloudFormation, for service-managed StackSets.
+expand: venv
+	@test -n "$(CODE_URI)$(CODE_BUCKET_PREFIX)" || { echo "make expand needs CODE_URI=s3://bucket/key (or CODE_BUCKET_PREFIX=... CODE_KEY=...)" >&2; exit 2; }
+	$(PY) deploy/expand_template.py $(if $(CODE_URI),--code-uri $(CODE_URI),--code-bucket-prefix $(CODE_BUCKET_PREFIX) --code-key $(CODE_KEY)) --output $(EXPANDED)
 
 # The integration tests also run the release `bootstrap` through a Lambda Runtime API server.
 test: lint release
@@ -52,4 +86,4 @@ test: lint release
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV) $(LINT_VENV)
+	rm -rf $(VENV) $(LINT_VENV) $(PACKAGE_VENV) dist

@@ -4,7 +4,8 @@
 moto (pinned in requirements.txt) does the AWS work. The layer in front of it adds only
 what moto lacks and what tests need (see README.md): a per-operation call counter, fault
 injection, flipping a container instance's agentConnected, ECS Anywhere (`mi-…`)
-container instances and SSM DescribeInstanceInformation for them. The control API lives
+container instances and SSM DescribeInstanceInformation for them, and Lambda environment
+variables kept as strings when CloudFormation creates a function. The control API lives
 under /_harness/ and is never counted or faulted.
 
 Usage: harness.py --port 0   prints `READY <port>` on stdout once it accepts connections.
@@ -27,6 +28,7 @@ from collections import Counter
 from urllib.parse import parse_qs
 
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.awslambda.models import LambdaFunction
 from moto.core.utils import utcnow
 from moto.ecs.models import ContainerInstance, ecs_backends
 from moto.moto_api._internal.models import moto_api_backend
@@ -597,6 +599,24 @@ def respond(start_response, status, headers, payload):
 # --------------------------------------------------------------------------- main
 
 
+def lambda_environment_as_strings():
+    """A Lambda function's environment variables are strings, and CloudFormation passes a
+    `Ref` to a Number parameter into them as one ("300"). moto's CloudFormation resolves
+    Number parameters to int and its Lambda keeps them, so GetFunctionConfiguration
+    answers `"GRACE_PERIOD_SECONDS": 300`, which the AWS SDKs refuse to parse. Store
+    them as the strings Lambda would hold."""
+    original = LambdaFunction.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self.environment_vars = {
+            key: str(value).lower() if isinstance(value, bool) else str(value)
+            for key, value in (self.environment_vars or {}).items()
+        }
+
+    LambdaFunction.__init__ = init
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -609,6 +629,7 @@ def main():
         help="exit when stdin closes, so a crashed test cannot leak the emulator",
     )
     args = parser.parse_args()
+    lambda_environment_as_strings()
 
     # Per-request logs are off by default: a test that pipes stderr without reading it
     # would otherwise block the server once the pipe fills.

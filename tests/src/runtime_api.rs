@@ -1,10 +1,13 @@
 //! A minimal Lambda Runtime API server on 127.0.0.1, enough to run the real `bootstrap`
 //! binary for one invocation: it serves one event on `/invocation/next`, records what the
 //! function posts back, and leaves the next `/next` unanswered (as Lambda does between
-//! invocations) until the test stops the process.
+//! invocations) until the test stops the process. Also starts the release `bootstrap` the
+//! way Lambda does.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -147,4 +150,81 @@ fn read_chunked(reader: &mut impl BufRead) -> std::io::Result<Vec<u8>> {
         }
         body.extend_from_slice(&chunk[..size]);
     }
+}
+
+/// The release `bootstrap` binary. `make test` builds it first (`make release`); the path
+/// follows the test binary's target directory, so a custom CARGO_TARGET_DIR works too.
+pub fn release_bootstrap() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let target = exe
+        .ancestors()
+        .find(|p| p.file_name().is_some_and(|n| n == "debug"))
+        .and_then(|debug| debug.parent())
+        .ok_or_else(|| {
+            anyhow::anyhow!("cannot find the target directory from {}", exe.display())
+        })?;
+    let binary = target.join("release").join("bootstrap");
+    anyhow::ensure!(
+        binary.exists(),
+        "{} is missing: run `make release` (make test does) before the tests",
+        binary.display()
+    );
+    Ok(binary)
+}
+
+/// The release `bootstrap` as Lambda would start it: only the variables Lambda sets,
+/// credentials, the emulator's endpoint, and then the function's own `environment`.
+pub fn bootstrap_command(
+    runtime_api: &str,
+    endpoint: &str,
+    environment: &[(String, String)],
+) -> anyhow::Result<Command> {
+    let mut command = Command::new(release_bootstrap()?);
+    command
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "agent-monitor")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env(
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            "/aws/lambda/sentinel/agent-monitor",
+        )
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/21/[$LATEST]0123")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .envs(environment.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    Ok(command)
+}
+
+/// Runs the release `bootstrap` for one invocation with `event`; returns what it posted
+/// back to the Runtime API (checked to be the invocation's response) and its stdout.
+pub fn invoke_release_bootstrap(
+    endpoint: &str,
+    environment: &[(String, String)],
+    event: String,
+) -> anyhow::Result<(Posted, String)> {
+    let api = RuntimeApi::serve(event)?;
+    let mut child = bootstrap_command(&api.address, endpoint, environment)?.spawn()?;
+    let posted = api.next_post(Duration::from_secs(60));
+    let _ = child.kill();
+    let output = child.wait_with_output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let posted = posted.ok_or_else(|| {
+        anyhow::anyhow!(
+            "bootstrap posted nothing; stdout:\n{stdout}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })?;
+    anyhow::ensure!(
+        posted.path == format!("/2018-06-01/runtime/invocation/{REQUEST_ID}/response"),
+        "bootstrap posted to {} rather than the response path; body: {}\nstdout:\n{stdout}",
+        posted.path,
+        posted.body
+    );
+    Ok((posted, stdout))
 }

@@ -14,6 +14,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+pub mod deploy;
 pub mod fleet;
 pub mod stack;
 pub mod template;
@@ -118,12 +119,7 @@ impl Emulator {
     /// Starts a fresh harness on a free loopback port and waits until it answers.
     pub fn start() -> Result<Self, EmulatorError> {
         let root = repo_root();
-        let python = std::env::var_os("SENTINEL_EMULATOR_PYTHON")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join(".venv/bin/python"));
-        if !python.exists() {
-            return Err(EmulatorError::NoPython(python));
-        }
+        let python = python()?;
         let script = root.join("tests/emulator/harness.py");
         let log = std::env::temp_dir().join(format!(
             "ecs-sentinel-emulator-{}-{}.log",
@@ -356,6 +352,19 @@ impl Drop for Emulator {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// The project's Python (`make venv`), which has moto and the SAM translator;
+/// `SENTINEL_EMULATOR_PYTHON` overrides it.
+pub fn python() -> Result<PathBuf, EmulatorError> {
+    let python = std::env::var_os("SENTINEL_EMULATOR_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv/bin/python"));
+    if python.exists() {
+        Ok(python)
+    } else {
+        Err(EmulatorError::NoPython(python))
     }
 }
 

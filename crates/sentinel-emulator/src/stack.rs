@@ -58,9 +58,7 @@ pub struct RuleQueue {
 impl Stack {
     pub async fn create(sdk: &aws_config::SdkConfig, prefix: &str) -> Result<Self, FleetError> {
         let sqs = aws_sdk_sqs::Client::new(sdk);
-        let sns = aws_sdk_sns::Client::new(sdk);
-        let events = aws_sdk_eventbridge::Client::new(sdk);
-        let topic_arn = sns
+        let topic_arn = aws_sdk_sns::Client::new(sdk)
             .create_topic()
             .name(format!("{prefix}-alerts"))
             .send()
@@ -69,6 +67,63 @@ impl Stack {
             .topic_arn()
             .unwrap_or_default()
             .to_owned();
+        let (dead_letter_url, dead_letter_arn) =
+            create_queue(&sqs, &format!("{prefix}-dead-letters"), &[]).await?;
+        let table_name = format!("{prefix}-alerts");
+        create_alert_table(&aws_sdk_dynamodb::Client::new(sdk), &table_name).await?;
+        Self::assemble(
+            sdk,
+            prefix,
+            topic_arn,
+            dead_letter_url,
+            dead_letter_arn,
+            table_name,
+        )
+        .await
+    }
+
+    /// The topic, dead-letter queue and table of a stack deployed through CloudFormation,
+    /// with an inbox queue subscribed to the topic.
+    pub async fn adopt(
+        sdk: &aws_config::SdkConfig,
+        prefix: &str,
+        topic_arn: String,
+        dead_letter_url: String,
+        table_name: String,
+    ) -> Result<Self, FleetError> {
+        let dead_letter_arn = aws_sdk_sqs::Client::new(sdk)
+            .get_queue_attributes()
+            .queue_url(&dead_letter_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(aws("sqs:GetQueueAttributes"))?
+            .attributes()
+            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+            .cloned()
+            .unwrap_or_default();
+        Self::assemble(
+            sdk,
+            prefix,
+            topic_arn,
+            dead_letter_url,
+            dead_letter_arn,
+            table_name,
+        )
+        .await
+    }
+
+    async fn assemble(
+        sdk: &aws_config::SdkConfig,
+        prefix: &str,
+        topic_arn: String,
+        dead_letter_url: String,
+        dead_letter_arn: String,
+        table_name: String,
+    ) -> Result<Self, FleetError> {
+        let sqs = aws_sdk_sqs::Client::new(sdk);
+        let sns = aws_sdk_sns::Client::new(sdk);
+        let events = aws_sdk_eventbridge::Client::new(sdk);
         let (inbox_url, inbox_arn) = create_queue(&sqs, &format!("{prefix}-inbox"), &[]).await?;
         sns.subscribe()
             .topic_arn(&topic_arn)
@@ -77,10 +132,6 @@ impl Stack {
             .send()
             .await
             .map_err(aws("sns:Subscribe"))?;
-        let (dead_letter_url, dead_letter_arn) =
-            create_queue(&sqs, &format!("{prefix}-dead-letters"), &[]).await?;
-        let table_name = format!("{prefix}-alerts");
-        create_alert_table(&aws_sdk_dynamodb::Client::new(sdk), &table_name).await?;
         Ok(Stack {
             sqs,
             sns,

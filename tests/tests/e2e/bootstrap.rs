@@ -1,77 +1,35 @@
 //! The real release `bootstrap` binary, run through the Lambda Runtime API: init, one SQS
 //! batch in, the partial-batch response out, JSON logs with the request id, EMF metrics.
 
-use integration_tests::runtime_api::{Posted, RuntimeApi, REQUEST_ID};
+use integration_tests::runtime_api::{
+    bootstrap_command, invoke_release_bootstrap, Posted, RuntimeApi, REQUEST_ID,
+};
 use integration_tests::World;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::Duration;
 
-/// `make test` builds it first (`make release`); the path follows the test binary's target
-/// directory, so a custom CARGO_TARGET_DIR works too.
-fn release_bootstrap() -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let target = exe
-        .ancestors()
-        .find(|p| p.file_name().is_some_and(|n| n == "debug"))
-        .and_then(|debug| debug.parent())
-        .ok_or_else(|| {
-            anyhow::anyhow!("cannot find the target directory from {}", exe.display())
-        })?;
-    let binary = target.join("release").join("bootstrap");
-    anyhow::ensure!(
-        binary.exists(),
-        "{} is missing: run `make release` (make test does) before the tests",
-        binary.display()
+/// The function's environment for `world`, as the template would set it.
+fn function_env(world: &World, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("ALERT_TOPIC_ARN".to_owned(), world.stack.topic_arn.clone()),
+        (
+            "DEAD_LETTER_QUEUE_URL".to_owned(),
+            world.stack.dead_letter_url.clone(),
+        ),
+        (
+            "ALERT_TABLE_NAME".to_owned(),
+            world.stack.table_name.clone(),
+        ),
+        ("RUST_LOG".to_owned(), "info".to_owned()),
+    ];
+    env.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
     );
-    Ok(binary)
+    env
 }
 
-fn lambda_env(command: &mut Command, runtime_api: &str, world: &World) {
-    command
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "agent-monitor")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/agent-monitor")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/21/[$LATEST]0123")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_ENDPOINT_URL", world.emulator.endpoint())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-}
-
-/// Runs the release `bootstrap`, configured for `world`, for one invocation with `event`;
-/// returns what it posted back to the Runtime API and its stdout.
 async fn invoke_once(world: &World, event: String) -> anyhow::Result<(Posted, String)> {
-    let binary = release_bootstrap()?;
-    let api = RuntimeApi::serve(event)?;
-    let mut command = Command::new(&binary);
-    lambda_env(&mut command, &api.address, world);
-    command
-        .env("ALERT_TOPIC_ARN", &world.stack.topic_arn)
-        .env("DEAD_LETTER_QUEUE_URL", &world.stack.dead_letter_url)
-        .env("ALERT_TABLE_NAME", &world.stack.table_name)
-        .env("RUST_LOG", "info");
-    let mut child = command.spawn()?;
-    let posted = api.next_post(Duration::from_secs(60));
-    let _ = child.kill();
-    let output = child.wait_with_output()?;
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let posted = posted.ok_or_else(|| {
-        anyhow::anyhow!(
-            "bootstrap posted nothing; stdout:\n{stdout}\nstderr:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })?;
-    assert_eq!(
-        posted.path,
-        format!("/2018-06-01/runtime/invocation/{REQUEST_ID}/response")
-    );
-    Ok((posted, stdout))
+    invoke_release_bootstrap(world.emulator.endpoint(), &function_env(world, &[]), event)
 }
 
 #[tokio::test]
@@ -128,16 +86,13 @@ async fn release_bootstrap_runs_the_sweep_for_the_schedules_payload() -> anyhow:
 
 #[tokio::test]
 async fn release_bootstrap_refuses_a_bad_configuration_naming_the_variable() -> anyhow::Result<()> {
-    let binary = release_bootstrap()?;
     let world = World::start().await?;
     let api = RuntimeApi::serve("{}".to_owned())?;
-    let mut command = Command::new(&binary);
-    lambda_env(&mut command, &api.address, &world);
-    command
-        .env("ALERT_TOPIC_ARN", &world.stack.topic_arn)
-        .env("DEAD_LETTER_QUEUE_URL", &world.stack.dead_letter_url)
-        .env("ALERT_TABLE_NAME", &world.stack.table_name)
-        .env("MONITOR_ALL_CLUSTERS", "sometimes");
+    let mut command = bootstrap_command(
+        &api.address,
+        world.emulator.endpoint(),
+        &function_env(&world, &[("MONITOR_ALL_CLUSTERS", "sometimes")]),
+    )?;
     let output = command.spawn()?.wait_with_output()?;
     assert!(!output.status.success());
     let all = format!(

@@ -4,6 +4,7 @@
 mod bootstrap;
 mod contract;
 mod decisions;
+mod deployed_stack;
 mod event_flow;
 mod faults;
 mod lifecycle;

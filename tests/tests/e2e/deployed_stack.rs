@@ -1,0 +1,479 @@
+//! The stack as CloudFormation deploys it: `template.yaml` expanded by the SAM translator
+//! (`deploy/expand_template.py`), created by the emulator's CloudFormation without the
+//! resource types it cannot create (`sentinel_emulator::deploy::EMULATOR_CANNOT_CREATE`),
+//! then one ECS event carried through the deployed rule, delay queue, function settings and
+//! topic. The emulator runs Lambda code only in Docker, so the test plays the event source
+//! mapping's part: it receives the batch from the deployed queue and hands it to the release
+//! `bootstrap`, started with the deployed function's own environment.
+
+use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
+use integration_tests::runtime_api::invoke_release_bootstrap;
+use integration_tests::World;
+use sentinel_emulator::deploy::{self, EMULATOR_CANNOT_CREATE};
+use sentinel_emulator::stack::Stack;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+/// SDK errors with their cause chain (the service's code and message), not just "service error".
+trait Explain<T> {
+    fn explain(self) -> anyhow::Result<T>;
+}
+
+impl<T, E: std::error::Error> Explain<T> for Result<T, E> {
+    fn explain(self) -> anyhow::Result<T> {
+        self.map_err(|e| anyhow::anyhow!("{}", aws_sdk_sqs::error::DisplayErrorContext(&e)))
+    }
+}
+
+const CODE_BUCKET: &str = "ecs-sentinel-artifacts";
+const CODE_KEY: &str = "agent-monitor/bootstrap.zip";
+
+/// One stack as CloudFormation reports it.
+struct Deployed {
+    outputs: BTreeMap<String, String>,
+    /// Logical id → physical id.
+    resources: BTreeMap<String, String>,
+}
+
+impl Deployed {
+    fn output(&self, name: &str) -> anyhow::Result<&str> {
+        self.outputs
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| anyhow::anyhow!("the stack has no output {name}: {:?}", self.outputs))
+    }
+
+    fn resource(&self, logical_id: &str) -> anyhow::Result<&str> {
+        self.resources
+            .get(logical_id)
+            .map(String::as_str)
+            .ok_or_else(|| anyhow::anyhow!("the stack has no resource {logical_id}"))
+    }
+}
+
+async fn create_stack(
+    cloudformation: &aws_sdk_cloudformation::Client,
+    name: &str,
+    template: &Value,
+    parameters: &[(&str, &str)],
+) -> anyhow::Result<Deployed> {
+    cloudformation
+        .create_stack()
+        .stack_name(name)
+        .template_body(template.to_string())
+        .capabilities(Capability::CapabilityIam)
+        .set_parameters(Some(
+            parameters
+                .iter()
+                .map(|(k, v)| {
+                    Parameter::builder()
+                        .parameter_key(*k)
+                        .parameter_value(*v)
+                        .build()
+                })
+                .collect(),
+        ))
+        .send()
+        .await
+        .explain()?;
+    // The emulator creates stacks synchronously; the loop is for an emulator that does not.
+    let mut stack = None;
+    for _ in 0..120 {
+        let described = cloudformation
+            .describe_stacks()
+            .stack_name(name)
+            .send()
+            .await
+            .explain()?;
+        let current = described.stacks().first().cloned();
+        let settled = current
+            .as_ref()
+            .and_then(|s| s.stack_status())
+            .is_some_and(|s| !s.as_str().ends_with("IN_PROGRESS"));
+        stack = current;
+        if settled {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let stack = stack.ok_or_else(|| anyhow::anyhow!("stack {name} not found after CreateStack"))?;
+    anyhow::ensure!(
+        stack.stack_status() == Some(&StackStatus::CreateComplete),
+        "stack {name} ended {:?}: {:?}",
+        stack.stack_status(),
+        stack.stack_status_reason()
+    );
+    let outputs = stack
+        .outputs()
+        .iter()
+        .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned())))
+        .collect();
+    let resources = cloudformation
+        .list_stack_resources()
+        .stack_name(name)
+        .send()
+        .await
+        .explain()?
+        .stack_resource_summaries()
+        .iter()
+        .filter_map(|r| {
+            Some((
+                r.logical_resource_id()?.to_owned(),
+                r.physical_resource_id()?.to_owned(),
+            ))
+        })
+        .collect();
+    Ok(Deployed { outputs, resources })
+}
+
+/// The deployed function's environment variables and timeout.
+async fn function_settings(
+    lambda: &aws_sdk_lambda::Client,
+    name: &str,
+) -> anyhow::Result<(Vec<(String, String)>, i32, String)> {
+    let configuration = lambda
+        .get_function_configuration()
+        .function_name(name)
+        .send()
+        .await
+        .explain()?;
+    let mut environment: Vec<(String, String)> = configuration
+        .environment()
+        .and_then(|e| e.variables())
+        .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    environment.sort();
+    Ok((
+        environment,
+        configuration.timeout().unwrap_or_default(),
+        configuration.role().unwrap_or_default().to_owned(),
+    ))
+}
+
+async fn queue_attributes(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    Ok(sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .explain()?
+        .attributes()
+        .map(|a| {
+            a.iter()
+                .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// What an SQS event source mapping would hand the function: the messages waiting on the
+/// queue, as Lambda's SQS records. Waits up to a few seconds for the first.
+async fn receive_batch(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    queue_arn: &str,
+) -> anyhow::Result<(Vec<Value>, Vec<String>)> {
+    let mut records = Vec::new();
+    let mut handles = Vec::new();
+    for _ in 0..3 {
+        let received = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+            .send()
+            .await
+            .explain()?;
+        for message in received.messages() {
+            let attributes: BTreeMap<String, String> = message
+                .attributes()
+                .map(|a| {
+                    a.iter()
+                        .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            records.push(json!({
+                "messageId": message.message_id(),
+                "receiptHandle": message.receipt_handle(),
+                "body": message.body(),
+                "attributes": attributes,
+                "messageAttributes": {},
+                "md5OfBody": message.md5_of_body(),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": "us-east-1",
+            }));
+            handles.extend(message.receipt_handle().map(str::to_owned));
+        }
+        if !records.is_empty() {
+            break;
+        }
+    }
+    Ok((records, handles))
+}
+
+#[tokio::test]
+async fn the_expanded_template_deploys_and_carries_a_disconnect_from_rule_to_topic(
+) -> anyhow::Result<()> {
+    let world = World::start().await?;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&world.sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket()
+        .bucket(CODE_BUCKET)
+        .send()
+        .await
+        .explain()?;
+    // The code itself never runs in the emulator; Lambda only needs the object to exist.
+    s3.put_object()
+        .bucket(CODE_BUCKET)
+        .key(CODE_KEY)
+        .body(
+            b"placeholder for the zip `make package` builds"
+                .to_vec()
+                .into(),
+        )
+        .send()
+        .await
+        .explain()?;
+
+    let expanded = deploy::expand(&format!("s3://{CODE_BUCKET}/{CODE_KEY}"))?;
+    assert!(
+        expanded.get("Transform").is_none(),
+        "the translator left a Transform in the template"
+    );
+    let function = &expanded["Resources"]["AgentMonitorFunction"];
+    assert_eq!(function["Type"], "AWS::Lambda::Function");
+    assert_eq!(
+        function["Properties"]["Code"],
+        json!({"S3Bucket": CODE_BUCKET, "S3Key": CODE_KEY})
+    );
+
+    let pruned = deploy::prune_for_emulator(expanded);
+    let removed_types: BTreeSet<&str> = pruned
+        .removed_resources
+        .values()
+        .map(String::as_str)
+        .collect();
+    let mut expected_types: BTreeSet<&str> =
+        EMULATOR_CANNOT_CREATE.iter().map(|(t, _)| *t).collect();
+    // Only through the alarms its body lists.
+    expected_types.insert("AWS::CloudWatch::Dashboard");
+    assert_eq!(
+        removed_types, expected_types,
+        "the resources left out for the emulator changed: {:?}",
+        pruned.removed_resources
+    );
+    assert_eq!(
+        pruned.removed_outputs,
+        BTreeSet::from(["DashboardUrl".to_owned(), "SweepScheduleName".to_owned()])
+    );
+
+    // Two stacks in one account, one per team: nothing in the template may have a fixed
+    // physical name. Team B has monitoring switched off.
+    let cloudformation = aws_sdk_cloudformation::Client::new(&world.sdk);
+    let team_a = create_stack(
+        &cloudformation,
+        "sentinel-team-a",
+        &pruned.template,
+        &[
+            ("GracePeriodSeconds", "0"),
+            ("MonitorAllClusters", "false"),
+            ("MonitoringTagValue", "team-a"),
+        ],
+    )
+    .await?;
+    let team_b = create_stack(
+        &cloudformation,
+        "sentinel-team-b",
+        &pruned.template,
+        &[
+            ("EnableMonitoring", "false"),
+            ("MonitorAllClusters", "false"),
+            ("MonitoringTagValue", "team-b"),
+        ],
+    )
+    .await?;
+
+    // Wiring CloudFormation produced.
+    let events = aws_sdk_eventbridge::Client::new(&world.sdk);
+    for (team, expected) in [(&team_a, "ENABLED"), (&team_b, "DISABLED")] {
+        for rule in [
+            "AgentDisconnectedRule",
+            "AgentReconnectedRule",
+            "InstanceDeregisteredRule",
+        ] {
+            let described = events
+                .describe_rule()
+                .name(team.resource(rule)?)
+                .send()
+                .await
+                .explain()?;
+            assert_eq!(
+                described.state().map(|s| s.as_str()),
+                Some(expected),
+                "{rule}"
+            );
+        }
+    }
+    let lambda = aws_sdk_lambda::Client::new(&world.sdk);
+    let function_name = team_a.output("FunctionName")?;
+    let (environment, timeout, role) = function_settings(&lambda, function_name).await?;
+    let variable = |name: &str| {
+        environment
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(
+        variable("ALERT_TOPIC_ARN"),
+        Some(team_a.output("AlertTopicArn")?)
+    );
+    assert_eq!(
+        variable("DEAD_LETTER_QUEUE_URL"),
+        Some(team_a.output("DeadLetterQueueUrl")?)
+    );
+    assert_eq!(
+        variable("ALERT_TABLE_NAME"),
+        Some(team_a.output("AlertTableName")?)
+    );
+    assert_eq!(variable("MONITORING_TAG_VALUE"), Some("team-a"));
+    assert!(
+        role.ends_with(&format!("/{}", team_a.resource("AgentMonitorRole")?)),
+        "the function runs as {role}, not the stack's AgentMonitorRole"
+    );
+
+    let sqs = aws_sdk_sqs::Client::new(&world.sdk);
+    let delay_url = team_a.output("DelayQueueUrl")?;
+    let dead_letter = queue_attributes(&sqs, team_a.output("DeadLetterQueueUrl")?).await?;
+    let mut queue_arns = BTreeSet::new();
+    for output in ["DelayQueueUrl", "RecoveryQueueUrl"] {
+        let attributes = queue_attributes(&sqs, team_a.output(output)?).await?;
+        let visibility: i32 = attributes["VisibilityTimeout"].parse()?;
+        assert!(
+            visibility >= 6 * timeout,
+            "{output}: visibility timeout {visibility} s is under six times the function's {timeout} s"
+        );
+        let redrive: Value = serde_json::from_str(&attributes["RedrivePolicy"])?;
+        assert_eq!(
+            redrive["deadLetterTargetArn"].as_str(),
+            Some(dead_letter["QueueArn"].as_str())
+        );
+        queue_arns.insert(attributes["QueueArn"].clone());
+    }
+    let mappings = lambda
+        .list_event_source_mappings()
+        .function_name(function_name)
+        .send()
+        .await
+        .explain()?;
+    let mapped: BTreeSet<String> = mappings
+        .event_source_mappings()
+        .iter()
+        .filter_map(|m| m.event_source_arn().map(str::to_owned))
+        .collect();
+    assert_eq!(mapped, queue_arns);
+    for mapping in mappings.event_source_mappings() {
+        assert!(
+            mapping
+                .function_response_types()
+                .iter()
+                .any(|t| t.as_str() == "ReportBatchItemFailures"),
+            "{:?} does not report batch item failures",
+            mapping.event_source_arn()
+        );
+        assert!(
+            mapping
+                .maximum_batching_window_in_seconds()
+                .unwrap_or_default()
+                > 0
+        );
+        assert_eq!(
+            mapping
+                .scaling_config()
+                .and_then(|c| c.maximum_concurrency()),
+            Some(2)
+        );
+    }
+
+    // One agent stops in a cluster of team A's; ECS sends the event to the default bus.
+    let deployed = Stack::adopt(
+        &world.sdk,
+        "sentinel-team-a",
+        team_a.output("AlertTopicArn")?.to_owned(),
+        team_a.output("DeadLetterQueueUrl")?.to_owned(),
+        team_a.output("AlertTableName")?.to_owned(),
+    )
+    .await?;
+    let (members, bodies) = world
+        .cluster_with_stopped_agents("payments", &[("ecs-agent-monitoring", "team-a")], 1)
+        .await?;
+    let sent: Vec<Value> = bodies
+        .iter()
+        .map(|b| serde_json::from_str(b))
+        .collect::<Result<_, _>>()?;
+    deployed.put_events(&sent).await?;
+
+    let delay_arn = queue_arns
+        .iter()
+        .find(|arn| delay_url.ends_with(arn.rsplit(':').next().unwrap_or_default()))
+        .cloned()
+        .unwrap_or_default();
+    let (records, handles) = receive_batch(&sqs, delay_url, &delay_arn).await?;
+    assert_eq!(records.len(), 1, "the deployed rule delivered {records:?}");
+    // Team B's rules are DISABLED (checked above). moto ignores a rule's State and would
+    // deliver to team B's queue too, so what a disabled rule does is AWS's to prove.
+
+    let event = json!({ "Records": records }).to_string();
+    let (posted, stdout) =
+        invoke_release_bootstrap(world.emulator.endpoint(), &environment, event)?;
+    let response: Value = serde_json::from_str(&posted.body)?;
+    assert_eq!(
+        response,
+        json!({"batchItemFailures": []}),
+        "stdout:\n{stdout}"
+    );
+    // Lambda deletes a batch the function answered without failures.
+    for handle in handles {
+        sqs.delete_message()
+            .queue_url(delay_url)
+            .receipt_handle(handle)
+            .send()
+            .await
+            .explain()?;
+    }
+
+    let alerts = deployed.drain_inbox().await?;
+    assert_eq!(alerts.len(), 1, "stdout:\n{stdout}");
+    assert_eq!(
+        integration_tests::nodes_in(&alerts[0].document),
+        vec![members[0].node_id.clone()]
+    );
+    assert!(
+        alerts[0].subject.contains("payments"),
+        "{}",
+        alerts[0].subject
+    );
+    assert!(deployed.drain_dead_letters().await?.is_empty());
+    let episodes = aws_sdk_dynamodb::Client::new(&world.sdk)
+        .scan()
+        .table_name(team_a.output("AlertTableName")?)
+        .send()
+        .await
+        .explain()?;
+    assert_eq!(
+        episodes.count(),
+        1,
+        "one open episode in the deployed table"
+    );
+    Ok(())
+}
