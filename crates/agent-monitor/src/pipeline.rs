@@ -18,6 +18,7 @@ use sentinel_core::cache::TtlCache;
 use sentinel_core::episode::{EpisodeStatus, Sighting, Source};
 use sentinel_core::metrics::{self, MetricRecord};
 use sentinel_core::recovery::ClusterResolved;
+use sentinel_core::remediation::Outcome;
 use sentinel_core::{
     assess, group_by_cluster, parse_state_change, ClusterAlert, ClusterArn, SkipReason, Tag,
     Verdict,
@@ -365,6 +366,49 @@ impl Monitor {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Adds the lifecycle counters of a run (event batch or sweep) to a metric record: instances
+    /// named by first alerts, by reminders, and by RESOLVED messages, and the remediation
+    /// outcomes the first alerts announce (remediation runs just before an episode's first
+    /// alert, so each attempt is counted once, when its alert goes out) when remediation is on.
+    pub(crate) fn with_lifecycle_counts(
+        &self,
+        record: MetricRecord,
+        published: &[PublishedAlert],
+        resolved: &[PublishedResolved],
+    ) -> MetricRecord {
+        let named = |reminders: bool| -> usize {
+            published
+                .iter()
+                .filter(|p| p.alert.reminder == reminders)
+                .map(|p| p.alert.instances.len())
+                .sum()
+        };
+        let outcomes: Vec<Outcome> = published
+            .iter()
+            .filter(|p| !p.alert.reminder)
+            .flat_map(|p| &p.alert.instances)
+            .flat_map(|i| &i.actions)
+            .filter_map(|a| Outcome::of(&a.outcome))
+            .collect();
+        let mut record = record
+            .count(metrics::ALERTS_OPENED, named(false))
+            .count(metrics::REMINDERS_SENT, named(true))
+            .count(
+                metrics::ALERTS_RESOLVED,
+                resolved.iter().map(|r| r.resolved.episodes.len()).sum(),
+            );
+        if !self.config.remediation.enabled() {
+            return record;
+        }
+        for kind in Outcome::ALL {
+            record = record.count(
+                kind.metric(),
+                outcomes.iter().filter(|o| **o == kind).count(),
+            );
+        }
+        record
+    }
+
     fn metric_records(&self, report: &BatchReport, now: DateTime<Utc>) -> Vec<MetricRecord> {
         let namespace = &self.config.metrics_namespace;
         let mut records: Vec<MetricRecord> = report
@@ -378,7 +422,7 @@ impl Monitor {
             })
             .collect();
         records.push(
-            with_lifecycle_counts(
+            self.with_lifecycle_counts(
                 MetricRecord::new(namespace, now),
                 &report.published,
                 &report.resolved,
@@ -390,29 +434,6 @@ impl Monitor {
         );
         records
     }
-}
-
-/// Adds the lifecycle counters of a run (event batch or sweep) to a metric record: instances
-/// named by first alerts, by reminders, and by RESOLVED messages.
-pub(crate) fn with_lifecycle_counts(
-    record: MetricRecord,
-    published: &[PublishedAlert],
-    resolved: &[PublishedResolved],
-) -> MetricRecord {
-    let named = |reminders: bool| -> usize {
-        published
-            .iter()
-            .filter(|p| p.alert.reminder == reminders)
-            .map(|p| p.alert.instances.len())
-            .sum()
-    };
-    record
-        .count(metrics::ALERTS_OPENED, named(false))
-        .count(metrics::REMINDERS_SENT, named(true))
-        .count(
-            metrics::ALERTS_RESOLVED,
-            resolved.iter().map(|r| r.resolved.episodes.len()).sum(),
-        )
 }
 
 /// Used by tests and the demo to see which nodes the first alerts name.

@@ -7,7 +7,7 @@ use crate::settle::Decided;
 use chrono::{DateTime, Utc};
 use sentinel_aws::Written;
 use sentinel_core::episode::{ActionRecord, Episode};
-use sentinel_core::remediation::{hourly_budget, RemediationAction};
+use sentinel_core::remediation::{hourly_budget, Outcome, RemediationAction};
 use sentinel_core::{ClusterArn, NodeView};
 use std::collections::HashMap;
 
@@ -60,10 +60,10 @@ impl Monitor {
         let settings = self.config.remediation;
         let action = settings.action;
         if let Err(why) = action.applies_to(episode.node_id.kind(), episode.kind) {
-            return format!("not applied: {why}");
+            return Outcome::NotApplied.record(why);
         }
         if settings.dry_run {
-            return format!("dry run: would {}", action.describe());
+            return Outcome::DryRun.record(format_args!("would {}", action.describe()));
         }
         match self
             .episodes
@@ -72,38 +72,47 @@ impl Monitor {
         {
             Ok(true) => {}
             Ok(false) => {
-                return format!(
-                    "not applied: the limit of {budget} remediation(s) per hour for this cluster is reached (alert only)"
-                )
+                return Outcome::NotApplied.record(format_args!(
+                    "the limit of {budget} remediation(s) per hour for this cluster is reached (alert only)"
+                ))
             }
-            Err(err) => return format!("not applied: could not check the hourly limit ({err})"),
+            Err(err) => {
+                return Outcome::NotApplied
+                    .record(format_args!("could not check the hourly limit ({err})"))
+            }
         }
         let node = &episode.node_id;
         let result = match action {
-            RemediationAction::None => Ok("nothing to do".to_owned()),
+            RemediationAction::None => Ok(Outcome::NotApplied.record("nothing to do")),
             RemediationAction::RestartAgent => self
                 .remediator
                 .restart_agent(node, is_windows(decided))
                 .await
-                .map(|id| format!("succeeded: SSM command {id} restarts the agent")),
+                .map(|id| {
+                    Outcome::Succeeded.record(format_args!("SSM command {id} restarts the agent"))
+                }),
             RemediationAction::Drain => self
                 .remediator
                 .drain(cluster, &episode.container_instance_arn)
                 .await
-                .map(|()| "succeeded: container instance set to DRAINING".to_owned()),
+                .map(|()| Outcome::Succeeded.record("container instance set to DRAINING")),
             RemediationAction::Reboot => self
                 .remediator
                 .reboot(node)
                 .await
-                .map(|()| "succeeded: reboot requested".to_owned()),
-            RemediationAction::Replace => self.remediator.replace(node).await.map(|group| match group {
-                Some(group) => format!(
-                    "succeeded: terminated in Auto Scaling group {group}, which launches a replacement"
+                .map(|()| Outcome::Succeeded.record("reboot requested")),
+            RemediationAction::Replace => self.remediator.replace(node).await.map(|group| {
+                match group {
+                Some(group) => Outcome::Succeeded.record(format_args!(
+                    "terminated in Auto Scaling group {group}, which launches a replacement"
+                )),
+                None => Outcome::NotApplied.record(
+                    "the instance is in no Auto Scaling group, and is never terminated outside one",
                 ),
-                None => "not applied: the instance is in no Auto Scaling group, and is never terminated outside one".to_owned(),
+            }
             }),
         };
-        result.unwrap_or_else(|err| format!("failed: {err}"))
+        result.unwrap_or_else(|err| Outcome::Failed.record(err))
     }
 }
 

@@ -7,7 +7,7 @@
 //! back or whose instance is gone, sends reminders, and reports per-cluster gauges of
 //! connected and disconnected agents (zeros included, so alarms always have data).
 
-use crate::pipeline::{with_lifecycle_counts, Monitor, PublishedAlert, PublishedResolved};
+use crate::pipeline::{Monitor, PublishedAlert, PublishedResolved};
 use crate::settle::Decided;
 use chrono::{DateTime, SubsecRound, Utc};
 use sentinel_aws::AwsError;
@@ -209,7 +209,7 @@ impl Monitor {
             })
             .collect();
         records.push(
-            with_lifecycle_counts(
+            self.with_lifecycle_counts(
                 MetricRecord::new(namespace, now),
                 &report.published,
                 &report.resolved,

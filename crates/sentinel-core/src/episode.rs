@@ -99,7 +99,8 @@ impl Resolution {
 pub struct ActionRecord {
     pub action: String,
     pub at: DateTime<Utc>,
-    /// What happened: "succeeded: command 1234", "dry run: would reboot", "skipped: limit", …
+    /// What happened, as `remediation::Outcome::record` wrote it: "succeeded: SSM command
+    /// 1234 …", "dry run: would reboot …", "not applied: the limit …", "failed: …".
     pub outcome: String,
 }
 

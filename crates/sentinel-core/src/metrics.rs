@@ -18,6 +18,11 @@ pub const ACTION_FAILURES: &str = "ActionFailures";
 pub const ALERTS_OPENED: &str = "AlertsOpened";
 pub const ALERTS_RESOLVED: &str = "AlertsResolved";
 pub const REMINDERS_SENT: &str = "RemindersSent";
+/// Remediation attempts announced by opening alerts, by outcome.
+pub const REMEDIATIONS_SUCCEEDED: &str = "RemediationsSucceeded";
+pub const REMEDIATIONS_FAILED: &str = "RemediationsFailed";
+pub const REMEDIATIONS_NOT_APPLIED: &str = "RemediationsNotApplied";
+pub const REMEDIATIONS_DRY_RUN: &str = "RemediationsDryRun";
 /// Per-cluster gauges from the sweep: how many agents are down or up right now.
 pub const DISCONNECTED_AGENTS: &str = "DisconnectedAgents";
 pub const CONNECTED_AGENTS: &str = "ConnectedAgents";

@@ -8,6 +8,7 @@ use crate::alert::{
 use crate::episode::{Episode, Resolution};
 use crate::event::ClusterArn;
 use crate::node::{NodeId, NodeKind};
+use crate::remediation::Outcome;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -228,7 +229,9 @@ pub struct ResolvedInstanceDoc {
 /// one refused by the hourly limit).
 pub fn auto_remediated(e: &Episode) -> bool {
     e.resolution == Some(Resolution::AgentReconnected)
-        && e.actions.iter().any(|a| a.outcome.starts_with("succeeded"))
+        && e.actions
+            .iter()
+            .any(|a| Outcome::of(&a.outcome) == Some(Outcome::Succeeded))
 }
 
 #[cfg(test)]
@@ -272,7 +275,7 @@ mod tests {
         gone.actions.push(ActionRecord {
             action: "reboot".into(),
             at: Utc.with_ymd_and_hms(2026, 11, 21, 9, 30, 0).unwrap(),
-            outcome: "succeeded".into(),
+            outcome: "succeeded: reboot requested".into(),
         });
         let r = ClusterResolved {
             cluster_arn: gone.cluster_arn.clone(),

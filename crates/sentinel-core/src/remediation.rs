@@ -95,6 +95,56 @@ impl RemediationSettings {
     }
 }
 
+/// How one remediation attempt ended. The episode records it as text, `"<kind>: <detail>"`
+/// (people read it in alerts), and metrics count attempts by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Outcome {
+    Succeeded,
+    Failed,
+    /// Not attempted: the action does not apply to the node, the hourly limit is reached, …
+    NotApplied,
+    DryRun,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 4] = [
+        Outcome::Succeeded,
+        Outcome::Failed,
+        Outcome::NotApplied,
+        Outcome::DryRun,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed => "failed",
+            Outcome::NotApplied => "not applied",
+            Outcome::DryRun => "dry run",
+        }
+    }
+
+    /// The text recorded on the episode.
+    pub fn record(self, detail: impl std::fmt::Display) -> String {
+        format!("{}: {detail}", self.label())
+    }
+
+    /// The kind of a recorded outcome; `None` for text this version did not write.
+    pub fn of(recorded: &str) -> Option<Outcome> {
+        let (label, _) = recorded.split_once(": ")?;
+        Outcome::ALL.into_iter().find(|o| o.label() == label)
+    }
+
+    /// The metric that counts attempts of this kind.
+    pub fn metric(self) -> &'static str {
+        match self {
+            Outcome::Succeeded => crate::metrics::REMEDIATIONS_SUCCEEDED,
+            Outcome::Failed => crate::metrics::REMEDIATIONS_FAILED,
+            Outcome::NotApplied => crate::metrics::REMEDIATIONS_NOT_APPLIED,
+            Outcome::DryRun => crate::metrics::REMEDIATIONS_DRY_RUN,
+        }
+    }
+}
+
 /// How many instances of a cluster with `cluster_size` registered instances may be acted on
 /// in any rolling hour: the percentage, rounded down, but at least one.
 pub fn hourly_budget(cluster_size: usize, max_percent_per_hour: u32) -> usize {
@@ -126,6 +176,22 @@ pub fn take_slot(
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn recorded_outcomes_read_back_as_their_kind() {
+        for outcome in Outcome::ALL {
+            assert_eq!(
+                Outcome::of(&outcome.record("details: with a colon")),
+                Some(outcome)
+            );
+        }
+        assert_eq!(
+            Outcome::of("dry run: would restart the ECS agent"),
+            Some(Outcome::DryRun)
+        );
+        assert_eq!(Outcome::of("something else"), None);
+        assert_eq!(Outcome::of("rebooted: yes"), None);
+    }
 
     #[test]
     fn budget_is_the_percentage_rounded_down_but_at_least_one() {

@@ -25,6 +25,17 @@ pub struct TemplateFacts {
     pub default_grace_period_seconds: u64,
     /// The names of the environment variables the template sets on the function.
     pub function_variables: Vec<String>,
+    /// Every stack parameter, in template order.
+    pub parameters: Vec<ParameterFacts>,
+}
+
+/// What the README and the contract tests need of one stack parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParameterFacts {
+    pub name: String,
+    /// The default as text; empty when there is none or it is the empty string.
+    pub default: String,
+    pub allowed_pattern: Option<String>,
 }
 
 pub fn read(path: &Path) -> Result<TemplateFacts, TemplateError> {
@@ -83,12 +94,34 @@ pub fn parse(text: &str) -> Result<TemplateFacts, TemplateError> {
     .keys()
     .filter_map(|k| k.as_str().map(str::to_owned))
     .collect();
+    let parameters = at(&["Parameters"])?
+        .as_mapping()
+        .ok_or_else(|| TemplateError::Shape("Parameters is not a map".into()))?
+        .iter()
+        .filter_map(|(name, parameter)| {
+            let default = match parameter.get("Default") {
+                Some(Yaml::String(text)) => text.clone(),
+                Some(Yaml::Number(number)) => number.to_string(),
+                Some(Yaml::Bool(flag)) => flag.to_string(),
+                _ => String::new(),
+            };
+            Some(ParameterFacts {
+                name: name.as_str()?.to_owned(),
+                default,
+                allowed_pattern: parameter
+                    .get("AllowedPattern")
+                    .and_then(Yaml::as_str)
+                    .map(str::to_owned),
+            })
+        })
+        .collect();
     Ok(TemplateFacts {
         disconnect_pattern,
         recovery_patterns,
         max_receive_count,
         default_grace_period_seconds,
         function_variables,
+        parameters,
     })
 }
 

@@ -1,5 +1,6 @@
-//! The template and the function agree on configuration: every variable the function reads
-//! is set by the template, and every one the template sets is read.
+//! The template, the function and the README agree on configuration: every variable the
+//! function reads is set by the template, every one the template sets is read, and every
+//! stack parameter is documented with its default.
 
 use sentinel_emulator::template;
 use std::collections::BTreeSet;
@@ -16,5 +17,78 @@ fn template_sets_exactly_the_variables_the_function_reads() -> anyhow::Result<()
         .collect();
     let read: BTreeSet<&str> = agent_monitor::config::VARIABLES.iter().copied().collect();
     assert_eq!(set, read);
+    Ok(())
+}
+
+/// README's "Parameters and configuration" table has a row `| `Name` | variable | default |`
+/// per stack parameter, and its default matches the template's (`empty` for none).
+#[test]
+fn readme_documents_every_parameter_with_its_default() -> anyhow::Result<()> {
+    let root = sentinel_emulator::repo_root();
+    let facts = template::read(&root.join("template.yaml"))?;
+    let readme = std::fs::read_to_string(root.join("README.md"))?;
+    let documented: std::collections::BTreeMap<&str, &str> = readme
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            // ["", parameter, variable, default, meaning, ""]
+            let name = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+            Some((name, *cells.get(3)?))
+        })
+        .collect();
+    let mut wrong = Vec::new();
+    for parameter in &facts.parameters {
+        let (name, default) = (&parameter.name, &parameter.default);
+        let expected = if default.is_empty() {
+            "empty".to_owned()
+        } else {
+            format!("`{default}`")
+        };
+        match documented.get(name.as_str()) {
+            Some(found) if *found == expected => {}
+            Some(found) => wrong.push(format!("{name}: README says {found}, template {expected}")),
+            None => wrong.push(format!("{name}: not in README's parameter table")),
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    Ok(())
+}
+
+/// CloudFormation checks NotificationEmail against its AllowedPattern before anything is
+/// created; the widely used sample's pattern refused `first.last@example.com`.
+#[test]
+fn notification_email_pattern_takes_real_addresses_and_refuses_the_rest() -> anyhow::Result<()> {
+    let facts = template::read(&sentinel_emulator::repo_root().join("template.yaml"))?;
+    let pattern = facts
+        .parameters
+        .iter()
+        .find(|p| p.name == "NotificationEmail")
+        .and_then(|p| p.allowed_pattern.clone())
+        .ok_or_else(|| anyhow::anyhow!("NotificationEmail has no AllowedPattern"))?;
+    let email = regex_lite::Regex::new(&pattern)?;
+    for good in [
+        "",
+        "first.last@example.com",
+        "oncall+ecs@example.com",
+        "ops@alerts.eu-west-1.example.co.uk",
+        "o'brien@example.ie",
+        "x@example.io",
+        "team_ops-2@my-company.example",
+    ] {
+        assert!(email.is_match(good), "refused {good:?}");
+    }
+    for bad in [
+        "first.last",
+        "first.last@example",
+        "@example.com",
+        "first last@example.com",
+        "a@-example.com",
+        "a@example-.com",
+        "a@example..com",
+        "a@b@example.com",
+        " a@example.com",
+    ] {
+        assert!(!email.is_match(bad), "accepted {bad:?}");
+    }
     Ok(())
 }

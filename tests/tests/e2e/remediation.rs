@@ -30,6 +30,16 @@ fn outcomes(report: &agent_monitor::BatchReport) -> Vec<(String, String)> {
 
 /// A cluster with one EC2 instance and one ECS Anywhere node (online in SSM), both agents
 /// down, and the events ECS sent.
+/// A counter of the batch's record without dimensions, as its EMF line carries it.
+fn batch_counter(report: &agent_monitor::BatchReport, name: &str) -> Option<f64> {
+    report
+        .metrics
+        .iter()
+        .filter_map(|m| serde_json::from_str::<serde_json::Value>(&m.to_emf()).ok())
+        .find(|line| line["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == serde_json::json!([[]]))
+        .and_then(|line| line[name].as_f64())
+}
+
 async fn ec2_and_anywhere_down() -> anyhow::Result<(World, Vec<Member>, Member, Vec<String>)> {
     let world = World::start().await?;
     let (ec2, mut events) = world.cluster_with_stopped_agents("edge", &[], 1).await?;
@@ -143,6 +153,15 @@ async fn reboot_applies_to_ec2_only() -> anyhow::Result<()> {
     ];
     expected.sort();
     assert_eq!(outcomes(&report), expected);
+    // The batch's metric record counts the attempts by outcome.
+    for (metric, count) in [
+        ("RemediationsSucceeded", 1.0),
+        ("RemediationsNotApplied", 1.0),
+        ("RemediationsFailed", 0.0),
+        ("RemediationsDryRun", 0.0),
+    ] {
+        assert_eq!(batch_counter(&report, metric), Some(count), "{metric}");
+    }
     let reboots = world.emulator.requests("ec2.RebootInstances")?;
     assert_eq!(reboots.len(), 1);
     assert!(
@@ -218,6 +237,18 @@ async fn a_dry_run_reports_and_touches_nothing() -> anyhow::Result<()> {
     ] {
         assert_eq!(calls.get(touched), None, "{touched}");
     }
+    assert_eq!(batch_counter(&report, "RemediationsDryRun"), Some(1.0));
+
+    // With remediation off the counters are not published at all (they would cost a
+    // custom metric each for nothing).
+    let (_, events) = world.cluster_with_stopped_agents("web", &[], 1).await?;
+    let report = world
+        .monitor(world.config(&[])?)?
+        .process(&records(&events))
+        .await;
+    assert_eq!(report.published.len(), 1);
+    assert_eq!(batch_counter(&report, "AlertsOpened"), Some(1.0));
+    assert_eq!(batch_counter(&report, "RemediationsDryRun"), None);
     Ok(())
 }
 
