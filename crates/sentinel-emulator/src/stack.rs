@@ -91,17 +91,7 @@ impl Stack {
         dead_letter_url: String,
         table_name: String,
     ) -> Result<Self, FleetError> {
-        let dead_letter_arn = aws_sdk_sqs::Client::new(sdk)
-            .get_queue_attributes()
-            .queue_url(&dead_letter_url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .map_err(aws("sqs:GetQueueAttributes"))?
-            .attributes()
-            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
-            .cloned()
-            .unwrap_or_default();
+        let dead_letter_arn = queue_arn(&aws_sdk_sqs::Client::new(sdk), &dead_letter_url).await?;
         Self::assemble(
             sdk,
             prefix,
@@ -387,9 +377,14 @@ async fn create_queue(
         .queue_url()
         .unwrap_or_default()
         .to_owned();
-    let arn = sqs
+    let arn = queue_arn(sqs, &url).await?;
+    Ok((url, arn))
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, FleetError> {
+    Ok(sqs
         .get_queue_attributes()
-        .queue_url(&url)
+        .queue_url(url)
         .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
         .send()
         .await
@@ -397,8 +392,7 @@ async fn create_queue(
         .attributes()
         .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
         .cloned()
-        .unwrap_or_default();
-    Ok((url, arn))
+        .unwrap_or_default())
 }
 
 /// Receives until the queue answers empty, deleting as it goes.

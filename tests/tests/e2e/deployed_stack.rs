@@ -127,7 +127,7 @@ async fn create_stack(
     Ok(Deployed { outputs, resources })
 }
 
-/// The deployed function's environment variables and timeout.
+/// The deployed function's environment variables, timeout (seconds) and role ARN.
 async fn function_settings(
     lambda: &aws_sdk_lambda::Client,
     name: &str,
