@@ -523,7 +523,7 @@ async fn the_encrypted_variant_deploys_and_publishes_to_an_existing_topic() -> a
         stack.resource(created)?;
     }
     assert!(
-        stack.resources.get("AlertTopic").is_none(),
+        !stack.resources.contains_key("AlertTopic"),
         "a topic was created although ExistingAlertTopicArn is set"
     );
     assert_eq!(stack.output("AlertTopicArn")?, existing_topic);
