@@ -4,8 +4,8 @@
 moto (pinned in requirements.txt) does the AWS work. The layer in front of it adds only
 what moto lacks and what tests need (see README.md): a per-operation call counter, fault
 injection, flipping a container instance's agentConnected, ECS Anywhere (`mi-…`)
-container instances and SSM DescribeInstanceInformation for them, and Lambda environment
-variables kept as strings when CloudFormation creates a function. The control API lives
+container instances and SSM DescribeInstanceInformation for them, and two fixes to what
+moto's CloudFormation creates (Lambda environment values as strings, role policies as JSON). The control API lives
 under /_harness/ and is never counted or faulted.
 
 Usage: harness.py --port 0   prints `READY <port>` on stdout once it accepts connections.
@@ -29,6 +29,7 @@ from urllib.parse import parse_qs
 
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.awslambda.models import LambdaFunction
+from moto.iam.models import Role
 from moto.core.utils import utcnow
 from moto.ecs.models import ContainerInstance, ecs_backends
 from moto.moto_api._internal.models import moto_api_backend
@@ -617,6 +618,25 @@ def lambda_environment_as_strings():
     LambdaFunction.__init__ = init
 
 
+def role_policies_as_json():
+    """A role's inline policies from a template (`Policies`) reach moto as dicts, which it
+    stores as they are, so GetRolePolicy answers with their Python repr rather than the
+    (URL-encoded) JSON IAM returns. Store them as JSON text, as PutRolePolicy would. moto
+    also resolves `Fn::If [c, {...}, AWS::NoValue]` inside a list to null where
+    CloudFormation drops the element, so null statements are dropped here."""
+    original = Role.put_policy
+
+    def put_policy(self, policy_name, policy_json):
+        if isinstance(policy_json, dict):
+            if isinstance(policy_json.get("Statement"), list):
+                statements = [s for s in policy_json["Statement"] if s is not None]
+                policy_json = {**policy_json, "Statement": statements}
+            policy_json = json.dumps(policy_json)
+        original(self, policy_name, policy_json)
+
+    Role.put_policy = put_policy
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -630,6 +650,7 @@ def main():
     )
     args = parser.parse_args()
     lambda_environment_as_strings()
+    role_policies_as_json()
 
     # Per-request logs are off by default: a test that pipes stderr without reading it
     # would otherwise block the server once the pipe fills.

@@ -4,6 +4,7 @@
 //! invocations) until the test stops the process. Also starts the release `bootstrap` the
 //! way Lambda does.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -177,7 +178,7 @@ pub fn release_bootstrap() -> anyhow::Result<PathBuf> {
 pub fn bootstrap_command(
     runtime_api: &str,
     endpoint: &str,
-    environment: &[(String, String)],
+    environment: &BTreeMap<String, String>,
 ) -> anyhow::Result<Command> {
     let mut command = Command::new(release_bootstrap()?);
     command
@@ -195,7 +196,7 @@ pub fn bootstrap_command(
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_ENDPOINT_URL", endpoint)
-        .envs(environment.iter().map(|(k, v)| (k, v)))
+        .envs(environment)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     Ok(command)
@@ -205,7 +206,7 @@ pub fn bootstrap_command(
 /// back to the Runtime API (checked to be the invocation's response) and its stdout.
 pub fn invoke_release_bootstrap(
     endpoint: &str,
-    environment: &[(String, String)],
+    environment: &BTreeMap<String, String>,
     event: String,
 ) -> anyhow::Result<(Posted, String)> {
     let api = RuntimeApi::serve(event)?;

@@ -5,10 +5,11 @@ use integration_tests::runtime_api::{
     bootstrap_command, invoke_release_bootstrap, Posted, RuntimeApi, REQUEST_ID,
 };
 use integration_tests::World;
+use std::collections::BTreeMap;
 
 /// The function's environment for `world`, as the template would set it.
-fn function_env(world: &World, extra: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut env = vec![
+fn function_env(world: &World, extra: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::from([
         ("ALERT_TOPIC_ARN".to_owned(), world.stack.topic_arn.clone()),
         (
             "DEAD_LETTER_QUEUE_URL".to_owned(),
@@ -19,7 +20,7 @@ fn function_env(world: &World, extra: &[(&str, &str)]) -> Vec<(String, String)> 
             world.stack.table_name.clone(),
         ),
         ("RUST_LOG".to_owned(), "info".to_owned()),
-    ];
+    ]);
     env.extend(
         extra
             .iter()

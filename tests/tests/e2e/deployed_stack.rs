@@ -132,19 +132,18 @@ async fn create_stack(
 async fn function_settings(
     lambda: &aws_sdk_lambda::Client,
     name: &str,
-) -> anyhow::Result<(Vec<(String, String)>, i32, String)> {
+) -> anyhow::Result<(BTreeMap<String, String>, i32, String)> {
     let configuration = lambda
         .get_function_configuration()
         .function_name(name)
         .send()
         .await
         .explain()?;
-    let mut environment: Vec<(String, String)> = configuration
+    let environment: BTreeMap<String, String> = configuration
         .environment()
         .and_then(|e| e.variables())
         .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default();
-    environment.sort();
     Ok((
         environment,
         configuration.timeout().unwrap_or_default(),
@@ -170,6 +169,34 @@ async fn queue_attributes(
                 .collect()
         })
         .unwrap_or_default())
+}
+
+/// The function role's inline policy `AgentMonitor`, as IAM reports it.
+async fn role_policy(iam: &aws_sdk_iam::Client, role: &str) -> anyhow::Result<Value> {
+    let document = iam
+        .get_role_policy()
+        .role_name(role)
+        .policy_name("AgentMonitor")
+        .send()
+        .await
+        .explain()?
+        .policy_document()
+        .to_owned();
+    // IAM answers URL-encoded JSON.
+    let document = percent_encoding::percent_decode_str(&document).decode_utf8()?;
+    serde_json::from_str(&document).map_err(|e| anyhow::anyhow!("{e}: {document}"))
+}
+
+/// The Sids of a policy's statements.
+fn sids(policy: &Value) -> BTreeSet<String> {
+    policy["Statement"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter_map(|s| s["Sid"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// What an SQS event source mapping would hand the function: the messages waiting on the
@@ -338,12 +365,7 @@ async fn the_expanded_template_deploys_and_carries_a_disconnect_from_rule_to_top
     let lambda = aws_sdk_lambda::Client::new(&world.sdk);
     let function_name = team_a.output("FunctionName")?;
     let (environment, timeout, role) = function_settings(&lambda, function_name).await?;
-    let variable = |name: &str| {
-        environment
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let variable = |name: &str| environment.get(name).map(String::as_str);
     assert_eq!(
         variable("ALERT_TOPIC_ARN"),
         Some(team_a.output("AlertTopicArn")?)
@@ -360,6 +382,13 @@ async fn the_expanded_template_deploys_and_carries_a_disconnect_from_rule_to_top
     assert!(
         role.ends_with(&format!("/{}", team_a.resource("AgentMonitorRole")?)),
         "the function runs as {role}, not the stack's AgentMonitorRole"
+    );
+    let iam = aws_sdk_iam::Client::new(&world.sdk);
+    let granted = sids(&role_policy(&iam, team_a.resource("AgentMonitorRole")?).await?);
+    assert!(granted.contains("ConsumeOwnQueues") && granted.contains("WriteOwnLogs"));
+    assert!(
+        !granted.contains("UseStackKeyThroughServices"),
+        "a key statement without EnableEncryption"
     );
 
     let sqs = aws_sdk_sqs::Client::new(&world.sdk);
@@ -531,14 +560,17 @@ async fn the_encrypted_variant_deploys_and_publishes_to_an_existing_topic() -> a
 
     let lambda = aws_sdk_lambda::Client::new(&world.sdk);
     let (environment, _, _) = function_settings(&lambda, stack.output("FunctionName")?).await?;
-    let variable = |name: &str| {
-        environment
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let variable = |name: &str| environment.get(name).map(String::as_str);
     assert_eq!(variable("ALERT_TOPIC_ARN"), Some(existing_topic.as_str()));
     assert_eq!(variable("REMEDIATION_ACTION"), Some("drain"));
+    let iam = aws_sdk_iam::Client::new(&world.sdk);
+    let granted = sids(&role_policy(&iam, stack.resource("AgentMonitorRole")?).await?);
+    for expected in ["UseStackKeyThroughServices", "RemediateDrain"] {
+        assert!(
+            granted.contains(expected),
+            "{expected} missing from {granted:?}"
+        );
+    }
 
     let sqs = aws_sdk_sqs::Client::new(&world.sdk);
     for output in ["DelayQueueUrl", "RecoveryQueueUrl", "DeadLetterQueueUrl"] {
@@ -553,5 +585,85 @@ async fn the_encrypted_variant_deploys_and_publishes_to_an_existing_topic() -> a
     // CloudFormation does not apply a table's SSESpecification, TimeToLiveSpecification or
     // PointInTimeRecoverySpecification (tests/emulator/README.md). checkov checks the
     // template's point-in-time recovery; the rest is plain template review.
+    Ok(())
+}
+
+/// The function role's policy as deployed, one stack per remediation action: each action's
+/// statement exists only when that action is selected, no Allow statement names a wildcard
+/// action, and `Resource: "*"` appears only for read-only actions that have no resource-level
+/// permissions.
+#[tokio::test]
+async fn each_remediation_action_gets_its_permissions_and_only_those() -> anyhow::Result<()> {
+    const NO_RESOURCE_LEVEL: &[&str] = &[
+        "ecs:ListClusters",
+        "ec2:DescribeInstances",
+        "ssm:DescribeInstanceInformation",
+        "autoscaling:DescribeAutoScalingInstances",
+    ];
+    let world = World::start().await?;
+    let template = emulator_template(&world).await?;
+    let cloudformation = aws_sdk_cloudformation::Client::new(&world.sdk);
+    let iam = aws_sdk_iam::Client::new(&world.sdk);
+    for (action, expected) in [
+        ("none", vec![]),
+        ("restart-agent", vec!["RemediateRestartAgent"]),
+        ("drain", vec!["RemediateDrain"]),
+        ("reboot", vec!["RemediateReboot"]),
+        (
+            "replace",
+            vec!["RemediateReplaceFindGroup", "RemediateReplaceTerminate"],
+        ),
+    ] {
+        let stack = create_stack(
+            &cloudformation,
+            &format!("sentinel-{action}"),
+            &template,
+            &[("RemediationAction", action)],
+        )
+        .await?;
+        let policy = role_policy(&iam, stack.resource("AgentMonitorRole")?).await?;
+        let statements = policy["Statement"].as_array().cloned().unwrap_or_default();
+        assert!(
+            !statements.is_empty(),
+            "{action}: no statements in {policy}"
+        );
+
+        let remediation_sids: Vec<&str> = statements
+            .iter()
+            .filter_map(|s| s["Sid"].as_str())
+            .filter(|sid| sid.starts_with("Remediate"))
+            .collect();
+        assert_eq!(remediation_sids, expected, "{action}");
+
+        let as_list = |v: &Value| -> Vec<String> {
+            match v {
+                Value::String(one) => vec![one.clone()],
+                Value::Array(many) => many
+                    .iter()
+                    .filter_map(|x| x.as_str().map(str::to_owned))
+                    .collect(),
+                _ => Vec::new(),
+            }
+        };
+        for statement in &statements {
+            assert_eq!(statement["Effect"], "Allow", "{statement}");
+            let actions = as_list(&statement["Action"]);
+            assert!(!actions.is_empty(), "{action}: {statement}");
+            for name in &actions {
+                assert!(
+                    !name.contains('*'),
+                    "{action}: wildcard action in {statement}"
+                );
+            }
+            if as_list(&statement["Resource"]).iter().any(|r| r == "*") {
+                for name in &actions {
+                    assert!(
+                        NO_RESOURCE_LEVEL.contains(&name.as_str()),
+                        "{action}: {name} is granted on every resource"
+                    );
+                }
+            }
+        }
+    }
     Ok(())
 }
