@@ -60,6 +60,12 @@ pub enum DeployError {
 /// Runs `deploy/expand_template.py` on the repository's `template.yaml` with the function's
 /// code at `code_uri` (`s3://bucket/key`) and returns the CloudFormation template.
 pub fn expand(code_uri: &str) -> Result<Value, DeployError> {
+    expand_with(&["--code-uri", code_uri])
+}
+
+/// Runs `deploy/expand_template.py` on the repository's `template.yaml` with these
+/// arguments (where the code is) and returns the CloudFormation template.
+pub fn expand_with(code_arguments: &[&str]) -> Result<Value, DeployError> {
     let root = crate::repo_root();
     let script = root.join("deploy").join("expand_template.py");
     let name = script.display().to_string();
@@ -67,8 +73,7 @@ pub fn expand(code_uri: &str) -> Result<Value, DeployError> {
         .arg(&script)
         .arg("--template")
         .arg(root.join("template.yaml"))
-        .arg("--code-uri")
-        .arg(code_uri)
+        .args(code_arguments)
         .output()
         .map_err(|source| DeployError::Spawn {
             script: name.clone(),
@@ -253,6 +258,33 @@ mod tests {
             ["BoardUrl"]
         );
         assert!(pruned.template["Outputs"]["QueueUrl"].is_object());
+    }
+
+    /// The StackSets form: one code bucket per region, named after it.
+    #[test]
+    fn expands_with_regional_code_buckets() {
+        let template = expand_with(&[
+            "--code-bucket-prefix",
+            "my-artifacts",
+            "--code-key",
+            "v1/bootstrap.zip",
+        ])
+        .unwrap();
+        assert!(template.get("Transform").is_none());
+        assert_eq!(
+            template["Resources"]["AgentMonitorFunction"]["Properties"]["Code"],
+            json!({"S3Bucket": {"Fn::Sub": "my-artifacts-${AWS::Region}"}, "S3Key": "v1/bootstrap.zip"})
+        );
+    }
+
+    #[test]
+    fn refuses_a_code_location_that_is_not_s3() {
+        let err = expand("https://example.com/bootstrap.zip").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("--code-uri must look like s3://bucket/key"),
+            "{err}"
+        );
     }
 
     #[test]
