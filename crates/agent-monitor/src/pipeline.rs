@@ -383,13 +383,6 @@ impl Monitor {
                 .map(|p| p.alert.instances.len())
                 .sum()
         };
-        let outcomes: Vec<Outcome> = published
-            .iter()
-            .filter(|p| !p.alert.reminder)
-            .flat_map(|p| &p.alert.instances)
-            .flat_map(|i| &i.actions)
-            .filter_map(|a| Outcome::of(&a.outcome))
-            .collect();
         let mut record = record
             .count(metrics::ALERTS_OPENED, named(false))
             .count(metrics::REMINDERS_SENT, named(true))
@@ -400,6 +393,13 @@ impl Monitor {
         if !self.config.remediation.enabled() {
             return record;
         }
+        let outcomes: Vec<Outcome> = published
+            .iter()
+            .filter(|p| !p.alert.reminder)
+            .flat_map(|p| &p.alert.instances)
+            .flat_map(|i| &i.actions)
+            .filter_map(|a| Outcome::of(&a.outcome))
+            .collect();
         for kind in Outcome::ALL {
             record = record.count(
                 kind.metric(),

@@ -394,7 +394,8 @@ async fn the_expanded_template_deploys_and_carries_a_disconnect_from_rule_to_top
     let sqs = aws_sdk_sqs::Client::new(&world.sdk);
     let delay_url = team_a.output("DelayQueueUrl")?;
     let dead_letter = queue_attributes(&sqs, team_a.output("DeadLetterQueueUrl")?).await?;
-    let mut queue_arns = BTreeSet::new();
+    // Output name → the queue's ARN.
+    let mut queue_arns = BTreeMap::new();
     for output in ["DelayQueueUrl", "RecoveryQueueUrl"] {
         let attributes = queue_attributes(&sqs, team_a.output(output)?).await?;
         let visibility: i32 = attributes["VisibilityTimeout"].parse()?;
@@ -407,7 +408,7 @@ async fn the_expanded_template_deploys_and_carries_a_disconnect_from_rule_to_top
             redrive["deadLetterTargetArn"].as_str(),
             Some(dead_letter["QueueArn"].as_str())
         );
-        queue_arns.insert(attributes["QueueArn"].clone());
+        queue_arns.insert(output, attributes["QueueArn"].clone());
     }
     let mappings = lambda
         .list_event_source_mappings()
@@ -420,7 +421,7 @@ async fn the_expanded_template_deploys_and_carries_a_disconnect_from_rule_to_top
         .iter()
         .filter_map(|m| m.event_source_arn().map(str::to_owned))
         .collect();
-    assert_eq!(mapped, queue_arns);
+    assert_eq!(mapped, queue_arns.values().cloned().collect());
     for mapping in mappings.event_source_mappings() {
         assert!(
             mapping
@@ -462,12 +463,7 @@ async fn the_expanded_template_deploys_and_carries_a_disconnect_from_rule_to_top
         .collect::<Result<_, _>>()?;
     deployed.put_events(&sent).await?;
 
-    let delay_arn = queue_arns
-        .iter()
-        .find(|arn| delay_url.ends_with(arn.rsplit(':').next().unwrap_or_default()))
-        .cloned()
-        .unwrap_or_default();
-    let (records, handles) = receive_batch(&sqs, delay_url, &delay_arn).await?;
+    let (records, handles) = receive_batch(&sqs, delay_url, &queue_arns["DelayQueueUrl"]).await?;
     assert_eq!(records.len(), 1, "the deployed rule delivered {records:?}");
     // Team B's rules are DISABLED (checked above). moto ignores a rule's State and would
     // deliver to team B's queue too, so what a disabled rule does is AWS's to prove.
