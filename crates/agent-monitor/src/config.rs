@@ -1,7 +1,9 @@
 //! Configuration: environment variables set by `template.yaml`, parsed once at init.
 //! A missing or invalid value stops init with a message naming the variable.
 
+use chrono::TimeDelta;
 use sentinel_core::decision::DecisionSettings;
+use sentinel_core::episode::LifecycleSettings;
 use sentinel_core::metrics::DEFAULT_NAMESPACE;
 use sentinel_core::policy::DEFAULT_TAG_KEY;
 use sentinel_core::remediation::{RemediationAction, RemediationSettings};
@@ -88,6 +90,16 @@ pub struct Config {
 }
 
 impl Config {
+    /// The lifecycle's clock settings, as durations the pure core computes with.
+    pub fn lifecycle_settings(&self) -> LifecycleSettings {
+        let delta = |d: Duration| TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX);
+        LifecycleSettings {
+            grace: delta(self.grace_period),
+            reminder_every: self.reminder_every.map(delta),
+            notice_lease: delta(self.notice_lease),
+        }
+    }
+
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }

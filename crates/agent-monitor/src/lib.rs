@@ -5,16 +5,19 @@
 pub mod actions;
 pub mod config;
 pub mod invocation;
+pub mod lifecycle;
 pub mod local_source;
 pub mod logging;
+pub mod memory;
 mod observe;
 pub mod pipeline;
-mod remediate;
-mod settle;
+pub mod ports;
+pub mod remediate;
 pub mod sweep;
 
 pub use actions::{ActionRegistry, NodeAction};
 pub use config::{Config, ConfigError};
+pub use lifecycle::{Lifecycle, PublishedAlert, PublishedResolved};
 pub use local_source::QueuePoller;
 pub use pipeline::{BatchReport, Clients, Monitor};
 pub use sweep::SweepReport;

@@ -2,15 +2,27 @@
 //! instances, and how the nodes under disconnected agents are doing. Shared by the event
 //! path and the sweep, so both decide from the same kind of observation.
 
-use crate::pipeline::Monitor;
 use sentinel_aws::ecs::container_instance_id;
-use sentinel_aws::AwsError;
+use sentinel_aws::{AwsError, Ec2Inventory, EcsInventory, ManagedNodes};
+use sentinel_core::cache::TtlCache;
 use sentinel_core::{
-    assess_registration, ClusterArn, ClusterView, ContainerInstanceView, NodeId, NodeKind,
-    NodeView, Observation,
+    assess_registration, ClusterArn, ClusterView, ContainerInstanceView, MonitoringPolicy, NodeId,
+    NodeKind, NodeView, Observation, Tag,
 };
 use std::collections::{BTreeSet, HashMap};
-use std::time::Instant;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+/// The monitor's eyes: ECS for clusters and container instances, EC2 and SSM for nodes.
+pub struct Observer {
+    ecs: EcsInventory,
+    ec2: Ec2Inventory,
+    ssm: ManagedNodes,
+    policy: MonitoringPolicy,
+    /// Cluster tags survive across warm invocations: they change rarely and
+    /// DescribeClusters is the only call a quiet batch would otherwise repeat.
+    tag_cache: Mutex<TtlCache<ClusterArn, Option<Vec<Tag>>>>,
+}
 
 /// What one round of lookups found.
 #[derive(Debug, Default)]
@@ -63,7 +75,44 @@ impl Observed {
     }
 }
 
-impl Monitor {
+impl Observer {
+    pub fn new(
+        ecs: EcsInventory,
+        ec2: Ec2Inventory,
+        ssm: ManagedNodes,
+        policy: MonitoringPolicy,
+        tag_cache_ttl: Duration,
+    ) -> Self {
+        Observer {
+            ecs,
+            ec2,
+            ssm,
+            policy,
+            tag_cache: Mutex::new(TtlCache::new(tag_cache_ttl)),
+        }
+    }
+
+    /// Every cluster in the region.
+    pub(crate) async fn list_clusters(&self) -> Result<Vec<ClusterArn>, AwsError> {
+        self.ecs.list_clusters().await
+    }
+
+    /// Every container instance ARN of one cluster.
+    pub(crate) async fn list_container_instances(
+        &self,
+        cluster: &ClusterArn,
+    ) -> Result<Vec<String>, AwsError> {
+        self.ecs.list_container_instances(cluster).await
+    }
+
+    fn lock_tag_cache(&self) -> MutexGuard<'_, TtlCache<ClusterArn, Option<Vec<Tag>>>> {
+        // A panic while holding the lock cannot leave the cache inconsistent (each use is
+        // one insert or lookup), so a poisoned lock is still safe to use.
+        self.tag_cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Describes the given container instances of every monitored cluster (concurrently,
     /// 100 per call), then the nodes of those whose agents are still down (EC2 and SSM
     /// concurrently, across clusters).
@@ -130,7 +179,7 @@ impl Monitor {
         &self,
         clusters: &[ClusterArn],
     ) -> HashMap<ClusterArn, Result<ClusterView, AwsError>> {
-        let policy = &self.config.policy;
+        let policy = &self.policy;
         if !policy.needs_tags() {
             return clusters
                 .iter()

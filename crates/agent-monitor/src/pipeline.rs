@@ -7,24 +7,24 @@
 
 use crate::actions::{ActionRegistry, NodeAction};
 use crate::config::{Config, ConfigError, CUSTOM_ACTIONS};
-use crate::settle::Decided;
+use crate::lifecycle::{Decided, Lifecycle, PublishedAlert, PublishedResolved};
+use crate::observe::Observer;
+use crate::ports::AwsRemedies;
+use crate::remediate::Remediation;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, SubsecRound, Utc};
 use sentinel_aws::{
     DeadLetter, DeadLetterQueue, Ec2Inventory, EcsInventory, EpisodeStore, ManagedNodes,
     Remediator, SnsNotifier,
 };
-use sentinel_core::cache::TtlCache;
-use sentinel_core::episode::{EpisodeStatus, Sighting, Source};
+use sentinel_core::episode::{Episode, Sighting, Source};
 use sentinel_core::metrics::{self, MetricRecord};
-use sentinel_core::recovery::ClusterResolved;
 use sentinel_core::remediation::Outcome;
 use sentinel_core::{
-    assess, group_by_cluster, parse_state_change, ClusterAlert, ClusterArn, SkipReason, Tag,
-    Verdict,
+    assess, group_by_cluster, parse_state_change, ClusterArn, SkipReason, Verdict,
 };
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::sync::Arc;
 
 /// Time limits for AWS calls. Without them a hung connection would hold the whole batch
 /// until the function times out; with them it fails (after the SDK's retries) and costs only
@@ -72,20 +72,6 @@ pub struct Skipped {
     pub reason: SkipReason,
 }
 
-/// An alert or reminder that went out.
-#[derive(Debug, Clone)]
-pub struct PublishedAlert {
-    pub alert: ClusterAlert,
-    pub message_id: String,
-}
-
-/// A RESOLVED notice that went out.
-#[derive(Debug, Clone)]
-pub struct PublishedResolved {
-    pub resolved: ClusterResolved,
-    pub message_id: String,
-}
-
 /// Everything one batch came to: the Lambda answer, the demo's timeline and the tests'
 /// assertions all read this.
 #[derive(Debug, Default)]
@@ -125,19 +111,14 @@ impl BatchReport {
     }
 }
 
+/// The agent monitor: its eyes ([`Observer`]), its memory and voice ([`Lifecycle`]), where
+/// unusable records are parked, and its settings. The event path lives here; the sweep in
+/// [`crate::sweep`].
 pub struct Monitor {
-    pub(crate) ecs: EcsInventory,
-    pub(crate) ec2: Ec2Inventory,
-    pub(crate) ssm: ManagedNodes,
-    pub(crate) notifier: SnsNotifier,
-    pub(crate) dead_letters: DeadLetterQueue,
-    pub(crate) episodes: EpisodeStore,
-    pub(crate) remediator: Remediator,
+    pub(crate) observer: Observer,
+    pub(crate) lifecycle: Lifecycle,
+    dead_letters: DeadLetterQueue,
     pub(crate) config: Config,
-    pub(crate) actions: ActionRegistry,
-    /// Cluster tags survive across warm invocations: they change rarely and
-    /// DescribeClusters is the only call a quiet batch would otherwise repeat.
-    tag_cache: Mutex<TtlCache<ClusterArn, Option<Vec<Tag>>>>,
 }
 
 impl Monitor {
@@ -149,28 +130,47 @@ impl Monitor {
                 expected,
             }
         })?;
-        Ok(Monitor {
-            remediator: Remediator::new(
-                clients.ssm.clone(),
-                clients.ecs.clone(),
-                clients.ec2.clone(),
-                clients.autoscaling,
-            ),
-            ecs: EcsInventory::new(clients.ecs),
-            ec2: Ec2Inventory::new(clients.ec2),
-            ssm: ManagedNodes::new(clients.ssm),
-            notifier: SnsNotifier::new(clients.sns, &config.alert_topic_arn),
-            dead_letters: DeadLetterQueue::new(clients.sqs, &config.dead_letter_queue_url),
-            episodes: EpisodeStore::new(clients.dynamodb, &config.alert_table_name),
-            tag_cache: Mutex::new(TtlCache::new(config.tag_cache_ttl)),
-            config,
+        let store = Arc::new(EpisodeStore::new(
+            clients.dynamodb,
+            &config.alert_table_name,
+        ));
+        let remediation = Remediation::new(
+            config.remediation,
+            store.clone(),
+            Arc::new(AwsRemedies {
+                remediator: Remediator::new(
+                    clients.ssm.clone(),
+                    clients.ecs.clone(),
+                    clients.ec2.clone(),
+                    clients.autoscaling,
+                ),
+                ecs: EcsInventory::new(clients.ecs.clone()),
+            }),
+        );
+        let lifecycle = Lifecycle::new(
+            store,
+            Arc::new(SnsNotifier::new(clients.sns, &config.alert_topic_arn)),
+            remediation,
             actions,
+            config.lifecycle_settings(),
+        );
+        Ok(Monitor {
+            observer: Observer::new(
+                EcsInventory::new(clients.ecs),
+                Ec2Inventory::new(clients.ec2),
+                ManagedNodes::new(clients.ssm),
+                config.policy.clone(),
+                config.tag_cache_ttl,
+            ),
+            lifecycle,
+            dead_letters: DeadLetterQueue::new(clients.sqs, &config.dead_letter_queue_url),
+            config,
         })
     }
 
     /// Adds an action written in code to the configured ones.
     pub fn with_action(mut self, action: Box<dyn NodeAction>) -> Self {
-        self.actions.register(action);
+        self.lifecycle.register_action(action);
         self
     }
 
@@ -241,8 +241,10 @@ impl Monitor {
             })
             .collect();
         let clusters: Vec<ClusterArn> = batches.iter().map(|b| b.cluster_arn.clone()).collect();
-        let (stored, views) =
-            tokio::join!(self.episodes.get_many(&arns), self.cluster_views(&clusters));
+        let (stored, views) = tokio::join!(
+            self.lifecycle.episodes.get_many(&arns),
+            self.observer.cluster_views(&clusters)
+        );
         let mut stored = match stored {
             Ok(stored) => stored,
             Err(err) => {
@@ -270,7 +272,7 @@ impl Monitor {
                 let change = &candidate.change;
                 let live = stored
                     .get(&change.container_instance_arn)
-                    .is_some_and(|e| e.status != EpisodeStatus::Resolved);
+                    .is_some_and(Episode::is_live);
                 let disconnect = !change.agent_connected && change.status == "ACTIVE";
                 if disconnect || live {
                     arns.push(change.container_instance_arn.clone());
@@ -283,7 +285,7 @@ impl Monitor {
                 wanted.push((batch.cluster_arn.clone(), arns));
             }
         }
-        let observed = self.observe(views, &wanted).await;
+        let observed = self.observer.observe(views, &wanted).await;
 
         // 5. Decide; a cluster whose lookups failed is left for redelivery as a whole.
         let mut decided = Vec::new();
@@ -312,9 +314,7 @@ impl Monitor {
                 };
                 let verdict = assess(&observation, self.config.decision);
                 let stored_episode = stored.remove(&change.container_instance_arn);
-                let live = stored_episode
-                    .as_ref()
-                    .is_some_and(|e| e.status != EpisodeStatus::Resolved);
+                let live = stored_episode.as_ref().is_some_and(Episode::is_live);
                 // With a live episode a skip is the lifecycle's business (it may resolve it).
                 if let (Verdict::Skip { reason }, false) = (&verdict, live) {
                     tracing::info!(cluster = cluster_name, container_instance = change.container_instance_arn, node = %change.node_id, code = reason.code(), reason = %reason, "no alert");
@@ -345,7 +345,7 @@ impl Monitor {
             .collect();
 
         // 6. Lifecycle, notices, actions.
-        let settled = self.settle(decided, Source::Event, now).await;
+        let settled = self.lifecycle.settle(decided, Source::Event, now).await;
         report.published = settled.alerts;
         report.resolved = settled.resolutions;
         report.failed_record_ids.extend(settled.failed_record_ids);
@@ -354,16 +354,6 @@ impl Monitor {
 
         report.metrics = self.metric_records(&report, now);
         report
-    }
-
-    pub(crate) fn lock_tag_cache(
-        &self,
-    ) -> std::sync::MutexGuard<'_, TtlCache<ClusterArn, Option<Vec<Tag>>>> {
-        // A panic while holding the lock cannot leave the cache inconsistent (each use is
-        // one insert or lookup), so a poisoned lock is still safe to use.
-        self.tag_cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Adds the lifecycle counters of a run (event batch or sweep) to a metric record: instances
@@ -390,7 +380,7 @@ impl Monitor {
                 metrics::ALERTS_RESOLVED,
                 resolved.iter().map(|r| r.resolved.episodes.len()).sum(),
             );
-        if !self.config.remediation.enabled() {
+        if !self.lifecycle.remediation().settings().enabled() {
             return record;
         }
         let outcomes: Vec<Outcome> = published

@@ -2,25 +2,70 @@
 //! published, so the alert can say what was done. The action and its outcome are recorded on
 //! the episode at once; a redelivery or a later run finds the record and never acts again.
 
-use crate::pipeline::Monitor;
-use crate::settle::Decided;
+use crate::lifecycle::Decided;
+use crate::ports::{EpisodeRepo, NodeRemedies, RemediationLedger};
 use chrono::{DateTime, Utc};
 use sentinel_aws::Written;
 use sentinel_core::episode::{ActionRecord, Episode};
-use sentinel_core::remediation::{hourly_budget, Outcome, RemediationAction};
+use sentinel_core::remediation::{hourly_budget, Outcome, RemediationAction, RemediationSettings};
 use sentinel_core::{ClusterArn, NodeView};
 use std::collections::HashMap;
+use std::sync::Arc;
 
-impl Monitor {
-    /// Remediates the episodes of one cluster's alert, in order, within the hourly budget.
+/// What may be done about a down agent: the configured action, its hourly budget per
+/// cluster, and the hands that do it.
+pub struct Remediation {
+    settings: RemediationSettings,
+    ledger: Arc<dyn RemediationLedger>,
+    remedies: Arc<dyn NodeRemedies>,
+}
+
+impl Remediation {
+    pub fn new(
+        settings: RemediationSettings,
+        ledger: Arc<dyn RemediationLedger>,
+        remedies: Arc<dyn NodeRemedies>,
+    ) -> Self {
+        Remediation {
+            settings,
+            ledger,
+            remedies,
+        }
+    }
+
+    pub fn settings(&self) -> RemediationSettings {
+        self.settings
+    }
+
+    /// Registered instances per cluster with a new alert, when remediation is on (the base
+    /// of its hourly limit). Unknown sizes count as zero, which still allows one action.
+    pub(crate) async fn cluster_sizes(
+        &self,
+        clusters: &[ClusterArn],
+    ) -> HashMap<ClusterArn, usize> {
+        if !self.settings.enabled() || self.settings.dry_run || clusters.is_empty() {
+            return HashMap::new();
+        }
+        self.remedies
+            .cluster_sizes(clusters)
+            .await
+            .unwrap_or_else(|err| {
+                tracing::warn!(error = %err, "cluster sizes unknown; remediation allows one action per cluster and hour");
+                HashMap::new()
+            })
+    }
+
+    /// Remediates the episodes of one cluster's alert, in order, within the hourly budget,
+    /// and records each outcome on its episode.
     pub(crate) async fn remediate(
         &self,
         cluster: &ClusterArn,
         group: &mut [(Episode, Decided)],
         sizes: &HashMap<ClusterArn, usize>,
+        episodes: &dyn EpisodeRepo,
         now: DateTime<Utc>,
     ) {
-        let settings = self.config.remediation;
+        let settings = self.settings;
         if !settings.enabled() {
             return;
         }
@@ -39,7 +84,7 @@ impl Monitor {
                 at: now,
                 outcome,
             });
-            match self.episodes.put(episode, now).await {
+            match episodes.put(episode, now).await {
                 Ok(Written::Stored { version }) => episode.version = version,
                 // The notice's own write (sent or released) still records the action.
                 Ok(Written::Conflict) | Err(_) => {
@@ -57,7 +102,7 @@ impl Monitor {
         budget: usize,
         now: DateTime<Utc>,
     ) -> String {
-        let settings = self.config.remediation;
+        let settings = self.settings;
         let action = settings.action;
         if let Err(why) = action.applies_to(episode.node_id.kind(), episode.kind) {
             return Outcome::NotApplied.record(why);
@@ -65,11 +110,7 @@ impl Monitor {
         if settings.dry_run {
             return Outcome::DryRun.record(format_args!("would {}", action.describe()));
         }
-        match self
-            .episodes
-            .take_remediation_slot(cluster, now, budget)
-            .await
-        {
+        match self.ledger.take_slot(cluster, now, budget).await {
             Ok(true) => {}
             Ok(false) => {
                 return Outcome::NotApplied.record(format_args!(
@@ -85,24 +126,25 @@ impl Monitor {
         let result = match action {
             RemediationAction::None => Ok(Outcome::NotApplied.record("nothing to do")),
             RemediationAction::RestartAgent => self
-                .remediator
+                .remedies
                 .restart_agent(node, is_windows(decided))
                 .await
                 .map(|id| {
                     Outcome::Succeeded.record(format_args!("SSM command {id} restarts the agent"))
                 }),
             RemediationAction::Drain => self
-                .remediator
+                .remedies
                 .drain(cluster, &episode.container_instance_arn)
                 .await
                 .map(|()| Outcome::Succeeded.record("container instance set to DRAINING")),
             RemediationAction::Reboot => self
-                .remediator
+                .remedies
                 .reboot(node)
                 .await
                 .map(|()| Outcome::Succeeded.record("reboot requested")),
-            RemediationAction::Replace => self.remediator.replace(node).await.map(|group| {
-                match group {
+            RemediationAction::Replace => {
+                self.remedies.replace(node).await.map(|group| {
+                    match group {
                 Some(group) => Outcome::Succeeded.record(format_args!(
                     "terminated in Auto Scaling group {group}, which launches a replacement"
                 )),
@@ -110,7 +152,8 @@ impl Monitor {
                     "the instance is in no Auto Scaling group, and is never terminated outside one",
                 ),
             }
-            }),
+                })
+            }
         };
         result.unwrap_or_else(|err| Outcome::Failed.record(err))
     }

@@ -7,11 +7,11 @@
 //! back or whose instance is gone, sends reminders, and reports per-cluster gauges of
 //! connected and disconnected agents (zeros included, so alarms always have data).
 
-use crate::pipeline::{Monitor, PublishedAlert, PublishedResolved};
-use crate::settle::Decided;
+use crate::lifecycle::{Decided, PublishedAlert, PublishedResolved};
+use crate::pipeline::Monitor;
 use chrono::{DateTime, SubsecRound, Utc};
 use sentinel_aws::AwsError;
-use sentinel_core::episode::{Episode, EpisodeStatus, Sighting, Source};
+use sentinel_core::episode::{Episode, Sighting, Source};
 use sentinel_core::metrics::{self, MetricRecord};
 use sentinel_core::{assess, ClusterArn, ClusterView, NodeId};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -32,6 +32,8 @@ pub struct SweepReport {
     pub resolved: Vec<PublishedResolved>,
     /// (cluster or "*", error): what could not be looked at this time.
     pub errors: Vec<(String, String)>,
+    /// Stored items that could not be read as episodes (skipped, logged).
+    pub unreadable_items: usize,
     pub metrics: Vec<MetricRecord>,
 }
 
@@ -54,7 +56,8 @@ impl Monitor {
     pub async fn sweep_at(&self, now: DateTime<Utc>) -> SweepReport {
         let now = now.trunc_subsecs(0);
         let mut report = SweepReport::default();
-        let (clusters, episodes) = tokio::join!(self.ecs.list_clusters(), self.episodes.all());
+        let (clusters, episodes) =
+            tokio::join!(self.observer.list_clusters(), self.lifecycle.episodes.all());
         let (clusters, episodes) = match (clusters, episodes) {
             (Ok(c), Ok(e)) => (c, e),
             (Err(err), _) | (_, Err(err)) => {
@@ -64,7 +67,17 @@ impl Monitor {
                 return report;
             }
         };
+        for (key, why) in &episodes.unreadable {
+            // Left as it is for a person to look at; every other episode is swept.
+            tracing::error!(
+                item = key,
+                reason = why,
+                "skipping an alert-state item that is not a readable episode"
+            );
+        }
+        report.unreadable_items = episodes.unreadable.len();
         let stored: HashMap<String, Episode> = episodes
+            .episodes
             .into_iter()
             .map(|e| (e.container_instance_arn.clone(), e))
             .collect();
@@ -74,11 +87,11 @@ impl Monitor {
         all_clusters.extend(
             stored
                 .values()
-                .filter(|e| e.status != EpisodeStatus::Resolved)
+                .filter(|e| e.is_live())
                 .map(|e| e.cluster_arn.clone()),
         );
         let all_clusters: Vec<ClusterArn> = all_clusters.into_iter().collect();
-        let views = self.cluster_views(&all_clusters).await;
+        let views = self.observer.cluster_views(&all_clusters).await;
 
         let monitored: Vec<&ClusterArn> = all_clusters
             .iter()
@@ -87,7 +100,7 @@ impl Monitor {
         let listings = futures::future::join_all(monitored.iter().map(|cluster| async move {
             (
                 (*cluster).clone(),
-                self.ecs.list_container_instances(cluster).await,
+                self.observer.list_container_instances(cluster).await,
             )
         }))
         .await;
@@ -104,7 +117,7 @@ impl Monitor {
                 }
             }
         }
-        let observed = self.observe(views, &wanted).await;
+        let observed = self.observer.observe(views, &wanted).await;
         for (cluster, result) in &observed.instances {
             if let Err(err) = result {
                 unreadable.insert(cluster.clone(), err.clone());
@@ -141,10 +154,7 @@ impl Monitor {
             report.gauges.push(gauge);
         }
         // …and every live episode, so one whose instance vanished is closed.
-        for e in stored
-            .values()
-            .filter(|e| e.status != EpisodeStatus::Resolved)
-        {
+        for e in stored.values().filter(|e| e.is_live()) {
             candidates
                 .entry(e.container_instance_arn.clone())
                 .or_insert_with(|| sighting(&e.container_instance_arn, &e.cluster_arn, &e.node_id));
@@ -179,7 +189,7 @@ impl Monitor {
                 .push((cluster.name().to_owned(), err.to_string()));
         }
 
-        let settled = self.settle(decided, Source::Sweep, now).await;
+        let settled = self.lifecycle.settle(decided, Source::Sweep, now).await;
         report.published = settled.alerts;
         report.resolved = settled.resolutions;
         report.errors.extend(settled.errors);

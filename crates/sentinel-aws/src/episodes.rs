@@ -149,30 +149,32 @@ impl EpisodeStore {
     /// Every stored episode, for the sweep, page by page. Resolved ones are included: a
     /// new episode on the same instance must be written against their version. The table
     /// holds one item per instance seen down in the last 30 days, so this stays small.
-    pub async fn all(&self) -> Result<Vec<Episode>, AwsError> {
+    /// Items that cannot be read as episodes are returned apart as (key, why), so one bad
+    /// item costs only itself.
+    pub async fn all(&self) -> Result<(Vec<Episode>, Vec<(String, String)>), AwsError> {
         let mut episodes = Vec::new();
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
-        loop {
-            let output = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("dynamodb", "Scan", e))?;
+        let mut unreadable = Vec::new();
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AwsError::from_sdk("dynamodb", "Scan", e))?;
             // Episode items are keyed by container instance ARN; the table also holds the
             // remediation windows ("remediation#…"), which are not episodes.
-            for item in output.items().iter().filter(|i| is_episode(i)) {
-                episodes.push(from_item(item)?);
-            }
-            match output.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => return Ok(episodes),
+            for item in page.items().iter().filter(|i| is_episode(i)) {
+                match from_item(item) {
+                    Ok(episode) => episodes.push(episode),
+                    Err(err) => unreadable.push((item_key(item), err.message)),
+                }
             }
         }
+        Ok((episodes, unreadable))
     }
+
     /// Takes a remediation slot for `cluster` if fewer than `budget` actions were taken in
     /// the last hour; returns whether one was taken. The window is one item per cluster,
     /// written on the version read, so concurrent runs cannot both take the last slot.
@@ -332,12 +334,15 @@ fn to_item(e: &Episode, now: DateTime<Utc>) -> HashMap<String, AttributeValue> {
 
 /// Reads an item back; a malformed item is an error naming the item and the field, never
 /// a guess.
-fn from_item(item: &HashMap<String, AttributeValue>) -> Result<Episode, AwsError> {
-    let pk = item
-        .get("pk")
+fn item_key(item: &HashMap<String, AttributeValue>) -> String {
+    item.get("pk")
         .and_then(|v| v.as_s().ok())
         .cloned()
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+fn from_item(item: &HashMap<String, AttributeValue>) -> Result<Episode, AwsError> {
+    let pk = item_key(item);
     let bad = |field: &str| {
         AwsError::new(
             "dynamodb",

@@ -129,6 +129,22 @@ pub struct Episode {
 }
 
 impl Episode {
+    /// Whether the episode still needs looking after: it is not resolved yet, or it is but
+    /// its RESOLVED notice is not confirmed sent. The one rule every path (events, sweep)
+    /// uses to decide whether a stored episode is theirs to carry on.
+    pub fn is_live(&self) -> bool {
+        self.status != EpisodeStatus::Resolved || self.pending.is_some()
+    }
+
+    /// Whether subscribers may have heard of this episode: its alert is confirmed sent, or
+    /// it was claimed and never confirmed. A claimed alert may have gone out although its
+    /// sender failed to record it (the publish succeeded, the write after it did not) or
+    /// saw an error (a publish that reached SNS but whose answer was lost); either way a
+    /// RESOLVED is owed, because a stray RESOLVED is better than an alert never closed.
+    pub fn alert_may_have_gone_out(&self) -> bool {
+        self.alert_sent || matches!(self.pending, Some((Notice::Alert, _)))
+    }
+
     /// How long the agent has been down, as far as we know, at `now`.
     pub fn downtime(&self, now: DateTime<Utc>) -> TimeDelta {
         self.resolved_at.unwrap_or(now) - self.first_seen_at
@@ -180,6 +196,10 @@ pub enum Step {
     /// Another run holds this episode's notice (its lease is running): change nothing now
     /// and look again later, so that run's record of the notice is not overwritten.
     Later,
+    /// Store this state, which claims the RESOLVED notice an ended episode still owes, send
+    /// it, then look again later: the agent is down anew, and the next look opens a new
+    /// episode (which the same item cannot hold until the old one is closed).
+    NotifyThenLater(Episode, Notice),
 }
 
 /// The lifecycle, purely: stored episode + fresh verdict + time → what to store and send.
@@ -191,11 +211,15 @@ pub fn step(
     now: DateTime<Utc>,
     settings: &LifecycleSettings,
 ) -> Step {
-    let live = stored.filter(|e| e.status != EpisodeStatus::Resolved);
+    if let Some(owing) = stored.filter(|e| e.status == EpisodeStatus::Resolved && e.is_live()) {
+        return still_owed(owing, verdict, now, settings);
+    }
+    let live = stored.filter(|e| e.is_live());
     match (live, verdict) {
         // No live episode, agent down.
         (None, Verdict::Alert { kind }) => match source {
-            Source::Event => Step::Notify(open(None, sighting, *kind, now), Notice::Alert),
+            // Written over the ended episode, if any, so the write expects its version.
+            Source::Event => Step::Notify(open(stored, sighting, *kind, now), Notice::Alert),
             // A sweep cannot know how long the agent has been down: it remembers the first
             // sighting and opens once the grace period has passed since.
             Source::Sweep => Step::Store(suspect(stored, sighting, *kind, now)),
@@ -222,6 +246,29 @@ pub fn step(
             },
             EpisodeStatus::Resolved => Step::Nothing,
         },
+    }
+}
+
+/// An ended episode whose RESOLVED is not confirmed sent: it is sent (again) once its claim
+/// is free, whatever the agent does now, so that an alert is always closed. If the agent is
+/// down again, the new episode waits until the old one is closed.
+fn still_owed(
+    e: &Episode,
+    verdict: &Verdict,
+    now: DateTime<Utc>,
+    settings: &LifecycleSettings,
+) -> Step {
+    let Some((notice, claimed_at)) = e.pending else {
+        return Step::Nothing;
+    };
+    if now - claimed_at < settings.notice_lease {
+        return Step::Later;
+    }
+    let mut next = e.clone();
+    next.pending = Some((notice, now));
+    match verdict {
+        Verdict::Alert { .. } => Step::NotifyThenLater(next, notice),
+        Verdict::Skip { .. } => Step::Notify(next, notice),
     }
 }
 
@@ -330,7 +377,7 @@ fn resolve(
     next.resolved_at = Some(now);
     next.last_seen_at = now;
     next.resolution = Some(resolution);
-    if e.alert_sent {
+    if e.alert_may_have_gone_out() {
         next.pending = Some((Notice::Resolved, now));
         Step::Notify(next, Notice::Resolved)
     } else {
@@ -548,7 +595,8 @@ mod tests {
             Step::Nothing
         );
 
-        // The claimer died before its alert went out (lease over): recovery is silent.
+        // The claimer's lease ran out without a record of its alert: it may have gone out
+        // (published, then the record failed), so the recovery is announced.
         let (claimed, _) = notified(step(
             None,
             &DOWN,
@@ -557,7 +605,7 @@ mod tests {
             t(0),
             &SETTINGS,
         ));
-        let quiet = stored(step(
+        let (closing, n) = notified(step(
             Some(&claimed),
             &skip(SkipReason::AgentReconnected),
             &sighting(),
@@ -565,8 +613,33 @@ mod tests {
             t(1),
             &SETTINGS,
         ));
-        assert_eq!(quiet.status, EpisodeStatus::Resolved);
-        assert_eq!(quiet.pending, None);
+        assert_eq!(n, Notice::Resolved);
+        assert_eq!(closing.status, EpisodeStatus::Resolved);
+        assert_eq!(closing.pending, Some((Notice::Resolved, t(1))));
+    }
+
+    #[test]
+    fn a_suspicion_never_announced_is_forgotten_silently() {
+        let suspected = stored(step(
+            None,
+            &DOWN,
+            &sighting(),
+            Source::Sweep,
+            t(0),
+            &SETTINGS,
+        ));
+        assert!(!suspected.alert_may_have_gone_out());
+        assert_eq!(
+            step(
+                Some(&suspected),
+                &skip(SkipReason::AgentReconnected),
+                &sighting(),
+                Source::Event,
+                t(9),
+                &SETTINGS
+            ),
+            Step::Forget
+        );
     }
 
     #[test]
@@ -715,7 +788,11 @@ mod tests {
             t(5),
             &SETTINGS,
         ));
-        let resolved = notice_sent(&resolved, n, t(5));
+        let resolved = Episode {
+            // As stored: every write bumps the version.
+            version: 7,
+            ..notice_sent(&resolved, n, t(5))
+        };
         let (again, n) = notified(step(
             Some(&resolved),
             &DOWN,

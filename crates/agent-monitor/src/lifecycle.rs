@@ -1,15 +1,24 @@
-//! Settling decisions: run each through the lifecycle, store the new episode states
-//! (conditionally), send what is owed — one message per cluster and kind of notice — and
-//! record that it was sent. Shared by the event path and the sweep.
+//! The alert lifecycle at work: run each decision through [`episode::step`], store the new
+//! episode states (conditionally), send what is owed — one message per cluster and kind of
+//! notice — and record that it was sent. Shared by the event path and the sweep; it talks to
+//! the world only through the [`ports`](crate::ports), so its races and failures are tested
+//! over the in-memory ports.
+//!
+//! The protocol for every notice: claim it on the episode (a conditional write), send it,
+//! then record it sent — or, if sending failed, release the claim so the redelivery sends it
+//! at once. A run that dies in between leaves a claim that expires after its lease.
 
-use crate::pipeline::{Monitor, PublishedAlert, PublishedResolved};
-use chrono::{DateTime, TimeDelta, Utc};
+use crate::actions::ActionRegistry;
+use crate::ports::{EpisodeRepo, Notifier};
+use crate::remediate::Remediation;
+use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 use sentinel_aws::{AwsError, Written};
 use sentinel_core::episode::{self, Episode, LifecycleSettings, Notice, Sighting, Source, Step};
 use sentinel_core::recovery::ClusterResolved;
 use sentinel_core::{AffectedInstance, ClusterAlert, ClusterArn, Observation, Verdict};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// How many episode writes one run keeps in flight.
 const WRITE_CONCURRENCY: usize = 32;
@@ -19,13 +28,27 @@ const MARK_SENT_TRIES: u32 = 4;
 
 /// One container instance a run has decided about.
 #[derive(Debug, Clone)]
-pub(crate) struct Decided {
+pub struct Decided {
     pub sighting: Sighting,
     /// The SQS records that named it (none for the sweep).
     pub record_ids: Vec<String>,
     pub stored: Option<Episode>,
     pub observation: Observation,
     pub verdict: Verdict,
+}
+
+/// An alert or reminder that went out.
+#[derive(Debug, Clone)]
+pub struct PublishedAlert {
+    pub alert: ClusterAlert,
+    pub message_id: String,
+}
+
+/// A RESOLVED notice that went out.
+#[derive(Debug, Clone)]
+pub struct PublishedResolved {
+    pub resolved: ClusterResolved,
+    pub message_id: String,
 }
 
 /// What settling came to.
@@ -47,28 +70,59 @@ enum Outcome {
     Done,
     /// Another run holds the episode's notice: look again on redelivery (or next sweep).
     Later,
-    Owes(Episode, Notice),
+    /// The stored claim of `Notice`; with `look_again`, the records are delivered again
+    /// after the notice went out (an ended episode's RESOLVED while the agent is down anew).
+    Owes {
+        episode: Episode,
+        notice: Notice,
+        look_again: bool,
+    },
     Failed(AwsError),
     Conflict,
 }
 
-impl Monitor {
-    pub(crate) fn lifecycle_settings(&self) -> LifecycleSettings {
-        let delta = |d: std::time::Duration| TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX);
-        LifecycleSettings {
-            grace: delta(self.config.grace_period),
-            reminder_every: self.config.reminder_every.map(delta),
-            notice_lease: delta(self.config.notice_lease),
+/// The lifecycle's collaborators: where episodes live, where notices go, what may be done
+/// about a down agent, and the custom actions run on first alerts.
+pub struct Lifecycle {
+    pub(crate) episodes: Arc<dyn EpisodeRepo>,
+    notifier: Arc<dyn Notifier>,
+    remediation: Remediation,
+    actions: ActionRegistry,
+    settings: LifecycleSettings,
+}
+
+impl Lifecycle {
+    pub fn new(
+        episodes: Arc<dyn EpisodeRepo>,
+        notifier: Arc<dyn Notifier>,
+        remediation: Remediation,
+        actions: ActionRegistry,
+        settings: LifecycleSettings,
+    ) -> Self {
+        Lifecycle {
+            episodes,
+            notifier,
+            remediation,
+            actions,
+            settings,
         }
     }
 
-    pub(crate) async fn settle(
+    pub(crate) fn register_action(&mut self, action: Box<dyn crate::NodeAction>) {
+        self.actions.register(action);
+    }
+
+    pub fn remediation(&self) -> &Remediation {
+        &self.remediation
+    }
+
+    pub async fn settle(
         &self,
         decided: Vec<Decided>,
         source: Source,
         now: DateTime<Utc>,
     ) -> Settled {
-        let settings = self.lifecycle_settings();
+        let settings = self.settings;
         let mut settled = Settled::default();
 
         // 1. Store each new state; a notice is owed only once its claim is stored.
@@ -90,15 +144,8 @@ impl Monitor {
                         Ok(Written::Conflict) => Outcome::Conflict,
                         Err(err) => Outcome::Failed(err),
                     },
-                    Step::Notify(e, notice) => match self.episodes.put(&e, now).await {
-                        Ok(Written::Stored { version }) => {
-                            let mut written = e;
-                            written.version = version;
-                            Outcome::Owes(written, notice)
-                        }
-                        Ok(Written::Conflict) => Outcome::Conflict,
-                        Err(err) => Outcome::Failed(err),
-                    },
+                    Step::Notify(e, notice) => self.claim(e, notice, false, now).await,
+                    Step::NotifyThenLater(e, notice) => self.claim(e, notice, true, now).await,
                     Step::Forget => match d.stored.as_ref() {
                         Some(stored) => match self.episodes.delete(stored).await {
                             Ok(Written::Stored { .. }) => Outcome::Done,
@@ -116,13 +163,22 @@ impl Monitor {
 
         // 2. Group what is owed: one message per cluster and kind of notice.
         let mut owed: BTreeMap<(ClusterArn, Notice), Vec<(Episode, Decided)>> = BTreeMap::new();
+        let mut look_again_ids = BTreeSet::new();
         for (d, outcome) in outcomes {
             match outcome {
                 Outcome::Done => {}
-                Outcome::Owes(e, notice) => owed
-                    .entry((e.cluster_arn.clone(), notice))
-                    .or_default()
-                    .push((e, d)),
+                Outcome::Owes {
+                    episode,
+                    notice,
+                    look_again,
+                } => {
+                    if look_again {
+                        look_again_ids.extend(d.record_ids.iter().cloned());
+                    }
+                    owed.entry((episode.cluster_arn.clone(), notice))
+                        .or_default()
+                        .push((episode, d))
+                }
                 Outcome::Later | Outcome::Conflict => {
                     // Redelivery (or the next sweep) re-reads the item and acts on what is
                     // there then.
@@ -145,7 +201,12 @@ impl Monitor {
 
         // 3. Remediate new alerts (once per episode, within the hourly budget), so the alert
         //    can say what was done.
-        let sizes = self.remediation_cluster_sizes(&owed).await;
+        let new_alerts: Vec<ClusterArn> = owed
+            .keys()
+            .filter(|(_, notice)| *notice == Notice::Alert)
+            .map(|(cluster, _)| cluster.clone())
+            .collect();
+        let sizes = self.remediation.cluster_sizes(&new_alerts).await;
         let sizes = &sizes;
 
         // 4. Send, then record that it was sent (or release the claim for a retry).
@@ -154,7 +215,9 @@ impl Monitor {
             .map(|((cluster, notice), mut group)| async move {
                 group.sort_by(|a, b| a.0.container_instance_arn.cmp(&b.0.container_instance_arn));
                 if notice == Notice::Alert {
-                    self.remediate(&cluster, &mut group, sizes, now).await;
+                    self.remediation
+                        .remediate(&cluster, &mut group, sizes, self.episodes.as_ref(), now)
+                        .await;
                 }
                 let message = match notice {
                     Notice::Alert | Notice::Reminder => Message::Alert(ClusterAlert {
@@ -234,6 +297,10 @@ impl Monitor {
             }
         }
 
+        // An ended episode's owed RESOLVED went out (or not) while its agent is down anew:
+        // the redelivery opens the new episode.
+        settled.failed_record_ids.extend(look_again_ids);
+
         // 5. Custom actions, on first alerts only.
         if !self.actions.is_empty() {
             let first_alerts = settled.alerts.iter().filter(|p| !p.alert.reminder);
@@ -245,27 +312,23 @@ impl Monitor {
         settled
     }
 
-    /// Registered instances per cluster with a new alert, when remediation is on (the base
-    /// of its hourly limit). Unknown sizes count as zero, which still allows one action.
-    async fn remediation_cluster_sizes(
+    /// Stores `e`, which claims `notice`; the notice is owed only once the claim is stored.
+    async fn claim(
         &self,
-        owed: &BTreeMap<(ClusterArn, Notice), Vec<(Episode, Decided)>>,
-    ) -> HashMap<ClusterArn, usize> {
-        if !self.config.remediation.enabled() || self.config.remediation.dry_run {
-            return HashMap::new();
+        e: Episode,
+        notice: Notice,
+        look_again: bool,
+        now: DateTime<Utc>,
+    ) -> Outcome {
+        match self.episodes.put(&e, now).await {
+            Ok(Written::Stored { version }) => Outcome::Owes {
+                episode: Episode { version, ..e },
+                notice,
+                look_again,
+            },
+            Ok(Written::Conflict) => Outcome::Conflict,
+            Err(err) => Outcome::Failed(err),
         }
-        let clusters: Vec<ClusterArn> = owed
-            .keys()
-            .filter(|(_, notice)| *notice == Notice::Alert)
-            .map(|(cluster, _)| cluster.clone())
-            .collect();
-        if clusters.is_empty() {
-            return HashMap::new();
-        }
-        self.ecs.cluster_sizes(&clusters).await.unwrap_or_else(|err| {
-            tracing::warn!(error = %err, "cluster sizes unknown; remediation allows one action per cluster and hour");
-            HashMap::new()
-        })
     }
 
     async fn record_sent(&self, e: &Episode, notice: Notice, now: DateTime<Utc>) {
@@ -324,3 +387,6 @@ enum Message {
     Alert(ClusterAlert),
     Resolved(ClusterResolved),
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,182 @@
+//! The ports of the alert lifecycle: small traits for what it stores, sends and does, so the
+//! lifecycle runs the same against AWS (the adapters of `sentinel-aws`, wired here) and
+//! against the in-memory implementations of [`crate::memory`] that the unit tests use to
+//! replay every race and failure deterministically.
+//!
+//! Futures are boxed so the ports can be held as trait objects (`Arc<dyn …>`): one
+//! allocation per call is nothing next to a network round trip.
+
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use sentinel_aws::{AwsError, EcsInventory, EpisodeStore, Remediator, SnsNotifier, Written};
+use sentinel_core::episode::Episode;
+use sentinel_core::recovery::ClusterResolved;
+use sentinel_core::{ClusterAlert, ClusterArn, NodeId};
+use std::collections::HashMap;
+
+/// Where episodes live: one item per container instance, every write conditional on the
+/// version it read.
+pub trait EpisodeRepo: Send + Sync {
+    /// The stored episodes of these container instances, by ARN, read consistently.
+    fn get_many<'a>(
+        &'a self,
+        arns: &'a [String],
+    ) -> BoxFuture<'a, Result<HashMap<String, Episode>, AwsError>>;
+    /// Writes `episode` if the stored item still has `episode.version` (0: no item).
+    fn put<'a>(
+        &'a self,
+        episode: &'a Episode,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Written, AwsError>>;
+    /// Deletes the item if it still has `episode.version`.
+    fn delete<'a>(&'a self, episode: &'a Episode) -> BoxFuture<'a, Result<Written, AwsError>>;
+    /// Every stored episode (the sweep's view). Items that cannot be read are skipped and
+    /// counted, never fatal: one bad item must not stop every sweep.
+    fn all(&self) -> BoxFuture<'_, Result<Listing, AwsError>>;
+}
+
+/// Every readable episode, and how many stored items were not.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub episodes: Vec<Episode>,
+    /// (item key, why) of each item that could not be read as an episode.
+    pub unreadable: Vec<(String, String)>,
+}
+
+/// Where notices go (the alert topic). Returns the message id.
+pub trait Notifier: Send + Sync {
+    fn publish<'a>(&'a self, alert: &'a ClusterAlert) -> BoxFuture<'a, Result<String, AwsError>>;
+    fn publish_resolved<'a>(
+        &'a self,
+        resolved: &'a ClusterResolved,
+    ) -> BoxFuture<'a, Result<String, AwsError>>;
+}
+
+/// The hourly remediation budget per cluster, shared by every run.
+pub trait RemediationLedger: Send + Sync {
+    /// Takes a slot if fewer than `budget` actions were taken in the last hour.
+    fn take_slot<'a>(
+        &'a self,
+        cluster: &'a ClusterArn,
+        now: DateTime<Utc>,
+        budget: usize,
+    ) -> BoxFuture<'a, Result<bool, AwsError>>;
+}
+
+/// What remediation can do to a node, and the cluster sizes its budget is based on.
+pub trait NodeRemedies: Send + Sync {
+    /// Registered container instances per cluster; unknown clusters are absent.
+    fn cluster_sizes<'a>(
+        &'a self,
+        clusters: &'a [ClusterArn],
+    ) -> BoxFuture<'a, Result<HashMap<ClusterArn, usize>, AwsError>>;
+    /// Returns the SSM command id.
+    fn restart_agent<'a>(
+        &'a self,
+        node: &'a NodeId,
+        windows: bool,
+    ) -> BoxFuture<'a, Result<String, AwsError>>;
+    fn drain<'a>(
+        &'a self,
+        cluster: &'a ClusterArn,
+        container_instance_arn: &'a str,
+    ) -> BoxFuture<'a, Result<(), AwsError>>;
+    fn reboot<'a>(&'a self, node: &'a NodeId) -> BoxFuture<'a, Result<(), AwsError>>;
+    /// Returns the Auto Scaling group that replaces the node, or None if it is in none.
+    fn replace<'a>(&'a self, node: &'a NodeId) -> BoxFuture<'a, Result<Option<String>, AwsError>>;
+}
+
+impl EpisodeRepo for EpisodeStore {
+    fn get_many<'a>(
+        &'a self,
+        arns: &'a [String],
+    ) -> BoxFuture<'a, Result<HashMap<String, Episode>, AwsError>> {
+        Box::pin(EpisodeStore::get_many(self, arns))
+    }
+
+    fn put<'a>(
+        &'a self,
+        episode: &'a Episode,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Written, AwsError>> {
+        Box::pin(EpisodeStore::put(self, episode, now))
+    }
+
+    fn delete<'a>(&'a self, episode: &'a Episode) -> BoxFuture<'a, Result<Written, AwsError>> {
+        Box::pin(EpisodeStore::delete(self, episode))
+    }
+
+    fn all(&self) -> BoxFuture<'_, Result<Listing, AwsError>> {
+        Box::pin(async move {
+            let (episodes, unreadable) = EpisodeStore::all(self).await?;
+            Ok(Listing {
+                episodes,
+                unreadable,
+            })
+        })
+    }
+}
+
+impl RemediationLedger for EpisodeStore {
+    fn take_slot<'a>(
+        &'a self,
+        cluster: &'a ClusterArn,
+        now: DateTime<Utc>,
+        budget: usize,
+    ) -> BoxFuture<'a, Result<bool, AwsError>> {
+        Box::pin(self.take_remediation_slot(cluster, now, budget))
+    }
+}
+
+impl Notifier for SnsNotifier {
+    fn publish<'a>(&'a self, alert: &'a ClusterAlert) -> BoxFuture<'a, Result<String, AwsError>> {
+        Box::pin(SnsNotifier::publish(self, alert))
+    }
+
+    fn publish_resolved<'a>(
+        &'a self,
+        resolved: &'a ClusterResolved,
+    ) -> BoxFuture<'a, Result<String, AwsError>> {
+        Box::pin(SnsNotifier::publish_resolved(self, resolved))
+    }
+}
+
+/// The AWS side of remediation: the actions, and ECS for the cluster sizes.
+#[derive(Debug, Clone)]
+pub struct AwsRemedies {
+    pub remediator: Remediator,
+    pub ecs: EcsInventory,
+}
+
+impl NodeRemedies for AwsRemedies {
+    fn cluster_sizes<'a>(
+        &'a self,
+        clusters: &'a [ClusterArn],
+    ) -> BoxFuture<'a, Result<HashMap<ClusterArn, usize>, AwsError>> {
+        Box::pin(self.ecs.cluster_sizes(clusters))
+    }
+
+    fn restart_agent<'a>(
+        &'a self,
+        node: &'a NodeId,
+        windows: bool,
+    ) -> BoxFuture<'a, Result<String, AwsError>> {
+        Box::pin(self.remediator.restart_agent(node, windows))
+    }
+
+    fn drain<'a>(
+        &'a self,
+        cluster: &'a ClusterArn,
+        container_instance_arn: &'a str,
+    ) -> BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(self.remediator.drain(cluster, container_instance_arn))
+    }
+
+    fn reboot<'a>(&'a self, node: &'a NodeId) -> BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(self.remediator.reboot(node))
+    }
+
+    fn replace<'a>(&'a self, node: &'a NodeId) -> BoxFuture<'a, Result<Option<String>, AwsError>> {
+        Box::pin(self.remediator.replace(node))
+    }
+}
