@@ -80,8 +80,11 @@ expand: venv
 	@test -n "$(CODE_URI)$(CODE_BUCKET_PREFIX)" || { echo "make expand needs CODE_URI=s3://bucket/key (or CODE_BUCKET_PREFIX=... CODE_KEY=...)" >&2; exit 2; }
 	$(PY) deploy/expand_template.py $(if $(CODE_URI),--code-uri $(CODE_URI),--code-bucket-prefix $(CODE_BUCKET_PREFIX) --code-key $(CODE_KEY)) --output $(EXPANDED)
 
-# The integration tests also run the release `bootstrap` through a Lambda Runtime API server.
-test: lint release
+# The integration tests also run the `bootstrap` binary through a Lambda Runtime API server:
+# built in the test profile, which shares every compiled dependency with the tests (the
+# fat-LTO release build is for packaging and benchmarks only, and would double CI's time).
+test: lint
+	$(CARGO) build --quiet -p agent-monitor --bin bootstrap
 	$(CARGO) nextest run --workspace --no-fail-fast
 
 clean:

@@ -1,7 +1,7 @@
 //! A minimal Lambda Runtime API server on 127.0.0.1, enough to run the real `bootstrap`
 //! binary for one invocation: it serves one event on `/invocation/next`, records what the
 //! function posts back, and leaves the next `/next` unanswered (as Lambda does between
-//! invocations) until the test stops the process. Also starts the release `bootstrap` the
+//! invocations) until the test stops the process. Also starts the `bootstrap` the
 //! way Lambda does.
 
 use std::collections::BTreeMap;
@@ -153,34 +153,33 @@ fn read_chunked(reader: &mut impl BufRead) -> std::io::Result<Vec<u8>> {
     }
 }
 
-/// The release `bootstrap` binary. `make test` builds it first (`make release`); the path
-/// follows the test binary's target directory, so a custom CARGO_TARGET_DIR works too.
-pub fn release_bootstrap() -> anyhow::Result<PathBuf> {
+/// The `bootstrap` binary of the profile the tests were built with (`make test` builds it
+/// first, in the test profile: the same code as the Lambda's release build, without the
+/// fat-LTO build time; `make bench` measures the release build). The path follows the
+/// test binary's target directory, so a custom CARGO_TARGET_DIR works too.
+pub fn bootstrap_binary() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
-    let target = exe
-        .ancestors()
-        .find(|p| p.file_name().is_some_and(|n| n == "debug"))
-        .and_then(|debug| debug.parent())
-        .ok_or_else(|| {
-            anyhow::anyhow!("cannot find the target directory from {}", exe.display())
-        })?;
-    let binary = target.join("release").join("bootstrap");
+    // target/<profile>/deps/<test binary>
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).ok_or_else(|| {
+        anyhow::anyhow!("cannot find the target directory from {}", exe.display())
+    })?;
+    let binary = profile_dir.join("bootstrap");
     anyhow::ensure!(
         binary.exists(),
-        "{} is missing: run `make release` (make test does) before the tests",
+        "{} is missing: run `cargo build -p agent-monitor --bin bootstrap` (make test does) before the tests",
         binary.display()
     );
     Ok(binary)
 }
 
-/// The release `bootstrap` as Lambda would start it: only the variables Lambda sets,
+/// The `bootstrap` as Lambda would start it: only the variables Lambda sets,
 /// credentials, the emulator's endpoint, and then the function's own `environment`.
 pub fn bootstrap_command(
     runtime_api: &str,
     endpoint: &str,
     environment: &BTreeMap<String, String>,
 ) -> anyhow::Result<Command> {
-    let mut command = Command::new(release_bootstrap()?);
+    let mut command = Command::new(bootstrap_binary()?);
     command
         .env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
@@ -202,9 +201,9 @@ pub fn bootstrap_command(
     Ok(command)
 }
 
-/// Runs the release `bootstrap` for one invocation with `event`; returns what it posted
+/// Runs the `bootstrap` for one invocation with `event`; returns what it posted
 /// back to the Runtime API (checked to be the invocation's response) and its stdout.
-pub fn invoke_release_bootstrap(
+pub fn invoke_bootstrap(
     endpoint: &str,
     environment: &BTreeMap<String, String>,
     event: String,

@@ -1,8 +1,8 @@
-//! The real release `bootstrap` binary, run through the Lambda Runtime API: init, one SQS
+//! The real `bootstrap` binary, run through the Lambda Runtime API: init, one SQS
 //! batch in, the partial-batch response out, JSON logs with the request id, EMF metrics.
 
 use integration_tests::runtime_api::{
-    bootstrap_command, invoke_release_bootstrap, Posted, RuntimeApi, REQUEST_ID,
+    bootstrap_command, invoke_bootstrap, Posted, RuntimeApi, REQUEST_ID,
 };
 use integration_tests::World;
 use std::collections::BTreeMap;
@@ -30,11 +30,11 @@ fn function_env(world: &World, extra: &[(&str, &str)]) -> BTreeMap<String, Strin
 }
 
 async fn invoke_once(world: &World, event: String) -> anyhow::Result<(Posted, String)> {
-    invoke_release_bootstrap(world.emulator.endpoint(), &function_env(world, &[]), event)
+    invoke_bootstrap(world.emulator.endpoint(), &function_env(world, &[]), event)
 }
 
 #[tokio::test]
-async fn release_bootstrap_answers_one_batch_through_the_runtime_api() -> anyhow::Result<()> {
+async fn bootstrap_answers_one_batch_through_the_runtime_api() -> anyhow::Result<()> {
     let world = World::start().await?;
     let (_, mut bodies) = world.cluster_with_stopped_agents("alpha", &[], 1).await?;
     bodies.push("not json".to_owned());
@@ -66,7 +66,7 @@ async fn release_bootstrap_answers_one_batch_through_the_runtime_api() -> anyhow
 }
 
 #[tokio::test]
-async fn release_bootstrap_runs_the_sweep_for_the_schedules_payload() -> anyhow::Result<()> {
+async fn bootstrap_runs_the_sweep_for_the_schedules_payload() -> anyhow::Result<()> {
     let world = World::start().await?;
     world.cluster_with_stopped_agents("alpha", &[], 2).await?;
     let (posted, stdout) = invoke_once(&world, r#"{"sweep": {}}"#.to_owned()).await?;
@@ -86,7 +86,7 @@ async fn release_bootstrap_runs_the_sweep_for_the_schedules_payload() -> anyhow:
 }
 
 #[tokio::test]
-async fn release_bootstrap_refuses_a_bad_configuration_naming_the_variable() -> anyhow::Result<()> {
+async fn bootstrap_refuses_a_bad_configuration_naming_the_variable() -> anyhow::Result<()> {
     let world = World::start().await?;
     let api = RuntimeApi::serve("{}".to_owned())?;
     let mut command = bootstrap_command(

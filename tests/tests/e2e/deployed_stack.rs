@@ -4,11 +4,11 @@
 //! then one ECS event carried through the deployed rule, delay queue, function settings and
 //! topic; and the encrypted variant publishing to an existing topic. The emulator runs Lambda
 //! code only in Docker, so the test plays the event source mapping's part: it receives the
-//! batch from the deployed queue and hands it to the release `bootstrap`, started with the
+//! batch from the deployed queue and hands it to the `bootstrap`, started with the
 //! deployed function's own environment.
 
 use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
-use integration_tests::runtime_api::invoke_release_bootstrap;
+use integration_tests::runtime_api::invoke_bootstrap;
 use integration_tests::World;
 use sentinel_emulator::deploy::{self, EMULATOR_CANNOT_CREATE};
 use sentinel_emulator::stack::Stack;
@@ -469,8 +469,7 @@ async fn the_expanded_template_deploys_and_carries_a_disconnect_from_rule_to_top
     // deliver to team B's queue too, so what a disabled rule does is AWS's to prove.
 
     let event = json!({ "Records": records }).to_string();
-    let (posted, stdout) =
-        invoke_release_bootstrap(world.emulator.endpoint(), &environment, event)?;
+    let (posted, stdout) = invoke_bootstrap(world.emulator.endpoint(), &environment, event)?;
     let response: Value = serde_json::from_str(&posted.body)?;
     assert_eq!(
         response,

@@ -160,3 +160,82 @@ async fn an_alert_that_failed_to_publish_is_sent_once_on_redelivery() -> anyhow:
     assert_eq!(world.stack.drain_inbox().await?.len(), 1);
     Ok(())
 }
+
+/// The lost-RESOLVED hole: the RESOLVED claim is stored with the resolution; its publish
+/// fails (all three SDK attempts), and the redelivered reconnect must still send it.
+#[tokio::test]
+async fn a_resolved_that_failed_to_publish_is_sent_once_on_redelivery() -> anyhow::Result<()> {
+    let world = World::start().await?;
+    let (members, events) = world.cluster_with_stopped_agents("api", &[], 1).await?;
+    let monitor = world.monitor(world.config(&[])?)?;
+    assert_eq!(monitor.process(&records(&events)).await.published.len(), 1);
+
+    world.fleet().start_agent(&members[0])?;
+    let reconnect = records(&[world.reconnect_event(&members[0]).await?]);
+    world
+        .emulator
+        .inject(&Fault::new("sns", "Publish", FaultKind::ServerError).times(3))?;
+    let failed = monitor.process(&reconnect).await;
+    assert_eq!(
+        failed.failed_record_ids.len(),
+        1,
+        "the reconnect comes back"
+    );
+    assert!(failed.resolved.is_empty());
+    let owing = world.episode(&members[0]).await?.expect("stored episode");
+    assert_eq!(owing.status, EpisodeStatus::Resolved);
+    assert!(owing.is_live(), "it still owes its RESOLVED");
+
+    let redelivered = monitor.process(&reconnect).await;
+    assert!(
+        redelivered.failed_record_ids.is_empty(),
+        "{:?}",
+        redelivered.errors
+    );
+    assert_eq!(redelivered.resolved.len(), 1);
+    assert_eq!(redelivered.ignored_reconnects, 0);
+    let once_more = monitor.process(&reconnect).await;
+    assert!(once_more.resolved.is_empty() && once_more.published.is_empty());
+
+    let subjects: Vec<String> = world
+        .stack
+        .drain_inbox()
+        .await?
+        .into_iter()
+        .map(|m| m.subject)
+        .collect();
+    assert_eq!(
+        subjects,
+        [
+            "[HIGH] ECS agent disconnected: 1 instance in api",
+            "[RESOLVED] ECS agent reconnected: 1 instance in api"
+        ]
+    );
+    let done = world.episode(&members[0]).await?.expect("stored episode");
+    assert_eq!((done.pending, done.notices_sent), (None, 2));
+    Ok(())
+}
+
+/// An instance that disconnects again after a resolved episode is alerted again by the event
+/// path (the new episode is written over the ended one's version).
+#[tokio::test]
+async fn a_second_disconnection_opens_a_new_episode_from_its_event() -> anyhow::Result<()> {
+    let world = World::start().await?;
+    let (members, events) = world.cluster_with_stopped_agents("api", &[], 1).await?;
+    let monitor = world.monitor(world.config(&[])?)?;
+    monitor.process(&records(&events)).await;
+    world.fleet().start_agent(&members[0])?;
+    let reconnect = records(&[world.reconnect_event(&members[0]).await?]);
+    assert_eq!(monitor.process(&reconnect).await.resolved.len(), 1);
+
+    world.fleet().stop_agent(&members[0])?;
+    let again = monitor
+        .process(&records(&[world.disconnect_event(&members[0]).await?]))
+        .await;
+    assert!(again.failed_record_ids.is_empty(), "{:?}", again.errors);
+    assert_eq!(again.published.len(), 1);
+    let episode = world.episode(&members[0]).await?.expect("stored episode");
+    assert_eq!(episode.status, EpisodeStatus::Open);
+    assert_eq!(world.stack.drain_inbox().await?.len(), 3);
+    Ok(())
+}
