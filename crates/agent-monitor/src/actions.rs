@@ -8,7 +8,7 @@
 //! [`ActionRegistry::from_names`]; users switch it on with `CUSTOM_ACTIONS=<name>`.
 
 use futures::future::{join_all, BoxFuture};
-use sentinel_core::ClusterAlert;
+use sentinel_agent::ClusterAlert;
 use std::time::Duration;
 
 /// How long one action may take before it is abandoned and counted as failed.

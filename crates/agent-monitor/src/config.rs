@@ -2,11 +2,11 @@
 //! A missing or invalid value stops init with a message naming the variable.
 
 use chrono::TimeDelta;
-use sentinel_core::decision::DecisionSettings;
-use sentinel_core::episode::LifecycleSettings;
-use sentinel_core::metrics::DEFAULT_NAMESPACE;
+use sentinel_agent::decision::DecisionSettings;
+use sentinel_agent::episode::LifecycleSettings;
+use sentinel_agent::metrics::DEFAULT_NAMESPACE;
+use sentinel_agent::remediation::{RemediationAction, RemediationSettings};
 use sentinel_core::policy::DEFAULT_TAG_KEY;
-use sentinel_core::remediation::{RemediationAction, RemediationSettings};
 use sentinel_core::MonitoringPolicy;
 use std::time::Duration;
 

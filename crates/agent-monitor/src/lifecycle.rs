@@ -13,10 +13,11 @@ use crate::ports::{EpisodeRepo, Notifier};
 use crate::remediate::Remediation;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
+use sentinel_agent::episode::{self, Episode, LifecycleSettings, Notice, Sighting, Source, Step};
+use sentinel_agent::recovery::ClusterResolved;
+use sentinel_agent::{AffectedInstance, ClusterAlert, Observation, Verdict};
 use sentinel_aws::{AwsError, Written};
-use sentinel_core::episode::{self, Episode, LifecycleSettings, Notice, Sighting, Source, Step};
-use sentinel_core::recovery::ClusterResolved;
-use sentinel_core::{AffectedInstance, ClusterAlert, ClusterArn, Observation, Verdict};
+use sentinel_core::ClusterArn;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 

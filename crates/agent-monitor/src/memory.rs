@@ -15,10 +15,11 @@ use crate::ports::{EpisodeRepo, Listing, NodeRemedies, Notifier, RemediationLedg
 use chrono::{DateTime, Utc};
 use futures::channel::oneshot;
 use futures::future::BoxFuture;
+use sentinel_agent::episode::{Episode, Notice};
+use sentinel_agent::recovery::ClusterResolved;
+use sentinel_agent::{ClusterAlert, NodeId};
 use sentinel_aws::{AwsError, Written};
-use sentinel_core::episode::{Episode, Notice};
-use sentinel_core::recovery::ClusterResolved;
-use sentinel_core::{ClusterAlert, ClusterArn, NodeId};
+use sentinel_core::ClusterArn;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 

@@ -2,13 +2,13 @@
 //! instances, and how the nodes under disconnected agents are doing. Shared by the event
 //! path and the sweep, so both decide from the same kind of observation.
 
+use sentinel_agent::{
+    assess_registration, ContainerInstanceView, NodeId, NodeKind, NodeView, Observation,
+};
 use sentinel_aws::ecs::container_instance_id;
 use sentinel_aws::{AwsError, Ec2Inventory, EcsInventory, ManagedNodes};
 use sentinel_core::cache::TtlCache;
-use sentinel_core::{
-    assess_registration, ClusterArn, ClusterView, ContainerInstanceView, MonitoringPolicy, NodeId,
-    NodeKind, NodeView, Observation, Tag,
-};
+use sentinel_core::{ClusterArn, ClusterView, MonitoringPolicy, Tag};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};

@@ -13,16 +13,16 @@ use crate::ports::AwsRemedies;
 use crate::remediate::Remediation;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, SubsecRound, Utc};
+use sentinel_agent::episode::{Episode, Sighting, Source};
+use sentinel_agent::metrics;
+use sentinel_agent::remediation::Outcome;
+use sentinel_agent::{assess, group_by_cluster, parse_state_change, SkipReason, Verdict};
 use sentinel_aws::{
     DeadLetter, DeadLetterQueue, Ec2Inventory, EcsInventory, EpisodeStore, ManagedNodes,
     Remediator, SnsNotifier,
 };
-use sentinel_core::episode::{Episode, Sighting, Source};
-use sentinel_core::metrics::{self, MetricRecord};
-use sentinel_core::remediation::Outcome;
-use sentinel_core::{
-    assess, group_by_cluster, parse_state_change, ClusterArn, SkipReason, Verdict,
-};
+use sentinel_core::ClusterArn;
+use sentinel_core::MetricRecord;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 

@@ -8,10 +8,11 @@
 
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
+use sentinel_agent::episode::Episode;
+use sentinel_agent::recovery::ClusterResolved;
+use sentinel_agent::{ClusterAlert, NodeId};
 use sentinel_aws::{AwsError, EcsInventory, EpisodeStore, Remediator, SnsNotifier, Written};
-use sentinel_core::episode::Episode;
-use sentinel_core::recovery::ClusterResolved;
-use sentinel_core::{ClusterAlert, ClusterArn, NodeId};
+use sentinel_core::ClusterArn;
 use std::collections::HashMap;
 
 /// Where episodes live: one item per container instance, every write conditional on the

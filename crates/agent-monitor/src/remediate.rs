@@ -5,10 +5,11 @@
 use crate::lifecycle::Decided;
 use crate::ports::{EpisodeRepo, NodeRemedies, RemediationLedger};
 use chrono::{DateTime, Utc};
+use sentinel_agent::episode::{ActionRecord, Episode};
+use sentinel_agent::remediation::{hourly_budget, Outcome, RemediationAction, RemediationSettings};
+use sentinel_agent::NodeView;
 use sentinel_aws::Written;
-use sentinel_core::episode::{ActionRecord, Episode};
-use sentinel_core::remediation::{hourly_budget, Outcome, RemediationAction, RemediationSettings};
-use sentinel_core::{ClusterArn, NodeView};
+use sentinel_core::ClusterArn;
 use std::collections::HashMap;
 use std::sync::Arc;
 

@@ -10,10 +10,11 @@
 use crate::lifecycle::{Decided, PublishedAlert, PublishedResolved};
 use crate::pipeline::Monitor;
 use chrono::{DateTime, SubsecRound, Utc};
+use sentinel_agent::episode::{Episode, Sighting, Source};
+use sentinel_agent::metrics;
+use sentinel_agent::{assess, NodeId};
 use sentinel_aws::AwsError;
-use sentinel_core::episode::{Episode, Sighting, Source};
-use sentinel_core::metrics::{self, MetricRecord};
-use sentinel_core::{assess, ClusterArn, ClusterView, NodeId};
+use sentinel_core::{ClusterArn, ClusterView, MetricRecord};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Agents of one monitored cluster right now (ACTIVE and DRAINING container instances).

@@ -4,7 +4,8 @@
 use crate::{chunks, AwsError};
 use aws_sdk_ecs::types::{ClusterField, ContainerInstance};
 use futures::future::try_join_all;
-use sentinel_core::{ClusterArn, ContainerInstanceView, NodeId, Tag};
+use sentinel_agent::{ContainerInstanceView, NodeId};
+use sentinel_core::{ClusterArn, Tag};
 use std::collections::HashMap;
 
 /// DescribeClusters takes at most 100 clusters per call.

@@ -6,8 +6,9 @@ use crate::AwsError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::future::try_join_all;
-use sentinel_core::episode::{ActionRecord, Episode, EpisodeStatus, Notice, Resolution};
-use sentinel_core::{AlertKind, ClusterArn, NodeId};
+use sentinel_agent::episode::{ActionRecord, Episode, EpisodeStatus, Notice, Resolution};
+use sentinel_agent::{AlertKind, NodeId};
+use sentinel_core::ClusterArn;
 use std::collections::HashMap;
 
 /// BatchGetItem takes at most 100 keys per call.
@@ -212,7 +213,7 @@ impl EpisodeStore {
                         .collect()
                 })
                 .unwrap_or_default();
-            let (allowed, window) = sentinel_core::remediation::take_slot(&recent, now, budget);
+            let (allowed, window) = sentinel_agent::remediation::take_slot(&recent, now, budget);
             if !allowed {
                 return Ok(false);
             }

@@ -1,5 +1,5 @@
 //! AWS adapters for ecs-sentinel: thin, batched, concurrent calls that turn AWS responses
-//! into the plain views of `sentinel-core`, and the alerts of `sentinel-core` into AWS calls.
+//! into the plain views of `sentinel-agent`, and the alerts of `sentinel-agent` into AWS calls.
 //!
 //! Every lookup issues the fewest requests the API allows (the batch sizes are named
 //! constants next to each call), because the number of calls per batch is a design figure

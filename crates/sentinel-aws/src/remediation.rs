@@ -1,10 +1,11 @@
 //! The remediation actions, each one AWS call (replace: a membership check, then one call).
 //! Safety limits and dry runs are decided before these are called; see
-//! `sentinel_core::remediation`.
+//! `sentinel_agent::remediation`.
 
 use crate::AwsError;
 use aws_sdk_ecs::types::ContainerInstanceStatus;
-use sentinel_core::{ClusterArn, NodeId};
+use sentinel_agent::NodeId;
+use sentinel_core::ClusterArn;
 
 #[derive(Debug, Clone)]
 pub struct Remediator {

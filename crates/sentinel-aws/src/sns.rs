@@ -2,9 +2,9 @@
 
 use crate::AwsError;
 use aws_sdk_sns::types::MessageAttributeValue;
-use sentinel_core::alert::Attribute;
-use sentinel_core::recovery::ClusterResolved;
-use sentinel_core::ClusterAlert;
+use sentinel_agent::alert::Attribute;
+use sentinel_agent::recovery::ClusterResolved;
+use sentinel_agent::ClusterAlert;
 
 #[derive(Debug, Clone)]
 pub struct SnsNotifier {

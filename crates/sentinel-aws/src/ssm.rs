@@ -3,7 +3,7 @@
 use crate::{chunks, AwsError};
 use aws_sdk_ssm::types::{InstanceInformation, InstanceInformationStringFilter};
 use futures::future::try_join_all;
-use sentinel_core::{NodeId, NodeView};
+use sentinel_agent::{NodeId, NodeView};
 use std::collections::HashMap;
 
 /// DescribeInstanceInformation returns at most 50 nodes per page, so asking for more ids

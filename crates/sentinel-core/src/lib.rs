@@ -1,39 +1,19 @@
-//! The ecs-sentinel domain, pure and synchronous: no I/O, no AWS SDK, no runtime.
+//! The shared kernel of ecs-sentinel, pure and synchronous: what every monitor needs and no
+//! monitor owns. No I/O, no runtime, no AWS SDK.
 //!
-//! The question "why was this instance alerted (or not)?" is answered by one function,
-//! [`decision::assess`]; everything else here feeds it or renders its outcome:
-//!
-//! - [`event`]: parsing EventBridge "ECS Container Instance State Change" events.
-//! - [`batch`]: collapsing duplicate events of one SQS batch and grouping them by cluster.
+//! - [`ids`]: identifiers shared by monitors (cluster ARNs).
 //! - [`policy`]: which clusters are monitored (all, or those carrying a tag).
-//! - [`observation`]: what a fresh look at ECS, EC2 and SSM found.
-//! - [`decision`]: the verdict, `Alert { kind }` or `Skip { reason }`.
-//! - [`episode`]: the alert lifecycle (open → resolved, reminders, owed notices).
-//! - [`alert`]: the aggregated per-cluster notification (subject, email text, JSON document).
-//! - [`recovery`]: the RESOLVED notice.
-//! - [`remediation`]: what may be done about a down agent, and how much per hour.
-//! - [`metrics`]: CloudWatch Embedded Metric Format records.
-//! - [`cache`]: a small time-to-live cache (the cluster tags of warm invocations).
+//! - [`clock`]: time as a run sees it, movable in tests.
+//! - [`cache`]: a small time-to-live cache (cluster tags across warm invocations).
+//! - [`emf`]: CloudWatch Embedded Metric Format records.
 
-pub mod alert;
-pub mod batch;
 pub mod cache;
-pub mod decision;
-pub mod episode;
-pub mod event;
-pub mod metrics;
-pub mod node;
-pub mod observation;
+pub mod clock;
+pub mod emf;
+pub mod ids;
 pub mod policy;
-pub mod recovery;
-pub mod remediation;
 
-pub use alert::{AffectedInstance, ClusterAlert};
-pub use batch::{group_by_cluster, Candidate, ClusterBatch};
-pub use decision::{
-    assess, assess_registration, AlertKind, DecisionSettings, Severity, SkipReason, Verdict,
-};
-pub use event::{parse_state_change, ClusterArn, InvalidEvent, StateChange};
-pub use node::{NodeId, NodeKind};
-pub use observation::{ClusterView, ContainerInstanceView, NodeView, Observation};
-pub use policy::{MonitoringPolicy, Tag};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use emf::MetricRecord;
+pub use ids::ClusterArn;
+pub use policy::{ClusterView, MonitoringPolicy, Tag};

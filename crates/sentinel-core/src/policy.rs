@@ -1,6 +1,16 @@
 //! Which clusters are monitored: every cluster, or those tagged `<key>=<value>`.
 
-use crate::observation::ClusterView;
+/// The cluster as the monitoring policy sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterView {
+    Monitored,
+    /// The cluster exists but does not carry the monitoring tag with the configured value.
+    NotMonitored {
+        tag_value: Option<String>,
+    },
+    /// ECS no longer knows the cluster (deleted, or INACTIVE).
+    Missing,
+}
 
 pub const DEFAULT_TAG_KEY: &str = "ecs-agent-monitoring";
 

@@ -3,7 +3,7 @@
 use agent_monitor::config::ALERT_ON_UNREACHABLE_ANYWHERE_NODES;
 use agent_monitor::pipeline::alerted_nodes;
 use integration_tests::{nodes_in, records, World};
-use sentinel_core::SkipReason;
+use sentinel_agent::SkipReason;
 use sentinel_emulator::fleet::Member;
 
 fn skip_codes(report: &agent_monitor::BatchReport) -> Vec<&'static str> {

@@ -4,7 +4,7 @@ use agent_monitor::pipeline::alerted_nodes;
 use agent_monitor::NodeAction;
 use futures::future::BoxFuture;
 use integration_tests::{records, Fault, FaultKind, World};
-use sentinel_core::ClusterAlert;
+use sentinel_agent::ClusterAlert;
 
 #[tokio::test]
 async fn a_cluster_throttled_past_retries_fails_only_its_own_records() -> anyhow::Result<()> {

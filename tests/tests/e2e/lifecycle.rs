@@ -2,7 +2,7 @@
 //! arrive, one RESOLVED notice when it ends, and nothing owed is ever lost.
 
 use integration_tests::{records, Fault, FaultKind, World};
-use sentinel_core::episode::{EpisodeStatus, Resolution};
+use sentinel_agent::episode::{EpisodeStatus, Resolution};
 
 #[tokio::test]
 async fn one_episode_notifies_once_across_batches_and_redeliveries() -> anyhow::Result<()> {

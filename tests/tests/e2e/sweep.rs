@@ -3,7 +3,7 @@
 
 use agent_monitor::config::{GRACE_PERIOD_SECONDS, REMINDER_HOURS};
 use integration_tests::{records, World};
-use sentinel_core::episode::Resolution;
+use sentinel_agent::episode::Resolution;
 use std::collections::HashMap;
 
 fn gauges(report: &agent_monitor::SweepReport) -> Vec<(String, usize, usize)> {

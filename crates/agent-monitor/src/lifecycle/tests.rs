@@ -10,9 +10,10 @@ use super::*;
 use crate::memory::{Fault, MemoryWorld, NoopRemedies, Op};
 use crate::remediate::Remediation;
 use chrono::{TimeDelta, TimeZone};
-use sentinel_core::episode::EpisodeStatus;
-use sentinel_core::remediation::{RemediationAction, RemediationSettings};
-use sentinel_core::{AlertKind, ClusterView, NodeId, SkipReason};
+use sentinel_agent::episode::EpisodeStatus;
+use sentinel_agent::remediation::{RemediationAction, RemediationSettings};
+use sentinel_agent::{AlertKind, NodeId, SkipReason};
+use sentinel_core::ClusterView;
 
 const ARN: &str = "arn:aws:ecs:us-east-1:123456789012:container-instance/api/0a1b2c";
 

@@ -3,18 +3,7 @@
 
 use crate::node::NodeId;
 use chrono::{DateTime, Utc};
-
-/// The cluster as the monitoring policy sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClusterView {
-    Monitored,
-    /// The cluster exists but does not carry the monitoring tag with the configured value.
-    NotMonitored {
-        tag_value: Option<String>,
-    },
-    /// ECS no longer knows the cluster (deleted, or INACTIVE).
-    Missing,
-}
+use sentinel_core::ClusterView;
 
 /// A container instance as DescribeContainerInstances reports it now.
 #[derive(Debug, Clone, PartialEq, Eq)]

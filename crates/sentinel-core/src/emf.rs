@@ -6,30 +6,6 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
-pub const DEFAULT_NAMESPACE: &str = "ECS/ECSAgentFailures";
-/// Alerted instances per cluster; the name and dimension match the widely used AWS sample,
-/// so existing alarms and dashboards keep working.
-pub const AGENT_FAILURES: &str = "ECSAgentFailuresCount";
-pub const SKIPPED_RECORDS: &str = "SkippedRecords";
-pub const INVALID_RECORDS: &str = "InvalidRecords";
-pub const FAILED_RECORDS: &str = "FailedRecords";
-pub const ACTION_FAILURES: &str = "ActionFailures";
-/// Episodes opened (first alerts) and resolved.
-pub const ALERTS_OPENED: &str = "AlertsOpened";
-pub const ALERTS_RESOLVED: &str = "AlertsResolved";
-pub const REMINDERS_SENT: &str = "RemindersSent";
-/// Remediation attempts announced by opening alerts, by outcome.
-pub const REMEDIATIONS_SUCCEEDED: &str = "RemediationsSucceeded";
-pub const REMEDIATIONS_FAILED: &str = "RemediationsFailed";
-pub const REMEDIATIONS_NOT_APPLIED: &str = "RemediationsNotApplied";
-pub const REMEDIATIONS_DRY_RUN: &str = "RemediationsDryRun";
-/// Per-cluster gauges from the sweep: how many agents are down or up right now.
-pub const DISCONNECTED_AGENTS: &str = "DisconnectedAgents";
-pub const CONNECTED_AGENTS: &str = "ConnectedAgents";
-/// Clusters (or the whole sweep) the sweep could not look at.
-pub const SWEEP_ERRORS: &str = "SweepErrors";
-pub const CLUSTER_DIMENSION: &str = "ClusterName";
-
 /// One EMF record: a set of count metrics sharing one set of dimensions.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricRecord {
@@ -98,9 +74,9 @@ mod tests {
     #[test]
     fn renders_valid_emf_with_dimensions() {
         let t = Utc.with_ymd_and_hms(2026, 11, 21, 10, 0, 0).unwrap();
-        let line = MetricRecord::new(DEFAULT_NAMESPACE, t)
-            .dimension(CLUSTER_DIMENSION, "payments-prod")
-            .count(AGENT_FAILURES, 3)
+        let line = MetricRecord::new("ECS/ECSAgentFailures", t)
+            .dimension("ClusterName", "payments-prod")
+            .count("ECSAgentFailuresCount", 3)
             .to_emf();
         let v: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["_aws"]["Timestamp"], t.timestamp_millis());
@@ -119,8 +95,8 @@ mod tests {
     #[test]
     fn dimensionless_records_use_an_empty_dimension_set() {
         let line = MetricRecord::new("ns", Utc::now())
-            .count(INVALID_RECORDS, 2)
-            .count(FAILED_RECORDS, 0)
+            .count("InvalidRecords", 2)
+            .count("FailedRecords", 0)
             .to_emf();
         let v: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([[]]));

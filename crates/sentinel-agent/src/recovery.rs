@@ -6,10 +6,10 @@ use crate::alert::{
     ActionDoc, Attribute, ClusterDoc, SCHEMA_VERSION, SNS_MESSAGE_MAX_BYTES,
 };
 use crate::episode::{Episode, Resolution};
-use crate::event::ClusterArn;
 use crate::node::{NodeId, NodeKind};
 use crate::remediation::Outcome;
 use chrono::{DateTime, Utc};
+use sentinel_core::ClusterArn;
 use serde::Serialize;
 use std::fmt::Write as _;
 

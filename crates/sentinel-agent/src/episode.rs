@@ -10,9 +10,9 @@
 //! the fresh verdict and the time, it says what to store and which notice to send.
 
 use crate::decision::{AlertKind, SkipReason, Verdict};
-use crate::event::ClusterArn;
 use crate::node::NodeId;
 use chrono::{DateTime, TimeDelta, Utc};
+use sentinel_core::ClusterArn;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EpisodeStatus {

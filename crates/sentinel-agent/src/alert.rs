@@ -8,10 +8,10 @@
 
 use crate::decision::{AlertKind, Severity};
 use crate::episode::ActionRecord;
-use crate::event::ClusterArn;
 use crate::node::{NodeId, NodeKind};
 use crate::observation::{ContainerInstanceView, NodeView};
 use chrono::{DateTime, Utc};
+use sentinel_core::ClusterArn;
 use serde::Serialize;
 use std::fmt::Write as _;
 

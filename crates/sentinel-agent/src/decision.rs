@@ -8,7 +8,8 @@
 //! is skipped with a reason that gets logged.
 
 use crate::node::NodeId;
-use crate::observation::{ClusterView, ContainerInstanceView, NodeView, Observation};
+use crate::observation::{ContainerInstanceView, NodeView, Observation};
+use sentinel_core::ClusterView;
 use serde::Serialize;
 use std::fmt;
 

@@ -5,7 +5,8 @@
 //! candidate (the latest state wins) that remembers every record id, so the batch response
 //! can fail or acknowledge all of them together.
 
-use crate::event::{ClusterArn, StateChange};
+use crate::event::StateChange;
+use sentinel_core::ClusterArn;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
