@@ -8,7 +8,10 @@ use sentinel_agent::metrics::DEFAULT_NAMESPACE;
 use sentinel_agent::remediation::{RemediationAction, RemediationSettings};
 use sentinel_core::policy::DEFAULT_TAG_KEY;
 use sentinel_core::MonitoringPolicy;
+use sentinel_lambda::Env;
 use std::time::Duration;
+
+pub use sentinel_lambda::ConfigError;
 
 pub const ALERT_TOPIC_ARN: &str = "ALERT_TOPIC_ARN";
 pub const DEAD_LETTER_QUEUE_URL: &str = "DEAD_LETTER_QUEUE_URL";
@@ -51,21 +54,6 @@ const DEFAULT_GRACE_PERIOD_SECONDS: u64 = 60;
 /// (three attempts of at most 10 s), so only a crashed run's notice waits this long.
 const NOTICE_LEASE: Duration = Duration::from_secs(60);
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{name} is not set: {help}")]
-    Missing {
-        name: &'static str,
-        help: &'static str,
-    },
-    #[error("{name}={value:?} is invalid: expected {expected}")]
-    Invalid {
-        name: &'static str,
-        value: String,
-        expected: String,
-    },
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub alert_topic_arn: String,
@@ -106,17 +94,13 @@ impl Config {
 
     /// Parses from any lookup, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        // An empty value is what CloudFormation writes for an unset parameter: treat as unset.
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let env = Env::from_lookup(lookup);
+        let get = |name: &str| env.get(name);
 
-        let alert_topic_arn = get(ALERT_TOPIC_ARN).ok_or(ConfigError::Missing {
-            name: ALERT_TOPIC_ARN,
-            help: "set it to the ARN of the SNS topic that receives alerts",
-        })?;
+        let alert_topic_arn = env.required(
+            ALERT_TOPIC_ARN,
+            "set it to the ARN of the SNS topic that receives alerts",
+        )?;
         if !alert_topic_arn.starts_with("arn:") || !alert_topic_arn.contains(":sns:") {
             return Err(ConfigError::Invalid {
                 name: ALERT_TOPIC_ARN,
@@ -124,10 +108,10 @@ impl Config {
                 expected: "an SNS topic ARN (arn:<partition>:sns:<region>:<account>:<name>)".into(),
             });
         }
-        let dead_letter_queue_url = get(DEAD_LETTER_QUEUE_URL).ok_or(ConfigError::Missing {
-            name: DEAD_LETTER_QUEUE_URL,
-            help: "set it to the URL of the SQS queue that keeps unusable records",
-        })?;
+        let dead_letter_queue_url = env.required(
+            DEAD_LETTER_QUEUE_URL,
+            "set it to the URL of the SQS queue that keeps unusable records",
+        )?;
         if !(dead_letter_queue_url.starts_with("https://")
             || dead_letter_queue_url.starts_with("http://"))
         {
@@ -138,7 +122,7 @@ impl Config {
             });
         }
 
-        let all = parse_bool(MONITOR_ALL_CLUSTERS, get(MONITOR_ALL_CLUSTERS), true)?;
+        let all = env.boolean(MONITOR_ALL_CLUSTERS, true)?;
         let policy = if all {
             MonitoringPolicy::AllClusters
         } else {
@@ -151,27 +135,24 @@ impl Config {
             }
         };
 
-        let alert_table_name = get(ALERT_TABLE_NAME).ok_or(ConfigError::Missing {
-            name: ALERT_TABLE_NAME,
-            help: "set it to the name of the DynamoDB table that keeps alert episodes",
-        })?;
-        let tag_cache_seconds = parse_number(
+        let alert_table_name = env.required(
+            ALERT_TABLE_NAME,
+            "set it to the name of the DynamoDB table that keeps alert episodes",
+        )?;
+        let tag_cache_seconds = env.number(
             TAG_CACHE_TTL_SECONDS,
-            get(TAG_CACHE_TTL_SECONDS),
             DEFAULT_TAG_CACHE_TTL_SECONDS,
             86_400,
             "a whole number of seconds from 0 to 86400",
         )?;
-        let grace_seconds = parse_number(
+        let grace_seconds = env.number(
             GRACE_PERIOD_SECONDS,
-            get(GRACE_PERIOD_SECONDS),
             DEFAULT_GRACE_PERIOD_SECONDS,
             900,
             "a whole number of seconds from 0 to 900",
         )?;
-        let reminder_hours = parse_number(
+        let reminder_hours = env.number(
             REMINDER_HOURS,
-            get(REMINDER_HOURS),
             0,
             24 * 365,
             "a whole number of hours (0 switches reminders off)",
@@ -185,9 +166,8 @@ impl Config {
                 expected: format!("one of {}", RemediationAction::NAMES.join(", ")),
             })?,
         };
-        let max_percent = parse_number(
+        let max_percent = env.number(
             REMEDIATION_MAX_PERCENT_PER_HOUR,
-            get(REMEDIATION_MAX_PERCENT_PER_HOUR),
             10,
             100,
             "a whole percentage from 1 to 100",
@@ -202,7 +182,7 @@ impl Config {
         let remediation = RemediationSettings {
             action,
             max_percent_per_hour: u32::try_from(max_percent).unwrap_or(100),
-            dry_run: parse_bool(REMEDIATION_DRY_RUN, get(REMEDIATION_DRY_RUN), false)?,
+            dry_run: env.boolean(REMEDIATION_DRY_RUN, false)?,
         };
 
         Ok(Config {
@@ -213,21 +193,10 @@ impl Config {
                 .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned()),
             tag_cache_ttl: Duration::from_secs(tag_cache_seconds),
             decision: DecisionSettings {
-                alert_on_unreachable_anywhere_nodes: parse_bool(
-                    ALERT_ON_UNREACHABLE_ANYWHERE_NODES,
-                    get(ALERT_ON_UNREACHABLE_ANYWHERE_NODES),
-                    true,
-                )?,
+                alert_on_unreachable_anywhere_nodes: env
+                    .boolean(ALERT_ON_UNREACHABLE_ANYWHERE_NODES, true)?,
             },
-            custom_actions: get(CUSTOM_ACTIONS)
-                .map(|raw| {
-                    raw.split(',')
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default(),
+            custom_actions: env.list(CUSTOM_ACTIONS),
             alert_table_name,
             grace_period: Duration::from_secs(grace_seconds),
             reminder_every: (reminder_hours > 0)
@@ -235,44 +204,6 @@ impl Config {
             notice_lease: NOTICE_LEASE,
             remediation,
         })
-    }
-}
-
-fn parse_number(
-    name: &'static str,
-    value: Option<String>,
-    default: u64,
-    max: u64,
-    expected: &str,
-) -> Result<u64, ConfigError> {
-    match value {
-        None => Ok(default),
-        Some(raw) => raw
-            .parse::<u64>()
-            .ok()
-            .filter(|n| *n <= max)
-            .ok_or(ConfigError::Invalid {
-                name,
-                value: raw,
-                expected: expected.to_owned(),
-            }),
-    }
-}
-
-fn parse_bool(
-    name: &'static str,
-    value: Option<String>,
-    default: bool,
-) -> Result<bool, ConfigError> {
-    match value {
-        None => Ok(default),
-        Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
-        Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
-        Some(v) => Err(ConfigError::Invalid {
-            name,
-            value: v,
-            expected: "true or false".into(),
-        }),
     }
 }
 

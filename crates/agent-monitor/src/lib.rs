@@ -7,7 +7,6 @@ pub mod config;
 pub mod invocation;
 pub mod lifecycle;
 pub mod local_source;
-pub mod logging;
 pub mod memory;
 mod observe;
 pub mod pipeline;

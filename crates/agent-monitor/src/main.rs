@@ -3,21 +3,18 @@
 //! scheduled `{"sweep": {}}` with a sweep summary.
 
 use agent_monitor::invocation::Invocation;
-use agent_monitor::{logging, Clients, Config, Monitor};
+use agent_monitor::{Clients, Config, Monitor};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::{json, Value};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    logging::init_json();
+    sentinel_lambda::logging::init();
     // A bad configuration fails init, so the deployment shows the error at once instead of
     // silently dropping alerts later.
     let config =
         Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(agent_monitor::pipeline::aws_timeouts())
-        .load()
-        .await;
+    let sdk = sentinel_aws::sdk::from_env().await;
     let monitor = Monitor::new(Clients::from_sdk_config(&sdk), config)
         .inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let monitor = &monitor;

@@ -11,31 +11,21 @@ use crate::lifecycle::{Decided, Lifecycle, PublishedAlert, PublishedResolved};
 use crate::observe::Observer;
 use crate::ports::AwsRemedies;
 use crate::remediate::Remediation;
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, SubsecRound, Utc};
 use sentinel_agent::episode::{Episode, Sighting, Source};
 use sentinel_agent::metrics;
 use sentinel_agent::remediation::Outcome;
 use sentinel_agent::{assess, group_by_cluster, parse_state_change, SkipReason, Verdict};
 use sentinel_aws::{
-    DeadLetter, DeadLetterQueue, Ec2Inventory, EcsInventory, EpisodeStore, ManagedNodes,
-    Remediator, SnsNotifier,
+    DeadLetterQueue, Ec2Inventory, EcsInventory, EpisodeStore, ManagedNodes, Remediator,
+    SnsNotifier,
 };
 use sentinel_core::ClusterArn;
 use sentinel_core::MetricRecord;
-use std::collections::{BTreeSet, HashMap};
+use sentinel_lambda::Rejection;
+use std::collections::BTreeSet;
 use std::sync::Arc;
-
-/// Time limits for AWS calls. Without them a hung connection would hold the whole batch
-/// until the function times out; with them it fails (after the SDK's retries) and costs only
-/// its cluster's records. Three attempts of 10 s fit well inside the 60 s function timeout.
-pub fn aws_timeouts() -> aws_config::timeout::TimeoutConfig {
-    aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(std::time::Duration::from_secs(3))
-        .operation_attempt_timeout(std::time::Duration::from_secs(10))
-        .operation_timeout(std::time::Duration::from_secs(35))
-        .build()
-}
 
 /// The AWS clients the monitor talks to, built once per process.
 #[derive(Debug, Clone)]
@@ -96,18 +86,9 @@ pub struct BatchReport {
 }
 
 impl BatchReport {
+    /// The partial-batch answer: exactly the failed records come back.
     pub fn response(&self) -> SqsBatchResponse {
-        let mut response = SqsBatchResponse::default();
-        response.batch_item_failures = self
-            .failed_record_ids
-            .iter()
-            .map(|id| {
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = id.clone();
-                failure
-            })
-            .collect();
-        response
+        sentinel_lambda::batch_answer(&self.failed_record_ids)
     }
 }
 
@@ -177,9 +158,7 @@ impl Monitor {
     /// The Lambda handler: metrics go to stdout as EMF, the answer names the records to retry.
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
         let report = self.process(&event.records).await;
-        for record in &report.metrics {
-            println!("{}", record.to_emf());
-        }
+        sentinel_lambda::emf::print(&report.metrics);
         report.response()
     }
 
@@ -192,37 +171,20 @@ impl Monitor {
         };
 
         // 1. Parse; the unusable go to the dead-letter queue with their reason.
-        let mut valid = Vec::new();
-        let mut letters = Vec::new();
-        for record in records {
-            let record_id = record.message_id.clone().unwrap_or_default();
-            let body = record.body.as_deref().unwrap_or_default();
-            match parse_state_change(body) {
-                Ok(change) => valid.push((record_id, change)),
-                Err(invalid) => {
-                    tracing::warn!(record_id, reason = %invalid, code = invalid.code(), "unusable record: parking it in the dead-letter queue");
-                    letters.push(DeadLetter {
-                        record_id,
-                        body: body.to_owned(),
-                        reason: invalid.to_string(),
-                        reason_code: invalid.code().to_owned(),
-                    });
-                }
-            }
-        }
-        if !letters.is_empty() {
-            let unparked: HashMap<String, _> =
-                self.dead_letters.send(&letters).await.into_iter().collect();
-            for letter in letters {
-                match unparked.get(&letter.record_id) {
-                    Some(err) => {
-                        tracing::error!(record_id = letter.record_id, error = %err, "could not park the record; SQS will deliver it again");
-                        report.failed_record_ids.insert(letter.record_id);
-                    }
-                    None => report.dead_lettered.push((letter.record_id, letter.reason)),
-                }
-            }
-        }
+        let parsed = sentinel_lambda::parse_or_park(
+            records,
+            |body| {
+                parse_state_change(body).map_err(|invalid| Rejection {
+                    reason: invalid.to_string(),
+                    code: invalid.code(),
+                })
+            },
+            &self.dead_letters,
+        )
+        .await;
+        report.dead_lettered = parsed.dead_lettered;
+        report.failed_record_ids.extend(parsed.unparked);
+        let valid = parsed.valid;
 
         // 2. Collapse duplicates, group by cluster.
         let batches = group_by_cluster(valid);

@@ -42,9 +42,7 @@ impl Monitor {
     /// The scheduled entry point: the sweep, with its metrics printed as EMF.
     pub async fn handle_sweep(&self) -> SweepReport {
         let report = self.sweep().await;
-        for record in &report.metrics {
-            println!("{}", record.to_emf());
-        }
+        sentinel_lambda::emf::print(&report.metrics);
         report
     }
 

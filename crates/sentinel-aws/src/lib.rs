@@ -10,6 +10,7 @@ pub mod ecs;
 pub mod episodes;
 pub mod error;
 pub mod remediation;
+pub mod sdk;
 pub mod sns;
 pub mod sqs;
 pub mod ssm;

@@ -13,10 +13,7 @@ pub async fn run(file: &Path) -> anyhow::Result<()> {
     let records =
         records_from(&text).with_context(|| format!("{} holds no events", file.display()))?;
     let config = Config::from_env().context("configuration from the environment")?;
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(agent_monitor::pipeline::aws_timeouts())
-        .load()
-        .await;
+    let sdk = sentinel_aws::sdk::from_env().await;
     let monitor = Monitor::new(Clients::from_sdk_config(&sdk), config)?;
     let report = monitor.process(&records).await;
     println!("{} record(s):", report.received);

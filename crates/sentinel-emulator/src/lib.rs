@@ -182,7 +182,7 @@ impl Emulator {
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
         let credentials =
             aws_credential_types::Credentials::new("testing", "testing", None, None, "emulator");
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
+        sentinel_aws::sdk::loader()
             .region(aws_config::Region::new(REGION))
             .endpoint_url(&self.endpoint)
             .credentials_provider(credentials)

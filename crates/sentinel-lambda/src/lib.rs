@@ -1,0 +1,17 @@
+//! What every ecs-sentinel Lambda function shares, so a new function is its domain and a few
+//! lines of wiring:
+//!
+//! - [`logging`]: tracing set up as Lambda's log settings ask (JSON or text, level).
+//! - [`env`]: typed settings from environment variables; a bad value names its variable.
+//! - [`records`]: SQS records in, unusable ones parked in the dead-letter queue with their
+//!   reason, and the partial-batch answer naming exactly the records to deliver again.
+//! - [`emf`]: metric records written to stdout, where Lambda's log shipping turns them into
+//!   CloudWatch metrics.
+
+pub mod emf;
+pub mod env;
+pub mod logging;
+pub mod records;
+
+pub use env::{ConfigError, Env};
+pub use records::{batch_answer, parse_or_park, Parsed, Rejection};

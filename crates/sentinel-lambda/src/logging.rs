@@ -1,0 +1,100 @@
+//! Log set-up for a function. Lambda's advanced logging controls set `AWS_LAMBDA_LOG_FORMAT`
+//! (`JSON` or `Text`) and `AWS_LAMBDA_LOG_LEVEL`; both are honoured so the console's settings
+//! mean what they say. JSON lines are the default (Logs Insights queries their fields, and
+//! the runtime's span adds the request id). `RUST_LOG`, when set, wins over the level.
+
+use tracing_subscriber::EnvFilter;
+
+/// The log format Lambda asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Text,
+}
+
+/// Reads the format and the filter directive from the given lookup (the environment in
+/// Lambda): (format, directive).
+pub fn settings(lookup: impl Fn(&str) -> Option<String>) -> (Format, String) {
+    let format = match lookup("AWS_LAMBDA_LOG_FORMAT") {
+        Some(f) if f.eq_ignore_ascii_case("text") => Format::Text,
+        _ => Format::Json,
+    };
+    let directive = lookup("RUST_LOG")
+        .filter(|v| !v.trim().is_empty())
+        .or_else(|| lookup("AWS_LAMBDA_LOG_LEVEL").map(|level| lambda_level(&level).to_owned()))
+        .unwrap_or_else(|| "info".to_owned());
+    (format, directive)
+}
+
+/// Lambda's level names to tracing's: FATAL has no own level in tracing and maps to error.
+fn lambda_level(level: &str) -> &'static str {
+    match level.trim().to_ascii_uppercase().as_str() {
+        "TRACE" => "trace",
+        "DEBUG" => "debug",
+        "WARN" => "warn",
+        "ERROR" | "FATAL" => "error",
+        _ => "info",
+    }
+}
+
+/// Sets up tracing for a function from the process environment. Call once, first thing.
+pub fn init() {
+    let (format, directive) = settings(|name| std::env::var(name).ok());
+    let filter = EnvFilter::try_new(&directive).unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = match format {
+        // Our own timestamp is kept so exported logs still carry it.
+        Format::Json => tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_target(false)
+            .with_timer(tracing_subscriber::fmt::time::SystemTime)
+            .try_init(),
+        // Lambda adds the time and request id to each text line itself.
+        Format::Text => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_target(false)
+            .without_time()
+            .with_ansi(false)
+            .try_init(),
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn read(pairs: &[(&str, &str)]) -> (Format, String) {
+        let env: HashMap<&str, &str> = pairs.iter().copied().collect();
+        settings(|name| env.get(name).map(|v| (*v).to_owned()))
+    }
+
+    #[test]
+    fn lambda_log_settings_are_honoured_and_rust_log_wins() {
+        assert_eq!(read(&[]), (Format::Json, "info".to_owned()));
+        assert_eq!(
+            read(&[
+                ("AWS_LAMBDA_LOG_FORMAT", "Text"),
+                ("AWS_LAMBDA_LOG_LEVEL", "DEBUG")
+            ]),
+            (Format::Text, "debug".to_owned())
+        );
+        assert_eq!(
+            read(&[
+                ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+                ("AWS_LAMBDA_LOG_LEVEL", "FATAL")
+            ]),
+            (Format::Json, "error".to_owned())
+        );
+        assert_eq!(
+            read(&[
+                ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
+                ("RUST_LOG", "agent_monitor=trace")
+            ]),
+            (Format::Json, "agent_monitor=trace".to_owned())
+        );
+        assert_eq!(read(&[("AWS_LAMBDA_LOG_LEVEL", "loud")]).1, "info");
+    }
+}
