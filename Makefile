@@ -6,8 +6,8 @@ PY     := $(VENV)/bin/python
 # Template linters that pin their own dependencies (checkov pins boto3) get an environment
 # of their own, so the emulator's stays exactly as pinned.
 LINT_VENV  := .venv-lint
-LINT_STAMP := $(LINT_VENV)/.installed-$(shell cat tests/lint/requirements.txt tests/lint/constraints.txt | cksum | cut -d" " -f1)
-STAMP  := $(VENV)/.installed-$(shell cat tests/emulator/requirements.txt tests/emulator/constraints.txt | cksum | cut -d" " -f1)
+LINT_STAMP := $(LINT_VENV)/.installed-$(shell cat dev/lint/requirements.txt dev/lint/constraints.txt | cksum | cut -d" " -f1)
+STAMP  := $(VENV)/.installed-$(shell cat dev/emulator/harness/requirements.txt dev/emulator/harness/constraints.txt | cksum | cut -d" " -f1)
 # cargo-lambda and Zig, for `make package` only.
 PACKAGE_VENV  := .venv-package
 PACKAGE_STAMP := $(PACKAGE_VENV)/.installed-$(shell cat deploy/requirements.txt deploy/constraints.txt | cksum | cut -d" " -f1)
@@ -29,17 +29,17 @@ help:
 	@echo "make clean    remove build outputs and the emulator's Python environment"
 
 # The AWS emulator (moto, pinned) and cfn-lint live in a project-local virtual environment.
-$(STAMP): tests/emulator/requirements.txt tests/emulator/constraints.txt
+$(STAMP): dev/emulator/harness/requirements.txt dev/emulator/harness/constraints.txt
 	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r tests/emulator/requirements.txt -c tests/emulator/constraints.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r dev/emulator/harness/requirements.txt -c dev/emulator/harness/constraints.txt
 	rm -f $(VENV)/.installed-*
 	touch $@
 
 venv: $(STAMP)
 
-$(LINT_STAMP): tests/lint/requirements.txt tests/lint/constraints.txt
+$(LINT_STAMP): dev/lint/requirements.txt dev/lint/constraints.txt
 	python3 -m venv $(LINT_VENV)
-	$(LINT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tests/lint/requirements.txt -c tests/lint/constraints.txt
+	$(LINT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r dev/lint/requirements.txt -c dev/lint/constraints.txt
 	rm -f $(LINT_VENV)/.installed-*
 	touch $@
 
@@ -50,8 +50,8 @@ $(PACKAGE_STAMP): deploy/requirements.txt deploy/constraints.txt
 	touch $@
 
 demo: venv
-	$(CARGO) build --quiet -p sentinel-cli --bin ecs-sentinel
-	./target/debug/ecs-sentinel demo
+	$(CARGO) build --quiet -p sentinel-demo
+	./target/debug/sentinel-demo
 
 lint: venv $(LINT_STAMP)
 	$(CARGO) fmt --all -- --check

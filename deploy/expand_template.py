@@ -3,7 +3,7 @@
 Service-managed StackSets refuse templates that use macros, and the SAM transform
 (AWS::Serverless-2016-10-31) is one; the emulator's CloudFormation does not run it
 either. This runs the same translator CloudFormation runs (aws-sam-translator, pinned
-in tests/emulator/requirements.txt) and writes the result as JSON, with the function's
+in dev/emulator/harness/requirements.txt) and writes the result as JSON, with the function's
 code pointing at the zip that `make package` built and you uploaded.
 
     python deploy/expand_template.py --code-uri s3://my-artifacts/ecs-sentinel/bootstrap.zip

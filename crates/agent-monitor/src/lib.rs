@@ -12,6 +12,7 @@ mod observe;
 pub mod pipeline;
 pub mod ports;
 pub mod remediate;
+pub mod report;
 pub mod sweep;
 
 pub use actions::{ActionRegistry, NodeAction};

@@ -1,10 +1,8 @@
-//! `ecs-sentinel`: the operator command line. Today: `demo` runs the whole agent-monitor
-//! pipeline on this machine against the AWS emulator, and `replay` runs event files through
-//! the same handler code against any AWS endpoint.
+//! `ecs-sentinel`: the operator command line. Today: `replay` runs event files through the
+//! agent monitor's handler code against any AWS endpoint. (The local demo against the AWS
+//! emulator is dev-only: `make demo`.)
 
-mod demo;
 mod replay;
-mod report;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -26,12 +24,6 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the whole pipeline locally against the AWS emulator: no AWS account needed.
-    Demo {
-        /// Delay queue grace period for the demo (the stack's default is 60 s).
-        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=900))]
-        grace_seconds: u64,
-    },
     /// Run events through the handler once, with the configuration from the environment
     /// (ALERT_TOPIC_ARN, DEAD_LETTER_QUEUE_URL, … and AWS_ENDPOINT_URL/AWS_REGION).
     Replay {
@@ -52,7 +44,6 @@ async fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .try_init();
     let result = match cli.command {
-        Command::Demo { grace_seconds } => demo::run(grace_seconds).await,
         Command::Replay { file } => replay::run(&file).await,
     };
     match result {

@@ -1,6 +1,6 @@
 //! `ecs-sentinel replay FILE`: run events through the handler once and show the outcome.
 
-use crate::report::print_batch;
+use agent_monitor::report::batch_lines;
 use agent_monitor::{Clients, Config, Monitor};
 use anyhow::Context;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
@@ -17,7 +17,9 @@ pub async fn run(file: &Path) -> anyhow::Result<()> {
     let monitor = Monitor::new(Clients::from_sdk_config(&sdk), config)?;
     let report = monitor.process(&records).await;
     println!("{} record(s):", report.received);
-    print_batch(&report, "  ");
+    for line in batch_lines(&report, "  ") {
+        println!("{line}");
+    }
     println!("{}", serde_json::to_string_pretty(&report.response())?);
     Ok(())
 }
@@ -53,8 +55,12 @@ mod tests {
     #[test]
     fn accepts_the_three_shapes() {
         let sample = |name: &str| {
-            std::fs::read_to_string(sentinel_emulator::repo_root().join("events").join(name))
-                .expect("sample event")
+            std::fs::read_to_string(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../../events")
+                    .join(name),
+            )
+            .expect("sample event")
         };
         assert_eq!(
             records_from(&sample("agent-disconnected-ec2.json"))

@@ -578,7 +578,7 @@ async fn the_encrypted_variant_deploys_and_publishes_to_an_existing_topic() -> a
     }
     // The table's encryption, TTL and point-in-time recovery are not checked here: moto's
     // CloudFormation does not apply a table's SSESpecification, TimeToLiveSpecification or
-    // PointInTimeRecoverySpecification (tests/emulator/README.md). checkov checks the
+    // PointInTimeRecoverySpecification (dev/emulator/harness/README.md). checkov checks the
     // template's point-in-time recovery; the rest is plain template review.
     Ok(())
 }

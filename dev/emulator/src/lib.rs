@@ -1,4 +1,4 @@
-//! Starts and drives the AWS emulator harness (`tests/emulator/harness.py`: moto's server on
+//! Starts and drives the AWS emulator harness (`dev/emulator/harness/harness.py`: moto's server on
 //! 127.0.0.1 plus the few things moto lacks) for tests, benchmarks and the demo.
 //!
 //! Each [`Emulator`] is its own server process on a free loopback port, so tests never share
@@ -120,7 +120,7 @@ impl Emulator {
     pub fn start() -> Result<Self, EmulatorError> {
         let root = repo_root();
         let python = python()?;
-        let script = root.join("tests/emulator/harness.py");
+        let script = root.join("dev/emulator/harness/harness.py");
         let log = std::env::temp_dir().join(format!(
             "ecs-sentinel-emulator-{}-{}.log",
             std::process::id(),
@@ -368,7 +368,7 @@ pub fn python() -> Result<PathBuf, EmulatorError> {
     }
 }
 
-/// The repository root: this crate lives at `<root>/crates/sentinel-emulator`.
+/// The repository root: this crate lives at `<root>/dev/emulator`.
 pub fn repo_root() -> PathBuf {
     if let Some(root) = std::env::var_os("SENTINEL_REPO_ROOT") {
         return PathBuf::from(root);

@@ -1,8 +1,11 @@
-//! Human-readable output of what a batch came to, shared by `demo` and `replay`.
+//! What a batch came to, as lines for a terminal: the CLI's `replay` and the demo print them.
 
-use agent_monitor::BatchReport;
+use crate::BatchReport;
 
-pub fn print_batch(report: &BatchReport, indent: &str) {
+/// One line per alert, remediation, resolution, skip, parked record, error and failed
+/// custom action, each starting with `indent`.
+pub fn batch_lines(report: &BatchReport, indent: &str) -> Vec<String> {
+    let mut lines = Vec::new();
     for published in &report.published {
         let nodes: Vec<String> = published
             .alert
@@ -10,17 +13,17 @@ pub fn print_batch(report: &BatchReport, indent: &str) {
             .iter()
             .map(|i| format!("{} ({})", i.node_id, i.kind.as_str()))
             .collect();
-        println!(
+        lines.push(format!(
             "{indent}alert  {}: {}",
             published.alert.cluster_name(),
             nodes.join(", ")
-        );
+        ));
         for instance in &published.alert.instances {
             for action in &instance.actions {
-                println!(
+                lines.push(format!(
                     "{indent}       remediation of {}: {}",
                     instance.node_id, action.outcome
-                );
+                ));
             }
         }
     }
@@ -31,25 +34,31 @@ pub fn print_batch(report: &BatchReport, indent: &str) {
             .iter()
             .map(|e| e.node_id.as_str())
             .collect();
-        println!(
+        lines.push(format!(
             "{indent}resolved {}: {}",
             r.resolved.cluster_name(),
             nodes.join(", ")
-        );
+        ));
     }
     for skipped in &report.skipped {
-        println!(
+        lines.push(format!(
             "{indent}skip   {} ({}): {}",
             skipped.node_id, skipped.cluster, skipped.reason
-        );
+        ));
     }
     for (record_id, reason) in &report.dead_lettered {
-        println!("{indent}parked record {record_id} in the dead-letter queue: {reason}");
+        lines.push(format!(
+            "{indent}parked record {record_id} in the dead-letter queue: {reason}"
+        ));
     }
     for (cluster, error) in &report.errors {
-        println!("{indent}retry  cluster {cluster}: {error}");
+        lines.push(format!("{indent}retry  cluster {cluster}: {error}"));
     }
     if report.action_failures > 0 {
-        println!("{indent}{} custom action(s) failed", report.action_failures);
+        lines.push(format!(
+            "{indent}{} custom action(s) failed",
+            report.action_failures
+        ));
     }
+    lines
 }

@@ -1,4 +1,5 @@
-//! `ecs-sentinel demo`: the deployed pipeline, on this machine, with no AWS account.
+//! `sentinel-demo` (`make demo`): the deployed pipeline, on this machine, with no AWS account.
+//! Dev-only: it links the emulator harness, which the operator CLI never does.
 //!
 //! Starts the AWS emulator and wires the stack's messaging the way `template.yaml` does (the
 //! rules' patterns and the redrive are read from the template). Then three acts:
@@ -10,15 +11,17 @@
 //! 3. Sweep: an agent stops and its event is lost; the reconciliation sweep reports gauges,
 //!    notices it, and alerts once the grace period has passed.
 
-use crate::report::print_batch;
 use agent_monitor::config::{self, Config};
+use agent_monitor::report::batch_lines;
 use agent_monitor::{BatchReport, Clients, Monitor, QueuePoller};
 use anyhow::Context;
+use clap::Parser;
 use sentinel_emulator::fleet::{Fleet, Member};
 use sentinel_emulator::stack::Stack;
 use sentinel_emulator::{template, Emulator, REGION};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
+use tracing_subscriber::EnvFilter;
 
 const TAG_KEY: &str = "ecs-agent-monitoring";
 const TAG_VALUE: &str = "enabled";
@@ -63,7 +66,39 @@ impl Collected {
     }
 }
 
-pub async fn run(grace_seconds: u64) -> anyhow::Result<()> {
+/// Run the whole agent-monitor pipeline locally against the AWS emulator.
+#[derive(Parser)]
+#[command(name = "sentinel-demo", version)]
+struct Args {
+    /// Delay queue grace period for the demo (the stack's default is 60 s).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=900))]
+    grace_seconds: u64,
+    /// Show the pipeline's own logs (info level); RUST_LOG overrides.
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let default_level = if args.verbose { "info" } else { "error" };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)),
+        )
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .try_init();
+    match run(args.grace_seconds).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(grace_seconds: u64) -> anyhow::Result<()> {
     let t = Timeline(Instant::now());
     let grace = Duration::from_secs(grace_seconds);
     println!(
@@ -376,7 +411,9 @@ async fn drain(
                 report.failed_record_ids.len(),
             ),
         );
-        print_batch(report, INDENT);
+        for line in batch_lines(report, INDENT) {
+            println!("{line}");
+        }
         collected.add(report);
     }
     Ok(())
