@@ -12,7 +12,7 @@ use crate::observe::Observer;
 use crate::ports::AwsRemedies;
 use crate::remediate::Remediation;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use sentinel_agent::episode::{Episode, Sighting, Source};
 use sentinel_agent::metrics;
 use sentinel_agent::remediation::Outcome;
@@ -21,8 +21,8 @@ use sentinel_aws::{
     DeadLetterQueue, Ec2Inventory, EcsInventory, EpisodeStore, ManagedNodes, Remediator,
     SnsNotifier,
 };
-use sentinel_core::ClusterArn;
 use sentinel_core::MetricRecord;
+use sentinel_core::{Clock, ClusterArn, SystemClock};
 use sentinel_lambda::Rejection;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -100,6 +100,8 @@ pub struct Monitor {
     pub(crate) lifecycle: Lifecycle,
     dead_letters: DeadLetterQueue,
     pub(crate) config: Config,
+    /// Every run reads the time here once; tests and replays move it.
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
 impl Monitor {
@@ -146,7 +148,14 @@ impl Monitor {
             lifecycle,
             dead_letters: DeadLetterQueue::new(clients.sqs, &config.dead_letter_queue_url),
             config,
+            clock: Arc::new(SystemClock),
         })
+    }
+
+    /// Runs on this clock instead of the system's (tests move time instead of waiting).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Adds an action written in code to the configured ones.
@@ -163,8 +172,7 @@ impl Monitor {
     }
 
     pub async fn process(&self, records: &[SqsMessage]) -> BatchReport {
-        // Whole seconds: alerts show it to humans and the table stores seconds.
-        let now = Utc::now().trunc_subsecs(0);
+        let now = self.clock.now();
         let mut report = BatchReport {
             received: records.len(),
             ..BatchReport::default()

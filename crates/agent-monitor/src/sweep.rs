@@ -9,7 +9,7 @@
 
 use crate::lifecycle::{Decided, PublishedAlert, PublishedResolved};
 use crate::pipeline::Monitor;
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use sentinel_agent::episode::{Episode, Sighting, Source};
 use sentinel_agent::metrics;
 use sentinel_agent::{assess, NodeId};
@@ -46,14 +46,10 @@ impl Monitor {
         report
     }
 
+    /// One sweep at the monitor's clock's now (tests move the clock to see reminders fall
+    /// due without waiting hours).
     pub async fn sweep(&self) -> SweepReport {
-        self.sweep_at(Utc::now()).await
-    }
-
-    /// The sweep as if it ran at `now`: tests move the clock forward to see reminders fall
-    /// due without waiting hours.
-    pub async fn sweep_at(&self, now: DateTime<Utc>) -> SweepReport {
-        let now = now.trunc_subsecs(0);
+        let now = self.clock.now();
         let mut report = SweepReport::default();
         let (clusters, episodes) =
             tokio::join!(self.observer.list_clusters(), self.lifecycle.episodes.all());

@@ -60,7 +60,7 @@ ERROR_CODES = {
     "throttle": (400, "ThrottlingException", "RequestLimitExceeded", "Throttling"),
     "server_error": (500, "InternalFailure", "InternalError", "InternalFailure"),
 }
-FAULT_KINDS = ("throttle", "server_error", "latency", "reset")
+FAULT_KINDS = ("throttle", "server_error", "latency", "reset", "lost_answer")
 
 
 class HarnessError(Exception):
@@ -203,12 +203,35 @@ class Harness:
                 time.sleep(fault["latency_ms"] / 1000.0)
             elif fault["kind"] == "reset":
                 drop_connection(environ)
+            elif fault["kind"] == "lost_answer":
+                # The call takes effect in moto, then its answer is lost: the client sees
+                # an internal error and its SDK retries a call that already happened.
+                self.take_effect(environ, service, operation, body)
+                status, headers, payload = error_response("server_error", service, protocol)
+                return respond(start_response, status, headers, payload)
             else:
                 status, headers, payload = error_response(fault["kind"], service, protocol)
                 return respond(start_response, status, headers, payload)
         if service == "ssm" and operation == "DescribeInstanceInformation":
             return self.describe_instance_information(start_response, body)
         return self.app(environ, start_response)
+
+    def take_effect(self, environ, service, operation, body):
+        """Runs the request through moto (or the harness's own SSM) and drops the answer."""
+        def ignore(_status, _headers, _exc_info=None):
+            return lambda _data: None
+
+        if service == "ssm" and operation == "DescribeInstanceInformation":
+            return
+        environ["wsgi.input"] = io.BytesIO(body)
+        answer = self.app(environ, ignore)
+        try:
+            for _chunk in answer:
+                pass
+        finally:
+            close = getattr(answer, "close", None)
+            if close is not None:
+                close()
 
     def record_and_pick_fault(self, service, operation, body):
         with self.lock:

@@ -55,6 +55,9 @@ pub enum FaultKind {
     Latency,
     /// Drop the connection without an answer.
     Reset,
+    /// Let the call take effect, then answer with an internal error (the SDK retries a call
+    /// that already happened).
+    LostAnswer,
 }
 
 /// A fault rule: which requests it hits and how often.

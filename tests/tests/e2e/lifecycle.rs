@@ -3,6 +3,8 @@
 
 use integration_tests::{records, Fault, FaultKind, World};
 use sentinel_agent::episode::{EpisodeStatus, Resolution};
+use sentinel_core::ManualClock;
+use std::sync::Arc;
 
 #[tokio::test]
 async fn one_episode_notifies_once_across_batches_and_redeliveries() -> anyhow::Result<()> {
@@ -237,5 +239,74 @@ async fn a_second_disconnection_opens_a_new_episode_from_its_event() -> anyhow::
     let episode = world.episode(&members[0]).await?.expect("stored episode");
     assert_eq!(episode.status, EpisodeStatus::Open);
     assert_eq!(world.stack.drain_inbox().await?.len(), 3);
+    Ok(())
+}
+
+/// A claim that committed while its answer was lost: the SDK's retry meets the item it wrote
+/// as a conflict, so the run hands the record back; the redelivery (after the claim's lease)
+/// sends the alert once.
+#[tokio::test]
+async fn a_committed_claim_whose_answer_was_lost_alerts_once_on_redelivery() -> anyhow::Result<()> {
+    let world = World::start().await?;
+    let (members, events) = world.cluster_with_stopped_agents("api", &[], 1).await?;
+    let start = chrono::Utc::now();
+    let clock = Arc::new(ManualClock::at(start));
+    let monitor = world.monitor(world.config(&[])?)?.with_clock(clock.clone());
+    world
+        .emulator
+        .inject(&Fault::new("dynamodb", "PutItem", FaultKind::LostAnswer).times(1))?;
+    let first = monitor.process(&records(&events)).await;
+    assert_eq!(
+        first.failed_record_ids.len(),
+        1,
+        "handed back as a conflict"
+    );
+    assert!(first.published.is_empty());
+    let claimed = world
+        .episode(&members[0])
+        .await?
+        .expect("the claim was written");
+    assert!(claimed.pending.is_some() && !claimed.alert_sent);
+
+    // SQS hands the record back after its visibility timeout, past the claim's lease.
+    clock.set(start + chrono::TimeDelta::minutes(6));
+    let redelivered = monitor.process(&records(&events)).await;
+    assert!(
+        redelivered.failed_record_ids.is_empty(),
+        "{:?}",
+        redelivered.errors
+    );
+    assert_eq!(redelivered.published.len(), 1);
+    assert_eq!(world.stack.drain_inbox().await?.len(), 1);
+    let sent = world.episode(&members[0]).await?.expect("stored episode");
+    assert!(sent.alert_sent && sent.pending.is_none());
+    Ok(())
+}
+
+/// A publish that reached SNS while its answer was lost is retried by the SDK and delivered
+/// twice: SNS standard topics have no deduplication, so "at least once" is the promise. The
+/// episode records one notice, and the recovery sends one RESOLVED.
+#[tokio::test]
+async fn a_publish_whose_answer_was_lost_is_delivered_twice_and_recorded_once() -> anyhow::Result<()>
+{
+    let world = World::start().await?;
+    let (members, events) = world.cluster_with_stopped_agents("api", &[], 1).await?;
+    let monitor = world.monitor(world.config(&[])?)?;
+    world
+        .emulator
+        .inject(&Fault::new("sns", "Publish", FaultKind::LostAnswer).times(1))?;
+    let report = monitor.process(&records(&events)).await;
+    assert!(report.failed_record_ids.is_empty(), "{:?}", report.errors);
+    assert_eq!(world.calls()?.get("sns.Publish"), Some(&2));
+    assert_eq!(world.stack.drain_inbox().await?.len(), 2, "delivered twice");
+    let episode = world.episode(&members[0]).await?.expect("stored episode");
+    assert_eq!((episode.notices_sent, episode.alert_sent), (1, true));
+
+    world.fleet().start_agent(&members[0])?;
+    let back = monitor
+        .process(&records(&[world.reconnect_event(&members[0]).await?]))
+        .await;
+    assert_eq!(back.resolved.len(), 1);
+    assert_eq!(world.stack.drain_inbox().await?.len(), 1);
     Ok(())
 }

@@ -4,7 +4,9 @@
 use agent_monitor::config::{GRACE_PERIOD_SECONDS, REMINDER_HOURS};
 use integration_tests::{records, World};
 use sentinel_agent::episode::Resolution;
+use sentinel_core::ManualClock;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 fn gauges(report: &agent_monitor::SweepReport) -> Vec<(String, usize, usize)> {
     report
@@ -100,22 +102,26 @@ async fn the_sweep_closes_episodes_whose_events_were_lost() -> anyhow::Result<()
 async fn reminders_repeat_for_episodes_still_open() -> anyhow::Result<()> {
     let world = World::start().await?;
     let (_, events) = world.cluster_with_stopped_agents("api", &[], 1).await?;
-    let monitor = world.monitor(world.config(&[(REMINDER_HOURS, "4")])?)?;
+    let start = chrono::Utc::now();
+    let clock = Arc::new(ManualClock::at(start));
+    let monitor = world
+        .monitor(world.config(&[(REMINDER_HOURS, "4")])?)?
+        .with_clock(clock.clone());
     monitor.process(&records(&events)).await;
-    let hours = |h: i64| chrono::Utc::now() + chrono::TimeDelta::hours(h);
+    let at = |h: i64| {
+        clock.set(start + chrono::TimeDelta::hours(h));
+        monitor.sweep()
+    };
 
-    assert!(
-        monitor.sweep_at(hours(3)).await.published.is_empty(),
-        "not yet due"
-    );
-    let report = monitor.sweep_at(hours(4)).await;
+    assert!(at(3).await.published.is_empty(), "not yet due");
+    let report = at(4).await;
     assert_eq!(report.published.len(), 1);
     assert!(report.published[0].alert.reminder);
     assert!(
-        monitor.sweep_at(hours(5)).await.published.is_empty(),
+        at(5).await.published.is_empty(),
         "the next one is due 4 hours after the last notice"
     );
-    assert_eq!(monitor.sweep_at(hours(8)).await.published.len(), 1);
+    assert_eq!(at(8).await.published.len(), 1);
     let subjects: Vec<String> = world
         .stack
         .drain_inbox()
