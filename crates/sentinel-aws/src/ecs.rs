@@ -135,27 +135,21 @@ impl EcsInventory {
     /// Every cluster ARN in the region, 100 per call.
     pub async fn list_clusters(&self) -> Result<Vec<ClusterArn>, AwsError> {
         let mut clusters = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let output = self
-                .client
-                .list_clusters()
-                .max_results(LIST_PAGE_SIZE)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("ecs", "ListClusters", e))?;
+        let mut pages = self
+            .client
+            .list_clusters()
+            .max_results(LIST_PAGE_SIZE)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AwsError::from_sdk("ecs", "ListClusters", e))?;
             clusters.extend(
-                output
-                    .cluster_arns()
+                page.cluster_arns()
                     .iter()
                     .filter_map(|arn| ClusterArn::parse(arn).ok()),
             );
-            match output.next_token() {
-                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
-                _ => return Ok(clusters),
-            }
         }
+        Ok(clusters)
     }
 
     /// Every container instance ARN of a cluster (all statuses but INACTIVE), 100 per call.
@@ -165,18 +159,16 @@ impl EcsInventory {
         cluster: &ClusterArn,
     ) -> Result<Vec<String>, AwsError> {
         let mut arns = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let result = self
-                .client
-                .list_container_instances()
-                .cluster(cluster.as_str())
-                .max_results(LIST_PAGE_SIZE)
-                .set_next_token(token.take())
-                .send()
-                .await;
-            let output = match result {
-                Ok(output) => output,
+        let mut pages = self
+            .client
+            .list_container_instances()
+            .cluster(cluster.as_str())
+            .max_results(LIST_PAGE_SIZE)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            match page {
+                Ok(page) => arns.extend(page.container_instance_arns().iter().cloned()),
                 Err(e)
                     if e.as_service_error()
                         .is_some_and(|s| s.is_cluster_not_found_exception()) =>
@@ -184,13 +176,9 @@ impl EcsInventory {
                     return Ok(Vec::new())
                 }
                 Err(e) => return Err(AwsError::from_sdk("ecs", "ListContainerInstances", e)),
-            };
-            arns.extend(output.container_instance_arns().iter().cloned());
-            match output.next_token() {
-                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
-                _ => return Ok(arns),
             }
         }
+        Ok(arns)
     }
 }
 

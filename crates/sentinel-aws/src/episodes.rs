@@ -103,23 +103,66 @@ impl EpisodeStore {
     pub async fn put(&self, episode: &Episode, now: DateTime<Utc>) -> Result<Written, AwsError> {
         let mut next = episode.clone();
         next.version = episode.version + 1;
+        self.put_versioned(to_item(&next, now), episode.version)
+            .await
+    }
+
+    /// The one versioned conditional write: stores `item` (which carries `version` =
+    /// `expected` + 1) if the stored item still has version `expected` (0: no item).
+    ///
+    /// Every write carries a fresh write id. A write that commits but whose answer is lost is
+    /// retried by the SDK, and the retry meets the write itself as a conflict; so on a
+    /// conflict the item is read back, and if it carries this write's id, the write is ours
+    /// and stored. A real conflict costs that one extra read.
+    async fn put_versioned(
+        &self,
+        mut item: HashMap<String, AttributeValue>,
+        expected: u64,
+    ) -> Result<Written, AwsError> {
+        let key = item.get("pk").cloned().unwrap_or_else(|| text(""));
+        let write_id = fastrand::u64(..);
+        item.insert(WRITE_ID.to_owned(), number(write_id));
         let request = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(to_item(&next, now)));
-        let request = if episode.version == 0 {
+            .set_item(Some(item));
+        let request = if expected == 0 {
             request.condition_expression("attribute_not_exists(pk)")
         } else {
             request
                 .condition_expression("version = :expected")
-                .expression_attribute_values(":expected", number(episode.version))
+                .expression_attribute_values(":expected", number(expected))
         };
         match request.send().await {
             Ok(_) => Ok(Written::Stored {
-                version: next.version,
+                version: expected + 1,
             }),
-            Err(e) if is_conflict(e.as_service_error()) => Ok(Written::Conflict),
+            Err(e) if is_conflict(e.as_service_error()) => {
+                let stored = self
+                    .client
+                    .get_item()
+                    .table_name(&self.table)
+                    .key("pk", key)
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("dynamodb", "GetItem", e))?;
+                let ours = stored
+                    .item()
+                    .and_then(|i| i.get(WRITE_ID))
+                    .is_some_and(|id| *id == number(write_id));
+                if ours {
+                    tracing::info!(
+                        "a write whose answer was lost had committed; it counts as stored"
+                    );
+                    Ok(Written::Stored {
+                        version: expected + 1,
+                    })
+                } else {
+                    Ok(Written::Conflict)
+                }
+            }
             Err(e) => Err(AwsError::from_sdk("dynamodb", "PutItem", e)),
         }
     }
@@ -217,28 +260,18 @@ impl EpisodeStore {
             if !allowed {
                 return Ok(false);
             }
-            let request = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .item("pk", text(&key))
-                .item(
-                    "times",
+            let item = HashMap::from([
+                ("pk".to_owned(), text(&key)),
+                (
+                    "times".to_owned(),
                     AttributeValue::L(window.into_iter().map(time).collect()),
-                )
-                .item("version", number(version + 1))
-                .item("ttl", time(now + TimeDelta::hours(2)));
-            let request = if version == 0 {
-                request.condition_expression("attribute_not_exists(pk)")
-            } else {
-                request
-                    .condition_expression("version = :expected")
-                    .expression_attribute_values(":expected", number(version))
-            };
-            match request.send().await {
-                Ok(_) => return Ok(true),
-                Err(e) if is_conflict(e.as_service_error()) => continue,
-                Err(e) => return Err(AwsError::from_sdk("dynamodb", "PutItem", e)),
+                ),
+                ("version".to_owned(), number(version + 1)),
+                ("ttl".to_owned(), time(now + TimeDelta::hours(2))),
+            ]);
+            match self.put_versioned(item, version).await? {
+                Written::Stored { .. } => return Ok(true),
+                Written::Conflict => continue,
             }
         }
         Err(AwsError::new(
@@ -250,6 +283,8 @@ impl EpisodeStore {
 }
 
 const WINDOW_PREFIX: &str = "remediation#";
+/// The attribute holding the id of the write that stored an item.
+const WRITE_ID: &str = "write_id";
 const WINDOW_TRIES: usize = 5;
 
 fn is_episode(item: &HashMap<String, AttributeValue>) -> bool {

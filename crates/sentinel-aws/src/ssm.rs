@@ -33,28 +33,19 @@ impl ManagedNodes {
             .build()
             .map_err(|e| AwsError::new("ssm", "DescribeInstanceInformation", e.to_string()))?;
         let mut found = Vec::new();
-        let mut next_token: Option<String> = None;
-        loop {
-            let output = self
-                .client
-                .describe_instance_information()
-                .filters(filter.clone())
-                .max_results(NODES_PER_CALL as i32)
-                .set_next_token(next_token.take())
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("ssm", "DescribeInstanceInformation", e))?;
-            found.extend(
-                output
-                    .instance_information_list()
-                    .iter()
-                    .filter_map(view_of),
-            );
-            match output.next_token() {
-                Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
-                _ => return Ok(found),
-            }
+        let mut pages = self
+            .client
+            .describe_instance_information()
+            .filters(filter)
+            .max_results(NODES_PER_CALL as i32)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| AwsError::from_sdk("ssm", "DescribeInstanceInformation", e))?;
+            found.extend(page.instance_information_list().iter().filter_map(view_of));
         }
+        Ok(found)
     }
 }
 
