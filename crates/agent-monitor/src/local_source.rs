@@ -5,11 +5,12 @@
 
 use crate::pipeline::{BatchReport, Monitor};
 use aws_lambda_events::event::sqs::SqsMessage;
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
 use sentinel_aws::AwsError;
+use std::time::{Duration, Instant};
 
-/// ReceiveMessage returns at most 10 messages, the Lambda's configured batch size too.
-pub const BATCH_SIZE: i32 = 10;
+/// ReceiveMessage returns at most 10 messages per call.
+pub const RECEIVE_LIMIT: usize = 10;
 
 pub struct QueuePoller {
     sqs: aws_sdk_sqs::Client,
@@ -17,6 +18,10 @@ pub struct QueuePoller {
     queue_arn: String,
     region: String,
     wait_seconds: i32,
+    /// Records per invocation, and how long to gather them (the event source mapping's
+    /// BatchSize and MaximumBatchingWindowInSeconds).
+    batch_size: usize,
+    window: Duration,
 }
 
 /// One poll: what the handler did and which messages were deleted (acknowledged).
@@ -43,7 +48,18 @@ impl QueuePoller {
             queue_arn: queue_arn.into(),
             region: region.into(),
             wait_seconds: 1,
+            batch_size: RECEIVE_LIMIT,
+            window: Duration::ZERO,
         }
+    }
+
+    /// Batches like an event source mapping with this BatchSize and batching window: one
+    /// invocation gets up to `batch_size` records, gathered (10 per ReceiveMessage) until
+    /// the batch is full or `window` has passed since the first record arrived.
+    pub fn batching(mut self, batch_size: usize, window: Duration) -> Self {
+        self.batch_size = batch_size.max(1);
+        self.window = window;
+        self
     }
 
     /// Long-poll wait per receive (0–20 s).
@@ -55,20 +71,25 @@ impl QueuePoller {
     /// Receives one batch and runs it through the monitor; `None` when the queue had
     /// nothing visible.
     pub async fn poll_once(&self, monitor: &Monitor) -> Result<Option<Poll>, AwsError> {
-        let received = self
-            .sqs
-            .receive_message()
-            .queue_url(&self.queue_url)
-            .max_number_of_messages(BATCH_SIZE)
-            .wait_time_seconds(self.wait_seconds)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("sqs", "ReceiveMessage", e))?;
-        let messages = received.messages();
+        let mut messages = self.receive(self.wait_seconds, self.batch_size).await?;
         if messages.is_empty() {
             return Ok(None);
         }
+        let first_arrived = Instant::now();
+        while messages.len() < self.batch_size {
+            let left = self.window.saturating_sub(first_arrived.elapsed());
+            if left.is_zero() {
+                break;
+            }
+            // Long-poll for the rest of the window, in whole seconds as SQS takes them.
+            let wait = i32::try_from(left.as_secs()).unwrap_or(20).min(20);
+            let more = self.receive(wait, self.batch_size - messages.len()).await?;
+            if more.is_empty() && wait == 0 {
+                tokio::time::sleep(left.min(Duration::from_millis(100))).await;
+            }
+            messages.extend(more);
+        }
+        let messages = messages.as_slice();
         let records: Vec<SqsMessage> = messages.iter().map(|m| self.as_lambda_record(m)).collect();
         let report = monitor.process(&records).await;
 
@@ -79,44 +100,64 @@ impl QueuePoller {
                     .is_some_and(|id| !report.failed_record_ids.contains(id))
             })
             .collect();
-        let entries: Vec<DeleteMessageBatchRequestEntry> = acknowledged
-            .iter()
-            .enumerate()
-            .filter_map(|(i, m)| {
-                DeleteMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .set_receipt_handle(m.receipt_handle().map(str::to_owned))
-                    .build()
-                    .ok()
-            })
-            .collect();
         let mut poll = Poll {
             report,
             deleted: Vec::new(),
             delete_error: None,
         };
-        if entries.is_empty() {
-            return Ok(Some(poll));
-        }
-        match self
-            .sqs
-            .delete_message_batch()
-            .queue_url(&self.queue_url)
-            .set_entries(Some(entries))
-            .send()
-            .await
-        {
-            Ok(output) => {
-                poll.deleted = output
-                    .successful()
-                    .iter()
-                    .filter_map(|ok| ok.id().parse::<usize>().ok())
-                    .filter_map(|i| acknowledged.get(i)?.message_id().map(str::to_owned))
-                    .collect();
+        // DeleteMessageBatch takes 10 entries per call.
+        for chunk in acknowledged.chunks(RECEIVE_LIMIT) {
+            let entries: Vec<DeleteMessageBatchRequestEntry> = chunk
+                .iter()
+                .enumerate()
+                .filter_map(|(i, m)| {
+                    DeleteMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .set_receipt_handle(m.receipt_handle().map(str::to_owned))
+                        .build()
+                        .ok()
+                })
+                .collect();
+            if entries.is_empty() {
+                continue;
             }
-            Err(e) => poll.delete_error = Some(AwsError::from_sdk("sqs", "DeleteMessageBatch", e)),
+            match self
+                .sqs
+                .delete_message_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+            {
+                Ok(output) => poll.deleted.extend(
+                    output
+                        .successful()
+                        .iter()
+                        .filter_map(|ok| ok.id().parse::<usize>().ok())
+                        .filter_map(|i| chunk.get(i)?.message_id().map(str::to_owned)),
+                ),
+                Err(e) => {
+                    poll.delete_error = Some(AwsError::from_sdk("sqs", "DeleteMessageBatch", e))
+                }
+            }
         }
         Ok(Some(poll))
+    }
+
+    /// One ReceiveMessage of at most 10 messages, never more than the batch still takes.
+    async fn receive(&self, wait_seconds: i32, room: usize) -> Result<Vec<Message>, AwsError> {
+        let want = i32::try_from(RECEIVE_LIMIT.min(room)).unwrap_or(10);
+        let received = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(want)
+            .wait_time_seconds(wait_seconds)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("sqs", "ReceiveMessage", e))?;
+        Ok(received.messages().to_vec())
     }
 
     /// The record as Lambda would hand it to the function.

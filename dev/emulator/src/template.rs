@@ -27,6 +27,17 @@ pub struct TemplateFacts {
     pub function_variables: Vec<String>,
     /// Every stack parameter, in template order.
     pub parameters: Vec<ParameterFacts>,
+    /// How the function's event source mappings batch each queue.
+    pub delay_batching: Batching,
+    pub recovery_batching: Batching,
+}
+
+/// An SQS event source mapping's batching: an invocation gets up to `batch_size` records,
+/// gathered for at most `window_seconds`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batching {
+    pub batch_size: usize,
+    pub window_seconds: u64,
 }
 
 /// What the README and the contract tests need of one stack parameter.
@@ -94,6 +105,29 @@ pub fn parse(text: &str) -> Result<TemplateFacts, TemplateError> {
     .keys()
     .filter_map(|k| k.as_str().map(str::to_owned))
     .collect();
+    let batching = |event: &str| -> Result<Batching, TemplateError> {
+        let properties = at(&[
+            "Resources",
+            "AgentMonitorFunction",
+            "Properties",
+            "Events",
+            event,
+            "Properties",
+        ])?;
+        let number = |key: &str| {
+            properties
+                .get(key)
+                .and_then(Yaml::as_u64)
+                .ok_or_else(|| TemplateError::Shape(format!("{event}'s {key} is not a number")))
+        };
+        Ok(Batching {
+            batch_size: usize::try_from(number("BatchSize")?)
+                .map_err(|e| TemplateError::Shape(format!("{event}'s BatchSize: {e}")))?,
+            window_seconds: number("MaximumBatchingWindowInSeconds")?,
+        })
+    };
+    let delay_batching = batching("DelayedDisconnects")?;
+    let recovery_batching = batching("RecoveryEvents")?;
     let parameters = at(&["Parameters"])?
         .as_mapping()
         .ok_or_else(|| TemplateError::Shape("Parameters is not a map".into()))?
@@ -122,6 +156,8 @@ pub fn parse(text: &str) -> Result<TemplateFacts, TemplateError> {
         default_grace_period_seconds,
         function_variables,
         parameters,
+        delay_batching,
+        recovery_batching,
     })
 }
 

@@ -1,8 +1,14 @@
-//! A storm: 250 disconnected instances over 3 clusters in one batch costs exactly the
-//! batching lower bound in AWS calls, and produces exactly one notification per cluster.
+//! Storms and churn: 250 disconnected instances over 3 clusters in one batch cost exactly the
+//! batching lower bound in AWS calls and produce one notification per cluster; through the
+//! template's own event source batching, 500 disconnects become a few messages per cluster
+//! and 1,000 task placements a read per batch.
 
+use agent_monitor::QueuePoller;
 use integration_tests::{records, World};
+use sentinel_emulator::fleet::{state_change_event, Member};
+use sentinel_emulator::template;
 use std::collections::HashMap;
+use std::time::Duration;
 
 fn ceil_div(n: usize, d: usize) -> u64 {
     n.div_ceil(d) as u64
@@ -75,6 +81,142 @@ async fn storm_of_250_costs_the_batching_lower_bound() -> anyhow::Result<()> {
     assert!(
         expected_nodes.is_empty(),
         "clusters without a message: {expected_nodes:?}"
+    );
+    Ok(())
+}
+
+/// A storm through the delay queue with the template's own event source settings: 500
+/// disconnects in 5 clusters become ⌈500 / BatchSize⌉ invocations, and each cluster gets at
+/// most one message per invocation (with the earlier BatchSize of 10 it was at least 10
+/// per cluster). Every instance is alerted exactly once.
+#[tokio::test]
+async fn a_storm_with_the_templates_batching_is_a_few_messages_per_cluster() -> anyhow::Result<()> {
+    let world = World::start().await?;
+    let facts = template::read(&sentinel_emulator::repo_root().join("template.yaml"))?;
+    let batching = facts.delay_batching;
+    let queue = world
+        .stack
+        .add_rule_queue(
+            "storm-delay",
+            std::slice::from_ref(&facts.disconnect_pattern),
+            Duration::ZERO,
+            Duration::from_secs(30),
+            facts.max_receive_count,
+        )
+        .await?;
+    let clusters = ["a", "b", "c", "d", "e"];
+    let mut events = Vec::new();
+    for cluster in clusters {
+        events.extend(
+            world
+                .cluster_with_stopped_agents(cluster, &[], 100)
+                .await?
+                .1,
+        );
+    }
+    world.stack.send_to_queue(&queue.url, &events).await?;
+
+    let monitor = world.monitor(world.config(&[])?)?;
+    let poller = QueuePoller::new(world.stack.sqs.clone(), &queue.url, &queue.arn, "us-east-1")
+        .batching(
+            batching.batch_size,
+            Duration::from_secs(batching.window_seconds),
+        );
+    world.emulator.reset_calls()?;
+    let mut invocations = 0;
+    while let Some(poll) = poller.poll_once(&monitor).await? {
+        assert!(
+            poll.report.failed_record_ids.is_empty(),
+            "{:?}",
+            poll.report.errors
+        );
+        invocations += 1;
+    }
+    assert_eq!(invocations, events.len().div_ceil(batching.batch_size));
+
+    let inbox = world.stack.drain_inbox().await?;
+    let mut per_cluster: HashMap<String, usize> = HashMap::new();
+    let mut alerted = Vec::new();
+    for message in &inbox {
+        let cluster = message.document["cluster"]["name"]
+            .as_str()
+            .unwrap_or_default();
+        *per_cluster.entry(cluster.to_owned()).or_default() += 1;
+        alerted.extend(integration_tests::nodes_in(&message.document));
+    }
+    println!(
+        "storm of 500, batches of {}: messages per cluster {per_cluster:?}",
+        batching.batch_size
+    );
+    assert_eq!(alerted.len(), 500);
+    alerted.sort();
+    alerted.dedup();
+    assert_eq!(alerted.len(), 500, "every instance alerted exactly once");
+    assert!(per_cluster.values().all(|n| *n <= invocations));
+    // One BatchGetItem per invocation: the batch's episodes in one read.
+    assert_eq!(
+        world.calls()?.get("dynamodb.BatchGetItem"),
+        Some(&(invocations as u64))
+    );
+    Ok(())
+}
+
+/// ECS reports agentConnected=true on every task placement, so the recovery queue carries
+/// the fleet's task churn. With the template's batching, 300 such events on healthy
+/// instances cost ⌈300 / BatchSize⌉ invocations of one BatchGetItem each, and nothing else
+/// (the README works the figure out for 1,000 task starts a minute).
+#[tokio::test]
+async fn task_churn_on_the_recovery_queue_costs_one_read_per_batch() -> anyhow::Result<()> {
+    let world = World::start().await?;
+    let facts = template::read(&sentinel_emulator::repo_root().join("template.yaml"))?;
+    let batching = facts.recovery_batching;
+    let queue = world
+        .stack
+        .add_rule_queue(
+            "churn-recovery",
+            &facts.recovery_patterns,
+            Duration::ZERO,
+            Duration::from_secs(30),
+            facts.max_receive_count,
+        )
+        .await?;
+    // 300 placements on 300 healthy instances of one cluster (the instances need not exist:
+    // nothing is looked up for an instance without a live episode).
+    let now = chrono::Utc::now();
+    let events: Vec<String> = (0..300)
+        .map(|i| {
+            let member = Member {
+                cluster: "busy".into(),
+                container_instance_arn: format!(
+                    "arn:aws:ecs:us-east-1:123456789012:container-instance/busy/{i:032x}"
+                ),
+                node_id: format!("i-{i:017x}"),
+            };
+            state_change_event(&member, true, vec![], now).to_string()
+        })
+        .collect();
+    world.stack.send_to_queue(&queue.url, &events).await?;
+    let monitor = world.monitor(world.config(&[])?)?;
+    let poller = QueuePoller::new(world.stack.sqs.clone(), &queue.url, &queue.arn, "us-east-1")
+        .batching(
+            batching.batch_size,
+            Duration::from_secs(batching.window_seconds),
+        );
+    world.emulator.reset_calls()?;
+    let mut invocations = 0;
+    let mut ignored = 0;
+    while let Some(poll) = poller.poll_once(&monitor).await? {
+        ignored += poll.report.ignored_reconnects;
+        invocations += 1;
+    }
+    assert_eq!(ignored, events.len());
+    assert_eq!(invocations, events.len().div_ceil(batching.batch_size));
+    let mut calls = world.calls()?;
+    // The poller's own SQS traffic stands in for Lambda's, which is not billed per call.
+    calls.retain(|operation, _| !operation.starts_with("sqs."));
+    assert_eq!(
+        calls,
+        HashMap::from([("dynamodb.BatchGetItem".to_owned(), invocations as u64)])
     );
     Ok(())
 }
