@@ -67,7 +67,8 @@ pub struct Settled {
     pub action_failures: usize,
 }
 
-enum Outcome {
+/// What storing a step came to.
+enum Effect {
     Done,
     /// Another run holds the episode's notice: look again on redelivery (or next sweep).
     Later,
@@ -127,7 +128,7 @@ impl Lifecycle {
         let mut settled = Settled::default();
 
         // 1. Store each new state; a notice is owed only once its claim is stored.
-        let outcomes: Vec<(Decided, Outcome)> = stream::iter(decided)
+        let outcomes: Vec<(Decided, Effect)> = stream::iter(decided)
             .map(|d| async move {
                 let step = episode::step(
                     d.stored.as_ref(),
@@ -138,22 +139,22 @@ impl Lifecycle {
                     &settings,
                 );
                 let outcome = match step {
-                    Step::Nothing => Outcome::Done,
-                    Step::Later => Outcome::Later,
+                    Step::Nothing => Effect::Done,
+                    Step::Later => Effect::Later,
                     Step::Store(e) => match self.episodes.put(&e, now).await {
-                        Ok(Written::Stored { .. }) => Outcome::Done,
-                        Ok(Written::Conflict) => Outcome::Conflict,
-                        Err(err) => Outcome::Failed(err),
+                        Ok(Written::Stored { .. }) => Effect::Done,
+                        Ok(Written::Conflict) => Effect::Conflict,
+                        Err(err) => Effect::Failed(err),
                     },
                     Step::Notify(e, notice) => self.claim(e, notice, false, now).await,
                     Step::NotifyThenLater(e, notice) => self.claim(e, notice, true, now).await,
                     Step::Forget => match d.stored.as_ref() {
                         Some(stored) => match self.episodes.delete(stored).await {
-                            Ok(Written::Stored { .. }) => Outcome::Done,
-                            Ok(Written::Conflict) => Outcome::Conflict,
-                            Err(err) => Outcome::Failed(err),
+                            Ok(Written::Stored { .. }) => Effect::Done,
+                            Ok(Written::Conflict) => Effect::Conflict,
+                            Err(err) => Effect::Failed(err),
                         },
-                        None => Outcome::Done,
+                        None => Effect::Done,
                     },
                 };
                 (d, outcome)
@@ -167,8 +168,8 @@ impl Lifecycle {
         let mut look_again_ids = BTreeSet::new();
         for (d, outcome) in outcomes {
             match outcome {
-                Outcome::Done => {}
-                Outcome::Owes {
+                Effect::Done => {}
+                Effect::Owes {
                     episode,
                     notice,
                     look_again,
@@ -180,7 +181,7 @@ impl Lifecycle {
                         .or_default()
                         .push((episode, d))
                 }
-                Outcome::Later | Outcome::Conflict => {
+                Effect::Later | Effect::Conflict => {
                     // Redelivery (or the next sweep) re-reads the item and acts on what is
                     // there then.
                     tracing::info!(
@@ -190,7 +191,7 @@ impl Lifecycle {
                     settled.conflicts += 1;
                     settled.failed_record_ids.extend(d.record_ids);
                 }
-                Outcome::Failed(err) => {
+                Effect::Failed(err) => {
                     tracing::error!(container_instance = d.sighting.container_instance_arn, error = %err, "could not store the episode");
                     settled
                         .errors
@@ -320,15 +321,15 @@ impl Lifecycle {
         notice: Notice,
         look_again: bool,
         now: DateTime<Utc>,
-    ) -> Outcome {
+    ) -> Effect {
         match self.episodes.put(&e, now).await {
-            Ok(Written::Stored { version }) => Outcome::Owes {
+            Ok(Written::Stored { version }) => Effect::Owes {
                 episode: Episode { version, ..e },
                 notice,
                 look_again,
             },
-            Ok(Written::Conflict) => Outcome::Conflict,
-            Err(err) => Outcome::Failed(err),
+            Ok(Written::Conflict) => Effect::Conflict,
+            Err(err) => Effect::Failed(err),
         }
     }
 
@@ -348,8 +349,8 @@ impl Lifecycle {
                         Ok(mut fresh) => match fresh.remove(&e.container_instance_arn) {
                             Some(current) if current.pending.map(|(n, _)| n) == Some(notice) => {
                                 let mut merged = current;
-                                if merged.actions.is_empty() {
-                                    merged.actions = e.actions.clone();
+                                if merged.remediations.is_empty() {
+                                    merged.remediations = e.remediations.clone();
                                 }
                                 sent = episode::notice_sent(&merged, notice, now);
                             }

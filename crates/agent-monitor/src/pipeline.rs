@@ -357,8 +357,8 @@ impl Monitor {
             .iter()
             .filter(|p| !p.alert.reminder)
             .flat_map(|p| &p.alert.instances)
-            .flat_map(|i| &i.actions)
-            .filter_map(|a| Outcome::of(&a.outcome))
+            .flat_map(|i| &i.remediations)
+            .map(|r| r.outcome)
             .collect();
         for kind in Outcome::ALL {
             record = record.count(

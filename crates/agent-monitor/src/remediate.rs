@@ -5,7 +5,7 @@
 use crate::lifecycle::Decided;
 use crate::ports::{EpisodeRepo, NodeRemedies, RemediationLedger};
 use chrono::{DateTime, Utc};
-use sentinel_agent::episode::{ActionRecord, Episode};
+use sentinel_agent::episode::{Episode, RemediationRecord};
 use sentinel_agent::remediation::{hourly_budget, Outcome, RemediationAction, RemediationSettings};
 use sentinel_agent::NodeView;
 use sentinel_aws::Written;
@@ -75,16 +75,18 @@ impl Remediation {
             settings.max_percent_per_hour,
         );
         for (episode, decided) in group.iter_mut() {
-            if !episode.actions.is_empty() {
+            if !episode.remediations.is_empty() {
                 continue; // once per episode
             }
-            let outcome = self.act(cluster, episode, decided, budget, now).await;
-            tracing::warn!(cluster = %cluster, node = %episode.node_id, action = settings.action.as_str(), outcome, "remediation");
-            episode.actions.push(ActionRecord {
+            let (outcome, detail) = self.act(cluster, episode, decided, budget, now).await;
+            let record = RemediationRecord {
                 action: settings.action.as_str().to_owned(),
                 at: now,
                 outcome,
-            });
+                detail,
+            };
+            tracing::warn!(cluster = %cluster, node = %episode.node_id, action = record.action, outcome = record.text(), "remediation");
+            episode.remediations.push(record);
             match episodes.put(episode, now).await {
                 Ok(Written::Stored { version }) => episode.version = version,
                 // The notice's own write (sent or released) still records the action.
@@ -95,6 +97,7 @@ impl Remediation {
         }
     }
 
+    /// Does the configured action to one node, if it may: the outcome and what happened.
     async fn act(
         &self,
         cluster: &ClusterArn,
@@ -102,61 +105,64 @@ impl Remediation {
         decided: &Decided,
         budget: usize,
         now: DateTime<Utc>,
-    ) -> String {
+    ) -> (Outcome, String) {
         let settings = self.settings;
         let action = settings.action;
         if let Err(why) = action.applies_to(episode.node_id.kind(), episode.kind) {
-            return Outcome::NotApplied.record(why);
+            return (Outcome::NotApplied, why.to_owned());
         }
         if settings.dry_run {
-            return Outcome::DryRun.record(format_args!("would {}", action.describe()));
+            return (Outcome::DryRun, format!("would {}", action.describe()));
         }
         match self.ledger.take_slot(cluster, now, budget).await {
             Ok(true) => {}
             Ok(false) => {
-                return Outcome::NotApplied.record(format_args!(
-                    "the limit of {budget} remediation(s) per hour for this cluster is reached (alert only)"
-                ))
+                return (
+                    Outcome::NotApplied,
+                    format!("the limit of {budget} remediation(s) per hour for this cluster is reached (alert only)"),
+                )
             }
             Err(err) => {
-                return Outcome::NotApplied
-                    .record(format_args!("could not check the hourly limit ({err})"))
+                return (
+                    Outcome::NotApplied,
+                    format!("could not check the hourly limit ({err})"),
+                )
             }
         }
         let node = &episode.node_id;
-        let result = match action {
-            RemediationAction::None => Ok(Outcome::NotApplied.record("nothing to do")),
-            RemediationAction::RestartAgent => self
-                .remedies
-                .restart_agent(node, is_windows(decided))
-                .await
-                .map(|id| {
-                    Outcome::Succeeded.record(format_args!("SSM command {id} restarts the agent"))
-                }),
-            RemediationAction::Drain => self
-                .remedies
-                .drain(cluster, &episode.container_instance_arn)
-                .await
-                .map(|()| Outcome::Succeeded.record("container instance set to DRAINING")),
-            RemediationAction::Reboot => self
-                .remedies
-                .reboot(node)
-                .await
-                .map(|()| Outcome::Succeeded.record("reboot requested")),
-            RemediationAction::Replace => {
-                self.remedies.replace(node).await.map(|group| {
+        let succeeded = |detail: String| (Outcome::Succeeded, detail);
+        let result =
+            match action {
+                RemediationAction::None => Ok((Outcome::NotApplied, "nothing to do".to_owned())),
+                RemediationAction::RestartAgent => self
+                    .remedies
+                    .restart_agent(node, is_windows(decided))
+                    .await
+                    .map(|id| succeeded(format!("SSM command {id} restarts the agent"))),
+                RemediationAction::Drain => self
+                    .remedies
+                    .drain(cluster, &episode.container_instance_arn)
+                    .await
+                    .map(|()| succeeded("container instance set to DRAINING".to_owned())),
+                RemediationAction::Reboot => self
+                    .remedies
+                    .reboot(node)
+                    .await
+                    .map(|()| succeeded("reboot requested".to_owned())),
+                RemediationAction::Replace => self.remedies.replace(node).await.map(|group| {
                     match group {
-                Some(group) => Outcome::Succeeded.record(format_args!(
+                Some(group) => succeeded(format!(
                     "terminated in Auto Scaling group {group}, which launches a replacement"
                 )),
-                None => Outcome::NotApplied.record(
-                    "the instance is in no Auto Scaling group, and is never terminated outside one",
+                None => (
+                    Outcome::NotApplied,
+                    "the instance is in no Auto Scaling group, and is never terminated outside one"
+                        .to_owned(),
                 ),
             }
-                })
-            }
-        };
-        result.unwrap_or_else(|err| Outcome::Failed.record(err))
+                }),
+            };
+        result.unwrap_or_else(|err| (Outcome::Failed, err.to_string()))
     }
 }
 

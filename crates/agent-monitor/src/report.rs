@@ -19,10 +19,11 @@ pub fn batch_lines(report: &BatchReport, indent: &str) -> Vec<String> {
             nodes.join(", ")
         ));
         for instance in &published.alert.instances {
-            for action in &instance.actions {
+            for remediation in &instance.remediations {
                 lines.push(format!(
                     "{indent}       remediation of {}: {}",
-                    instance.node_id, action.outcome
+                    instance.node_id,
+                    remediation.text()
                 ));
             }
         }

@@ -7,7 +7,7 @@
 //! changes.
 
 use crate::decision::{AlertKind, Severity};
-use crate::episode::ActionRecord;
+use crate::episode::RemediationRecord;
 use crate::node::{NodeId, NodeKind};
 use crate::observation::{ContainerInstanceView, NodeView};
 use chrono::{DateTime, Utc};
@@ -35,7 +35,7 @@ pub struct AffectedInstance {
     /// When the disconnection event happened, if the event said.
     pub disconnected_since: Option<DateTime<Utc>>,
     /// Remediation done so far in this episode.
-    pub actions: Vec<ActionRecord>,
+    pub remediations: Vec<RemediationRecord>,
 }
 
 impl AffectedInstance {
@@ -77,7 +77,7 @@ impl AffectedInstance {
             node_state: node.state().to_owned(),
             platform,
             disconnected_since,
-            actions: Vec::new(),
+            remediations: Vec::new(),
         }
     }
 }
@@ -104,11 +104,11 @@ impl AffectedInstance {
                 node_state: node.map_or("unknown", NodeView::state).to_owned(),
                 platform: instance.and_then(|i| i.os_type.clone()),
                 disconnected_since: None,
-                actions: Vec::new(),
+                remediations: Vec::new(),
             },
         };
         affected.disconnected_since = Some(episode.first_seen_at);
-        affected.actions = episode.actions.clone();
+        affected.remediations = episode.remediations.clone();
         affected
     }
 }
@@ -252,7 +252,7 @@ impl ClusterAlert {
                         )
                     }),
                 ),
-                ("remediation", describe_actions(&instance.actions)),
+                ("remediation", describe_remediations(&instance.remediations)),
                 ("console", console::node(c, &instance.node_id)),
             ];
             for (label, value) in rows {
@@ -355,7 +355,7 @@ impl ClusterAlert {
                     platform: i.platform.clone(),
                     agent_version: i.agent_version.clone(),
                     disconnected_since: i.disconnected_since,
-                    actions: i.actions.iter().map(ActionDoc::from).collect(),
+                    actions: i.remediations.iter().map(ActionDoc::from).collect(),
                     console_url: console::node(c, &i.node_id),
                 })
                 .collect(),
@@ -457,22 +457,21 @@ pub struct ActionDoc {
     pub outcome: String,
 }
 
-impl From<&ActionRecord> for ActionDoc {
-    fn from(a: &ActionRecord) -> Self {
+impl From<&RemediationRecord> for ActionDoc {
+    fn from(r: &RemediationRecord) -> Self {
         ActionDoc {
-            action: a.action.clone(),
-            at: a.at,
-            outcome: a.outcome.clone(),
+            action: r.action.clone(),
+            at: r.at,
+            outcome: r.text(),
         }
     }
 }
 
 /// "restart-agent at 10:05:00: succeeded, command 1234; …", or `None` when nothing was done.
-pub(crate) fn describe_actions(actions: &[ActionRecord]) -> Option<String> {
-    (!actions.is_empty()).then(|| {
-        actions
-            .iter()
-            .map(|a| format!("{} at {}: {}", a.action, a.at.format("%H:%M:%S"), a.outcome))
+pub(crate) fn describe_remediations(done: &[RemediationRecord]) -> Option<String> {
+    (!done.is_empty()).then(|| {
+        done.iter()
+            .map(|r| format!("{} at {}: {}", r.action, r.at.format("%H:%M:%S"), r.text()))
             .collect::<Vec<_>>()
             .join("; ")
     })
@@ -610,7 +609,7 @@ mod tests {
             node_state: state.into(),
             platform: None,
             disconnected_since: Some(Utc.with_ymd_and_hms(2026, 11, 21, 10, 0, 0).unwrap()),
-            actions: Vec::new(),
+            remediations: Vec::new(),
         }
     }
 

@@ -11,6 +11,7 @@
 
 use crate::decision::{AlertKind, SkipReason, Verdict};
 use crate::node::NodeId;
+use crate::remediation::Outcome;
 use chrono::{DateTime, TimeDelta, Utc};
 use sentinel_core::ClusterArn;
 
@@ -96,12 +97,20 @@ impl Resolution {
 
 /// One remediation attempt, as recorded on the episode.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActionRecord {
+pub struct RemediationRecord {
+    /// The action's name (`restart-agent`, `drain`, …).
     pub action: String,
     pub at: DateTime<Utc>,
-    /// What happened, as `remediation::Outcome::record` wrote it: "succeeded: SSM command
-    /// 1234 …", "dry run: would reboot …", "not applied: the limit …", "failed: …".
-    pub outcome: String,
+    pub outcome: Outcome,
+    /// What happened, for people: "SSM command 1234 restarts the agent", "would reboot …".
+    pub detail: String,
+}
+
+impl RemediationRecord {
+    /// "succeeded: SSM command 1234 …": what alerts show (and the table stores).
+    pub fn text(&self) -> String {
+        format!("{}: {}", self.outcome.label(), self.detail)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,7 +132,8 @@ pub struct Episode {
     pub last_notice_at: Option<DateTime<Utc>>,
     /// Whether the opening alert went out (a silent recovery owes no resolution notice).
     pub alert_sent: bool,
-    pub actions: Vec<ActionRecord>,
+    /// Remediation done in this episode (at most one attempt).
+    pub remediations: Vec<RemediationRecord>,
     /// Optimistic concurrency: every write expects the version it read.
     pub version: u64,
 }
@@ -306,7 +316,7 @@ fn suspect(stored: Option<&Episode>, s: &Sighting, kind: AlertKind, now: DateTim
         notices_sent: 0,
         last_notice_at: None,
         alert_sent: false,
-        actions: Vec::new(),
+        remediations: Vec::new(),
         version: stored.map_or(0, |e| e.version),
     }
 }

@@ -2,8 +2,8 @@
 //! long each agent was down, why the episode ended, and what was done about it.
 
 use crate::alert::{
-    console, describe_actions, fit_sns_message, human_duration, plural, sns_message, subject_with,
-    ActionDoc, Attribute, ClusterDoc, SCHEMA_VERSION, SNS_MESSAGE_MAX_BYTES,
+    console, describe_remediations, fit_sns_message, human_duration, plural, sns_message,
+    subject_with, ActionDoc, Attribute, ClusterDoc, SCHEMA_VERSION, SNS_MESSAGE_MAX_BYTES,
 };
 use crate::episode::{Episode, Resolution};
 use crate::node::{NodeId, NodeKind};
@@ -81,8 +81,8 @@ impl ClusterResolved {
                 human_duration(e.downtime(self.checked_at)),
                 e.first_seen_at.format("%Y-%m-%d %H:%M:%S UTC")
             );
-            let done =
-                describe_actions(&e.actions).unwrap_or_else(|| "nothing (alert only)".into());
+            let done = describe_remediations(&e.remediations)
+                .unwrap_or_else(|| "nothing (alert only)".into());
             let done = if auto_remediated(e) {
                 format!("{done} (auto-remediated)")
             } else {
@@ -152,7 +152,7 @@ impl ClusterResolved {
                     down_since: e.first_seen_at,
                     resolved_at: e.resolved_at,
                     downtime_seconds: e.downtime(self.checked_at).num_seconds().max(0),
-                    actions: e.actions.iter().map(ActionDoc::from).collect(),
+                    actions: e.remediations.iter().map(ActionDoc::from).collect(),
                     auto_remediated: auto_remediated(e),
                     console_url: console::node(c, &e.node_id),
                 })
@@ -229,16 +229,16 @@ pub struct ResolvedInstanceDoc {
 /// one refused by the hourly limit).
 pub fn auto_remediated(e: &Episode) -> bool {
     e.resolution == Some(Resolution::AgentReconnected)
-        && e.actions
+        && e.remediations
             .iter()
-            .any(|a| Outcome::of(&a.outcome) == Some(Outcome::Succeeded))
+            .any(|r| r.outcome == Outcome::Succeeded)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::decision::AlertKind;
-    use crate::episode::{ActionRecord, EpisodeStatus};
+    use crate::episode::{EpisodeStatus, RemediationRecord};
     use chrono::{TimeDelta, TimeZone};
 
     fn episode(node: &str, resolution: Resolution, down_minutes: i64) -> Episode {
@@ -258,7 +258,7 @@ mod tests {
             notices_sent: 1,
             last_notice_at: None,
             alert_sent: true,
-            actions: vec![],
+            remediations: vec![],
             version: 3,
         }
     }
@@ -272,10 +272,11 @@ mod tests {
             },
             180,
         );
-        gone.actions.push(ActionRecord {
+        gone.remediations.push(RemediationRecord {
             action: "reboot".into(),
             at: Utc.with_ymd_and_hms(2026, 11, 21, 9, 30, 0).unwrap(),
-            outcome: "succeeded: reboot requested".into(),
+            outcome: Outcome::Succeeded,
+            detail: "reboot requested".into(),
         });
         let r = ClusterResolved {
             cluster_arn: gone.cluster_arn.clone(),
@@ -311,16 +312,18 @@ mod tests {
     fn a_reconnect_after_a_successful_action_is_auto_remediated() {
         let mut e = episode("i-0a", Resolution::AgentReconnected, 5);
         assert!(!auto_remediated(&e));
-        e.actions.push(ActionRecord {
+        e.remediations.push(RemediationRecord {
             action: "restart-agent".into(),
             at: e.first_seen_at,
-            outcome: "dry run: would restart the ECS agent".into(),
+            outcome: Outcome::DryRun,
+            detail: "would restart the ECS agent".into(),
         });
         assert!(!auto_remediated(&e), "a dry run fixes nothing");
-        e.actions.push(ActionRecord {
+        e.remediations.push(RemediationRecord {
             action: "restart-agent".into(),
             at: e.first_seen_at,
-            outcome: "succeeded: command 42".into(),
+            outcome: Outcome::Succeeded,
+            detail: "command 42".into(),
         });
         assert!(auto_remediated(&e));
         let r = ClusterResolved {

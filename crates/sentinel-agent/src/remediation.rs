@@ -95,8 +95,8 @@ impl RemediationSettings {
     }
 }
 
-/// How one remediation attempt ended. The episode records it as text, `"<kind>: <detail>"`
-/// (people read it in alerts), and metrics count attempts by kind.
+/// How one remediation attempt ended. Alerts show it as `"<kind>: <detail>"`, metrics count
+/// attempts by kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Outcome {
     Succeeded,
@@ -114,7 +114,7 @@ impl Outcome {
         Outcome::DryRun,
     ];
 
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             Outcome::Succeeded => "succeeded",
             Outcome::Failed => "failed",
@@ -123,15 +123,12 @@ impl Outcome {
         }
     }
 
-    /// The text recorded on the episode.
-    pub fn record(self, detail: impl std::fmt::Display) -> String {
-        format!("{}: {detail}", self.label())
-    }
-
-    /// The kind of a recorded outcome; `None` for text this version did not write.
-    pub fn of(recorded: &str) -> Option<Outcome> {
-        let (label, _) = recorded.split_once(": ")?;
-        Outcome::ALL.into_iter().find(|o| o.label() == label)
+    /// Reads `"<kind>: <detail>"` back (the stored form of `RemediationRecord::text`);
+    /// `None` for text this version did not write.
+    pub fn parse_text(recorded: &str) -> Option<(Outcome, String)> {
+        let (label, detail) = recorded.split_once(": ")?;
+        let outcome = Outcome::ALL.into_iter().find(|o| o.label() == label)?;
+        Some((outcome, detail.to_owned()))
     }
 
     /// The metric that counts attempts of this kind.
@@ -180,17 +177,18 @@ mod tests {
     #[test]
     fn recorded_outcomes_read_back_as_their_kind() {
         for outcome in Outcome::ALL {
+            let text = format!("{}: details: with a colon", outcome.label());
             assert_eq!(
-                Outcome::of(&outcome.record("details: with a colon")),
-                Some(outcome)
+                Outcome::parse_text(&text),
+                Some((outcome, "details: with a colon".to_owned()))
             );
         }
         assert_eq!(
-            Outcome::of("dry run: would restart the ECS agent"),
+            Outcome::parse_text("dry run: would restart the ECS agent").map(|(o, _)| o),
             Some(Outcome::DryRun)
         );
-        assert_eq!(Outcome::of("something else"), None);
-        assert_eq!(Outcome::of("rebooted: yes"), None);
+        assert_eq!(Outcome::parse_text("something else"), None);
+        assert_eq!(Outcome::parse_text("rebooted: yes"), None);
     }
 
     #[test]

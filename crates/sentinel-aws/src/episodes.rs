@@ -6,7 +6,8 @@ use crate::AwsError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::future::try_join_all;
-use sentinel_agent::episode::{ActionRecord, Episode, EpisodeStatus, Notice, Resolution};
+use sentinel_agent::episode::{Episode, EpisodeStatus, Notice, RemediationRecord, Resolution};
+use sentinel_agent::remediation::Outcome;
 use sentinel_agent::{AlertKind, NodeId};
 use sentinel_core::ClusterArn;
 use std::collections::HashMap;
@@ -322,15 +323,16 @@ fn to_item(e: &Episode, now: DateTime<Utc>) -> HashMap<String, AttributeValue> {
         ("alert_sent".to_owned(), AttributeValue::Bool(e.alert_sent)),
         ("version".to_owned(), number(e.version)),
         (
+            // Stored under the attribute name earlier versions wrote.
             "actions".to_owned(),
             AttributeValue::L(
-                e.actions
+                e.remediations
                     .iter()
-                    .map(|a| {
+                    .map(|r| {
                         AttributeValue::M(HashMap::from([
-                            ("action".to_owned(), text(&a.action)),
-                            ("at".to_owned(), time(a.at)),
-                            ("outcome".to_owned(), text(&a.outcome)),
+                            ("action".to_owned(), text(&r.action)),
+                            ("at".to_owned(), time(r.at)),
+                            ("outcome".to_owned(), text(r.text())),
                         ]))
                     })
                     .collect(),
@@ -415,7 +417,7 @@ fn from_item(item: &HashMap<String, AttributeValue>) -> Result<Episode, AwsError
         }
         (Some(_), None) => return Err(bad("pending_since")),
     };
-    let actions = match item.get("actions") {
+    let remediations = match item.get("actions") {
         None => Vec::new(),
         Some(list) => list
             .as_l()
@@ -423,7 +425,12 @@ fn from_item(item: &HashMap<String, AttributeValue>) -> Result<Episode, AwsError
             .iter()
             .map(|a| {
                 let m = a.as_m().map_err(|_| bad("actions"))?;
-                Ok(ActionRecord {
+                let (outcome, detail) = m
+                    .get("outcome")
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|text| Outcome::parse_text(text))
+                    .ok_or_else(|| bad("actions.outcome"))?;
+                Ok(RemediationRecord {
                     action: m
                         .get("action")
                         .and_then(|v| v.as_s().ok())
@@ -435,11 +442,8 @@ fn from_item(item: &HashMap<String, AttributeValue>) -> Result<Episode, AwsError
                         .and_then(|v| v.parse::<i64>().ok())
                         .and_then(|secs| DateTime::from_timestamp(secs, 0))
                         .ok_or_else(|| bad("actions.at"))?,
-                    outcome: m
-                        .get("outcome")
-                        .and_then(|v| v.as_s().ok())
-                        .cloned()
-                        .unwrap_or_default(),
+                    outcome,
+                    detail,
                 })
             })
             .collect::<Result<_, AwsError>>()?,
@@ -471,7 +475,7 @@ fn from_item(item: &HashMap<String, AttributeValue>) -> Result<Episode, AwsError
             .and_then(|v| v.as_bool().ok())
             .copied()
             .unwrap_or(false),
-        actions,
+        remediations,
         version: n("version")
             .and_then(|v| u64::try_from(v).ok())
             .ok_or_else(|| bad("version"))?,
@@ -502,10 +506,11 @@ mod tests {
             notices_sent: 2,
             last_notice_at: Some(t),
             alert_sent: true,
-            actions: vec![ActionRecord {
+            remediations: vec![RemediationRecord {
                 action: "restart-agent".into(),
                 at: t,
-                outcome: "succeeded".into(),
+                outcome: Outcome::Succeeded,
+                detail: "SSM command 42 restarts the agent".into(),
             }],
             version: 7,
         }
@@ -521,7 +526,7 @@ mod tests {
         minimal.resolution = None;
         minimal.pending = None;
         minimal.last_notice_at = None;
-        minimal.actions.clear();
+        minimal.remediations.clear();
         assert_eq!(from_item(&to_item(&minimal, Utc::now())).unwrap(), minimal);
     }
 

@@ -17,10 +17,7 @@ fn outcomes(report: &agent_monitor::BatchReport) -> Vec<(String, String)> {
         .map(|i| {
             (
                 i.node_id.to_string(),
-                i.actions
-                    .first()
-                    .map(|a| a.outcome.clone())
-                    .unwrap_or_default(),
+                i.remediations.first().map(|r| r.text()).unwrap_or_default(),
             )
         })
         .collect();
@@ -86,8 +83,8 @@ async fn restart_agent_runs_the_command_on_ec2_and_anywhere_nodes_once() -> anyh
         );
     }
     let episode = world.episode(&anywhere).await?.expect("stored episode");
-    assert_eq!(episode.actions.len(), 1);
-    assert_eq!(episode.actions[0].action, "restart-agent");
+    assert_eq!(episode.remediations.len(), 1);
+    assert_eq!(episode.remediations[0].action, "restart-agent");
     let inbox = world.stack.drain_inbox().await?;
     assert!(inbox[0].document["instances"][0]["actions"][0]["outcome"]
         .as_str()
