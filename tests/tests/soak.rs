@@ -67,8 +67,14 @@ struct Tally {
 
 /// Drains a queue with concurrent pollers until it has been quiet for longer than the
 /// visibility timeout (so failed records had their chance to come back).
-async fn drain(monitor: &Monitor, world: &World, queue: &RuleQueue, tally: &Mutex<Tally>) {
-    let deadline = Instant::now() + Duration::from_secs(240);
+async fn drain(
+    monitor: &Monitor,
+    world: &World,
+    queue: &RuleQueue,
+    tally: &Mutex<Tally>,
+    budget: Duration,
+) {
+    let deadline = Instant::now() + budget;
     let loops = (0..POLLERS).map(|_| async {
         let poller = QueuePoller::new(world.stack.sqs.clone(), &queue.url, &queue.arn, "us-east-1")
             .wait_seconds(1);
@@ -170,6 +176,9 @@ async fn a_thousand_episodes_under_random_faults_notify_exactly_as_promised() ->
         4 * CLUSTERS
     );
     println!("soak: seed {seed}, {episodes_wanted} episodes (SOAK_SEED, SOAK_EPISODES)");
+    // A bound on each phase, so a stuck soak ends by itself: generous for a loaded 2-core
+    // machine (a 1,000-episode phase drains in about a minute there).
+    let drain_budget = Duration::from_secs(240 * (episodes_wanted as u64).div_ceil(1000));
     let world = World::start().await?;
     let facts = template::read(&sentinel_emulator::repo_root().join("template.yaml"))?;
     let delay = world
@@ -267,7 +276,7 @@ async fn a_thousand_episodes_under_random_faults_notify_exactly_as_promised() ->
         seed,
         Some(forced),
         &mut measured,
-        drain(&monitor, &world, &delay, &tally),
+        drain(&monitor, &world, &delay, &tally, drain_budget),
     )
     .await?;
 
@@ -311,7 +320,7 @@ async fn a_thousand_episodes_under_random_faults_notify_exactly_as_promised() ->
         seed + 4,
         Some(forced_resolved),
         &mut measured,
-        drain(&monitor, &world, &recovery, &tally),
+        drain(&monitor, &world, &recovery, &tally, drain_budget),
     )
     .await?;
     let forced_on_resolved = measured.forced - forced_before;

@@ -16,7 +16,9 @@ use chrono::{DateTime, Utc};
 use sentinel_agent::episode::{Episode, Sighting, Source};
 use sentinel_agent::metrics;
 use sentinel_agent::remediation::Outcome;
-use sentinel_agent::{assess, group_by_cluster, parse_state_change, SkipReason, Verdict};
+use sentinel_agent::{
+    assess, group_by_cluster, parse_state_change, InstanceStatus, SkipReason, Verdict,
+};
 use sentinel_aws::{
     DeadLetterQueue, Ec2Inventory, EcsInventory, EpisodeStore, ManagedNodes, Remediator,
     SnsNotifier,
@@ -243,7 +245,7 @@ impl Monitor {
                 let live = stored
                     .get(&change.container_instance_arn)
                     .is_some_and(Episode::is_live);
-                let disconnect = !change.agent_connected && change.status == "ACTIVE";
+                let disconnect = !change.agent_connected && change.status == InstanceStatus::Active;
                 if disconnect || live {
                     arns.push(change.container_instance_arn.clone());
                     looked_at.insert(change.container_instance_arn.clone());

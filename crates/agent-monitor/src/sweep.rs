@@ -131,7 +131,7 @@ impl Monitor {
                 disconnected: 0,
             };
             for instance in instances.values() {
-                if !matches!(instance.status.as_str(), "ACTIVE" | "DRAINING") {
+                if !instance.status.is_in_service() {
                     continue;
                 }
                 if instance.agent_connected {

@@ -90,7 +90,7 @@ mod tests {
             ),
             node_id: NodeId::parse("i-0abc").unwrap(),
             agent_connected: connected,
-            status: "ACTIVE".into(),
+            status: crate::InstanceStatus::Active,
             agent_version: None,
             version: Some(version),
         }

@@ -9,6 +9,7 @@
 
 use crate::node::NodeId;
 use crate::observation::{ContainerInstanceView, NodeView, Observation};
+use crate::states::{Ec2State, InstanceStatus, PingStatus};
 use sentinel_core::ClusterView;
 use serde::Serialize;
 use std::fmt;
@@ -66,7 +67,7 @@ pub enum SkipReason {
     InstanceDeregistered,
     /// Registered, but not ACTIVE: DRAINING, INACTIVE, DEREGISTERING, …
     InstanceNotActive {
-        status: String,
+        status: InstanceStatus,
     },
     /// The normal case: the agent came back within the grace period.
     AgentReconnected,
@@ -74,12 +75,12 @@ pub enum SkipReason {
     NodeNotFound,
     /// The EC2 instance is stopping, stopped, shutting down or terminated.
     NodeNotRunning {
-        state: String,
+        state: Ec2State,
     },
     /// SSM marks the Anywhere node Inactive (deregistered from SSM) or reports a status we do
     /// not know.
     AnywhereNodeInactive {
-        ping_status: String,
+        ping_status: PingStatus,
     },
     /// SSM lost the Anywhere node too, and ALERT_ON_UNREACHABLE_ANYWHERE_NODES is false.
     UnreachableAlertsDisabled,
@@ -176,7 +177,7 @@ pub fn assess_registration<'a>(
         ClusterView::Missing => return Err(SkipReason::ClusterMissing),
     }
     let instance = instance.ok_or(SkipReason::InstanceDeregistered)?;
-    if instance.status != "ACTIVE" {
+    if instance.status != InstanceStatus::Active {
         return Err(SkipReason::InstanceNotActive {
             status: instance.status.clone(),
         });
@@ -201,7 +202,7 @@ pub fn assess(observation: &Observation, settings: DecisionSettings) -> Verdict 
     match (node_id.kind(), &observation.node) {
         (_, None) => skip(SkipReason::NodeNotFound),
         (crate::NodeKind::Ec2, Some(NodeView::Ec2 { state, .. })) => {
-            if state == "running" {
+            if *state == Ec2State::Running {
                 Verdict::Alert {
                     kind: AlertKind::AgentDisconnected,
                 }
@@ -212,18 +213,18 @@ pub fn assess(observation: &Observation, settings: DecisionSettings) -> Verdict 
             }
         }
         (crate::NodeKind::Anywhere, Some(NodeView::Anywhere { ping_status, .. })) => {
-            match ping_status.as_str() {
-                "Online" => Verdict::Alert {
+            match ping_status {
+                PingStatus::Online => Verdict::Alert {
                     kind: AlertKind::AgentDisconnected,
                 },
-                "ConnectionLost" if settings.alert_on_unreachable_anywhere_nodes => {
+                PingStatus::ConnectionLost if settings.alert_on_unreachable_anywhere_nodes => {
                     Verdict::Alert {
                         kind: AlertKind::NodeUnreachable,
                     }
                 }
-                "ConnectionLost" => skip(SkipReason::UnreachableAlertsDisabled),
+                PingStatus::ConnectionLost => skip(SkipReason::UnreachableAlertsDisabled),
                 other => skip(SkipReason::AnywhereNodeInactive {
-                    ping_status: other.to_owned(),
+                    ping_status: other.clone(),
                 }),
             }
         }
@@ -245,7 +246,7 @@ mod tests {
     fn instance(node: &str, status: &str, connected: bool) -> Option<ContainerInstanceView> {
         Some(ContainerInstanceView {
             arn: "arn:aws:ecs:us-east-1:1:container-instance/c/1".into(),
-            status: status.into(),
+            status: InstanceStatus::parse(status),
             agent_connected: connected,
             agent_version: Some("1.82.0".into()),
             node_id: NodeId::parse(node).ok(),
@@ -257,7 +258,7 @@ mod tests {
 
     fn ec2(state: &str) -> Option<NodeView> {
         Some(NodeView::Ec2 {
-            state: state.into(),
+            state: Ec2State::parse(state),
             instance_type: Some("m7g.large".into()),
             availability_zone: Some("us-east-1a".into()),
             private_ip: None,
@@ -266,7 +267,7 @@ mod tests {
 
     fn anywhere(ping: &str) -> Option<NodeView> {
         Some(NodeView::Anywhere {
-            ping_status: ping.into(),
+            ping_status: PingStatus::parse(ping),
             platform_type: Some("Linux".into()),
             last_ping: None,
             computer_name: None,
@@ -346,7 +347,7 @@ mod tests {
                 ),
                 ON,
                 skip(SkipReason::AnywhereNodeInactive {
-                    ping_status: "Inactive".into(),
+                    ping_status: PingStatus::Inactive,
                 }),
             ),
             (
@@ -380,7 +381,7 @@ mod tests {
                 ),
                 ON,
                 skip(SkipReason::InstanceNotActive {
-                    status: "DRAINING".into(),
+                    status: InstanceStatus::Draining,
                 }),
             ),
             (
@@ -410,7 +411,7 @@ mod tests {
                 ),
                 ON,
                 skip(SkipReason::NodeNotRunning {
-                    state: "terminated".into(),
+                    state: Ec2State::Terminated,
                 }),
             ),
             (
@@ -422,7 +423,7 @@ mod tests {
                 ),
                 ON,
                 skip(SkipReason::NodeNotRunning {
-                    state: "stopping".into(),
+                    state: Ec2State::Stopping,
                 }),
             ),
             (
@@ -452,7 +453,7 @@ mod tests {
     fn skip_reasons_read_well() {
         assert_eq!(
             SkipReason::InstanceNotActive {
-                status: "DRAINING".into()
+                status: InstanceStatus::Draining
             }
             .to_string(),
             "container instance is DRAINING, not ACTIVE"

@@ -12,6 +12,7 @@
 use crate::decision::{AlertKind, SkipReason, Verdict};
 use crate::node::NodeId;
 use crate::remediation::Outcome;
+use crate::states::InstanceStatus;
 use chrono::{DateTime, TimeDelta, Utc};
 use sentinel_core::ClusterArn;
 
@@ -286,7 +287,9 @@ fn still_owed(
 fn ending(reason: &SkipReason) -> Option<Resolution> {
     match reason {
         SkipReason::AgentReconnected => Some(Resolution::AgentReconnected),
-        SkipReason::InstanceNotActive { status } if status == "DRAINING" => None,
+        SkipReason::InstanceNotActive {
+            status: InstanceStatus::Draining,
+        } => None,
         SkipReason::UnreachableAlertsDisabled | SkipReason::NodeMismatch => None,
         SkipReason::ClusterNotMonitored { .. }
         | SkipReason::ClusterMissing
@@ -658,7 +661,7 @@ mod tests {
         for reason in [
             SkipReason::InstanceDeregistered,
             SkipReason::NodeNotRunning {
-                state: "terminated".into(),
+                state: crate::states::Ec2State::Terminated,
             },
             SkipReason::NodeNotFound,
             SkipReason::ClusterMissing,
@@ -679,7 +682,7 @@ mod tests {
             );
         }
         let draining = skip(SkipReason::InstanceNotActive {
-            status: "DRAINING".into(),
+            status: InstanceStatus::Draining,
         });
         // An event updates when it was last seen; a sweep has nothing to write.
         let kept = stored(step(

@@ -4,6 +4,7 @@
 //! fields to events over time, so unknown fields are ignored, never rejected.
 
 use crate::node::NodeId;
+use crate::states::InstanceStatus;
 use chrono::{DateTime, Utc};
 use sentinel_core::ClusterArn;
 use serde::Deserialize;
@@ -57,7 +58,7 @@ pub struct StateChange {
     pub container_instance_arn: String,
     pub node_id: NodeId,
     pub agent_connected: bool,
-    pub status: String,
+    pub status: InstanceStatus,
     pub agent_version: Option<String>,
     /// ECS's own counter for this container instance: a larger one is a later state.
     pub version: Option<u64>,
@@ -149,7 +150,7 @@ pub fn parse_state_change(body: &str) -> Result<StateChange, InvalidEvent> {
         problem,
     })?;
     let agent_connected = required(detail.agent_connected, "agentConnected")?;
-    let status = required(detail.status, "status")?;
+    let status = InstanceStatus::parse(&required(detail.status, "status")?);
     // A malformed timestamp costs us only the "down since" line, so it is not fatal.
     let time = envelope
         .time
@@ -240,7 +241,7 @@ mod tests {
         assert_eq!(change.cluster_arn.partition(), "aws");
         assert_eq!(change.node_id.as_str(), "i-0abc1234def567890");
         assert!(!change.agent_connected);
-        assert_eq!(change.status, "ACTIVE");
+        assert_eq!(change.status, InstanceStatus::Active);
         assert_eq!(change.agent_version.as_deref(), Some("1.82.0"));
         assert_eq!(change.version, Some(42));
         assert_eq!(

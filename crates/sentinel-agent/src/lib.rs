@@ -12,6 +12,7 @@
 //! - [`alert`]: the aggregated per-cluster notification (subject, email text, JSON document).
 //! - [`recovery`]: the RESOLVED notice.
 //! - [`remediation`]: what may be done about a down agent, and how much per hour.
+//! - [`states`]: AWS state names (ECS, EC2, SSM) as enums, parsed at the edge.
 //! - [`metrics`]: the names of its CloudWatch metrics.
 
 pub mod alert;
@@ -24,6 +25,7 @@ pub mod node;
 pub mod observation;
 pub mod recovery;
 pub mod remediation;
+pub mod states;
 
 pub use alert::{AffectedInstance, ClusterAlert};
 pub use batch::{group_by_cluster, Candidate, ClusterBatch};
@@ -33,3 +35,4 @@ pub use decision::{
 pub use event::{parse_state_change, InvalidEvent, StateChange};
 pub use node::{NodeId, NodeKind};
 pub use observation::{ContainerInstanceView, NodeView, Observation};
+pub use states::{Ec2State, InstanceStatus, PingStatus};

@@ -2,6 +2,7 @@
 //! The adapters in `sentinel-aws` fill these from API responses; the decision reads only these.
 
 use crate::node::NodeId;
+use crate::states::{Ec2State, InstanceStatus, PingStatus};
 use chrono::{DateTime, Utc};
 use sentinel_core::ClusterView;
 
@@ -9,8 +10,7 @@ use sentinel_core::ClusterView;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerInstanceView {
     pub arn: String,
-    /// ACTIVE, DRAINING, INACTIVE, REGISTERING, DEREGISTERING, REGISTRATION_FAILED, …
-    pub status: String,
+    pub status: InstanceStatus,
     pub agent_connected: bool,
     pub agent_version: Option<String>,
     pub node_id: Option<NodeId>,
@@ -23,15 +23,13 @@ pub struct ContainerInstanceView {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeView {
     Ec2 {
-        /// pending, running, stopping, stopped, shutting-down, terminated
-        state: String,
+        state: Ec2State,
         instance_type: Option<String>,
         availability_zone: Option<String>,
         private_ip: Option<String>,
     },
     Anywhere {
-        /// Online, ConnectionLost, Inactive
-        ping_status: String,
+        ping_status: PingStatus,
         platform_type: Option<String>,
         last_ping: Option<DateTime<Utc>>,
         computer_name: Option<String>,
@@ -43,8 +41,8 @@ impl NodeView {
     /// The node's own word for its health: EC2 state or SSM ping status.
     pub fn state(&self) -> &str {
         match self {
-            NodeView::Ec2 { state, .. } => state,
-            NodeView::Anywhere { ping_status, .. } => ping_status,
+            NodeView::Ec2 { state, .. } => state.as_str(),
+            NodeView::Anywhere { ping_status, .. } => ping_status.as_str(),
         }
     }
 }

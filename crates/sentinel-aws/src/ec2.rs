@@ -3,7 +3,7 @@
 use crate::{chunks, AwsError};
 use aws_sdk_ec2::types::Instance;
 use futures::future::try_join_all;
-use sentinel_agent::{NodeId, NodeView};
+use sentinel_agent::{Ec2State, NodeId, NodeView};
 use std::collections::HashMap;
 
 /// DescribeInstances takes at most 1000 instance ids per call.
@@ -85,11 +85,12 @@ fn ids_named_in(message: &str) -> Vec<String> {
 fn view_of(instance: &Instance) -> Option<(NodeId, NodeView)> {
     let id = NodeId::parse(instance.instance_id()?).ok()?;
     let view = NodeView::Ec2 {
-        state: instance
-            .state()
-            .and_then(|s| s.name())
-            .map(|n| n.as_str().to_owned())
-            .unwrap_or_else(|| "unknown".into()),
+        state: Ec2State::parse(
+            instance
+                .state()
+                .and_then(|s| s.name())
+                .map_or("unknown", |n| n.as_str()),
+        ),
         instance_type: instance.instance_type().map(|t| t.as_str().to_owned()),
         availability_zone: instance
             .placement()

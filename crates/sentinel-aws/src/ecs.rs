@@ -4,7 +4,7 @@
 use crate::{chunks, AwsError};
 use aws_sdk_ecs::types::{ClusterField, ContainerInstance};
 use futures::future::try_join_all;
-use sentinel_agent::{ContainerInstanceView, NodeId};
+use sentinel_agent::{ContainerInstanceView, InstanceStatus, NodeId};
 use sentinel_core::{ClusterArn, Tag};
 use std::collections::HashMap;
 
@@ -198,7 +198,7 @@ fn view_of(instance: &ContainerInstance) -> Option<ContainerInstanceView> {
     };
     Some(ContainerInstanceView {
         arn: instance.container_instance_arn()?.to_owned(),
-        status: instance.status().unwrap_or("UNKNOWN").to_owned(),
+        status: InstanceStatus::parse(instance.status().unwrap_or("UNKNOWN")),
         agent_connected: instance.agent_connected(),
         agent_version: instance
             .version_info()

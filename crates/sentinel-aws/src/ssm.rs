@@ -3,7 +3,7 @@
 use crate::{chunks, AwsError};
 use aws_sdk_ssm::types::{InstanceInformation, InstanceInformationStringFilter};
 use futures::future::try_join_all;
-use sentinel_agent::{NodeId, NodeView};
+use sentinel_agent::{NodeId, NodeView, PingStatus};
 use std::collections::HashMap;
 
 /// DescribeInstanceInformation returns at most 50 nodes per page, so asking for more ids
@@ -52,10 +52,7 @@ impl ManagedNodes {
 fn view_of(info: &InstanceInformation) -> Option<(NodeId, NodeView)> {
     let id = NodeId::parse(info.instance_id()?).ok()?;
     let view = NodeView::Anywhere {
-        ping_status: info
-            .ping_status()
-            .map(|p| p.as_str().to_owned())
-            .unwrap_or_else(|| "Unknown".into()),
+        ping_status: PingStatus::parse(info.ping_status().map_or("Unknown", |p| p.as_str())),
         platform_type: info.platform_type().map(|p| p.as_str().to_owned()),
         last_ping: info
             .last_ping_date_time()

@@ -3,7 +3,7 @@
 use agent_monitor::config::ALERT_ON_UNREACHABLE_ANYWHERE_NODES;
 use agent_monitor::pipeline::alerted_nodes;
 use integration_tests::{nodes_in, records, World};
-use sentinel_agent::SkipReason;
+use sentinel_agent::{Ec2State, InstanceStatus, SkipReason};
 use sentinel_emulator::fleet::Member;
 
 fn skip_codes(report: &agent_monitor::BatchReport) -> Vec<&'static str> {
@@ -192,14 +192,14 @@ async fn normal_fleet_life_never_alerts_and_each_skip_has_its_reason() -> anyhow
     assert_eq!(
         reason_of(&m[1]),
         Some(SkipReason::NodeNotRunning {
-            state: "terminated".into()
+            state: Ec2State::Terminated
         })
     );
     assert_eq!(reason_of(&m[2]), Some(SkipReason::InstanceDeregistered));
     assert_eq!(
         reason_of(&m[3]),
         Some(SkipReason::InstanceNotActive {
-            status: "DRAINING".into()
+            status: InstanceStatus::Draining
         })
     );
     let inbox = world.stack.drain_inbox().await?;
