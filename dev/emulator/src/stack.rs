@@ -288,6 +288,28 @@ impl Stack {
     }
 
     /// Reads and deletes everything parked in the dead-letter queue so far.
+    /// Messages still on a queue, visible or in flight (received, not deleted): zero means
+    /// every message was acknowledged, with no need to wait out a visibility timeout.
+    pub async fn messages_left(&self, url: &str) -> Result<u64, FleetError> {
+        use aws_sdk_sqs::types::QueueAttributeName as Name;
+        let output = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(Name::ApproximateNumberOfMessages)
+            .attribute_names(Name::ApproximateNumberOfMessagesNotVisible)
+            .attribute_names(Name::ApproximateNumberOfMessagesDelayed)
+            .send()
+            .await
+            .map_err(aws("sqs:GetQueueAttributes"))?;
+        Ok(output
+            .attributes()
+            .into_iter()
+            .flat_map(|attributes| attributes.values())
+            .filter_map(|count| count.parse::<u64>().ok())
+            .sum())
+    }
+
     pub async fn drain_dead_letters(&self) -> Result<Vec<ParkedRecord>, FleetError> {
         Ok(drain(&self.sqs, &self.dead_letter_url)
             .await?

@@ -128,18 +128,22 @@ async fn a_cluster_whose_lookups_hang_times_out_and_fails_alone() -> anyhow::Res
     let world = World::start().await?;
     let (_, mut events) = world.cluster_with_stopped_agents("alpha", &[], 1).await?;
     events.extend(world.cluster_with_stopped_agents("bravo", &[], 1).await?.1);
+    // bravo's lookups hang far longer than any limit; alpha's answer in milliseconds. The
+    // limit sits between the two with seconds to spare either way, so a loaded machine
+    // cannot change the outcome.
     world.emulator.inject(
         &Fault::new("ecs", "DescribeContainerInstances", FaultKind::Latency)
             .when_body_contains("bravo")
-            .latency_ms(1500),
+            .latency_ms(60_000),
     )?;
-    // Production limits are 10 s per attempt; the test uses short ones to stay quick.
+    // Production limits are 10 s per attempt and 35 s per operation; the test's operation
+    // limit of 3 s keeps it quick.
     let sdk = world
         .sdk
         .to_builder()
         .timeout_config(
             aws_config::timeout::TimeoutConfig::builder()
-                .operation_attempt_timeout(std::time::Duration::from_millis(500))
+                .operation_timeout(std::time::Duration::from_secs(3))
                 .build(),
         )
         .build();
