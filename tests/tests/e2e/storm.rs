@@ -3,10 +3,10 @@
 //! template's own event source batching, 500 disconnects become a few messages per cluster
 //! and 1,000 task placements a read per batch.
 
-use agent_monitor::QueuePoller;
+use agent_monitor::{BatchReport, QueuePoller};
 use integration_tests::{records, World};
 use sentinel_emulator::fleet::{state_change_event, Member};
-use sentinel_emulator::template;
+use sentinel_emulator::template::{self, Batching};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -92,18 +92,6 @@ async fn storm_of_250_costs_the_batching_lower_bound() -> anyhow::Result<()> {
 #[tokio::test]
 async fn a_storm_with_the_templates_batching_is_a_few_messages_per_cluster() -> anyhow::Result<()> {
     let world = World::start().await?;
-    let facts = template::read(&sentinel_emulator::repo_root().join("template.yaml"))?;
-    let batching = facts.delay_batching;
-    let queue = world
-        .stack
-        .add_rule_queue(
-            "storm-delay",
-            std::slice::from_ref(&facts.disconnect_pattern),
-            Duration::ZERO,
-            Duration::from_secs(30),
-            facts.max_receive_count,
-        )
-        .await?;
     let clusters = ["a", "b", "c", "d", "e"];
     let mut events = Vec::new();
     for cluster in clusters {
@@ -114,24 +102,9 @@ async fn a_storm_with_the_templates_batching_is_a_few_messages_per_cluster() -> 
                 .1,
         );
     }
-    world.stack.send_to_queue(&queue.url, &events).await?;
-
-    let monitor = world.monitor(world.config(&[])?)?;
-    let poller = QueuePoller::new(world.stack.sqs.clone(), &queue.url, &queue.arn, "us-east-1")
-        .batching(
-            batching.batch_size,
-            Duration::from_secs(batching.window_seconds),
-        );
-    world.emulator.reset_calls()?;
-    let mut invocations = 0;
-    while let Some(poll) = poller.poll_once(&monitor).await? {
-        assert!(
-            poll.report.failed_record_ids.is_empty(),
-            "{:?}",
-            poll.report.errors
-        );
-        invocations += 1;
-    }
+    let (batching, reports) = through_the_templates_queue(&world, Queue::Delay, &events).await?;
+    assert!(reports.iter().all(|r| r.failed_record_ids.is_empty()));
+    let invocations = reports.len();
     assert_eq!(invocations, events.len().div_ceil(batching.batch_size));
 
     let inbox = world.stack.drain_inbox().await?;
@@ -168,18 +141,6 @@ async fn a_storm_with_the_templates_batching_is_a_few_messages_per_cluster() -> 
 #[tokio::test]
 async fn task_churn_on_the_recovery_queue_costs_one_read_per_batch() -> anyhow::Result<()> {
     let world = World::start().await?;
-    let facts = template::read(&sentinel_emulator::repo_root().join("template.yaml"))?;
-    let batching = facts.recovery_batching;
-    let queue = world
-        .stack
-        .add_rule_queue(
-            "churn-recovery",
-            &facts.recovery_patterns,
-            Duration::ZERO,
-            Duration::from_secs(30),
-            facts.max_receive_count,
-        )
-        .await?;
     // 300 placements on 300 healthy instances of one cluster (the instances need not exist:
     // nothing is looked up for an instance without a live episode).
     let now = chrono::Utc::now();
@@ -195,20 +156,9 @@ async fn task_churn_on_the_recovery_queue_costs_one_read_per_batch() -> anyhow::
             state_change_event(&member, true, vec![], now).to_string()
         })
         .collect();
-    world.stack.send_to_queue(&queue.url, &events).await?;
-    let monitor = world.monitor(world.config(&[])?)?;
-    let poller = QueuePoller::new(world.stack.sqs.clone(), &queue.url, &queue.arn, "us-east-1")
-        .batching(
-            batching.batch_size,
-            Duration::from_secs(batching.window_seconds),
-        );
-    world.emulator.reset_calls()?;
-    let mut invocations = 0;
-    let mut ignored = 0;
-    while let Some(poll) = poller.poll_once(&monitor).await? {
-        ignored += poll.report.ignored_reconnects;
-        invocations += 1;
-    }
+    let (batching, reports) = through_the_templates_queue(&world, Queue::Recovery, &events).await?;
+    let invocations = reports.len();
+    let ignored: usize = reports.iter().map(|r| r.ignored_reconnects).sum();
     assert_eq!(ignored, events.len());
     assert_eq!(invocations, events.len().div_ceil(batching.batch_size));
     let mut calls = world.calls()?;
@@ -219,4 +169,55 @@ async fn task_churn_on_the_recovery_queue_costs_one_read_per_batch() -> anyhow::
         HashMap::from([("dynamodb.BatchGetItem".to_owned(), invocations as u64)])
     );
     Ok(())
+}
+
+enum Queue {
+    Delay,
+    Recovery,
+}
+
+/// Sends `events` to a queue fed by the template's rule patterns and drains it through the
+/// monitor with the template's own event source batching. Returns that batching and one
+/// report per invocation; the call counter starts at the first invocation.
+async fn through_the_templates_queue(
+    world: &World,
+    which: Queue,
+    events: &[String],
+) -> anyhow::Result<(Batching, Vec<BatchReport>)> {
+    let facts = template::read(&sentinel_emulator::repo_root().join("template.yaml"))?;
+    let (name, patterns, batching) = match which {
+        Queue::Delay => (
+            "templated-delay",
+            std::slice::from_ref(&facts.disconnect_pattern),
+            facts.delay_batching,
+        ),
+        Queue::Recovery => (
+            "templated-recovery",
+            facts.recovery_patterns.as_slice(),
+            facts.recovery_batching,
+        ),
+    };
+    let queue = world
+        .stack
+        .add_rule_queue(
+            name,
+            patterns,
+            Duration::ZERO,
+            Duration::from_secs(30),
+            facts.max_receive_count,
+        )
+        .await?;
+    world.stack.send_to_queue(&queue.url, events).await?;
+    let monitor = world.monitor(world.config(&[])?)?;
+    let poller = QueuePoller::new(world.stack.sqs.clone(), &queue.url, &queue.arn, "us-east-1")
+        .batching(
+            batching.batch_size,
+            Duration::from_secs(batching.window_seconds),
+        );
+    world.emulator.reset_calls()?;
+    let mut reports = Vec::new();
+    while let Some(poll) = poller.poll_once(&monitor).await? {
+        reports.push(poll.report);
+    }
+    Ok((batching, reports))
 }
