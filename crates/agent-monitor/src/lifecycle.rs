@@ -12,7 +12,6 @@ use crate::actions::ActionRegistry;
 use crate::ports::{EpisodeRepo, Notifier};
 use crate::remediate::Remediation;
 use chrono::{DateTime, Utc};
-use futures::stream::{self, StreamExt};
 use sentinel_agent::episode::{self, Episode, LifecycleSettings, Notice, Sighting, Source, Step};
 use sentinel_agent::recovery::ClusterResolved;
 use sentinel_agent::{AffectedInstance, ClusterAlert, Observation, Verdict};
@@ -21,8 +20,6 @@ use sentinel_core::ClusterArn;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-/// How many episode writes one run keeps in flight.
-const WRITE_CONCURRENCY: usize = 32;
 /// Recording that a notice went out is retried this often (each try with the SDK's own
 /// retries): a lost record would mean the notice is sent again after its lease.
 const MARK_SENT_TRIES: u32 = 4;
@@ -127,9 +124,11 @@ impl Lifecycle {
         let settings = self.settings;
         let mut settled = Settled::default();
 
-        // 1. Store each new state; a notice is owed only once its claim is stored.
-        let outcomes: Vec<(Decided, Effect)> = stream::iter(decided)
-            .map(|d| async move {
+        // 1. Store each new state, all in one batched write (a transaction per 100); a
+        //    notice is owed only once its claim is stored.
+        let steps: Vec<(Decided, Step)> = decided
+            .into_iter()
+            .map(|d| {
                 let step = episode::step(
                     d.stored.as_ref(),
                     &d.verdict,
@@ -138,30 +137,10 @@ impl Lifecycle {
                     now,
                     &settings,
                 );
-                let outcome = match step {
-                    Step::Nothing => Effect::Done,
-                    Step::Later => Effect::Later,
-                    Step::Store(e) => match self.episodes.put(&e, now).await {
-                        Ok(Written::Stored { .. }) => Effect::Done,
-                        Ok(Written::Conflict) => Effect::Conflict,
-                        Err(err) => Effect::Failed(err),
-                    },
-                    Step::Notify(e, notice) => self.claim(e, notice, false, now).await,
-                    Step::NotifyThenLater(e, notice) => self.claim(e, notice, true, now).await,
-                    Step::Forget => match d.stored.as_ref() {
-                        Some(stored) => match self.episodes.delete(stored).await {
-                            Ok(Written::Stored { .. }) => Effect::Done,
-                            Ok(Written::Conflict) => Effect::Conflict,
-                            Err(err) => Effect::Failed(err),
-                        },
-                        None => Effect::Done,
-                    },
-                };
-                (d, outcome)
+                (d, step)
             })
-            .buffer_unordered(WRITE_CONCURRENCY)
-            .collect()
-            .await;
+            .collect();
+        let outcomes = self.store(steps, now).await;
 
         // 2. Group what is owed: one message per cluster and kind of notice.
         let mut owed: BTreeMap<(ClusterArn, Notice), Vec<(Episode, Decided)>> = BTreeMap::new();
@@ -247,16 +226,11 @@ impl Lifecycle {
                     Message::Alert(alert) => self.notifier.publish(alert).await,
                     Message::Resolved(resolved) => self.notifier.publish_resolved(resolved).await,
                 };
-                let after = group.iter().map(|(e, _)| {
-                    let result = &result;
-                    async move {
-                        match result {
-                            Ok(_) => self.record_sent(e, notice, now).await,
-                            Err(_) => self.release_claim(e, notice, now).await,
-                        }
-                    }
-                });
-                futures::future::join_all(after).await;
+                let episodes: Vec<&Episode> = group.iter().map(|(e, _)| e).collect();
+                match &result {
+                    Ok(_) => self.record_all_sent(&episodes, notice, now).await,
+                    Err(_) => self.release_claims(&episodes, notice, now).await,
+                }
                 (notice, message, group, result)
             });
         for (notice, message, group, result) in futures::future::join_all(sends).await {
@@ -314,23 +288,72 @@ impl Lifecycle {
         settled
     }
 
-    /// Stores `e`, which claims `notice`; the notice is owed only once the claim is stored.
-    async fn claim(
+    /// Stores what the steps change: every new state in one `put_all`, suspicions to forget
+    /// one by one (rare). A step that claims a notice owes it only once the claim is stored.
+    async fn store(
         &self,
-        e: Episode,
-        notice: Notice,
-        look_again: bool,
+        steps: Vec<(Decided, Step)>,
         now: DateTime<Utc>,
-    ) -> Effect {
-        match self.episodes.put(&e, now).await {
-            Ok(Written::Stored { version }) => Effect::Owes {
-                episode: Episode { version, ..e },
-                notice,
-                look_again,
-            },
-            Ok(Written::Conflict) => Effect::Conflict,
-            Err(err) => Effect::Failed(err),
+    ) -> Vec<(Decided, Effect)> {
+        let writes: Vec<Episode> = steps
+            .iter()
+            .filter_map(|(_, step)| match step {
+                Step::Store(e) | Step::Notify(e, _) | Step::NotifyThenLater(e, _) => {
+                    Some(e.clone())
+                }
+                Step::Nothing | Step::Later | Step::Forget => None,
+            })
+            .collect();
+        let mut written = if writes.is_empty() {
+            Vec::new().into_iter()
+        } else {
+            match self.episodes.put_all(&writes, now).await {
+                Ok(answers) => answers.into_iter().map(Ok).collect::<Vec<_>>().into_iter(),
+                Err(err) => vec![Err(err); writes.len()].into_iter(),
+            }
+        };
+        let mut outcomes = Vec::with_capacity(steps.len());
+        for (d, step) in steps {
+            let claimed = |e: Episode, notice, look_again, answer| match answer {
+                Ok(Written::Stored { version }) => Effect::Owes {
+                    episode: Episode { version, ..e },
+                    notice,
+                    look_again,
+                },
+                Ok(Written::Conflict) => Effect::Conflict,
+                Err(err) => Effect::Failed(err),
+            };
+            let mut answer = || {
+                written.next().unwrap_or_else(|| {
+                    Err(AwsError::new(
+                        "store",
+                        "put_all",
+                        "fewer answers than writes",
+                    ))
+                })
+            };
+            let effect = match step {
+                Step::Nothing => Effect::Done,
+                Step::Later => Effect::Later,
+                Step::Store(_) => match answer() {
+                    Ok(Written::Stored { .. }) => Effect::Done,
+                    Ok(Written::Conflict) => Effect::Conflict,
+                    Err(err) => Effect::Failed(err),
+                },
+                Step::Notify(e, notice) => claimed(e, notice, false, answer()),
+                Step::NotifyThenLater(e, notice) => claimed(e, notice, true, answer()),
+                Step::Forget => match d.stored.as_ref() {
+                    Some(stored) => match self.episodes.delete(stored).await {
+                        Ok(Written::Stored { .. }) => Effect::Done,
+                        Ok(Written::Conflict) => Effect::Conflict,
+                        Err(err) => Effect::Failed(err),
+                    },
+                    None => Effect::Done,
+                },
+            };
+            outcomes.push((d, effect));
         }
+        outcomes
     }
 
     async fn record_sent(&self, e: &Episode, notice: Notice, now: DateTime<Utc>) {
@@ -373,14 +396,49 @@ impl Lifecycle {
         }
     }
 
-    async fn release_claim(&self, e: &Episode, notice: Notice, now: DateTime<Utc>) {
-        // Best effort: if this fails too, the claim simply expires after its lease.
-        if let Err(err) = self
-            .episodes
-            .put(&episode::notice_failed(e, notice), now)
-            .await
-        {
-            tracing::warn!(container_instance = e.container_instance_arn, error = %err, "could not release the notice claim; it expires after its lease");
+    /// Records `notice` sent on every episode of its message, in one batched write; an
+    /// episode whose write did not go through is recorded on its own (with re-reads and
+    /// retries).
+    async fn record_all_sent(&self, group: &[&Episode], notice: Notice, now: DateTime<Utc>) {
+        let sent: Vec<Episode> = group
+            .iter()
+            .map(|e| episode::notice_sent(e, notice, now))
+            .collect();
+        let answers = match self.episodes.put_all(&sent, now).await {
+            Ok(answers) => answers,
+            Err(_) => vec![Written::Conflict; group.len()],
+        };
+        let stragglers = group
+            .iter()
+            .zip(answers)
+            .filter(|(_, answer)| !matches!(answer, Written::Stored { .. }))
+            .map(|(e, _)| self.record_sent(e, notice, now));
+        futures::future::join_all(stragglers).await;
+    }
+
+    /// Releases the claims of a message that could not be sent, so the redelivery sends it
+    /// at once. Best effort: a claim not released expires after its lease.
+    async fn release_claims(&self, group: &[&Episode], notice: Notice, now: DateTime<Utc>) {
+        let released: Vec<Episode> = group
+            .iter()
+            .map(|e| episode::notice_failed(e, notice))
+            .collect();
+        match self.episodes.put_all(&released, now).await {
+            Ok(answers) => {
+                let kept = answers
+                    .iter()
+                    .filter(|a| !matches!(a, Written::Stored { .. }))
+                    .count();
+                if kept > 0 {
+                    tracing::warn!(
+                        claims = kept,
+                        "some notice claims were not released; they expire after their lease"
+                    );
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "could not release the notice claims; they expire after their lease")
+            }
         }
     }
 }

@@ -308,6 +308,27 @@ impl EpisodeRepo for MemoryWorld {
         })
     }
 
+    /// One write call for the lot (one scripted fault applies to all of it); each episode
+    /// is written on its own version, as the DynamoDB adapter's transactions settle it.
+    fn put_all<'a>(
+        &'a self,
+        episodes: &'a [Episode],
+        _now: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Vec<Written>, AwsError>> {
+        Box::pin(async move {
+            let fault = self.enter(Op::Put).await;
+            let mut answers = Vec::with_capacity(episodes.len());
+            for episode in episodes {
+                answers.push(self.write(Op::Put, episode, fault, |items| {
+                    let mut next = episode.clone();
+                    next.version += 1;
+                    items.insert(next.container_instance_arn.clone(), next);
+                }));
+            }
+            answers.into_iter().collect()
+        })
+    }
+
     fn delete<'a>(&'a self, episode: &'a Episode) -> BoxFuture<'a, Result<Written, AwsError>> {
         Box::pin(async move {
             let fault = self.enter(Op::Delete).await;

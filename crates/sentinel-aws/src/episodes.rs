@@ -3,17 +3,20 @@
 //! racing on one instance cannot both open (and notify) the same episode.
 
 use crate::AwsError;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::future::try_join_all;
 use sentinel_agent::episode::{Episode, EpisodeStatus, Notice, RemediationRecord, Resolution};
 use sentinel_agent::remediation::Outcome;
 use sentinel_agent::{AlertKind, NodeId};
 use sentinel_core::ClusterArn;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// BatchGetItem takes at most 100 keys per call.
 pub const KEYS_PER_CALL: usize = 100;
+/// TransactWriteItems takes at most 100 actions per call.
+pub const ITEMS_PER_TRANSACTION: usize = 100;
 /// Resolved episodes are deleted by DynamoDB's TTL this long after their last write.
 pub const RETENTION: TimeDelta = TimeDelta::days(30);
 /// A suspicion the sweep never confirmed or dropped (its cluster went away) expires sooner.
@@ -106,6 +109,177 @@ impl EpisodeStore {
         next.version = episode.version + 1;
         self.put_versioned(to_item(&next, now), episode.version)
             .await
+    }
+
+    /// Writes every episode, each if its stored item still has the version it carries, in
+    /// as few calls as DynamoDB allows: one TransactWriteItems per 100 episodes (a single
+    /// episode takes a PutItem, half the cost). Returns one answer per episode, in order.
+    ///
+    /// A transaction is all or nothing: when some items' conditions fail, DynamoDB cancels it
+    /// and names them; those are conflicts (unless the item carries this call's write id: a
+    /// committed attempt whose answer was lost), and the rest go again without them.
+    pub async fn put_all(
+        &self,
+        episodes: &[Episode],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Written>, AwsError> {
+        let mut answers = Vec::with_capacity(episodes.len());
+        for chunk in episodes.chunks(ITEMS_PER_TRANSACTION) {
+            answers.extend(self.put_chunk(chunk, now).await?);
+        }
+        Ok(answers)
+    }
+
+    async fn put_chunk(
+        &self,
+        chunk: &[Episode],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Written>, AwsError> {
+        let mut answers: Vec<Option<Written>> = vec![None; chunk.len()];
+        // Each round settles at least one item, so this ends.
+        for _ in 0..=chunk.len() {
+            let pending: Vec<usize> = (0..chunk.len()).filter(|i| answers[*i].is_none()).collect();
+            match pending.as_slice() {
+                [] => break,
+                [only] => {
+                    answers[*only] = Some(self.put(&chunk[*only], now).await?);
+                    break;
+                }
+                _ => {}
+            }
+            let write_id = fastrand::u64(..);
+            let mut items = Vec::with_capacity(pending.len());
+            for i in &pending {
+                let episode = &chunk[*i];
+                let mut next = episode.clone();
+                next.version = episode.version + 1;
+                let mut item = to_item(&next, now);
+                item.insert(WRITE_ID.to_owned(), number(write_id));
+                let put = Put::builder().table_name(&self.table).set_item(Some(item));
+                let put = if episode.version == 0 {
+                    put.condition_expression("attribute_not_exists(pk)")
+                } else {
+                    put.condition_expression("version = :expected")
+                        .expression_attribute_values(":expected", number(episode.version))
+                };
+                let put = put
+                    .build()
+                    .map_err(|e| AwsError::new("dynamodb", "TransactWriteItems", e.to_string()))?;
+                items.push(TransactWriteItem::builder().put(put).build());
+            }
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await;
+            let reasons = match result {
+                Ok(_) => {
+                    for i in &pending {
+                        answers[*i] = Some(Written::Stored {
+                            version: chunk[*i].version + 1,
+                        });
+                    }
+                    break;
+                }
+                Err(e) => match e.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+                        cancelled
+                            .cancellation_reasons()
+                            .iter()
+                            .map(|r| r.code().unwrap_or("None").to_owned())
+                            .collect::<Vec<_>>()
+                    }
+                    _ => return Err(AwsError::from_sdk("dynamodb", "TransactWriteItems", e)),
+                },
+            };
+            let failed: Vec<usize> = pending
+                .iter()
+                .zip(&reasons)
+                .filter(|(_, code)| {
+                    matches!(
+                        code.as_str(),
+                        "ConditionalCheckFailed" | "TransactionConflict"
+                    )
+                })
+                .map(|(i, _)| *i)
+                .collect();
+            if failed.is_empty() {
+                return Err(AwsError::new(
+                    "dynamodb",
+                    "TransactWriteItems",
+                    format!("transaction cancelled for reasons that name no conflict: {reasons:?}"),
+                ));
+            }
+            let keys: Vec<String> = failed
+                .iter()
+                .map(|i| chunk[*i].container_instance_arn.clone())
+                .collect();
+            if !self.written_by(&keys, write_id).await?.is_empty() {
+                // An earlier attempt of this very transaction committed (its answer was
+                // lost, the SDK retried): a transaction is all or nothing, so every pending
+                // item is stored.
+                for i in &pending {
+                    answers[*i] = Some(Written::Stored {
+                        version: chunk[*i].version + 1,
+                    });
+                }
+                break;
+            }
+            // Real conflicts: settled as such; the rest go again without them.
+            for i in failed {
+                answers[i] = Some(Written::Conflict);
+            }
+        }
+        answers
+            .into_iter()
+            .map(|a| {
+                a.ok_or_else(|| {
+                    AwsError::new("dynamodb", "TransactWriteItems", "items left unsettled")
+                })
+            })
+            .collect()
+    }
+
+    /// Which of these items carry `write_id` (one BatchGetItem per 100 keys).
+    async fn written_by(
+        &self,
+        keys: &[String],
+        write_id: u64,
+    ) -> Result<HashSet<String>, AwsError> {
+        let mut ours = HashSet::new();
+        for chunk in keys.chunks(KEYS_PER_CALL) {
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(
+                    chunk
+                        .iter()
+                        .map(|k| HashMap::from([("pk".to_owned(), text(k))]))
+                        .collect(),
+                ))
+                .projection_expression("pk, #w")
+                .expression_attribute_names("#w", WRITE_ID)
+                .consistent_read(true)
+                .build()
+                .map_err(|e| AwsError::new("dynamodb", "BatchGetItem", e.to_string()))?;
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("dynamodb", "BatchGetItem", e))?;
+            for item in output
+                .responses()
+                .and_then(|r| r.get(&self.table))
+                .into_iter()
+                .flatten()
+            {
+                if item.get(WRITE_ID) == Some(&number(write_id)) {
+                    ours.insert(item_key(item));
+                }
+            }
+        }
+        Ok(ours)
     }
 
     /// The one versioned conditional write: stores `item` (which carries `version` =

@@ -5,6 +5,7 @@ mod bootstrap;
 mod contract;
 mod decisions;
 mod deployed_stack;
+mod episode_store;
 mod event_flow;
 mod faults;
 mod lifecycle;

@@ -179,11 +179,13 @@ async fn the_sweep_sends_an_owed_resolved() {
 async fn an_alert_sent_but_not_recorded_still_gets_its_resolved() {
     let world = MemoryWorld::new();
     let lifecycle = lifecycle(&world);
-    // Put 1 claims the alert; puts 2-5 are the four tries to record it sent.
+    // Write 1 claims the alert; write 2 records the message's notices sent, and writes 3-6
+    // are the four tries to record this one on its own.
     world.fail_next(
         Op::Put,
         &[
             Fault::Pass,
+            Fault::Fail,
             Fault::Fail,
             Fault::Fail,
             Fault::Fail,

@@ -1,0 +1,96 @@
+//! The episode store's batched conditional writes against the emulator's DynamoDB: one
+//! transaction per 100 episodes, conflicts named and left out, the rest written, and a
+//! committed transaction whose answer was lost recognised as its own.
+
+use integration_tests::{records, Fault, FaultKind, World};
+use sentinel_agent::episode::{Episode, EpisodeStatus};
+use sentinel_aws::{EpisodeStore, Written};
+
+fn store(world: &World) -> EpisodeStore {
+    EpisodeStore::new(
+        aws_sdk_dynamodb::Client::new(&world.sdk),
+        &world.stack.table_name,
+    )
+}
+
+/// Three open, notified episodes as the monitor stored them.
+async fn three_episodes(world: &World) -> anyhow::Result<Vec<Episode>> {
+    let (members, events) = world.cluster_with_stopped_agents("api", &[], 3).await?;
+    let monitor = world.monitor(world.config(&[])?)?;
+    assert_eq!(monitor.process(&records(&events)).await.published.len(), 1);
+    let mut episodes = Vec::new();
+    for member in &members {
+        episodes.push(world.episode(member).await?.expect("stored episode"));
+    }
+    Ok(episodes)
+}
+
+#[tokio::test]
+async fn a_conflict_inside_a_transaction_costs_only_its_own_item() -> anyhow::Result<()> {
+    let world = World::start().await?;
+    let mut episodes = three_episodes(&world).await?;
+    let now = chrono::Utc::now();
+    // The middle one was read before another run changed it: its version is stale.
+    episodes[1].version -= 1;
+    for e in &mut episodes {
+        e.notices_sent += 10;
+    }
+    world.emulator.reset_calls()?;
+    let answers = store(&world).put_all(&episodes, now).await?;
+    let versions: Vec<u64> = episodes.iter().map(|e| e.version + 1).collect();
+    assert_eq!(
+        answers,
+        [
+            Written::Stored {
+                version: versions[0]
+            },
+            Written::Conflict,
+            Written::Stored {
+                version: versions[2]
+            },
+        ]
+    );
+    // Cancelled once (naming the stale item), checked for a lost answer, written without it.
+    let calls = world.calls()?;
+    assert_eq!(calls.get("dynamodb.TransactWriteItems"), Some(&2));
+    assert_eq!(calls.get("dynamodb.BatchGetItem"), Some(&1));
+    let stored = store(&world)
+        .get_many(
+            &episodes
+                .iter()
+                .map(|e| e.container_instance_arn.clone())
+                .collect::<Vec<_>>(),
+        )
+        .await?;
+    let notices = |i: usize| stored[&episodes[i].container_instance_arn].notices_sent;
+    assert_eq!((notices(0), notices(1), notices(2)), (11, 1, 11));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_transaction_whose_answer_was_lost_counts_as_written() -> anyhow::Result<()> {
+    let world = World::start().await?;
+    let episodes = three_episodes(&world).await?;
+    world
+        .emulator
+        .inject(&Fault::new("dynamodb", "TransactWriteItems", FaultKind::LostAnswer).times(1))?;
+    world.emulator.reset_calls()?;
+    let resolved: Vec<Episode> = episodes
+        .iter()
+        .map(|e| Episode {
+            status: EpisodeStatus::Resolved,
+            ..e.clone()
+        })
+        .collect();
+    let answers = store(&world).put_all(&resolved, chrono::Utc::now()).await?;
+    assert!(
+        answers.iter().all(|a| matches!(a, Written::Stored { .. })),
+        "{answers:?}"
+    );
+    // The committed attempt, the SDK's retry (cancelled: every condition met its own write),
+    // and one read of the write ids.
+    let calls = world.calls()?;
+    assert_eq!(calls.get("dynamodb.TransactWriteItems"), Some(&2));
+    assert_eq!(calls.get("dynamodb.BatchGetItem"), Some(&1));
+    Ok(())
+}
