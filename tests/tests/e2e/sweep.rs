@@ -178,3 +178,33 @@ async fn a_quiet_sweep_costs_the_batching_lower_bound() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// One item in the table that is not a readable episode (hand-edited, or written by a future
+/// version) is skipped and counted; every other episode is swept as usual.
+#[tokio::test]
+async fn a_malformed_table_item_does_not_stop_the_sweep() -> anyhow::Result<()> {
+    let world = World::start().await?;
+    let (members, events) = world.cluster_with_stopped_agents("api", &[], 1).await?;
+    let monitor = world.monitor(world.config(&[])?)?;
+    monitor.process(&records(&events)).await;
+    use aws_sdk_dynamodb::types::AttributeValue;
+    aws_sdk_dynamodb::Client::new(&world.sdk)
+        .put_item()
+        .table_name(&world.stack.table_name)
+        .item(
+            "pk",
+            AttributeValue::S(
+                "arn:aws:ecs:us-east-1:123456789012:container-instance/api/garbled".into(),
+            ),
+        )
+        .item("status", AttributeValue::S("sideways".into()))
+        .send()
+        .await?;
+
+    world.fleet().start_agent(&members[0])?;
+    let report = monitor.sweep().await;
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(report.unreadable_items, 1);
+    assert_eq!(report.resolved.len(), 1, "the readable episode was swept");
+    Ok(())
+}
