@@ -181,6 +181,10 @@ class Harness:
     def __init__(self):
         self.app = DomainDispatcherApplication(create_backend_app)
         self.lock = threading.Lock()
+        # moto's TransactWriteItems rolls back by restoring a copy of the whole table taken
+        # when it started, undoing writes other requests made meanwhile. DynamoDB isolates a
+        # transaction; here DynamoDB requests run one at a time so moto's do not interleave.
+        self.dynamodb_lock = threading.Lock()
         self.calls = Counter()
         self.faults = []  # tried in the order added; the first that fires decides
         self.next_fault_id = 1
@@ -214,7 +218,28 @@ class Harness:
                 return respond(start_response, status, headers, payload)
         if service == "ssm" and operation == "DescribeInstanceInformation":
             return self.describe_instance_information(start_response, body)
+        if service == "dynamodb":
+            return self.serialized(environ, start_response)
         return self.app(environ, start_response)
+
+    def serialized(self, environ, start_response):
+        """Runs one DynamoDB request under the DynamoDB lock, its answer read to the end."""
+        answer = {}
+
+        def keep(status, headers, exc_info=None):
+            answer["status"], answer["headers"] = status, headers
+            return lambda _data: None
+
+        with self.dynamodb_lock:
+            result = self.app(environ, keep)
+            try:
+                payload = b"".join(result)
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+        start_response(answer["status"], answer["headers"])
+        return [payload]
 
     def take_effect(self, environ, service, operation, body):
         """Runs the request through moto (or the harness's own SSM) and drops the answer."""
@@ -224,6 +249,9 @@ class Harness:
         if service == "ssm" and operation == "DescribeInstanceInformation":
             return
         environ["wsgi.input"] = io.BytesIO(body)
+        if service == "dynamodb":
+            self.serialized(environ, ignore)
+            return
         answer = self.app(environ, ignore)
         try:
             for _chunk in answer:

@@ -94,3 +94,46 @@ async fn a_transaction_whose_answer_was_lost_counts_as_written() -> anyhow::Resu
     assert_eq!(calls.get("dynamodb.BatchGetItem"), Some(&1));
     Ok(())
 }
+
+/// moto restores a whole table when a transaction is cancelled; without the harness running
+/// DynamoDB requests one at a time, writes made meanwhile by other requests were lost. Here
+/// a cancelled transaction and a plain write race 100 times: every plain write must survive.
+#[tokio::test]
+async fn concurrent_writes_survive_a_cancelled_transaction() -> anyhow::Result<()> {
+    let world = World::start().await?;
+    let episodes = three_episodes(&world).await?;
+    let store = store(&world);
+    let now = chrono::Utc::now();
+    let fresh = |name: String| Episode {
+        container_instance_arn: format!(
+            "arn:aws:ecs:us-east-1:123456789012:container-instance/api/{name}"
+        ),
+        version: 0,
+        ..episodes[0].clone()
+    };
+    // Always cancelled once: the first episode's version is stale.
+    let stale = Episode {
+        version: 0,
+        ..episodes[0].clone()
+    };
+    let mut written = Vec::new();
+    for i in 0..100 {
+        let racer = fresh(format!("racer-{i}"));
+        let batch = [stale.clone(), fresh(format!("batch-{i}"))];
+        let (cancelled, plain) = tokio::join!(store.put_all(&batch, now), store.put(&racer, now));
+        assert_eq!(cancelled?[0], Written::Conflict);
+        assert_eq!(plain?, Written::Stored { version: 1 });
+        written.push(racer.container_instance_arn);
+    }
+    let found = store.get_many(&written).await?;
+    let lost: Vec<&String> = written
+        .iter()
+        .filter(|arn| !found.contains_key(*arn))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} writes were undone: {lost:?}",
+        lost.len()
+    );
+    Ok(())
+}
