@@ -180,8 +180,11 @@ impl Emulator {
         &self.endpoint
     }
 
-    /// An SDK configuration pointed at this emulator: test credentials, us-east-1, and fast
-    /// retries (the standard three attempts, with millisecond backoff so tests stay quick).
+    /// An SDK configuration pointed at this emulator: the shared settings, test credentials,
+    /// us-east-1, fast retries (the standard three attempts, with millisecond backoff so tests
+    /// stay quick), and time limits sized for the emulator rather than AWS: on a loaded
+    /// 2-core machine moto sometimes takes seconds, and an attempt cut off after the call took
+    /// effect is retried, which turns one publish into two. Tests of time limits set their own.
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
         let credentials =
             aws_credential_types::Credentials::new("testing", "testing", None, None, "emulator");
@@ -193,6 +196,13 @@ impl Emulator {
                 aws_config::retry::RetryConfig::standard()
                     .with_initial_backoff(Duration::from_millis(20))
                     .with_max_backoff(Duration::from_millis(200)),
+            )
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(3))
+                    .operation_attempt_timeout(Duration::from_secs(60))
+                    .operation_timeout(Duration::from_secs(180))
+                    .build(),
             )
             .load()
             .await
