@@ -370,7 +370,9 @@ impl Lifecycle {
                         .await
                     {
                         Ok(mut fresh) => match fresh.remove(&e.container_instance_arn) {
-                            Some(current) if current.pending.map(|(n, _)| n) == Some(notice) => {
+                            Some(current)
+                                if current.state.pending.map(|(n, _)| n) == Some(notice) =>
+                            {
                                 let mut merged = current;
                                 if merged.remediations.is_empty() {
                                     merged.remediations = e.remediations.clone();

@@ -107,7 +107,7 @@ impl AffectedInstance {
                 remediations: Vec::new(),
             },
         };
-        affected.disconnected_since = Some(episode.first_seen_at);
+        affected.disconnected_since = Some(episode.state.first_seen_at);
         affected.remediations = episode.remediations.clone();
         affected
     }

@@ -1,74 +1,26 @@
 //! Alert lifecycle: one episode per disconnection of one container instance.
 //!
 //! An episode is opened when an alert is due, stays open while the agent stays down, and is
-//! resolved when the agent comes back or the instance goes away. Every notification an
-//! episode owes is recorded on the episode *before* it is sent (the "pending notice"), and
-//! cleared after, so a crash or a failed publish is retried later instead of being lost, and
-//! a redelivered event never notifies twice.
+//! resolved when the agent comes back or the instance goes away. The rules of claiming,
+//! sending, reminding and resolving are the shared notice lifecycle
+//! ([`sentinel_core::notice`]); this module says what an agent episode is and which
+//! verdicts fail, end or hold one.
 //!
-//! [`step`] is the whole lifecycle as one pure function: given the stored episode (if any),
-//! the fresh verdict and the time, it says what to store and which notice to send.
+//! [`step`] is the whole lifecycle of an agent episode as one pure function: given the
+//! stored episode (if any), the fresh verdict and the time, it says what to store and which
+//! notice to send.
 
 use crate::decision::{AlertKind, SkipReason, Verdict};
 use crate::node::NodeId;
 use crate::remediation::Outcome;
 use crate::states::InstanceStatus;
 use chrono::{DateTime, TimeDelta, Utc};
+use sentinel_core::notice::{self, Change, Condition, Episodic};
 use sentinel_core::ClusterArn;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EpisodeStatus {
-    /// Seen disconnected by a sweep, not yet for longer than the grace period.
-    Suspected,
-    Open,
-    Resolved,
-}
-
-impl EpisodeStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EpisodeStatus::Suspected => "suspected",
-            EpisodeStatus::Open => "open",
-            EpisodeStatus::Resolved => "resolved",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "suspected" => Some(EpisodeStatus::Suspected),
-            "open" => Some(EpisodeStatus::Open),
-            "resolved" => Some(EpisodeStatus::Resolved),
-            _ => None,
-        }
-    }
-}
-
-/// A notification an episode owes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Notice {
-    Alert,
-    Reminder,
-    Resolved,
-}
-
-impl Notice {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Notice::Alert => "alert",
-            Notice::Reminder => "reminder",
-            Notice::Resolved => "resolved",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "alert" => Some(Notice::Alert),
-            "reminder" => Some(Notice::Reminder),
-            "resolved" => Some(Notice::Resolved),
-            _ => None,
-        }
-    }
-}
+pub use sentinel_core::notice::{
+    EpisodeState, Notice, Phase, Settings as LifecycleSettings, Source,
+};
 
 /// Why an episode ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,67 +72,39 @@ pub struct Episode {
     pub cluster_arn: ClusterArn,
     pub node_id: NodeId,
     pub kind: AlertKind,
-    pub status: EpisodeStatus,
-    /// When the disconnection was first known (event time, or a sweep's first sighting).
-    pub first_seen_at: DateTime<Utc>,
-    pub opened_at: Option<DateTime<Utc>>,
-    pub last_seen_at: DateTime<Utc>,
-    pub resolved_at: Option<DateTime<Utc>>,
+    /// Where the episode is in the notice lifecycle: phase, times, the claimed notice.
+    pub state: EpisodeState,
     pub resolution: Option<Resolution>,
-    /// A notice recorded but not yet known to be sent, and since when it is claimed.
-    pub pending: Option<(Notice, DateTime<Utc>)>,
-    pub notices_sent: u32,
-    pub last_notice_at: Option<DateTime<Utc>>,
-    /// Whether the opening alert went out (a silent recovery owes no resolution notice).
-    pub alert_sent: bool,
     /// Remediation done in this episode (at most one attempt).
     pub remediations: Vec<RemediationRecord>,
     /// Optimistic concurrency: every write expects the version it read.
     pub version: u64,
 }
 
+impl Episodic for Episode {
+    fn state(&self) -> &EpisodeState {
+        &self.state
+    }
+    fn state_mut(&mut self) -> &mut EpisodeState {
+        &mut self.state
+    }
+}
+
 impl Episode {
-    /// Whether the episode still needs looking after: it is not resolved yet, or it is but
-    /// its RESOLVED notice is not confirmed sent. The one rule every path (events, sweep)
-    /// uses to decide whether a stored episode is theirs to carry on.
+    /// Whether the episode is still ours to carry on ([`EpisodeState::is_live`]).
     pub fn is_live(&self) -> bool {
-        self.status != EpisodeStatus::Resolved || self.pending.is_some()
+        self.state.is_live()
     }
 
-    /// Whether subscribers may have heard of this episode: its alert is confirmed sent, or
-    /// it was claimed and never confirmed. A claimed alert may have gone out although its
-    /// sender failed to record it (the publish succeeded, the write after it did not) or
-    /// saw an error (a publish that reached SNS but whose answer was lost); either way a
-    /// RESOLVED is owed, because a stray RESOLVED is better than an alert never closed.
+    /// Whether subscribers may have heard of it ([`EpisodeState::alert_may_have_gone_out`]).
     pub fn alert_may_have_gone_out(&self) -> bool {
-        self.alert_sent || matches!(self.pending, Some((Notice::Alert, _)))
+        self.state.alert_may_have_gone_out()
     }
 
     /// How long the agent has been down, as far as we know, at `now`.
     pub fn downtime(&self, now: DateTime<Utc>) -> TimeDelta {
-        self.resolved_at.unwrap_or(now) - self.first_seen_at
+        self.state.duration(now)
     }
-}
-
-/// The settings that shape the lifecycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LifecycleSettings {
-    /// A sweep opens an episode only for an agent it has seen down at least this long.
-    pub grace: TimeDelta,
-    /// Remind about an episode still open after this long since its last notice.
-    pub reminder_every: Option<TimeDelta>,
-    /// How long a claimed notice is left to its claimer before another run may send it.
-    pub notice_lease: TimeDelta,
-}
-
-/// Where the verdict came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    /// A state-change event, delivered after the grace period by the delay queue (or a
-    /// reconnect event, delivered at once).
-    Event,
-    /// The periodic reconciliation sweep.
-    Sweep,
 }
 
 /// What one candidate looks like now, besides the verdict.
@@ -214,6 +138,7 @@ pub enum Step {
 }
 
 /// The lifecycle, purely: stored episode + fresh verdict + time → what to store and send.
+/// An alert verdict is a failure; a skip ends an open episode or holds it ([`ending`]).
 pub fn step(
     stored: Option<&Episode>,
     verdict: &Verdict,
@@ -222,68 +147,49 @@ pub fn step(
     now: DateTime<Utc>,
     settings: &LifecycleSettings,
 ) -> Step {
-    if let Some(owing) = stored.filter(|e| e.status == EpisodeStatus::Resolved && e.is_live()) {
-        return still_owed(owing, verdict, now, settings);
-    }
-    let live = stored.filter(|e| e.is_live());
-    match (live, verdict) {
-        // No live episode, agent down.
-        (None, Verdict::Alert { kind }) => match source {
-            // Written over the ended episode, if any, so the write expects its version.
-            Source::Event => Step::Notify(open(stored, sighting, *kind, now), Notice::Alert),
-            // A sweep cannot know how long the agent has been down: it remembers the first
-            // sighting and opens once the grace period has passed since.
-            Source::Sweep => Step::Store(suspect(stored, sighting, *kind, now)),
-        },
-        (Some(e), Verdict::Alert { kind }) => match e.status {
-            EpisodeStatus::Suspected => {
-                if source == Source::Event || now - e.first_seen_at >= settings.grace {
-                    Step::Notify(open(Some(e), sighting, *kind, now), Notice::Alert)
-                } else {
-                    Step::Nothing
-                }
-            }
-            EpisodeStatus::Open => still_open(e, source, now, settings),
-            EpisodeStatus::Resolved => Step::Nothing,
-        },
-        (None, Verdict::Skip { .. }) => Step::Nothing,
-        (Some(e), Verdict::Skip { reason }) => match e.status {
-            EpisodeStatus::Suspected => Step::Forget,
-            EpisodeStatus::Open => match ending(reason) {
-                Some(resolution) => resolve(e, resolution, now, settings),
-                // Down but not alertable right now (draining, alerts switched off, …): the
-                // episode stays open, and owed notices are still delivered.
-                None => still_open(e, source, now, settings),
-            },
-            EpisodeStatus::Resolved => Step::Nothing,
-        },
-    }
-}
-
-/// An ended episode whose RESOLVED is not confirmed sent: it is sent (again) once its claim
-/// is free, whatever the agent does now, so that an alert is always closed. If the agent is
-/// down again, the new episode waits until the old one is closed.
-fn still_owed(
-    e: &Episode,
-    verdict: &Verdict,
-    now: DateTime<Utc>,
-    settings: &LifecycleSettings,
-) -> Step {
-    let Some((notice, claimed_at)) = e.pending else {
-        return Step::Nothing;
+    let condition = match verdict {
+        Verdict::Alert { kind } => Condition::Failing(*kind),
+        Verdict::Skip { reason } => ending(reason).map_or(Condition::Holding, Condition::Ended),
     };
-    if now - claimed_at < settings.notice_lease {
-        return Step::Later;
-    }
-    let mut next = e.clone();
-    next.pending = Some((notice, now));
-    match verdict {
-        Verdict::Alert { .. } => Step::NotifyThenLater(next, notice),
-        Verdict::Skip { .. } => Step::Notify(next, notice),
+    let new = |state: EpisodeState, kind: AlertKind| Episode {
+        container_instance_arn: sighting.container_instance_arn.clone(),
+        cluster_arn: sighting.cluster_arn.clone(),
+        node_id: sighting.node_id.clone(),
+        kind,
+        state,
+        resolution: None,
+        remediations: Vec::new(),
+        // Written over the suspicion or the ended episode, if any: the write expects its version.
+        version: stored.map_or(0, |e| e.version),
+    };
+    match notice::step(
+        stored,
+        condition,
+        source,
+        sighting.event_time,
+        now,
+        settings,
+    ) {
+        Change::Nothing => Step::Nothing,
+        Change::Later => Step::Later,
+        Change::Forget => Step::Forget,
+        Change::Suspect(state, kind) => Step::Store(new(state, kind)),
+        Change::Open(state, kind) => Step::Notify(new(state, kind), Notice::Alert),
+        Change::Store(e) => Step::Store(e),
+        Change::Notify(e, notice) => Step::Notify(e, notice),
+        Change::Resolve(mut e, resolution, owed) => {
+            e.resolution = Some(resolution);
+            match owed {
+                Some(notice) => Step::Notify(e, notice),
+                None => Step::Store(e),
+            }
+        }
+        Change::NotifyThenLater(e, notice) => Step::NotifyThenLater(e, notice),
     }
 }
 
-/// Which skip reasons end an open episode.
+/// Which skip reasons end an open episode (the rest hold it open: down, but not alertable
+/// right now — draining, alerts switched off — and owed notices are still delivered).
 fn ending(reason: &SkipReason) -> Option<Resolution> {
     match reason {
         SkipReason::AgentReconnected => Some(Resolution::AgentReconnected),
@@ -303,126 +209,21 @@ fn ending(reason: &SkipReason) -> Option<Resolution> {
     }
 }
 
-fn suspect(stored: Option<&Episode>, s: &Sighting, kind: AlertKind, now: DateTime<Utc>) -> Episode {
-    Episode {
-        container_instance_arn: s.container_instance_arn.clone(),
-        cluster_arn: s.cluster_arn.clone(),
-        node_id: s.node_id.clone(),
-        kind,
-        status: EpisodeStatus::Suspected,
-        first_seen_at: now,
-        opened_at: None,
-        last_seen_at: now,
-        resolved_at: None,
-        resolution: None,
-        pending: None,
-        notices_sent: 0,
-        last_notice_at: None,
-        alert_sent: false,
-        remediations: Vec::new(),
-        version: stored.map_or(0, |e| e.version),
-    }
-}
-
-fn open(stored: Option<&Episode>, s: &Sighting, kind: AlertKind, now: DateTime<Utc>) -> Episode {
-    // Down since the earliest we know of: a sweep's first sighting or the event's time.
-    let first_seen_at = stored
-        .filter(|e| e.status == EpisodeStatus::Suspected)
-        .map(|e| e.first_seen_at)
-        .into_iter()
-        .chain(s.event_time)
-        .fold(now, DateTime::min);
-    Episode {
-        first_seen_at,
-        opened_at: Some(now),
-        status: EpisodeStatus::Open,
-        pending: Some((Notice::Alert, now)),
-        ..suspect(stored, s, kind, now)
-    }
-}
-
-fn still_open(
-    e: &Episode,
-    source: Source,
-    now: DateTime<Utc>,
-    settings: &LifecycleSettings,
-) -> Step {
-    let mut next = e.clone();
-    next.last_seen_at = now;
-    if let Some((notice, claimed_at)) = e.pending {
-        // Owed but not confirmed sent: take it over once the claimer's lease ran out.
-        if now - claimed_at >= settings.notice_lease {
-            next.pending = Some((notice, now));
-            return Step::Notify(next, notice);
-        }
-        return Step::Later;
-    }
-    if let Some(every) = settings.reminder_every {
-        let last = e.last_notice_at.or(e.opened_at).unwrap_or(e.first_seen_at);
-        if e.alert_sent && now - last >= every {
-            next.pending = Some((Notice::Reminder, now));
-            return Step::Notify(next, Notice::Reminder);
-        }
-    }
-    match source {
-        // An event is news: remember when it was last seen down.
-        Source::Event => Step::Store(next),
-        // A sweep seeing the same open episode again changes nothing worth a write, which
-        // keeps a sweep's cost flat however many episodes are open.
-        Source::Sweep => Step::Nothing,
-    }
-}
-
-fn resolve(
-    e: &Episode,
-    resolution: Resolution,
-    now: DateTime<Utc>,
-    settings: &LifecycleSettings,
-) -> Step {
-    if let Some((_, claimed_at)) = e.pending {
-        // Whether that notice goes out decides whether a resolution is owed: wait for it.
-        if now - claimed_at < settings.notice_lease {
-            return Step::Later;
-        }
-    }
-    let mut next = e.clone();
-    next.status = EpisodeStatus::Resolved;
-    next.resolved_at = Some(now);
-    next.last_seen_at = now;
-    next.resolution = Some(resolution);
-    if e.alert_may_have_gone_out() {
-        next.pending = Some((Notice::Resolved, now));
-        Step::Notify(next, Notice::Resolved)
-    } else {
-        // Nobody was told it was down, so nobody needs to be told it is back.
-        next.pending = None;
-        Step::Store(next)
-    }
-}
-
 /// The state after `notice` is confirmed sent.
 pub fn notice_sent(e: &Episode, notice: Notice, now: DateTime<Utc>) -> Episode {
-    let mut next = e.clone();
-    next.pending = None;
-    next.notices_sent += 1;
-    next.last_notice_at = Some(now);
-    if notice == Notice::Alert {
-        next.alert_sent = true;
+    Episode {
+        state: e.state.sent(notice, now),
+        ..e.clone()
     }
-    next
 }
 
 /// The state after sending `notice` failed: the claim is released so the next run (the
 /// redelivery) may send it at once.
 pub fn notice_failed(e: &Episode, notice: Notice) -> Episode {
-    let mut next = e.clone();
-    if let Some((pending, _)) = next.pending {
-        if pending == notice {
-            // A claim as old as time: any later run's lease check lets it through.
-            next.pending = Some((pending, DateTime::UNIX_EPOCH));
-        }
+    Episode {
+        state: e.state.failed(notice),
+        ..e.clone()
     }
-    next
 }
 
 #[cfg(test)]
@@ -495,13 +296,13 @@ mod tests {
             &SETTINGS,
         ));
         assert_eq!(notice, Notice::Alert);
-        assert_eq!(e.status, EpisodeStatus::Open);
-        assert_eq!(e.first_seen_at, t(-2), "down since the event");
-        assert_eq!(e.pending, Some((Notice::Alert, t(0))));
+        assert_eq!(e.state.phase, Phase::Open);
+        assert_eq!(e.state.first_seen_at, t(-2), "down since the event");
+        assert_eq!(e.state.pending, Some((Notice::Alert, t(0))));
         let sent = notice_sent(&e, notice, t(0));
-        assert!(sent.alert_sent);
-        assert_eq!(sent.pending, None);
-        assert_eq!(sent.notices_sent, 1);
+        assert!(sent.state.alert_sent);
+        assert_eq!(sent.state.pending, None);
+        assert_eq!(sent.state.notices_sent, 1);
     }
 
     #[test]
@@ -515,8 +316,8 @@ mod tests {
             t(5),
             &SETTINGS,
         ));
-        assert_eq!(next.last_seen_at, t(5));
-        assert_eq!(next.pending, None);
+        assert_eq!(next.state.last_seen_at, t(5));
+        assert_eq!(next.state.pending, None);
     }
 
     #[test]
@@ -563,7 +364,7 @@ mod tests {
             &SETTINGS,
         ));
         assert_eq!(n, Notice::Alert);
-        assert_eq!(again.pending, Some((Notice::Alert, t(2))));
+        assert_eq!(again.state.pending, Some((Notice::Alert, t(2))));
         // A released claim (publish failed) is taken over at once.
         let released = notice_failed(&claimed, Notice::Alert);
         assert!(matches!(
@@ -591,7 +392,7 @@ mod tests {
             &SETTINGS,
         ));
         assert_eq!(n, Notice::Resolved);
-        assert_eq!(resolved.status, EpisodeStatus::Resolved);
+        assert_eq!(resolved.state.phase, Phase::Resolved);
         assert_eq!(resolved.resolution, Some(Resolution::AgentReconnected));
         assert_eq!(resolved.downtime(t(99)), TimeDelta::minutes(32));
         let done = notice_sent(&resolved, n, t(30));
@@ -627,8 +428,8 @@ mod tests {
             &SETTINGS,
         ));
         assert_eq!(n, Notice::Resolved);
-        assert_eq!(closing.status, EpisodeStatus::Resolved);
-        assert_eq!(closing.pending, Some((Notice::Resolved, t(1))));
+        assert_eq!(closing.state.phase, Phase::Resolved);
+        assert_eq!(closing.state.pending, Some((Notice::Resolved, t(1))));
     }
 
     #[test]
@@ -693,8 +494,8 @@ mod tests {
             t(9),
             &SETTINGS,
         ));
-        assert_eq!(kept.status, EpisodeStatus::Open);
-        assert_eq!(kept.last_seen_at, t(9));
+        assert_eq!(kept.state.phase, Phase::Open);
+        assert_eq!(kept.state.last_seen_at, t(9));
         assert_eq!(
             step(
                 Some(&e),
@@ -723,8 +524,8 @@ mod tests {
             t(0),
             &SETTINGS,
         ));
-        assert_eq!(s.status, EpisodeStatus::Suspected);
-        assert_eq!(s.first_seen_at, t(0));
+        assert_eq!(s.state.phase, Phase::Suspected);
+        assert_eq!(s.state.first_seen_at, t(0));
         assert_eq!(
             step(
                 Some(&s),
@@ -745,7 +546,11 @@ mod tests {
             &SETTINGS,
         ));
         assert_eq!(n, Notice::Alert);
-        assert_eq!(opened.first_seen_at, t(0), "down since the first sighting");
+        assert_eq!(
+            opened.state.first_seen_at,
+            t(0),
+            "down since the first sighting"
+        );
         // The agent came back before the grace period: the suspicion is forgotten.
         assert_eq!(
             step(
@@ -819,7 +624,7 @@ mod tests {
             again.version, resolved.version,
             "the write expects the stored version"
         );
-        assert_eq!(again.notices_sent, 0);
-        assert!(!again.alert_sent);
+        assert_eq!(again.state.notices_sent, 0);
+        assert!(!again.state.alert_sent);
     }
 }

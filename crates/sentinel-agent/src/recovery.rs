@@ -79,7 +79,7 @@ impl ClusterResolved {
                 "   {:<19} {} (since {})",
                 "down for:",
                 human_duration(e.downtime(self.checked_at)),
-                e.first_seen_at.format("%Y-%m-%d %H:%M:%S UTC")
+                e.state.first_seen_at.format("%Y-%m-%d %H:%M:%S UTC")
             );
             let done = describe_remediations(&e.remediations)
                 .unwrap_or_else(|| "nothing (alert only)".into());
@@ -149,8 +149,8 @@ impl ClusterResolved {
                     kind: e.kind.as_str(),
                     resolution: e.resolution.as_ref().map_or("closed", Resolution::code),
                     detail: e.resolution.as_ref().map(Resolution::describe),
-                    down_since: e.first_seen_at,
-                    resolved_at: e.resolved_at,
+                    down_since: e.state.first_seen_at,
+                    resolved_at: e.state.resolved_at,
                     downtime_seconds: e.downtime(self.checked_at).num_seconds().max(0),
                     actions: e.remediations.iter().map(ActionDoc::from).collect(),
                     auto_remediated: auto_remediated(e),
@@ -238,7 +238,7 @@ pub fn auto_remediated(e: &Episode) -> bool {
 mod tests {
     use super::*;
     use crate::decision::AlertKind;
-    use crate::episode::{EpisodeStatus, RemediationRecord};
+    use crate::episode::{EpisodeState, Phase, RemediationRecord};
     use chrono::{TimeDelta, TimeZone};
 
     fn episode(node: &str, resolution: Resolution, down_minutes: i64) -> Episode {
@@ -248,16 +248,18 @@ mod tests {
             cluster_arn: ClusterArn::parse("arn:aws:ecs:us-east-1:1:cluster/payments").unwrap(),
             node_id: NodeId::parse(node).unwrap(),
             kind: AlertKind::AgentDisconnected,
-            status: EpisodeStatus::Resolved,
-            first_seen_at: resolved_at - TimeDelta::minutes(down_minutes),
-            opened_at: None,
-            last_seen_at: resolved_at,
-            resolved_at: Some(resolved_at),
+            state: EpisodeState {
+                phase: Phase::Resolved,
+                first_seen_at: resolved_at - TimeDelta::minutes(down_minutes),
+                opened_at: None,
+                last_seen_at: resolved_at,
+                resolved_at: Some(resolved_at),
+                pending: None,
+                notices_sent: 1,
+                last_notice_at: None,
+                alert_sent: true,
+            },
             resolution: Some(resolution),
-            pending: None,
-            notices_sent: 1,
-            last_notice_at: None,
-            alert_sent: true,
             remediations: vec![],
             version: 3,
         }
@@ -314,14 +316,14 @@ mod tests {
         assert!(!auto_remediated(&e));
         e.remediations.push(RemediationRecord {
             action: "restart-agent".into(),
-            at: e.first_seen_at,
+            at: e.state.first_seen_at,
             outcome: Outcome::DryRun,
             detail: "would restart the ECS agent".into(),
         });
         assert!(!auto_remediated(&e), "a dry run fixes nothing");
         e.remediations.push(RemediationRecord {
             action: "restart-agent".into(),
-            at: e.first_seen_at,
+            at: e.state.first_seen_at,
             outcome: Outcome::Succeeded,
             detail: "command 42".into(),
         });

@@ -7,7 +7,9 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::future::try_join_all;
-use sentinel_agent::episode::{Episode, EpisodeStatus, Notice, RemediationRecord, Resolution};
+use sentinel_agent::episode::{
+    Episode, EpisodeState, Notice, Phase, RemediationRecord, Resolution,
+};
 use sentinel_agent::remediation::Outcome;
 use sentinel_agent::{AlertKind, NodeId};
 use sentinel_core::ClusterArn;
@@ -490,11 +492,14 @@ fn to_item(e: &Episode, now: DateTime<Utc>) -> HashMap<String, AttributeValue> {
         ("cluster".to_owned(), text(e.cluster_arn.as_str())),
         ("node".to_owned(), text(e.node_id.as_str())),
         ("kind".to_owned(), text(e.kind.as_str())),
-        ("status".to_owned(), text(e.status.as_str())),
-        ("first_seen".to_owned(), time(e.first_seen_at)),
-        ("last_seen".to_owned(), time(e.last_seen_at)),
-        ("notices".to_owned(), number(e.notices_sent)),
-        ("alert_sent".to_owned(), AttributeValue::Bool(e.alert_sent)),
+        ("status".to_owned(), text(e.state.phase.as_str())),
+        ("first_seen".to_owned(), time(e.state.first_seen_at)),
+        ("last_seen".to_owned(), time(e.state.last_seen_at)),
+        ("notices".to_owned(), number(e.state.notices_sent)),
+        (
+            "alert_sent".to_owned(),
+            AttributeValue::Bool(e.state.alert_sent),
+        ),
         ("version".to_owned(), number(e.version)),
         (
             // Stored under the attribute name earlier versions wrote.
@@ -522,15 +527,15 @@ fn to_item(e: &Episode, now: DateTime<Utc>) -> HashMap<String, AttributeValue> {
     // because its episode was cleaned up.
     optional(
         "ttl",
-        match e.status {
-            EpisodeStatus::Open => None,
-            EpisodeStatus::Suspected => Some(time(now + SUSPICION_RETENTION)),
-            EpisodeStatus::Resolved => Some(time(now + RETENTION)),
+        match e.state.phase {
+            Phase::Open => None,
+            Phase::Suspected => Some(time(now + SUSPICION_RETENTION)),
+            Phase::Resolved => Some(time(now + RETENTION)),
         },
     );
-    optional("opened_at", e.opened_at.map(time));
-    optional("resolved_at", e.resolved_at.map(time));
-    optional("last_notice_at", e.last_notice_at.map(time));
+    optional("opened_at", e.state.opened_at.map(time));
+    optional("resolved_at", e.state.resolved_at.map(time));
+    optional("last_notice_at", e.state.last_notice_at.map(time));
     optional("resolution", e.resolution.as_ref().map(|r| text(r.code())));
     optional(
         "resolution_detail",
@@ -539,8 +544,8 @@ fn to_item(e: &Episode, now: DateTime<Utc>) -> HashMap<String, AttributeValue> {
             _ => None,
         },
     );
-    optional("pending", e.pending.map(|(n, _)| text(n.as_str())));
-    optional("pending_since", e.pending.map(|(_, t)| time(t)));
+    optional("pending", e.state.pending.map(|(n, _)| text(n.as_str())));
+    optional("pending_since", e.state.pending.map(|(_, t)| time(t)));
     item
 }
 
@@ -631,24 +636,26 @@ fn from_item(item: &HashMap<String, AttributeValue>) -> Result<Episode, AwsError
             .and_then(|c| NodeId::parse(c).ok())
             .ok_or_else(|| bad("node"))?,
         kind,
-        status: s("status")
-            .and_then(|v| EpisodeStatus::parse(v))
-            .ok_or_else(|| bad("status"))?,
-        first_seen_at: required_time("first_seen")?,
-        opened_at: t("opened_at"),
-        last_seen_at: required_time("last_seen")?,
-        resolved_at: t("resolved_at"),
+        state: EpisodeState {
+            phase: s("status")
+                .and_then(|v| Phase::parse(v))
+                .ok_or_else(|| bad("status"))?,
+            first_seen_at: required_time("first_seen")?,
+            opened_at: t("opened_at"),
+            last_seen_at: required_time("last_seen")?,
+            resolved_at: t("resolved_at"),
+            pending,
+            notices_sent: n("notices")
+                .and_then(|v| u32::try_from(v).ok())
+                .ok_or_else(|| bad("notices"))?,
+            last_notice_at: t("last_notice_at"),
+            alert_sent: item
+                .get("alert_sent")
+                .and_then(|v| v.as_bool().ok())
+                .copied()
+                .unwrap_or(false),
+        },
         resolution,
-        pending,
-        notices_sent: n("notices")
-            .and_then(|v| u32::try_from(v).ok())
-            .ok_or_else(|| bad("notices"))?,
-        last_notice_at: t("last_notice_at"),
-        alert_sent: item
-            .get("alert_sent")
-            .and_then(|v| v.as_bool().ok())
-            .copied()
-            .unwrap_or(false),
         remediations,
         version: n("version")
             .and_then(|v| u64::try_from(v).ok())
@@ -668,18 +675,20 @@ mod tests {
             cluster_arn: ClusterArn::parse("arn:aws:ecs:us-east-1:1:cluster/c").unwrap(),
             node_id: NodeId::parse("mi-0abc").unwrap(),
             kind: AlertKind::NodeUnreachable,
-            status: EpisodeStatus::Resolved,
-            first_seen_at: t,
-            opened_at: Some(t),
-            last_seen_at: t,
-            resolved_at: Some(t),
+            state: EpisodeState {
+                phase: Phase::Resolved,
+                first_seen_at: t,
+                opened_at: Some(t),
+                last_seen_at: t,
+                resolved_at: Some(t),
+                pending: Some((Notice::Resolved, t)),
+                notices_sent: 2,
+                last_notice_at: Some(t),
+                alert_sent: true,
+            },
             resolution: Some(Resolution::InstanceGone {
                 why: "deregistered".into(),
             }),
-            pending: Some((Notice::Resolved, t)),
-            notices_sent: 2,
-            last_notice_at: Some(t),
-            alert_sent: true,
             remediations: vec![RemediationRecord {
                 action: "restart-agent".into(),
                 at: t,
@@ -695,11 +704,11 @@ mod tests {
         let e = episode();
         assert_eq!(from_item(&to_item(&e, Utc::now())).unwrap(), e);
         let mut minimal = episode();
-        minimal.opened_at = None;
-        minimal.resolved_at = None;
+        minimal.state.opened_at = None;
+        minimal.state.resolved_at = None;
         minimal.resolution = None;
-        minimal.pending = None;
-        minimal.last_notice_at = None;
+        minimal.state.pending = None;
+        minimal.state.last_notice_at = None;
         minimal.remediations.clear();
         assert_eq!(from_item(&to_item(&minimal, Utc::now())).unwrap(), minimal);
     }
@@ -710,9 +719,9 @@ mod tests {
         let mut e = episode();
         let ttl = |e: &Episode| to_item(e, now).get("ttl").cloned();
         assert_eq!(ttl(&e), Some(time(now + RETENTION)));
-        e.status = EpisodeStatus::Suspected;
+        e.state.phase = Phase::Suspected;
         assert_eq!(ttl(&e), Some(time(now + SUSPICION_RETENTION)));
-        e.status = EpisodeStatus::Open;
+        e.state.phase = Phase::Open;
         assert_eq!(ttl(&e), None);
     }
 

@@ -6,11 +6,14 @@
 //! - [`clock`]: time as a run sees it, movable in tests.
 //! - [`cache`]: a small time-to-live cache (cluster tags across warm invocations).
 //! - [`emf`]: CloudWatch Embedded Metric Format records.
+//! - [`notice`]: the notice lifecycle every monitor's episodes follow (open once, notify
+//!   once, remind, resolve once, claims with leases).
 
 pub mod cache;
 pub mod clock;
 pub mod emf;
 pub mod ids;
+pub mod notice;
 pub mod policy;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 pub mod deploy;
 pub mod fleet;
+pub mod runtime_api;
 pub mod stack;
 pub mod template;
 

@@ -3,7 +3,7 @@
 //! committed transaction whose answer was lost recognised as its own.
 
 use integration_tests::{records, Fault, FaultKind, World};
-use sentinel_agent::episode::{Episode, EpisodeStatus};
+use sentinel_agent::episode::{Episode, Phase};
 use sentinel_aws::{EpisodeStore, Written};
 
 fn store(world: &World) -> EpisodeStore {
@@ -33,7 +33,7 @@ async fn a_conflict_inside_a_transaction_costs_only_its_own_item() -> anyhow::Re
     // The middle one was read before another run changed it: its version is stale.
     episodes[1].version -= 1;
     for e in &mut episodes {
-        e.notices_sent += 10;
+        e.state.notices_sent += 10;
     }
     world.emulator.reset_calls()?;
     let answers = store(&world).put_all(&episodes, now).await?;
@@ -62,7 +62,11 @@ async fn a_conflict_inside_a_transaction_costs_only_its_own_item() -> anyhow::Re
                 .collect::<Vec<_>>(),
         )
         .await?;
-    let notices = |i: usize| stored[&episodes[i].container_instance_arn].notices_sent;
+    let notices = |i: usize| {
+        stored[&episodes[i].container_instance_arn]
+            .state
+            .notices_sent
+    };
     assert_eq!((notices(0), notices(1), notices(2)), (11, 1, 11));
     Ok(())
 }
@@ -77,9 +81,10 @@ async fn a_transaction_whose_answer_was_lost_counts_as_written() -> anyhow::Resu
     world.emulator.reset_calls()?;
     let resolved: Vec<Episode> = episodes
         .iter()
-        .map(|e| Episode {
-            status: EpisodeStatus::Resolved,
-            ..e.clone()
+        .map(|e| {
+            let mut resolved = e.clone();
+            resolved.state.phase = Phase::Resolved;
+            resolved
         })
         .collect();
     let answers = store(&world).put_all(&resolved, chrono::Utc::now()).await?;

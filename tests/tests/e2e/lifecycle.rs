@@ -2,7 +2,7 @@
 //! arrive, one RESOLVED notice when it ends, and nothing owed is ever lost.
 
 use integration_tests::{records, Fault, FaultKind, World};
-use sentinel_agent::episode::{EpisodeStatus, Resolution};
+use sentinel_agent::episode::{Phase, Resolution};
 
 #[tokio::test]
 async fn one_episode_notifies_once_across_batches_and_redeliveries() -> anyhow::Result<()> {
@@ -21,10 +21,10 @@ async fn one_episode_notifies_once_across_batches_and_redeliveries() -> anyhow::
     }
     assert_eq!(world.stack.drain_inbox().await?.len(), 1);
     let episode = world.episode(&members[0]).await?.expect("stored episode");
-    assert_eq!(episode.status, EpisodeStatus::Open);
-    assert_eq!(episode.notices_sent, 1);
-    assert!(episode.alert_sent);
-    assert_eq!(episode.pending, None);
+    assert_eq!(episode.state.phase, Phase::Open);
+    assert_eq!(episode.state.notices_sent, 1);
+    assert!(episode.state.alert_sent);
+    assert_eq!(episode.state.pending, None);
     Ok(())
 }
 
@@ -64,9 +64,9 @@ async fn a_reconnect_resolves_the_episode_once() -> anyhow::Result<()> {
         .is_some_and(|s| s >= 0));
     assert_eq!(inbox[1].attributes["severity"]["Value"], "info");
     let episode = world.episode(&members[0]).await?.expect("stored episode");
-    assert_eq!(episode.status, EpisodeStatus::Resolved);
+    assert_eq!(episode.state.phase, Phase::Resolved);
     assert_eq!(episode.resolution, Some(Resolution::AgentReconnected));
-    assert_eq!(episode.notices_sent, 2);
+    assert_eq!(episode.state.notices_sent, 2);
     Ok(())
 }
 
@@ -129,7 +129,7 @@ async fn terminated_and_deregistered_instances_close_their_episodes_once() -> an
     assert!(again.resolved.is_empty() && again.published.is_empty());
     // The third instance is still down and still open.
     let open = world.episode(&members[2]).await?.expect("stored episode");
-    assert_eq!(open.status, EpisodeStatus::Open);
+    assert_eq!(open.state.phase, Phase::Open);
     assert_eq!(world.stack.drain_inbox().await?.len(), 2);
     Ok(())
 }
@@ -183,7 +183,7 @@ async fn a_resolved_that_failed_to_publish_is_sent_once_on_redelivery() -> anyho
     );
     assert!(failed.resolved.is_empty());
     let owing = world.episode(&members[0]).await?.expect("stored episode");
-    assert_eq!(owing.status, EpisodeStatus::Resolved);
+    assert_eq!(owing.state.phase, Phase::Resolved);
     assert!(owing.is_live(), "it still owes its RESOLVED");
 
     let redelivered = monitor.process(&reconnect).await;
@@ -212,7 +212,7 @@ async fn a_resolved_that_failed_to_publish_is_sent_once_on_redelivery() -> anyho
         ]
     );
     let done = world.episode(&members[0]).await?.expect("stored episode");
-    assert_eq!((done.pending, done.notices_sent), (None, 2));
+    assert_eq!((done.state.pending, done.state.notices_sent), (None, 2));
     Ok(())
 }
 
@@ -235,7 +235,7 @@ async fn a_second_disconnection_opens_a_new_episode_from_its_event() -> anyhow::
     assert!(again.failed_record_ids.is_empty(), "{:?}", again.errors);
     assert_eq!(again.published.len(), 1);
     let episode = world.episode(&members[0]).await?.expect("stored episode");
-    assert_eq!(episode.status, EpisodeStatus::Open);
+    assert_eq!(episode.state.phase, Phase::Open);
     assert_eq!(world.stack.drain_inbox().await?.len(), 3);
     Ok(())
 }
@@ -261,8 +261,8 @@ async fn a_committed_claim_whose_answer_was_lost_still_alerts_once() -> anyhow::
     assert_eq!(calls.get("dynamodb.PutItem"), Some(&3));
     assert_eq!(calls.get("dynamodb.GetItem"), Some(&1));
     let sent = world.episode(&members[0]).await?.expect("stored episode");
-    assert!(sent.alert_sent && sent.pending.is_none());
-    assert_eq!(sent.notices_sent, 1);
+    assert!(sent.state.alert_sent && sent.state.pending.is_none());
+    assert_eq!(sent.state.notices_sent, 1);
 
     // The same event again finds the episode open and notified: nothing is sent twice.
     let stale = monitor.process(&records(&events)).await;
@@ -288,7 +288,10 @@ async fn a_publish_whose_answer_was_lost_is_delivered_twice_and_recorded_once() 
     assert_eq!(world.calls()?.get("sns.Publish"), Some(&2));
     assert_eq!(world.stack.drain_inbox().await?.len(), 2, "delivered twice");
     let episode = world.episode(&members[0]).await?.expect("stored episode");
-    assert_eq!((episode.notices_sent, episode.alert_sent), (1, true));
+    assert_eq!(
+        (episode.state.notices_sent, episode.state.alert_sent),
+        (1, true)
+    );
 
     world.fleet().start_agent(&members[0])?;
     let back = monitor

@@ -10,7 +10,7 @@ use super::*;
 use crate::memory::{Fault, MemoryWorld, NoopRemedies, Op};
 use crate::remediate::Remediation;
 use chrono::{TimeDelta, TimeZone};
-use sentinel_agent::episode::EpisodeStatus;
+use sentinel_agent::episode::Phase;
 use sentinel_agent::remediation::{RemediationAction, RemediationSettings};
 use sentinel_agent::{AlertKind, NodeId, SkipReason};
 use sentinel_core::ClusterView;
@@ -122,8 +122,8 @@ async fn without_faults_one_alert_and_one_resolved() {
     assert_eq!(told(&world, Notice::Resolved), 1);
     let e = world.episode(ARN).expect("stored episode");
     assert_eq!(
-        (e.status, e.pending, e.notices_sent),
-        (EpisodeStatus::Resolved, None, 2)
+        (e.state.phase, e.state.pending, e.state.notices_sent),
+        (Phase::Resolved, None, 2)
     );
 }
 
@@ -163,14 +163,14 @@ async fn the_sweep_sends_an_owed_resolved() {
     world.fail_next(Op::Publish, &[Fault::Fail]);
     assert!(deliver(&lifecycle, &world, false, Some("up"), t(1)).await);
     let owed = world.episode(ARN).expect("stored episode");
-    assert_eq!(owed.status, EpisodeStatus::Resolved);
+    assert_eq!(owed.state.phase, Phase::Resolved);
     assert!(
         owed.is_live(),
         "an ended episode that owes its RESOLVED is still live"
     );
     deliver(&lifecycle, &world, false, None, t(2)).await;
     assert_eq!(told(&world, Notice::Resolved), 1);
-    assert_eq!(world.episode(ARN).and_then(|e| e.pending), None);
+    assert_eq!(world.episode(ARN).and_then(|e| e.state.pending), None);
 }
 
 /// Hole (b): the alert went out but recording it failed every time; a recovery after the lease
@@ -195,7 +195,7 @@ async fn an_alert_sent_but_not_recorded_still_gets_its_resolved() {
     assert!(!deliver(&lifecycle, &world, true, Some("down"), t(0)).await);
     assert_eq!(told(&world, Notice::Alert), 1);
     let unrecorded = world.episode(ARN).expect("stored episode");
-    assert!(!unrecorded.alert_sent && unrecorded.alert_may_have_gone_out());
+    assert!(!unrecorded.state.alert_sent && unrecorded.alert_may_have_gone_out());
     // Within the lease the reconnect waits for the claimer; after it, it resolves loudly.
     assert!(deliver(&lifecycle, &world, false, Some("up"), t(0)).await);
     assert!(!deliver(&lifecycle, &world, false, Some("up"), t(0) + REDELIVERY).await);
@@ -222,7 +222,7 @@ async fn an_owed_resolved_goes_out_before_a_new_episode_opens() {
     let kinds: Vec<Notice> = world.delivered().iter().map(|d| d.notice).collect();
     assert_eq!(kinds, [Notice::Alert, Notice::Resolved, Notice::Alert]);
     let e = world.episode(ARN).expect("stored episode");
-    assert_eq!((e.status, e.alert_sent), (EpisodeStatus::Open, true));
+    assert_eq!((e.state.phase, e.state.alert_sent), (Phase::Open, true));
 }
 
 /// Every script of faults on the first three writes and the first two publishes (576 of
@@ -310,8 +310,8 @@ async fn play(script: ([Fault; 3], [Fault; 2])) -> (usize, usize) {
         "{script:?}: {outstanding:?} never acknowledged"
     );
     if let Some(e) = world.episode(ARN) {
-        assert_eq!(e.pending, None, "{script:?}: {e:?}");
-        assert_eq!(e.status, EpisodeStatus::Resolved, "{script:?}");
+        assert_eq!(e.state.pending, None, "{script:?}: {e:?}");
+        assert_eq!(e.state.phase, Phase::Resolved, "{script:?}");
     }
     (told(&world, Notice::Alert), told(&world, Notice::Resolved))
 }
@@ -400,8 +400,8 @@ async fn a_run_stalled_past_its_lease_is_taken_over() {
     assert!(!stalled_failed && !takeover_failed);
     assert_eq!(told(&world, Notice::Alert), 2);
     let e = world.episode(ARN).expect("stored episode");
-    assert!(e.alert_sent && e.pending.is_none());
-    assert_eq!(e.notices_sent, 1, "recorded once");
+    assert!(e.state.alert_sent && e.state.pending.is_none());
+    assert_eq!(e.state.notices_sent, 1, "recorded once");
     assert!(!deliver(&lifecycle, &world, false, Some("up"), t(3)).await);
     assert_eq!(told(&world, Notice::Resolved), 1);
 }

@@ -1,0 +1,424 @@
+//! `make bench`: runs the agent monitor's release `bootstrap` the way Lambda does — a fresh
+//! process, the Lambda Runtime API on 127.0.0.1, the AWS emulator behind `AWS_ENDPOINT_URL` —
+//! for a few batches that matter, and prints what each cost: time from spawn to answer, peak
+//! memory, AWS calls by operation against the batching lower bound, and messages sent.
+//!
+//! Times include the emulator's own latency (moto, in Python, on this machine), not AWS's:
+//! compare rows and builds with each other, not with production. Calls and messages are
+//! exact and the same on every machine.
+//!
+//! Later functions add their scenarios here.
+
+use anyhow::Context;
+use aws_lambda_events::event::sqs::SqsMessage;
+use clap::Parser;
+use sentinel_emulator::fleet::{self, Fleet, Member};
+use sentinel_emulator::runtime_api::{function_command, peak_rss_kib, RuntimeApi};
+use sentinel_emulator::stack::Stack;
+use sentinel_emulator::Emulator;
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(about = "Benchmarks a function's release binary against the AWS emulator")]
+struct Args {
+    /// The agent monitor's binary (`make bench` builds the release one).
+    #[arg(long, default_value = "target/release/bootstrap")]
+    bootstrap: PathBuf,
+    /// Runs per scenario, each on a fresh emulator; times are the median.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Only scenarios whose name contains this.
+    #[arg(long)]
+    only: Option<String>,
+}
+
+/// Records per invocation: the template's `BatchSize` on both queues.
+const BATCH_SIZE: usize = 100;
+/// How long one invocation may take before the bench gives up on it.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What arrives at the function: events about `per_cluster[c]` instances in each cluster,
+/// their agents down (`disconnected`) or connected (task churn: the recovery rule's traffic).
+struct Scenario {
+    name: &'static str,
+    per_cluster: &'static [usize],
+    disconnected: bool,
+}
+
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "1 disconnect",
+        per_cluster: &[1],
+        disconnected: true,
+    },
+    Scenario {
+        name: "10 disconnects, 1 cluster",
+        per_cluster: &[10],
+        disconnected: true,
+    },
+    Scenario {
+        name: "storm: 5 clusters x 100",
+        per_cluster: &[100; 5],
+        disconnected: true,
+    },
+    Scenario {
+        name: "task churn: 300 reconnects",
+        per_cluster: &[100; 3],
+        disconnected: false,
+    },
+];
+
+/// One run of a scenario.
+struct Measured {
+    invocations: usize,
+    init: Duration,
+    cold_answer: Duration,
+    /// Mean time per invocation after the first (the warm sandbox), if there was more than one.
+    warm_answer: Option<Duration>,
+    peak_rss_kib: Option<u64>,
+    log_bytes: usize,
+    calls: BTreeMap<String, u64>,
+    messages: usize,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    anyhow::ensure!(
+        args.bootstrap.exists(),
+        "{} does not exist: run `make bench` (it builds the release binary) or pass --bootstrap",
+        args.bootstrap.display()
+    );
+    anyhow::ensure!(args.runs >= 1, "--runs must be at least 1");
+    let size = std::fs::metadata(&args.bootstrap)?.len();
+    println!(
+        "agent-monitor {} ({:.1} MiB), {} run(s) per scenario on a fresh emulator, median times",
+        args.bootstrap.display(),
+        size as f64 / 1_048_576.0,
+        args.runs
+    );
+    println!("machine: {}", machine());
+    println!(
+        "times include the emulator's latency (moto on 127.0.0.1), not AWS's; calls are exact\n"
+    );
+
+    let mut rows = Vec::new();
+    for scenario in SCENARIOS {
+        if let Some(only) = &args.only {
+            if !scenario.name.contains(only.as_str()) {
+                continue;
+            }
+        }
+        let mut runs = Vec::new();
+        for run in 0..args.runs {
+            eprintln!("{}: run {} of {}", scenario.name, run + 1, args.runs);
+            runs.push(
+                run_once(&args.bootstrap, scenario)
+                    .await
+                    .with_context(|| format!("scenario {:?}", scenario.name))?,
+            );
+        }
+        rows.push((scenario, runs));
+    }
+
+    println!(
+        "{:<28} {:>5} {:>8} {:>10} {:>10} {:>9} {:>9} {:>12} {:>10}",
+        "scenario",
+        "invoc",
+        "init ms",
+        "cold ms",
+        "warm ms",
+        "RSS MiB",
+        "log KiB",
+        "calls/bound",
+        "msgs/bound"
+    );
+    let mut breakdown = Vec::new();
+    for (scenario, runs) in &rows {
+        let last = runs.last().context("no runs")?;
+        let bound = lower_bound(scenario);
+        let calls: u64 = last.calls.values().sum();
+        let bound_calls: u64 = bound.calls.values().sum();
+        let ms = |d: Duration| format!("{:.0}", d.as_secs_f64() * 1000.0);
+        println!(
+            "{:<28} {:>5} {:>8} {:>10} {:>10} {:>9} {:>9} {:>12} {:>10}",
+            scenario.name,
+            last.invocations,
+            ms(median(runs.iter().map(|r| r.init))),
+            ms(median(runs.iter().map(|r| r.cold_answer))),
+            if runs.iter().any(|r| r.warm_answer.is_some()) {
+                ms(median(runs.iter().filter_map(|r| r.warm_answer)))
+            } else {
+                "-".to_owned()
+            },
+            runs.iter()
+                .filter_map(|r| r.peak_rss_kib)
+                .max()
+                .map(|kib| format!("{:.1}", kib as f64 / 1024.0))
+                .unwrap_or_else(|| "n/a".to_owned()),
+            format!("{:.1}", last.log_bytes as f64 / 1024.0),
+            format!("{calls}/{bound_calls}"),
+            format!("{}/{}", last.messages, bound.messages),
+        );
+        let differing = runs.iter().any(|r| r.calls != last.calls);
+        breakdown.push(format!(
+            "  {}: {}{}",
+            scenario.name,
+            by_operation(&last.calls, &bound.calls),
+            if differing {
+                "  (calls differed between runs: retries against the emulator)"
+            } else {
+                ""
+            }
+        ));
+    }
+    println!("\nAWS calls by operation, measured/lower bound:");
+    for line in breakdown {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// One run on a fresh emulator: build the fleet, queue the batches, start the binary, time
+/// every answer, read its peak memory, count the calls and the messages.
+async fn run_once(bootstrap: &std::path::Path, scenario: &Scenario) -> anyhow::Result<Measured> {
+    let emulator = Emulator::start()?;
+    let sdk = emulator.sdk_config().await;
+    let stack = Stack::create(&sdk, "bench").await?;
+    let fleet = Fleet::new(&emulator, &sdk);
+    let mut clusters: Vec<Vec<Member>> = Vec::new();
+    for (c, count) in scenario.per_cluster.iter().enumerate() {
+        let name = format!("bench-{c}");
+        fleet.create_cluster(&name, &[]).await?;
+        let members = fleet.add_ec2_instances(&name, *count).await?;
+        if scenario.disconnected {
+            for member in &members {
+                fleet.stop_agent(member)?;
+            }
+        }
+        clusters.push(members);
+    }
+    let batches = sqs_batches(&interleave(&clusters), !scenario.disconnected);
+
+    let environment = BTreeMap::from([
+        ("ALERT_TOPIC_ARN".to_owned(), stack.topic_arn.clone()),
+        (
+            "DEAD_LETTER_QUEUE_URL".to_owned(),
+            stack.dead_letter_url.clone(),
+        ),
+        ("ALERT_TABLE_NAME".to_owned(), stack.table_name.clone()),
+    ]);
+    emulator.reset_calls()?;
+    let invocations = batches.len();
+    let api = RuntimeApi::serve_all(batches)?;
+    let spawned = Instant::now();
+    let mut child = function_command(bootstrap, &api.address, emulator.endpoint(), &environment)
+        .spawn()
+        .with_context(|| format!("starting {}", bootstrap.display()))?;
+    // Drain the function's output as Lambda does, so a full pipe never stalls it.
+    let stdout = child.stdout.take().map(|mut out| {
+        std::thread::spawn(move || {
+            let mut sink = Vec::new();
+            let _ = out.read_to_end(&mut sink);
+            sink.len()
+        })
+    });
+    let stderr = child.stderr.take().map(|mut err| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = err.read_to_string(&mut text);
+            text
+        })
+    });
+
+    let mut answers = Vec::with_capacity(invocations);
+    let mut failure = None;
+    for n in 0..invocations {
+        match api.next_post(ANSWER_TIMEOUT) {
+            Some(posted) if posted.is_response_to(n) => {
+                let answer: serde_json::Value = serde_json::from_str(&posted.body)?;
+                if answer != serde_json::json!({"batchItemFailures": []}) {
+                    failure = Some(format!("invocation {n} answered {answer}"));
+                    break;
+                }
+                answers.push(posted.at);
+            }
+            Some(posted) => {
+                failure = Some(format!(
+                    "invocation {n}: posted to {}: {}",
+                    posted.path, posted.body
+                ));
+                break;
+            }
+            None => {
+                failure = Some(format!(
+                    "invocation {n}: no answer within {ANSWER_TIMEOUT:?}"
+                ));
+                break;
+            }
+        }
+    }
+    let peak_rss_kib = peak_rss_kib(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    let log_bytes = stdout.and_then(|t| t.join().ok()).unwrap_or_default();
+    if let Some(failure) = failure {
+        let stderr = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
+        anyhow::bail!("{failure}\nstderr:\n{stderr}");
+    }
+
+    let first = *answers.first().context("no answers")?;
+    let last = *answers.last().context("no answers")?;
+    let init = api
+        .first_poll()
+        .context("the function never asked for work")?
+        - spawned;
+    Ok(Measured {
+        invocations,
+        init,
+        cold_answer: first - spawned,
+        warm_answer: (invocations > 1).then(|| (last - first) / (invocations as u32 - 1)),
+        peak_rss_kib,
+        log_bytes,
+        calls: emulator.calls()?,
+        messages: stack.drain_inbox().await?.len(),
+    })
+}
+
+/// Events as a storm delivers them: the clusters' instances take turns, so every batch holds
+/// some of each cluster (the costly order: one message per cluster and batch).
+fn interleave(clusters: &[Vec<Member>]) -> Vec<Member> {
+    let longest = clusters.iter().map(Vec::len).max().unwrap_or(0);
+    (0..longest)
+        .flat_map(|i| clusters.iter().filter_map(move |members| members.get(i)))
+        .cloned()
+        .collect()
+}
+
+/// The SQS events Lambda would hand over: `BATCH_SIZE` records each.
+fn sqs_batches(members: &[Member], agent_connected: bool) -> Vec<String> {
+    let now = chrono::Utc::now();
+    members
+        .chunks(BATCH_SIZE)
+        .map(|chunk| {
+            let records: Vec<SqsMessage> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, member)| {
+                    let mut record = SqsMessage::default();
+                    record.message_id = Some(format!("bench-{i}"));
+                    record.receipt_handle = Some(format!("handle-{i}"));
+                    record.event_source = Some("aws:sqs".into());
+                    record.body = Some(
+                        fleet::state_change_event(member, agent_connected, Vec::new(), now)
+                            .to_string(),
+                    );
+                    record
+                })
+                .collect();
+            serde_json::json!({ "Records": records }).to_string()
+        })
+        .collect()
+}
+
+struct Bound {
+    calls: BTreeMap<String, u64>,
+    messages: usize,
+}
+
+/// The batching lower bound of a scenario, by the README's formula ("Cost per batch in AWS
+/// calls") for EC2 instances in all-clusters mode: per batch one read per 100 instances;
+/// for disconnects one DescribeContainerInstances per cluster and 100, one DescribeInstances
+/// per 1000, the claims in one write per 100, one message per cluster, each message's
+/// record of being sent in one write per 100 (a lone write is a PutItem). Reconnects with
+/// no open episode cost the read only.
+fn lower_bound(scenario: &Scenario) -> Bound {
+    let mut calls = BTreeMap::new();
+    let mut add = |operation: &str, n: usize| {
+        if n > 0 {
+            *calls.entry(operation.to_owned()).or_insert(0) += n as u64;
+        }
+    };
+    let mut messages = 0;
+    // Which cluster each event of the interleaved order belongs to.
+    let longest = scenario.per_cluster.iter().copied().max().unwrap_or(0);
+    let order: Vec<usize> = (0..longest)
+        .flat_map(|i| (0..scenario.per_cluster.len()).filter(move |c| i < scenario.per_cluster[*c]))
+        .collect();
+    let writes = |n: usize| {
+        (
+            n.div_ceil(100),
+            if n == 1 {
+                "PutItem"
+            } else {
+                "TransactWriteItems"
+            },
+        )
+    };
+    for batch in order.chunks(BATCH_SIZE) {
+        add("BatchGetItem", batch.len().div_ceil(100));
+        if !scenario.disconnected {
+            continue;
+        }
+        let mut per_cluster: BTreeMap<usize, usize> = BTreeMap::new();
+        for c in batch {
+            *per_cluster.entry(*c).or_insert(0) += 1;
+        }
+        for n in per_cluster.values() {
+            add("DescribeContainerInstances", n.div_ceil(100));
+        }
+        add("DescribeInstances", batch.len().div_ceil(1000));
+        let (claims, operation) = writes(batch.len());
+        add(operation, claims);
+        for n in per_cluster.values() {
+            let (records, operation) = writes(*n);
+            add(operation, records);
+        }
+        add("Publish", per_cluster.len());
+        messages += per_cluster.len();
+    }
+    Bound { calls, messages }
+}
+
+fn by_operation(measured: &BTreeMap<String, u64>, bound: &BTreeMap<String, u64>) -> String {
+    let mut operations: Vec<&String> = measured.keys().chain(bound.keys()).collect();
+    operations.sort();
+    operations.dedup();
+    operations
+        .into_iter()
+        .map(|op| {
+            format!(
+                "{op} {}/{}",
+                measured.get(op).copied().unwrap_or(0),
+                bound.get(op).copied().unwrap_or(0)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn median(values: impl Iterator<Item = Duration>) -> Duration {
+    let mut values: Vec<Duration> = values.collect();
+    values.sort();
+    values.get(values.len() / 2).copied().unwrap_or_default()
+}
+
+/// Cores and CPU model, for the numbers' context.
+fn machine() -> String {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    format!("{cores} cores, {model}, {}", std::env::consts::ARCH)
+}
