@@ -16,6 +16,7 @@ use sentinel_agent::episode::{self, Episode, LifecycleSettings, Notice, Sighting
 use sentinel_agent::recovery::ClusterResolved;
 use sentinel_agent::{AffectedInstance, ClusterAlert, Observation, Verdict};
 use sentinel_aws::{AwsError, Written};
+use sentinel_core::notification::Notification;
 use sentinel_core::ClusterArn;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -222,9 +223,13 @@ impl Lifecycle {
                         episodes: group.iter().map(|(e, _)| e.clone()).collect(),
                     }),
                 };
-                let result = match &message {
-                    Message::Alert(alert) => self.notifier.publish(alert).await,
-                    Message::Resolved(resolved) => self.notifier.publish_resolved(resolved).await,
+                let result = match message.notification() {
+                    Ok(notification) => self.notifier.publish(&notification).await,
+                    Err(e) => Err(AwsError::new(
+                        "sns",
+                        "Publish",
+                        format!("cannot render the message: {e}"),
+                    )),
                 };
                 let episodes: Vec<&Episode> = group.iter().map(|(e, _)| e).collect();
                 match &result {
@@ -448,6 +453,15 @@ impl Lifecycle {
 enum Message {
     Alert(ClusterAlert),
     Resolved(ClusterResolved),
+}
+
+impl Message {
+    fn notification(&self) -> Result<Notification, serde_json::Error> {
+        match self {
+            Message::Alert(alert) => alert.notification(),
+            Message::Resolved(resolved) => resolved.notification(),
+        }
+    }
 }
 
 #[cfg(test)]

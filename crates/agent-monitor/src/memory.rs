@@ -16,9 +16,9 @@ use chrono::{DateTime, Utc};
 use futures::channel::oneshot;
 use futures::future::BoxFuture;
 use sentinel_agent::episode::{Episode, Notice};
-use sentinel_agent::recovery::ClusterResolved;
-use sentinel_agent::{ClusterAlert, NodeId};
+use sentinel_agent::NodeId;
 use sentinel_aws::{AwsError, Written};
+use sentinel_core::notification::Notification;
 use sentinel_core::ClusterArn;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -244,9 +244,7 @@ impl MemoryWorld {
     fn deliver(
         &self,
         fault: Option<Fault>,
-        notice: Notice,
-        cluster: &ClusterArn,
-        instances: Vec<String>,
+        notification: &Notification,
     ) -> Result<String, AwsError> {
         if fault == Some(Fault::Fail) {
             return Err(Self::error(Op::Publish, Fault::Fail));
@@ -254,9 +252,9 @@ impl MemoryWorld {
         let mut world = self.lock();
         let message_id = format!("msg-{}", world.delivered.len() + 1);
         world.delivered.push(Delivered {
-            notice,
-            cluster: cluster.name().to_owned(),
-            instances,
+            notice: notification.notice,
+            cluster: notification.cluster.name().to_owned(),
+            instances: notification.about.clone(),
             message_id: message_id.clone(),
         });
         match fault {
@@ -353,35 +351,13 @@ impl EpisodeRepo for MemoryWorld {
 }
 
 impl Notifier for MemoryWorld {
-    fn publish<'a>(&'a self, alert: &'a ClusterAlert) -> BoxFuture<'a, Result<String, AwsError>> {
-        Box::pin(async move {
-            let fault = self.enter(Op::Publish).await;
-            let notice = if alert.reminder {
-                Notice::Reminder
-            } else {
-                Notice::Alert
-            };
-            let instances = alert
-                .instances
-                .iter()
-                .map(|i| i.container_instance_arn.clone())
-                .collect();
-            self.deliver(fault, notice, &alert.cluster_arn, instances)
-        })
-    }
-
-    fn publish_resolved<'a>(
+    fn publish<'a>(
         &'a self,
-        resolved: &'a ClusterResolved,
+        notification: &'a Notification,
     ) -> BoxFuture<'a, Result<String, AwsError>> {
         Box::pin(async move {
             let fault = self.enter(Op::Publish).await;
-            let instances = resolved
-                .episodes
-                .iter()
-                .map(|e| e.container_instance_arn.clone())
-                .collect();
-            self.deliver(fault, Notice::Resolved, &resolved.cluster_arn, instances)
+            self.deliver(fault, notification)
         })
     }
 }

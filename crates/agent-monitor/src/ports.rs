@@ -9,9 +9,9 @@
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use sentinel_agent::episode::Episode;
-use sentinel_agent::recovery::ClusterResolved;
-use sentinel_agent::{ClusterAlert, NodeId};
+use sentinel_agent::NodeId;
 use sentinel_aws::{AwsError, EcsInventory, EpisodeStore, Remediator, SnsNotifier, Written};
+use sentinel_core::notification::Notification;
 use sentinel_core::ClusterArn;
 use std::collections::HashMap;
 
@@ -53,10 +53,10 @@ pub struct Listing {
 
 /// Where notices go (the alert topic). Returns the message id.
 pub trait Notifier: Send + Sync {
-    fn publish<'a>(&'a self, alert: &'a ClusterAlert) -> BoxFuture<'a, Result<String, AwsError>>;
-    fn publish_resolved<'a>(
+    /// Sends one message; returns its message id.
+    fn publish<'a>(
         &'a self,
-        resolved: &'a ClusterResolved,
+        notification: &'a Notification,
     ) -> BoxFuture<'a, Result<String, AwsError>>;
 }
 
@@ -145,15 +145,11 @@ impl RemediationLedger for EpisodeStore {
 }
 
 impl Notifier for SnsNotifier {
-    fn publish<'a>(&'a self, alert: &'a ClusterAlert) -> BoxFuture<'a, Result<String, AwsError>> {
-        Box::pin(SnsNotifier::publish(self, alert))
-    }
-
-    fn publish_resolved<'a>(
+    fn publish<'a>(
         &'a self,
-        resolved: &'a ClusterResolved,
+        notification: &'a Notification,
     ) -> BoxFuture<'a, Result<String, AwsError>> {
-        Box::pin(SnsNotifier::publish_resolved(self, resolved))
+        Box::pin(SnsNotifier::publish(self, notification))
     }
 }
 

@@ -7,18 +7,20 @@
 //! changes.
 
 use crate::decision::{AlertKind, Severity};
+use crate::episode::Notice;
 use crate::episode::RemediationRecord;
 use crate::node::{NodeId, NodeKind};
 use crate::observation::{ContainerInstanceView, NodeView};
 use chrono::{DateTime, Utc};
+use sentinel_core::notification::{
+    fit_sns_message, human_duration, plural, sns_message, subject_with, Monitor, Notification,
+    SNS_MESSAGE_MAX_BYTES,
+};
 use sentinel_core::ClusterArn;
 use serde::Serialize;
 use std::fmt::Write as _;
 
 pub const SCHEMA_VERSION: &str = "1.0";
-pub const SUBJECT_MAX_CHARS: usize = 100;
-/// SNS accepts at most 256 KiB per message, attributes included; this leaves them room.
-pub const SNS_MESSAGE_MAX_BYTES: usize = 250 * 1024;
 
 /// One container instance that is alerted, with what is known about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,15 +123,6 @@ pub struct ClusterAlert {
     pub instances: Vec<AffectedInstance>,
     /// A reminder about episodes still open, rather than the first alert.
     pub reminder: bool,
-}
-
-/// A message attribute for SNS subscription filter policies.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Attribute {
-    pub name: &'static str,
-    /// `String` or `String.Array` (a JSON array of strings, as SNS expects).
-    pub data_type: &'static str,
-    pub value: String,
 }
 
 impl ClusterAlert {
@@ -378,26 +371,31 @@ impl ClusterAlert {
         })
     }
 
-    /// Attributes for subscription filter policies: route by cluster, kind or severity.
-    pub fn attributes(&self) -> Vec<Attribute> {
-        let kinds: Vec<&str> = self.kinds().into_iter().map(AlertKind::as_str).collect();
-        vec![
-            Attribute {
-                name: "cluster",
-                data_type: "String",
-                value: self.cluster_name().to_owned(),
+    /// The message to send: one per cluster, `monitor` = `agent`.
+    pub fn notification(&self) -> Result<Notification, serde_json::Error> {
+        Ok(Notification {
+            monitor: Monitor::Agent,
+            notice: if self.reminder {
+                Notice::Reminder
+            } else {
+                Notice::Alert
             },
-            Attribute {
-                name: "kind",
-                data_type: "String.Array",
-                value: serde_json::Value::from(kinds).to_string(),
-            },
-            Attribute {
-                name: "severity",
-                data_type: "String",
-                value: self.severity().as_str().to_owned(),
-            },
-        ]
+            cluster: self.cluster_arn.clone(),
+            service: None,
+            kinds: self
+                .kinds()
+                .into_iter()
+                .map(|k| k.as_str().to_owned())
+                .collect(),
+            severity: self.severity(),
+            about: self
+                .instances
+                .iter()
+                .map(|i| i.container_instance_arn.clone())
+                .collect(),
+            subject: self.subject(),
+            message: self.sns_message()?,
+        })
     }
 }
 
@@ -477,84 +475,6 @@ pub(crate) fn describe_remediations(done: &[RemediationRecord]) -> Option<String
     })
 }
 
-/// The SNS `Message` for `MessageStructure=json`: the text for email, the document for
-/// every other protocol (through `default`).
-pub(crate) fn sns_message(
-    document: &impl Serialize,
-    text: String,
-) -> Result<String, serde_json::Error> {
-    let mut by_protocol = serde_json::Map::new();
-    by_protocol.insert("default".into(), serde_json::to_string(document)?.into());
-    by_protocol.insert("email".into(), text.into());
-    serde_json::to_string(&by_protocol)
-}
-
-/// The message with as many of `count` instances detailed as fit in `max_bytes`; `render`
-/// gives the message for a number of detailed instances, and grows with it.
-pub(crate) fn fit_sns_message(
-    count: usize,
-    max_bytes: usize,
-    render: impl Fn(usize) -> Result<String, serde_json::Error>,
-) -> Result<String, serde_json::Error> {
-    let full = render(count)?;
-    if full.len() <= max_bytes {
-        return Ok(full);
-    }
-    let (mut fits, mut too_big) = (0, count);
-    while too_big - fits > 1 {
-        let middle = fits + (too_big - fits) / 2;
-        if render(middle)?.len() <= max_bytes {
-            fits = middle;
-        } else {
-            too_big = middle;
-        }
-    }
-    render(fits)
-}
-
-/// `prefix` + cluster name, within SNS's subject limit; a long name is shortened.
-pub(crate) fn subject_with(prefix: &str, cluster_name: &str) -> String {
-    let name = ascii_only(cluster_name);
-    let room = SUBJECT_MAX_CHARS.saturating_sub(prefix.len());
-    if name.len() <= room {
-        format!("{prefix}{name}")
-    } else {
-        let keep = room.saturating_sub(3);
-        format!("{prefix}{}...", &name[..keep])
-    }
-}
-
-/// "45 s", "12 min", "3 h 05 min": how long a disconnection has lasted, at a glance.
-pub(crate) fn human_duration(d: chrono::TimeDelta) -> String {
-    let secs = d.num_seconds().max(0);
-    match secs {
-        0..=119 => format!("{secs} s"),
-        120..=7199 => format!("{} min", secs / 60),
-        _ => format!("{} h {:02} min", secs / 3600, secs % 3600 / 60),
-    }
-}
-
-pub(crate) fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
-}
-
-/// SNS subjects must be printable ASCII without line breaks.
-fn ascii_only(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_graphic() || c == ' ' {
-                c
-            } else {
-                '?'
-            }
-        })
-        .collect()
-}
-
 /// Console links, per partition; unknown partitions get no link rather than a wrong one.
 pub(crate) mod console {
     use super::{ClusterArn, NodeId, NodeKind};
@@ -595,6 +515,7 @@ pub(crate) mod console {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use sentinel_core::notification::SUBJECT_MAX_CHARS;
 
     fn instance(node: &str, kind: AlertKind, state: &str) -> AffectedInstance {
         AffectedInstance {
@@ -770,17 +691,6 @@ mod tests {
     }
 
     #[test]
-    fn durations_read_at_a_glance() {
-        assert_eq!(human_duration(chrono::TimeDelta::seconds(-3)), "0 s");
-        assert_eq!(human_duration(chrono::TimeDelta::seconds(75)), "75 s");
-        assert_eq!(human_duration(chrono::TimeDelta::seconds(600)), "10 min");
-        assert_eq!(
-            human_duration(chrono::TimeDelta::seconds(3 * 3600 + 300)),
-            "3 h 05 min"
-        );
-    }
-
-    #[test]
     fn attributes_support_filter_policies() {
         let a = alert(
             "c",
@@ -789,7 +699,7 @@ mod tests {
                 instance("mi-0abc", AlertKind::NodeUnreachable, "ConnectionLost"),
             ],
         );
-        let attrs = a.attributes();
+        let attrs = a.notification().unwrap().attributes();
         assert_eq!(attrs[0].value, "c");
         assert_eq!(attrs[1].data_type, "String.Array");
         assert_eq!(
@@ -797,6 +707,15 @@ mod tests {
             r#"["agent-disconnected","node-unreachable"]"#
         );
         assert_eq!(attrs[2].value, "critical");
+        assert_eq!(
+            (attrs[3].name, attrs[3].value.as_str()),
+            ("monitor", "agent")
+        );
+        assert_eq!(
+            attrs.len(),
+            4,
+            "no service attribute: an agent alert is about machines"
+        );
     }
 
     #[test]

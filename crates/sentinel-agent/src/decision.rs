@@ -41,21 +41,7 @@ impl AlertKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    High,
-    Critical,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-}
+pub use sentinel_core::notification::Severity;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SkipReason {

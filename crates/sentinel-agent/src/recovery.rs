@@ -1,14 +1,15 @@
 //! The RESOLVED notice: one per cluster per batch, for every episode that ended, saying how
 //! long each agent was down, why the episode ended, and what was done about it.
 
-use crate::alert::{
-    console, describe_remediations, fit_sns_message, human_duration, plural, sns_message,
-    subject_with, ActionDoc, Attribute, ClusterDoc, SCHEMA_VERSION, SNS_MESSAGE_MAX_BYTES,
-};
-use crate::episode::{Episode, Resolution};
+use crate::alert::{console, describe_remediations, ActionDoc, ClusterDoc, SCHEMA_VERSION};
+use crate::episode::{Episode, Notice, Resolution};
 use crate::node::{NodeId, NodeKind};
 use crate::remediation::Outcome;
 use chrono::{DateTime, Utc};
+use sentinel_core::notification::{
+    fit_sns_message, human_duration, plural, sns_message, subject_with, Monitor, Notification,
+    Severity, SNS_MESSAGE_MAX_BYTES,
+};
 use sentinel_core::ClusterArn;
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -166,24 +167,23 @@ impl ClusterResolved {
         })
     }
 
-    pub fn attributes(&self) -> Vec<Attribute> {
-        vec![
-            Attribute {
-                name: "cluster",
-                data_type: "String",
-                value: self.cluster_name().to_owned(),
-            },
-            Attribute {
-                name: "kind",
-                data_type: "String.Array",
-                value: r#"["resolved"]"#.to_owned(),
-            },
-            Attribute {
-                name: "severity",
-                data_type: "String",
-                value: "info".to_owned(),
-            },
-        ]
+    /// The message to send: one per cluster, `kind` = `["resolved"]`, `severity` = `info`.
+    pub fn notification(&self) -> Result<Notification, serde_json::Error> {
+        Ok(Notification {
+            monitor: Monitor::Agent,
+            notice: Notice::Resolved,
+            cluster: self.cluster_arn.clone(),
+            service: None,
+            kinds: vec!["resolved".to_owned()],
+            severity: Severity::Info,
+            about: self
+                .episodes
+                .iter()
+                .map(|e| e.container_instance_arn.clone())
+                .collect(),
+            subject: self.subject(),
+            message: self.sns_message()?,
+        })
     }
 }
 
@@ -307,7 +307,9 @@ mod tests {
         assert_eq!(doc["instances"][0]["resolution"], "agent-reconnected");
         assert_eq!(doc["instances"][0]["downtimeSeconds"], 720);
         assert_eq!(doc["instances"][1]["actions"][0]["action"], "reboot");
-        assert_eq!(r.attributes()[1].value, r#"["resolved"]"#);
+        let attributes = r.notification().unwrap().attributes();
+        assert_eq!(attributes[1].value, r#"["resolved"]"#);
+        assert_eq!(attributes[2].value, "info");
     }
 
     #[test]

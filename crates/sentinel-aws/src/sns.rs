@@ -1,10 +1,8 @@
-//! The SNS notifier: one message per cluster alert, rendered for every protocol at once.
+//! The SNS notifier: sends a monitor's [`Notification`], rendered for every protocol at once.
 
 use crate::AwsError;
 use aws_sdk_sns::types::MessageAttributeValue;
-use sentinel_agent::alert::Attribute;
-use sentinel_agent::recovery::ClusterResolved;
-use sentinel_agent::ClusterAlert;
+use sentinel_core::notification::{Attribute, Notification};
 
 #[derive(Debug, Clone)]
 pub struct SnsNotifier {
@@ -20,24 +18,21 @@ impl SnsNotifier {
         }
     }
 
-    /// Publishes the alert (or reminder); returns the SNS message id.
-    pub async fn publish(&self, alert: &ClusterAlert) -> Result<String, AwsError> {
-        let message = alert.sns_message().map_err(render_error)?;
-        self.send(alert.subject(), message, alert.attributes())
-            .await
-    }
-
-    /// Publishes a RESOLVED notice; returns the SNS message id.
-    pub async fn publish_resolved(&self, resolved: &ClusterResolved) -> Result<String, AwsError> {
-        let message = resolved.sns_message().map_err(render_error)?;
-        self.send(resolved.subject(), message, resolved.attributes())
-            .await
+    /// Publishes one message (subject, per-protocol body, filter attributes); returns the
+    /// SNS message id.
+    pub async fn publish(&self, notification: &Notification) -> Result<String, AwsError> {
+        self.send(
+            &notification.subject,
+            &notification.message,
+            notification.attributes(),
+        )
+        .await
     }
 
     async fn send(
         &self,
-        subject: String,
-        message: String,
+        subject: &str,
+        message: &str,
         attributes: Vec<Attribute>,
     ) -> Result<String, AwsError> {
         let mut request = self
@@ -61,8 +56,4 @@ impl SnsNotifier {
             .map_err(|e| AwsError::from_sdk("sns", "Publish", e))?;
         Ok(output.message_id().unwrap_or_default().to_owned())
     }
-}
-
-fn render_error(e: serde_json::Error) -> AwsError {
-    AwsError::new("sns", "Publish", format!("cannot render the message: {e}"))
 }

@@ -8,12 +8,14 @@
 //! - [`emf`]: CloudWatch Embedded Metric Format records.
 //! - [`notice`]: the notice lifecycle every monitor's episodes follow (open once, notify
 //!   once, remind, resolve once, claims with leases).
+//! - [`notification`]: the message every monitor sends, its SNS attributes and size rules.
 
 pub mod cache;
 pub mod clock;
 pub mod emf;
 pub mod ids;
 pub mod notice;
+pub mod notification;
 pub mod policy;
 
 pub use clock::{Clock, ManualClock, SystemClock};

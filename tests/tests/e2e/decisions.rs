@@ -49,6 +49,7 @@ async fn ec2_instance_with_its_agent_still_down_is_alerted_once_with_details() -
     );
     assert_eq!(alert.attributes["cluster"]["Value"], "payments-prod");
     assert_eq!(alert.attributes["severity"]["Value"], "high");
+    assert_eq!(alert.attributes["monitor"]["Value"], "agent");
     assert_eq!(alert.attributes["kind"]["Type"], "String.Array");
     assert!(world.stack.drain_dead_letters().await?.is_empty());
 
