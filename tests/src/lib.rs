@@ -92,6 +92,7 @@ impl World {
         Ok(store
             .get_many(std::slice::from_ref(&member.container_instance_arn))
             .await?
+            .episodes
             .remove(&member.container_instance_arn))
     }
 

@@ -374,7 +374,7 @@ impl Lifecycle {
                         .get_many(std::slice::from_ref(&e.container_instance_arn))
                         .await
                     {
-                        Ok(mut fresh) => match fresh.remove(&e.container_instance_arn) {
+                        Ok(mut fresh) => match fresh.episodes.remove(&e.container_instance_arn) {
                             Some(current)
                                 if current.state.pending.map(|(n, _)| n) == Some(notice) =>
                             {

@@ -11,13 +11,13 @@
 //!   between (every interleaving of two runs, one at a time);
 //! - a log of every call, and of every message subscribers actually received.
 
-use crate::ports::{EpisodeRepo, Listing, NodeRemedies, Notifier, RemediationLedger};
+use crate::ports::{EpisodeRepo, NodeRemedies, Notifier, RemediationLedger};
 use chrono::{DateTime, Utc};
 use futures::channel::oneshot;
 use futures::future::BoxFuture;
 use sentinel_agent::episode::{Episode, Notice};
 use sentinel_agent::NodeId;
-use sentinel_aws::{AwsError, Written};
+use sentinel_aws::{AwsError, Found, Listing, Unreadable, Written};
 use sentinel_core::notification::Notification;
 use sentinel_core::ClusterArn;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -76,8 +76,8 @@ struct PendingGate {
 #[derive(Default)]
 struct World {
     items: BTreeMap<String, Episode>,
-    /// Items the Scan returns as unreadable: (key, why).
-    unreadable: Vec<(String, String)>,
+    /// Items stored that are not readable episodes.
+    unreadable: Vec<Unreadable>,
     faults: HashMap<Op, VecDeque<Fault>>,
     gates: Vec<PendingGate>,
     calls: BTreeMap<Op, usize>,
@@ -138,11 +138,12 @@ impl MemoryWorld {
             .insert(episode.container_instance_arn.clone(), episode);
     }
 
-    /// Makes the Scan report an item it cannot read.
+    /// Stores an item that is not a readable episode (reads report it apart).
     pub fn insert_unreadable(&self, key: &str, why: &str) {
-        self.lock()
-            .unreadable
-            .push((key.to_owned(), why.to_owned()));
+        self.lock().unreadable.push(Unreadable {
+            key: key.to_owned(),
+            why: why.to_owned(),
+        });
     }
 
     /// Every message that reached subscribers, in order.
@@ -275,19 +276,24 @@ fn op_name(op: Op) -> &'static str {
 }
 
 impl EpisodeRepo for MemoryWorld {
-    fn get_many<'a>(
-        &'a self,
-        arns: &'a [String],
-    ) -> BoxFuture<'a, Result<HashMap<String, Episode>, AwsError>> {
+    fn get_many<'a>(&'a self, arns: &'a [String]) -> BoxFuture<'a, Result<Found, AwsError>> {
         Box::pin(async move {
             if let Some(fault) = self.enter(Op::Get).await {
                 return Err(Self::error(Op::Get, fault));
             }
             let world = self.lock();
-            Ok(arns
-                .iter()
-                .filter_map(|arn| world.items.get(arn).map(|e| (arn.clone(), e.clone())))
-                .collect())
+            Ok(Found {
+                episodes: arns
+                    .iter()
+                    .filter_map(|arn| world.items.get(arn).map(|e| (arn.clone(), e.clone())))
+                    .collect(),
+                unreadable: world
+                    .unreadable
+                    .iter()
+                    .filter(|u| arns.contains(&u.key))
+                    .cloned()
+                    .collect(),
+            })
         })
     }
 

@@ -20,13 +20,13 @@ use sentinel_agent::{
     assess, group_by_cluster, parse_state_change, InstanceStatus, SkipReason, Verdict,
 };
 use sentinel_aws::{
-    DeadLetterQueue, Ec2Inventory, EcsInventory, EpisodeStore, ManagedNodes, Remediator,
+    DeadLetterQueue, Ec2Inventory, EcsInventory, EpisodeStore, Found, ManagedNodes, Remediator,
     SnsNotifier,
 };
 use sentinel_core::MetricRecord;
 use sentinel_core::{Clock, ClusterArn, SystemClock};
 use sentinel_lambda::Rejection;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// The AWS clients the monitor talks to, built once per process.
@@ -217,8 +217,11 @@ impl Monitor {
             self.lifecycle.episodes.get_many(&arns),
             self.observer.cluster_views(&clusters)
         );
-        let mut stored = match stored {
-            Ok(stored) => stored,
+        let Found {
+            episodes: mut stored,
+            unreadable,
+        } = match stored {
+            Ok(found) => found,
             Err(err) => {
                 tracing::error!(error = %err, "cannot read alert state; SQS will deliver the batch again");
                 for batch in &batches {
@@ -234,6 +237,13 @@ impl Monitor {
             }
         };
 
+        // An item that is not a readable episode fails only its own records: redelivered,
+        // then parked in the dead-letter queue by the queue's redrive, for a person to read.
+        let unreadable: BTreeMap<String, String> = unreadable
+            .into_iter()
+            .map(|item| (item.key, item.why))
+            .collect();
+
         // 4. Look at what matters: disconnects of ACTIVE instances, and any other change
         //    (reconnect, deregistration) only for instances with a live episode.
         let mut looked_at = BTreeSet::new();
@@ -242,6 +252,24 @@ impl Monitor {
             let mut arns = Vec::new();
             for candidate in &batch.candidates {
                 let change = &candidate.change;
+                if let Some(why) = unreadable.get(&change.container_instance_arn) {
+                    tracing::error!(
+                        container_instance = change.container_instance_arn,
+                        reason = why,
+                        "the stored alert state of this instance is unreadable; its records are left for redelivery and the dead-letter queue"
+                    );
+                    report
+                        .failed_record_ids
+                        .extend(candidate.record_ids.iter().cloned());
+                    report.errors.push((
+                        batch.cluster_arn.name().to_owned(),
+                        format!(
+                            "unreadable alert state {}: {why}",
+                            change.container_instance_arn
+                        ),
+                    ));
+                    continue;
+                }
                 let live = stored
                     .get(&change.container_instance_arn)
                     .is_some_and(Episode::is_live);

@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use sentinel_agent::episode::Episode;
 use sentinel_agent::NodeId;
-use sentinel_aws::{AwsError, EcsInventory, EpisodeStore, Remediator, SnsNotifier, Written};
+use sentinel_aws::{
+    AwsError, EcsInventory, EpisodeStore, Found, Listing, Remediator, SnsNotifier, Written,
+};
 use sentinel_core::notification::Notification;
 use sentinel_core::ClusterArn;
 use std::collections::HashMap;
@@ -19,10 +21,7 @@ use std::collections::HashMap;
 /// version it read.
 pub trait EpisodeRepo: Send + Sync {
     /// The stored episodes of these container instances, by ARN, read consistently.
-    fn get_many<'a>(
-        &'a self,
-        arns: &'a [String],
-    ) -> BoxFuture<'a, Result<HashMap<String, Episode>, AwsError>>;
+    fn get_many<'a>(&'a self, arns: &'a [String]) -> BoxFuture<'a, Result<Found, AwsError>>;
     /// Writes `episode` if the stored item still has `episode.version` (0: no item).
     fn put<'a>(
         &'a self,
@@ -41,14 +40,6 @@ pub trait EpisodeRepo: Send + Sync {
     /// Every stored episode (the sweep's view). Items that cannot be read are skipped and
     /// counted, never fatal: one bad item must not stop every sweep.
     fn all(&self) -> BoxFuture<'_, Result<Listing, AwsError>>;
-}
-
-/// Every readable episode, and how many stored items were not.
-#[derive(Debug, Default)]
-pub struct Listing {
-    pub episodes: Vec<Episode>,
-    /// (item key, why) of each item that could not be read as an episode.
-    pub unreadable: Vec<(String, String)>,
 }
 
 /// Where notices go (the alert topic). Returns the message id.
@@ -95,10 +86,7 @@ pub trait NodeRemedies: Send + Sync {
 }
 
 impl EpisodeRepo for EpisodeStore {
-    fn get_many<'a>(
-        &'a self,
-        arns: &'a [String],
-    ) -> BoxFuture<'a, Result<HashMap<String, Episode>, AwsError>> {
+    fn get_many<'a>(&'a self, arns: &'a [String]) -> BoxFuture<'a, Result<Found, AwsError>> {
         Box::pin(EpisodeStore::get_many(self, arns))
     }
 
@@ -123,13 +111,7 @@ impl EpisodeRepo for EpisodeStore {
     }
 
     fn all(&self) -> BoxFuture<'_, Result<Listing, AwsError>> {
-        Box::pin(async move {
-            let (episodes, unreadable) = EpisodeStore::all(self).await?;
-            Ok(Listing {
-                episodes,
-                unreadable,
-            })
-        })
+        Box::pin(EpisodeStore::all(self))
     }
 }
 

@@ -62,11 +62,11 @@ impl Monitor {
                 return report;
             }
         };
-        for (key, why) in &episodes.unreadable {
+        for item in &episodes.unreadable {
             // Left as it is for a person to look at; every other episode is swept.
             tracing::error!(
-                item = key,
-                reason = why,
+                item = item.key,
+                reason = item.why,
                 "skipping an alert-state item that is not a readable episode"
             );
         }

@@ -35,6 +35,28 @@ pub enum Written {
     Conflict,
 }
 
+/// A stored item that is not a readable episode: its key, and why. It costs only itself:
+/// the sweep skips it, the event path leaves its records to the dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    pub key: String,
+    pub why: String,
+}
+
+/// The episodes of some container instances, by ARN, and the items that were unreadable.
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    pub episodes: HashMap<String, Episode>,
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// Every readable episode, and the stored items that were not.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    pub episodes: Vec<Episode>,
+    pub unreadable: Vec<Unreadable>,
+}
+
 #[derive(Debug, Clone)]
 pub struct EpisodeStore {
     client: aws_sdk_dynamodb::Client,
@@ -50,18 +72,38 @@ impl EpisodeStore {
     }
 
     /// The stored episodes of these container instances, by ARN. One call per 100 keys
-    /// (plus one per round of keys DynamoDB left unprocessed).
-    pub async fn get_many(&self, arns: &[String]) -> Result<HashMap<String, Episode>, AwsError> {
+    /// (plus one per round of keys DynamoDB left unprocessed). An item that cannot be read
+    /// as an episode is returned apart, so it fails only its own instance.
+    pub async fn get_many(&self, arns: &[String]) -> Result<Found, AwsError> {
         let mut unique: Vec<&String> = arns.iter().collect();
         unique.sort();
         unique.dedup();
         let calls = unique
             .chunks(KEYS_PER_CALL)
             .map(|chunk| self.get_chunk(chunk));
-        Ok(try_join_all(calls).await?.into_iter().flatten().collect())
+        let mut found = Found::default();
+        for items in try_join_all(calls).await? {
+            for item in items {
+                match from_item(&item) {
+                    Ok(episode) => {
+                        found
+                            .episodes
+                            .insert(episode.container_instance_arn.clone(), episode);
+                    }
+                    Err(err) => found.unreadable.push(Unreadable {
+                        key: item_key(&item),
+                        why: err.message,
+                    }),
+                }
+            }
+        }
+        Ok(found)
     }
 
-    async fn get_chunk(&self, arns: &[&String]) -> Result<Vec<(String, Episode)>, AwsError> {
+    async fn get_chunk(
+        &self,
+        arns: &[&String],
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, AwsError> {
         let keys = arns
             .iter()
             .map(|arn| HashMap::from([("pk".to_owned(), AttributeValue::S((*arn).clone()))]))
@@ -84,10 +126,7 @@ impl EpisodeStore {
                 .await
                 .map_err(|e| AwsError::from_sdk("dynamodb", "BatchGetItem", e))?;
             if let Some(items) = output.responses().and_then(|r| r.get(&self.table)) {
-                for item in items {
-                    let episode = from_item(item)?;
-                    found.push((episode.container_instance_arn.clone(), episode));
-                }
+                found.extend(items.iter().cloned());
             }
             request = output
                 .unprocessed_keys()
@@ -157,14 +196,12 @@ impl EpisodeStore {
                 next.version = episode.version + 1;
                 let mut item = to_item(&next, now);
                 item.insert(WRITE_ID.to_owned(), number(write_id));
-                let put = Put::builder().table_name(&self.table).set_item(Some(item));
-                let put = if episode.version == 0 {
-                    put.condition_expression("attribute_not_exists(pk)")
-                } else {
-                    put.condition_expression("version = :expected")
-                        .expression_attribute_values(":expected", number(episode.version))
-                };
-                let put = put
+                let (condition, values) = expecting(episode.version);
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .condition_expression(condition)
+                    .set_expression_attribute_values(values)
                     .build()
                     .map_err(|e| AwsError::new("dynamodb", "TransactWriteItems", e.to_string()))?;
                 items.push(TransactWriteItem::builder().put(put).build());
@@ -299,18 +336,14 @@ impl EpisodeStore {
         let key = item.get("pk").cloned().unwrap_or_else(|| text(""));
         let write_id = fastrand::u64(..);
         item.insert(WRITE_ID.to_owned(), number(write_id));
+        let (condition, values) = expecting(expected);
         let request = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item));
-        let request = if expected == 0 {
-            request.condition_expression("attribute_not_exists(pk)")
-        } else {
-            request
-                .condition_expression("version = :expected")
-                .expression_attribute_values(":expected", number(expected))
-        };
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .set_expression_attribute_values(values);
         match request.send().await {
             Ok(_) => Ok(Written::Stored {
                 version: expected + 1,
@@ -346,6 +379,7 @@ impl EpisodeStore {
 
     /// Deletes the item if it still has `episode.version`.
     pub async fn delete(&self, episode: &Episode) -> Result<Written, AwsError> {
+        let (condition, values) = expecting(episode.version);
         let result = self
             .client
             .delete_item()
@@ -354,8 +388,8 @@ impl EpisodeStore {
                 "pk",
                 AttributeValue::S(episode.container_instance_arn.clone()),
             )
-            .condition_expression("version = :expected")
-            .expression_attribute_values(":expected", number(episode.version))
+            .condition_expression(condition)
+            .set_expression_attribute_values(values)
             .send()
             .await;
         match result {
@@ -372,9 +406,8 @@ impl EpisodeStore {
     /// holds one item per instance seen down in the last 30 days, so this stays small.
     /// Items that cannot be read as episodes are returned apart as (key, why), so one bad
     /// item costs only itself.
-    pub async fn all(&self) -> Result<(Vec<Episode>, Vec<(String, String)>), AwsError> {
-        let mut episodes = Vec::new();
-        let mut unreadable = Vec::new();
+    pub async fn all(&self) -> Result<Listing, AwsError> {
+        let mut listing = Listing::default();
         let mut pages = self
             .client
             .scan()
@@ -388,12 +421,15 @@ impl EpisodeStore {
             // remediation windows ("remediation#…"), which are not episodes.
             for item in page.items().iter().filter(|i| is_episode(i)) {
                 match from_item(item) {
-                    Ok(episode) => episodes.push(episode),
-                    Err(err) => unreadable.push((item_key(item), err.message)),
+                    Ok(episode) => listing.episodes.push(episode),
+                    Err(err) => listing.unreadable.push(Unreadable {
+                        key: item_key(item),
+                        why: err.message,
+                    }),
                 }
             }
         }
-        Ok((episodes, unreadable))
+        Ok(listing)
     }
 
     /// Takes a remediation slot for `cluster` if fewer than `budget` actions were taken in
@@ -468,6 +504,19 @@ fn is_episode(item: &HashMap<String, AttributeValue>) -> bool {
     item.get("pk")
         .and_then(|v| v.as_s().ok())
         .is_some_and(|pk| !pk.starts_with(WINDOW_PREFIX))
+}
+
+/// The condition of every versioned write: the item is still at `version` (0: no item yet).
+/// Returns the condition expression and its values, for any of DynamoDB's write requests.
+fn expecting(version: u64) -> (&'static str, Option<HashMap<String, AttributeValue>>) {
+    if version == 0 {
+        ("attribute_not_exists(pk)", None)
+    } else {
+        (
+            "version = :expected",
+            Some(HashMap::from([(":expected".to_owned(), number(version))])),
+        )
+    }
 }
 
 fn is_conflict(error: Option<&impl aws_sdk_dynamodb::error::ProvideErrorMetadata>) -> bool {

@@ -17,7 +17,7 @@ pub mod ssm;
 
 pub use ec2::Ec2Inventory;
 pub use ecs::EcsInventory;
-pub use episodes::{EpisodeStore, Written};
+pub use episodes::{EpisodeStore, Found, Listing, Unreadable, Written};
 pub use error::AwsError;
 pub use remediation::Remediator;
 pub use sns::SnsNotifier;

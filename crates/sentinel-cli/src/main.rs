@@ -6,7 +6,6 @@ mod replay;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
-use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
 #[command(
@@ -35,14 +34,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let default_level = if cli.verbose { "info" } else { "error" };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)),
-        )
-        .with_target(false)
-        .with_writer(std::io::stderr)
-        .try_init();
+    sentinel_lambda::logging::init_terminal(cli.verbose);
     let result = match cli.command {
         Command::Replay { file } => replay::run(&file).await,
     };

@@ -1,4 +1,4 @@
-//! Log set-up for a function. Lambda's advanced logging controls set `AWS_LAMBDA_LOG_FORMAT`
+//! Log set-up for a function (and, apart, for terminal programs: [`init_terminal`]). Lambda's advanced logging controls set `AWS_LAMBDA_LOG_FORMAT`
 //! (`JSON` or `Text`) and `AWS_LAMBDA_LOG_LEVEL`; both are honoured so the console's settings
 //! mean what they say. JSON lines are the default (Logs Insights queries their fields, and
 //! the runtime's span adds the request id). `RUST_LOG`, when set, wins over the level.
@@ -59,6 +59,19 @@ pub fn init() {
             .with_ansi(false)
             .try_init(),
     };
+}
+
+/// Sets up tracing for a terminal program (the CLI, the demo): human text on stderr, so
+/// stdout stays for results; only errors unless `verbose` (info); `RUST_LOG` wins.
+pub fn init_terminal(verbose: bool) {
+    let default_level = if verbose { "info" } else { "error" };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)),
+        )
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 #[cfg(test)]

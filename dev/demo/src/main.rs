@@ -21,7 +21,6 @@ use sentinel_emulator::stack::Stack;
 use sentinel_emulator::{template, Emulator, REGION};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
-use tracing_subscriber::EnvFilter;
 
 const TAG_KEY: &str = "ecs-agent-monitoring";
 const TAG_VALUE: &str = "enabled";
@@ -81,14 +80,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    let default_level = if args.verbose { "info" } else { "error" };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)),
-        )
-        .with_target(false)
-        .with_writer(std::io::stderr)
-        .try_init();
+    sentinel_lambda::logging::init_terminal(args.verbose);
     match run(args.grace_seconds).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

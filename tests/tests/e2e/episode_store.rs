@@ -61,7 +61,8 @@ async fn a_conflict_inside_a_transaction_costs_only_its_own_item() -> anyhow::Re
                 .map(|e| e.container_instance_arn.clone())
                 .collect::<Vec<_>>(),
         )
-        .await?;
+        .await?
+        .episodes;
     let notices = |i: usize| {
         stored[&episodes[i].container_instance_arn]
             .state
@@ -130,7 +131,7 @@ async fn concurrent_writes_survive_a_cancelled_transaction() -> anyhow::Result<(
         assert_eq!(plain?, Written::Stored { version: 1 });
         written.push(racer.container_instance_arn);
     }
-    let found = store.get_many(&written).await?;
+    let found = store.get_many(&written).await?.episodes;
     let lost: Vec<&String> = written
         .iter()
         .filter(|arn| !found.contains_key(*arn))

@@ -126,3 +126,47 @@ async fn records_that_cannot_be_parked_are_left_for_redelivery() -> anyhow::Resu
     assert!(report.dead_lettered.is_empty());
     Ok(())
 }
+
+#[tokio::test]
+async fn an_unreadable_stored_episode_fails_only_its_own_records() -> anyhow::Result<()> {
+    let world = World::start().await?;
+    let (members, events) = world.cluster_with_stopped_agents("api", &[], 2).await?;
+    // The first instance's item in the table is garbled (a hand edit, an old schema).
+    use aws_sdk_dynamodb::types::AttributeValue;
+    aws_sdk_dynamodb::Client::new(&world.sdk)
+        .put_item()
+        .table_name(&world.stack.table_name)
+        .item(
+            "pk",
+            AttributeValue::S(members[0].container_instance_arn.clone()),
+        )
+        .item("status", AttributeValue::S("sideways".into()))
+        .send()
+        .await?;
+
+    let report = world
+        .monitor(world.config(&[])?)?
+        .process(&records(&events))
+        .await;
+    assert_eq!(
+        report.failed_record_ids.iter().collect::<Vec<_>>(),
+        vec!["m0"],
+        "only the garbled instance's record goes back to the queue"
+    );
+    assert!(
+        report
+            .errors
+            .iter()
+            .any(|(_, e)| e.contains("unreadable alert state")),
+        "{:?}",
+        report.errors
+    );
+    let inbox = world.stack.drain_inbox().await?;
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(
+        integration_tests::nodes_in(&inbox[0].document),
+        vec![members[1].node_id.clone()],
+        "the other instance is alerted as usual"
+    );
+    Ok(())
+}
