@@ -17,11 +17,13 @@ ARCH   ?= x86_64
 EXPANDED := dist/ecs-sentinel.json
 CARGO  ?= cargo
 
-.PHONY: help venv demo test lint release package expand clean
+.PHONY: help venv demo test bench lint release package expand clean
 
 help:
 	@echo "make demo     run the whole pipeline on this machine against the AWS emulator (no AWS account)"
 	@echo "make test     formatting, clippy, template lint, unit and emulator integration tests"
+	@echo "make bench    run the release binary cold against the emulator: time, memory, AWS calls vs the lower bound"
+	@echo "              (BENCH_ARGS='--runs 5 --only storm' to choose)"
 	@echo "make release  build the Lambda's release binary (target/release/bootstrap)"
 	@echo "make package  build the deployment zip with cargo-lambda into dist/ (ARCH=x86_64|arm64)"
 	@echo "make expand   write the plain CloudFormation template for StackSets: CODE_URI=s3://bucket/key,"
@@ -63,6 +65,12 @@ lint: venv $(LINT_STAMP)
 
 release:
 	$(CARGO) build --release -p agent-monitor --bin bootstrap
+
+# The release binary (fat LTO, as deployed), started cold through a Lambda Runtime API on
+# loopback, against the emulator. Not part of `make test`: timings are for reading, not asserting.
+bench: venv release
+	$(CARGO) build --quiet -p sentinel-bench
+	./target/debug/sentinel-bench --bootstrap target/release/bootstrap $(BENCH_ARGS)
 
 # cargo-lambda links with Zig for the Lambda runtime's glibc; the venv's bin directory on
 # PATH is how it finds `python3 -m ziglang`.

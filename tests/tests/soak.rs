@@ -146,7 +146,10 @@ async fn under_faults(
         // Writes that commit while their answer is lost: the SDK's retry sees a conflict
         // with itself. Publishes are spared: a lost publish answer is a duplicate message
         // by nature (SNS has no deduplication), which the exact counts below would flag.
+        // Both kinds of state write: lone ones, and the transactions of claims and records.
         Fault::new("dynamodb", "PutItem", FaultKind::LostAnswer).probability(LOST_ANSWERS),
+        Fault::new("dynamodb", "TransactWriteItems", FaultKind::LostAnswer)
+            .probability(LOST_ANSWERS),
     ] {
         world.emulator.inject(&fault)?;
     }

@@ -79,6 +79,8 @@ struct Measured {
     /// Mean time per invocation after the first (the warm sandbox), if there was more than one.
     warm_answer: Option<Duration>,
     peak_rss_kib: Option<u64>,
+    /// CPU time the function itself used (all threads), where the system reports it.
+    cpu: Option<Duration>,
     log_bytes: usize,
     calls: BTreeMap<String, u64>,
     messages: usize,
@@ -125,12 +127,13 @@ async fn main() -> anyhow::Result<()> {
     }
 
     println!(
-        "{:<28} {:>5} {:>8} {:>10} {:>10} {:>9} {:>9} {:>12} {:>10}",
+        "{:<28} {:>5} {:>8} {:>9} {:>9} {:>8} {:>8} {:>8} {:>12} {:>10}",
         "scenario",
         "invoc",
         "init ms",
         "cold ms",
         "warm ms",
+        "CPU ms",
         "RSS MiB",
         "log KiB",
         "calls/bound",
@@ -144,7 +147,7 @@ async fn main() -> anyhow::Result<()> {
         let bound_calls: u64 = bound.calls.values().sum();
         let ms = |d: Duration| format!("{:.0}", d.as_secs_f64() * 1000.0);
         println!(
-            "{:<28} {:>5} {:>8} {:>10} {:>10} {:>9} {:>9} {:>12} {:>10}",
+            "{:<28} {:>5} {:>8} {:>9} {:>9} {:>8} {:>8} {:>8} {:>12} {:>10}",
             scenario.name,
             last.invocations,
             ms(median(runs.iter().map(|r| r.init))),
@@ -153,6 +156,11 @@ async fn main() -> anyhow::Result<()> {
                 ms(median(runs.iter().filter_map(|r| r.warm_answer)))
             } else {
                 "-".to_owned()
+            },
+            if runs.iter().all(|r| r.cpu.is_some()) {
+                ms(median(runs.iter().filter_map(|r| r.cpu)))
+            } else {
+                "n/a".to_owned()
             },
             runs.iter()
                 .filter_map(|r| r.peak_rss_kib)
@@ -175,6 +183,12 @@ async fn main() -> anyhow::Result<()> {
             }
         ));
     }
+    println!(
+        "\ninit: spawn to the first request for work; cold: spawn to the first answer; warm: mean\n\
+         time per later invocation (same process); CPU: the function's own user+system time\n\
+         over the whole run; RSS: peak resident memory; log: what it wrote to stdout (CloudWatch\n\
+         Logs); bound: the batching lower bound of the README's cost formulas"
+    );
     println!("\nAWS calls by operation, measured/lower bound:");
     for line in breakdown {
         println!("{line}");
@@ -262,6 +276,7 @@ async fn run_once(bootstrap: &std::path::Path, scenario: &Scenario) -> anyhow::R
         }
     }
     let peak_rss_kib = peak_rss_kib(child.id());
+    let cpu = cpu_time(child.id());
     let _ = child.kill();
     let _ = child.wait();
     let log_bytes = stdout.and_then(|t| t.join().ok()).unwrap_or_default();
@@ -282,6 +297,7 @@ async fn run_once(bootstrap: &std::path::Path, scenario: &Scenario) -> anyhow::R
         cold_answer: first - spawned,
         warm_answer: (invocations > 1).then(|| (last - first) / (invocations as u32 - 1)),
         peak_rss_kib,
+        cpu,
         log_bytes,
         calls: emulator.calls()?,
         messages: stack.drain_inbox().await?.len(),
@@ -352,14 +368,14 @@ fn lower_bound(scenario: &Scenario) -> Bound {
         (
             n.div_ceil(100),
             if n == 1 {
-                "PutItem"
+                "dynamodb.PutItem"
             } else {
-                "TransactWriteItems"
+                "dynamodb.TransactWriteItems"
             },
         )
     };
     for batch in order.chunks(BATCH_SIZE) {
-        add("BatchGetItem", batch.len().div_ceil(100));
+        add("dynamodb.BatchGetItem", batch.len().div_ceil(100));
         if !scenario.disconnected {
             continue;
         }
@@ -368,16 +384,16 @@ fn lower_bound(scenario: &Scenario) -> Bound {
             *per_cluster.entry(*c).or_insert(0) += 1;
         }
         for n in per_cluster.values() {
-            add("DescribeContainerInstances", n.div_ceil(100));
+            add("ecs.DescribeContainerInstances", n.div_ceil(100));
         }
-        add("DescribeInstances", batch.len().div_ceil(1000));
+        add("ec2.DescribeInstances", batch.len().div_ceil(1000));
         let (claims, operation) = writes(batch.len());
         add(operation, claims);
         for n in per_cluster.values() {
             let (records, operation) = writes(*n);
             add(operation, records);
         }
-        add("Publish", per_cluster.len());
+        add("sns.Publish", per_cluster.len());
         messages += per_cluster.len();
     }
     Bound { calls, messages }
@@ -398,6 +414,17 @@ fn by_operation(measured: &BTreeMap<String, u64>, bound: &BTreeMap<String, u64>)
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// User + system CPU time of a running process and all its threads, from `/proc/<pid>/stat`
+/// (in clock ticks of 1/100 s, Linux's USER_HZ on every architecture Lambda runs).
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces; the fields after its ')' are fixed.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
+    // utime and stime are fields 14 and 15 of the line; field 3 is the first after the name.
+    Some(Duration::from_millis((ticks(11)? + ticks(12)?) * 10))
 }
 
 fn median(values: impl Iterator<Item = Duration>) -> Duration {
