@@ -1,51 +1,19 @@
 //! EventBridge "ECS Container Instance State Change" events, as they arrive in SQS bodies.
 //!
-//! Parsing is strict about what the decision needs and tolerant of everything else: AWS adds
-//! fields to events over time, so unknown fields are ignored, never rejected.
+//! The envelope is the kernel's ([`sentinel_core::event`]); this module reads the detail:
+//! strict about what the decision needs and tolerant of everything else (AWS adds fields to
+//! events over time, so unknown fields are ignored, never rejected).
 
 use crate::node::NodeId;
 use crate::states::InstanceStatus;
 use chrono::{DateTime, Utc};
+use sentinel_core::event::{parse_envelope, required, typed_detail};
 use sentinel_core::ClusterArn;
 use serde::Deserialize;
 
-pub const ECS_SOURCE: &str = "aws.ecs";
+pub use sentinel_core::event::{InvalidEvent, ECS_SOURCE};
+
 pub const CONTAINER_INSTANCE_STATE_CHANGE: &str = "ECS Container Instance State Change";
-
-/// Why a record body could not be used. The `Display` text travels with the record to the
-/// dead-letter queue, so it says what was expected and what was found.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum InvalidEvent {
-    #[error("body is not JSON: {0}")]
-    NotJson(String),
-    #[error("body is JSON but not an EventBridge event: {0}")]
-    NotAnEnvelope(String),
-    #[error("expected source \"aws.ecs\", found {found:?}")]
-    UnexpectedSource { found: String },
-    #[error("expected detail-type \"ECS Container Instance State Change\", found {found:?}")]
-    UnexpectedDetailType { found: String },
-    #[error("detail.{field} is missing")]
-    MissingField { field: &'static str },
-    #[error("detail.{field} is invalid: {problem}")]
-    InvalidField {
-        field: &'static str,
-        problem: String,
-    },
-}
-
-impl InvalidEvent {
-    /// A short, stable code for metrics and message attributes.
-    pub fn code(&self) -> &'static str {
-        match self {
-            InvalidEvent::NotJson(_) => "not-json",
-            InvalidEvent::NotAnEnvelope(_) => "not-an-eventbridge-event",
-            InvalidEvent::UnexpectedSource { .. } => "unexpected-source",
-            InvalidEvent::UnexpectedDetailType { .. } => "unexpected-detail-type",
-            InvalidEvent::MissingField { .. } => "missing-field",
-            InvalidEvent::InvalidField { .. } => "invalid-field",
-        }
-    }
-}
 
 /// What one state-change event says about one container instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,16 +30,6 @@ pub struct StateChange {
     pub agent_version: Option<String>,
     /// ECS's own counter for this container instance: a larger one is a later state.
     pub version: Option<u64>,
-}
-
-#[derive(Deserialize)]
-struct Envelope {
-    source: Option<String>,
-    #[serde(rename = "detail-type")]
-    detail_type: Option<String>,
-    id: Option<String>,
-    time: Option<String>,
-    detail: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -94,42 +52,8 @@ struct VersionInfo {
 
 /// Parses one SQS record body into a [`StateChange`], or says precisely why it cannot.
 pub fn parse_state_change(body: &str) -> Result<StateChange, InvalidEvent> {
-    let value: serde_json::Value =
-        serde_json::from_str(body).map_err(|e| InvalidEvent::NotJson(e.to_string()))?;
-    if !value.is_object() {
-        return Err(InvalidEvent::NotAnEnvelope(format!(
-            "expected a JSON object, found {}",
-            json_kind(&value)
-        )));
-    }
-    let envelope: Envelope =
-        serde_json::from_value(value).map_err(|e| InvalidEvent::NotAnEnvelope(e.to_string()))?;
-    let (source, detail_type, detail) =
-        match (envelope.source, envelope.detail_type, envelope.detail) {
-            (Some(s), Some(t), Some(d)) => (s, t, d),
-            _ => {
-                return Err(InvalidEvent::NotAnEnvelope(
-                    "expected the fields source, detail-type and detail".into(),
-                ))
-            }
-        };
-    if source != ECS_SOURCE {
-        return Err(InvalidEvent::UnexpectedSource { found: source });
-    }
-    if detail_type != CONTAINER_INSTANCE_STATE_CHANGE {
-        return Err(InvalidEvent::UnexpectedDetailType { found: detail_type });
-    }
-    if !detail.is_object() {
-        return Err(InvalidEvent::NotAnEnvelope(format!(
-            "expected detail to be an object, found {}",
-            json_kind(&detail)
-        )));
-    }
-    let detail: Detail =
-        serde_json::from_value(detail).map_err(|e| InvalidEvent::InvalidField {
-            field: "*",
-            problem: e.to_string(),
-        })?;
+    let envelope = parse_envelope(body, &[CONTAINER_INSTANCE_STATE_CHANGE])?;
+    let detail: Detail = typed_detail(envelope.detail)?;
 
     let cluster_arn = required(detail.cluster_arn, "clusterArn")?;
     let cluster_arn =
@@ -151,15 +75,11 @@ pub fn parse_state_change(body: &str) -> Result<StateChange, InvalidEvent> {
     })?;
     let agent_connected = required(detail.agent_connected, "agentConnected")?;
     let status = InstanceStatus::parse(&required(detail.status, "status")?);
-    // A malformed timestamp costs us only the "down since" line, so it is not fatal.
-    let time = envelope
-        .time
-        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-        .map(|t| t.with_timezone(&Utc));
 
     Ok(StateChange {
         event_id: envelope.id,
-        time,
+        // A malformed timestamp costs us only the "down since" line, so it is not fatal.
+        time: envelope.time,
         cluster_arn,
         container_instance_arn,
         node_id,
@@ -168,21 +88,6 @@ pub fn parse_state_change(body: &str) -> Result<StateChange, InvalidEvent> {
         agent_version: detail.version_info.and_then(|v| v.agent_version),
         version: detail.version,
     })
-}
-
-fn required<T>(value: Option<T>, field: &'static str) -> Result<T, InvalidEvent> {
-    value.ok_or(InvalidEvent::MissingField { field })
-}
-
-fn json_kind(value: &serde_json::Value) -> &'static str {
-    match value {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "an array",
-        serde_json::Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]

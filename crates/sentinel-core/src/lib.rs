@@ -6,6 +6,7 @@
 //! - [`clock`]: time as a run sees it, movable in tests.
 //! - [`cache`]: a small time-to-live cache (cluster tags across warm invocations).
 //! - [`emf`]: CloudWatch Embedded Metric Format records.
+//! - [`event`]: EventBridge envelopes of `aws.ecs` events, and why a body is unusable.
 //! - [`notice`]: the notice lifecycle every monitor's episodes follow (open once, notify
 //!   once, remind, resolve once, claims with leases).
 //! - [`notification`]: the message every monitor sends, its SNS attributes and size rules.
@@ -13,6 +14,7 @@
 pub mod cache;
 pub mod clock;
 pub mod emf;
+pub mod event;
 pub mod ids;
 pub mod notice;
 pub mod notification;

@@ -1,0 +1,215 @@
+//! EventBridge envelopes of `aws.ecs` events, as they arrive in SQS bodies, for every monitor.
+//!
+//! Strict about what a monitor needs and tolerant of everything else: AWS adds fields to
+//! events over time, so unknown fields are ignored, never rejected. What cannot be used is an
+//! [`InvalidEvent`] whose text says what was expected and what was found; it travels with
+//! the record to the dead-letter queue.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+pub const ECS_SOURCE: &str = "aws.ecs";
+
+/// Why a record body could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidEvent {
+    #[error("body is not JSON: {0}")]
+    NotJson(String),
+    #[error("body is JSON but not an EventBridge event: {0}")]
+    NotAnEnvelope(String),
+    #[error("expected source \"aws.ecs\", found {found:?}")]
+    UnexpectedSource { found: String },
+    #[error("expected detail-type {expected}, found {found:?}")]
+    UnexpectedDetailType { expected: String, found: String },
+    #[error("detail.{field} is missing")]
+    MissingField { field: &'static str },
+    #[error("detail.{field} is invalid: {problem}")]
+    InvalidField {
+        field: &'static str,
+        problem: String,
+    },
+}
+
+impl InvalidEvent {
+    /// A short, stable code for metrics and message attributes.
+    pub fn code(&self) -> &'static str {
+        match self {
+            InvalidEvent::NotJson(_) => "not-json",
+            InvalidEvent::NotAnEnvelope(_) => "not-an-eventbridge-event",
+            InvalidEvent::UnexpectedSource { .. } => "unexpected-source",
+            InvalidEvent::UnexpectedDetailType { .. } => "unexpected-detail-type",
+            InvalidEvent::MissingField { .. } => "missing-field",
+            InvalidEvent::InvalidField { .. } => "invalid-field",
+        }
+    }
+}
+
+/// An `aws.ecs` event of one of the detail-types a monitor reads; `detail` is left to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope {
+    /// EventBridge event id (absent in hand-made events).
+    pub id: Option<String>,
+    /// When EventBridge saw the change. A malformed timestamp only costs this field.
+    pub time: Option<DateTime<Utc>>,
+    pub detail_type: String,
+    pub resources: Vec<String>,
+    /// A JSON object.
+    pub detail: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+struct RawEnvelope {
+    source: Option<String>,
+    #[serde(rename = "detail-type")]
+    detail_type: Option<String>,
+    id: Option<String>,
+    time: Option<String>,
+    #[serde(default)]
+    resources: Vec<serde_json::Value>,
+    detail: Option<serde_json::Value>,
+}
+
+/// Parses one SQS record body into an [`Envelope`] of one of `detail_types`, or says
+/// precisely why it cannot.
+pub fn parse_envelope(body: &str, detail_types: &[&str]) -> Result<Envelope, InvalidEvent> {
+    let value: serde_json::Value =
+        serde_json::from_str(body).map_err(|e| InvalidEvent::NotJson(e.to_string()))?;
+    if !value.is_object() {
+        return Err(InvalidEvent::NotAnEnvelope(format!(
+            "expected a JSON object, found {}",
+            json_kind(&value)
+        )));
+    }
+    let raw: RawEnvelope =
+        serde_json::from_value(value).map_err(|e| InvalidEvent::NotAnEnvelope(e.to_string()))?;
+    let (source, detail_type, detail) = match (raw.source, raw.detail_type, raw.detail) {
+        (Some(s), Some(t), Some(d)) => (s, t, d),
+        _ => {
+            return Err(InvalidEvent::NotAnEnvelope(
+                "expected the fields source, detail-type and detail".into(),
+            ))
+        }
+    };
+    if source != ECS_SOURCE {
+        return Err(InvalidEvent::UnexpectedSource { found: source });
+    }
+    if !detail_types.contains(&detail_type.as_str()) {
+        let expected: Vec<String> = detail_types.iter().map(|t| format!("{t:?}")).collect();
+        return Err(InvalidEvent::UnexpectedDetailType {
+            expected: expected.join(" or "),
+            found: detail_type,
+        });
+    }
+    if !detail.is_object() {
+        return Err(InvalidEvent::NotAnEnvelope(format!(
+            "expected detail to be an object, found {}",
+            json_kind(&detail)
+        )));
+    }
+    Ok(Envelope {
+        id: raw.id,
+        time: raw
+            .time
+            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.with_timezone(&Utc)),
+        detail_type,
+        resources: raw
+            .resources
+            .into_iter()
+            .filter_map(|r| r.as_str().map(str::to_owned))
+            .collect(),
+        detail,
+    })
+}
+
+/// Reads `detail` into a monitor's typed view; a field of the wrong type is named.
+pub fn typed_detail<T: serde::de::DeserializeOwned>(
+    detail: serde_json::Value,
+) -> Result<T, InvalidEvent> {
+    serde_json::from_value(detail).map_err(|e| InvalidEvent::InvalidField {
+        field: "*",
+        problem: e.to_string(),
+    })
+}
+
+/// A field the monitor cannot do without.
+pub fn required<T>(value: Option<T>, field: &'static str) -> Result<T, InvalidEvent> {
+    value.ok_or(InvalidEvent::MissingField { field })
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TYPES: &[&str] = &["ECS Task State Change", "ECS Service Action"];
+
+    #[test]
+    fn an_envelope_keeps_what_monitors_need_and_ignores_the_rest() {
+        let e = parse_envelope(
+            r#"{"version":"0","id":"e1","detail-type":"ECS Service Action","source":"aws.ecs",
+                "time":"2026-11-21T10:00:00Z","resources":["arn:x",7],"new":{"field":1},
+                "detail":{"eventName":"SERVICE_STEADY_STATE"}}"#,
+            TYPES,
+        )
+        .unwrap();
+        assert_eq!(e.id.as_deref(), Some("e1"));
+        assert_eq!(e.detail_type, "ECS Service Action");
+        assert_eq!(e.resources, vec!["arn:x"]);
+        assert_eq!(e.time.unwrap().to_rfc3339(), "2026-11-21T10:00:00+00:00");
+        assert_eq!(e.detail["eventName"], "SERVICE_STEADY_STATE");
+    }
+
+    #[test]
+    fn every_unusable_body_says_why_with_a_stable_code() {
+        let cases = [
+            ("not json", "not-json", "body is not JSON"),
+            ("[1]", "not-an-eventbridge-event", "found an array"),
+            (
+                r#"{"source":"aws.ecs"}"#,
+                "not-an-eventbridge-event",
+                "source, detail-type and detail",
+            ),
+            (
+                r#"{"source":"aws.ec2","detail-type":"ECS Service Action","detail":{}}"#,
+                "unexpected-source",
+                "\"aws.ec2\"",
+            ),
+            (
+                r#"{"source":"aws.ecs","detail-type":"ECS Deployment State Change","detail":{}}"#,
+                "unexpected-detail-type",
+                "expected detail-type \"ECS Task State Change\" or \"ECS Service Action\"",
+            ),
+            (
+                r#"{"source":"aws.ecs","detail-type":"ECS Service Action","detail":"x"}"#,
+                "not-an-eventbridge-event",
+                "detail to be an object, found a string",
+            ),
+        ];
+        for (body, code, text) in cases {
+            let err = parse_envelope(body, TYPES).unwrap_err();
+            assert_eq!(err.code(), code, "{body}");
+            assert!(err.to_string().contains(text), "{body}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_malformed_time_costs_only_the_time() {
+        let e = parse_envelope(
+            r#"{"source":"aws.ecs","detail-type":"ECS Service Action","time":"yesterday","detail":{}}"#,
+            TYPES,
+        )
+        .unwrap();
+        assert_eq!(e.time, None);
+    }
+}

@@ -1,0 +1,605 @@
+//! The three `aws.ecs` event types the task monitor reads, typed: task state changes,
+//! service actions, deployment state changes.
+//!
+//! Strict about what classification and grouping need (cluster, task or service, stop code
+//! and reasons), tolerant of everything else: fields AWS adds are ignored, missing exit codes
+//! and reasons are normal, reasons are kept verbatim however long.
+
+use chrono::{DateTime, Utc};
+use sentinel_core::event::{parse_envelope, required, typed_detail, Envelope, InvalidEvent};
+use sentinel_core::ClusterArn;
+use serde::Deserialize;
+
+pub const TASK_STATE_CHANGE: &str = "ECS Task State Change";
+pub const SERVICE_ACTION: &str = "ECS Service Action";
+pub const DEPLOYMENT_STATE_CHANGE: &str = "ECS Deployment State Change";
+pub const DETAIL_TYPES: &[&str] = &[TASK_STATE_CHANGE, SERVICE_ACTION, DEPLOYMENT_STATE_CHANGE];
+
+/// One event the task monitor reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskEvent {
+    Task(TaskChange),
+    Service(ServiceAction),
+    Deployment(DeploymentChange),
+}
+
+impl TaskEvent {
+    pub fn cluster(&self) -> &ClusterArn {
+        match self {
+            TaskEvent::Task(t) => &t.cluster,
+            TaskEvent::Service(s) => &s.service.cluster,
+            TaskEvent::Deployment(d) => &d.service.cluster,
+        }
+    }
+
+    pub fn time(&self) -> Option<DateTime<Utc>> {
+        match self {
+            TaskEvent::Task(t) => t.time,
+            TaskEvent::Service(s) => s.time,
+            TaskEvent::Deployment(d) => d.time,
+        }
+    }
+}
+
+/// What a task's failures are grouped under: its service, or (standalone and scheduled
+/// tasks) its task definition family.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Owner {
+    Service(String),
+    Family(String),
+}
+
+impl Owner {
+    pub fn name(&self) -> &str {
+        match self {
+            Owner::Service(name) | Owner::Family(name) => name,
+        }
+    }
+}
+
+/// Why ECS stopped a task (`detail.stopCode`); codes AWS adds later are kept as they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopCode {
+    TaskFailedToStart,
+    EssentialContainerExited,
+    UserInitiated,
+    ServiceSchedulerInitiated,
+    SpotInterruption,
+    TerminationNotice,
+    Other(String),
+}
+
+impl StopCode {
+    pub fn parse(raw: &str) -> Self {
+        match raw {
+            "TaskFailedToStart" => StopCode::TaskFailedToStart,
+            "EssentialContainerExited" => StopCode::EssentialContainerExited,
+            "UserInitiated" => StopCode::UserInitiated,
+            "ServiceSchedulerInitiated" => StopCode::ServiceSchedulerInitiated,
+            "SpotInterruption" => StopCode::SpotInterruption,
+            "TerminationNotice" => StopCode::TerminationNotice,
+            other => StopCode::Other(other.to_owned()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            StopCode::TaskFailedToStart => "TaskFailedToStart",
+            StopCode::EssentialContainerExited => "EssentialContainerExited",
+            StopCode::UserInitiated => "UserInitiated",
+            StopCode::ServiceSchedulerInitiated => "ServiceSchedulerInitiated",
+            StopCode::SpotInterruption => "SpotInterruption",
+            StopCode::TerminationNotice => "TerminationNotice",
+            StopCode::Other(raw) => raw,
+        }
+    }
+}
+
+/// A container of the task as the event reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerState {
+    pub name: String,
+    /// Absent when the container never ran (image pull, resource initialisation).
+    pub exit_code: Option<i64>,
+    pub reason: Option<String>,
+}
+
+/// An "ECS Task State Change".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskChange {
+    pub event_id: Option<String>,
+    pub time: Option<DateTime<Utc>>,
+    pub cluster: ClusterArn,
+    pub task_arn: String,
+    pub task_definition_arn: String,
+    /// `family` of `…:task-definition/family:revision`.
+    pub family: String,
+    pub revision: Option<u32>,
+    pub owner: Owner,
+    pub started_by: Option<String>,
+    /// `STOPPED` for stops; `RUNNING` for a Spot termination notice.
+    pub last_status: String,
+    pub stop_code: Option<StopCode>,
+    pub stopped_reason: Option<String>,
+    pub containers: Vec<ContainerState>,
+    /// ECS's counter for this task: with the task ARN, it tells a redelivery from news.
+    pub version: Option<u64>,
+    pub stopped_at: Option<DateTime<Utc>>,
+}
+
+impl TaskChange {
+    /// The stopped reason and every container reason, for matching and for people.
+    pub fn reasons(&self) -> impl Iterator<Item = &str> {
+        self.stopped_reason
+            .as_deref()
+            .into_iter()
+            .chain(self.containers.iter().filter_map(|c| c.reason.as_deref()))
+    }
+}
+
+/// A service, as service and deployment events name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceRef {
+    pub cluster: ClusterArn,
+    pub name: String,
+}
+
+/// The level ECS gives a service or deployment event (`detail.eventType`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warn,
+    Error,
+    Other(String),
+}
+
+impl Level {
+    fn parse(raw: &str) -> Self {
+        match raw {
+            "INFO" => Level::Info,
+            "WARN" => Level::Warn,
+            "ERROR" => Level::Error,
+            other => Level::Other(other.to_owned()),
+        }
+    }
+}
+
+/// An "ECS Service Action" (steady state, placement failure, start impaired, …).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceAction {
+    pub event_id: Option<String>,
+    pub time: Option<DateTime<Utc>>,
+    pub service: ServiceRef,
+    pub level: Level,
+    pub name: String,
+    pub reason: Option<String>,
+}
+
+/// An "ECS Deployment State Change" (in progress, completed, failed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentChange {
+    pub event_id: Option<String>,
+    pub time: Option<DateTime<Utc>>,
+    pub service: ServiceRef,
+    pub level: Level,
+    pub name: String,
+    pub deployment_id: Option<String>,
+    pub reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TaskDetail {
+    cluster_arn: Option<String>,
+    task_arn: Option<String>,
+    task_definition_arn: Option<String>,
+    group: Option<String>,
+    started_by: Option<String>,
+    last_status: Option<String>,
+    stop_code: Option<String>,
+    stopped_reason: Option<String>,
+    #[serde(default)]
+    containers: Vec<ContainerDetail>,
+    version: Option<u64>,
+    stopped_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ContainerDetail {
+    name: Option<String>,
+    exit_code: Option<i64>,
+    reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ServiceDetail {
+    event_type: Option<String>,
+    event_name: Option<String>,
+    cluster_arn: Option<String>,
+    reason: Option<String>,
+    deployment_id: Option<String>,
+    /// Events of `create-service` name the service here, of `update-service` in `service`.
+    service_name: Option<String>,
+    service: Option<String>,
+}
+
+/// Parses one SQS record body into a [`TaskEvent`], or says precisely why it cannot.
+pub fn parse_task_event(body: &str) -> Result<TaskEvent, InvalidEvent> {
+    let envelope = parse_envelope(body, DETAIL_TYPES)?;
+    match envelope.detail_type.as_str() {
+        TASK_STATE_CHANGE => task_change(envelope).map(TaskEvent::Task),
+        SERVICE_ACTION => {
+            let (envelope, detail, service) = service_parts(envelope)?;
+            Ok(TaskEvent::Service(ServiceAction {
+                event_id: envelope.id,
+                time: envelope.time,
+                service,
+                level: Level::parse(&required(detail.event_type, "eventType")?),
+                name: required(detail.event_name, "eventName")?,
+                reason: detail.reason,
+            }))
+        }
+        _ => {
+            let (envelope, detail, service) = service_parts(envelope)?;
+            Ok(TaskEvent::Deployment(DeploymentChange {
+                event_id: envelope.id,
+                time: envelope.time,
+                service,
+                level: Level::parse(&required(detail.event_type, "eventType")?),
+                name: required(detail.event_name, "eventName")?,
+                deployment_id: detail.deployment_id,
+                reason: detail.reason,
+            }))
+        }
+    }
+}
+
+fn task_change(envelope: Envelope) -> Result<TaskChange, InvalidEvent> {
+    let detail: TaskDetail = typed_detail(envelope.detail)?;
+    let cluster = cluster_arn(required(detail.cluster_arn, "clusterArn")?)?;
+    let task_arn = required(detail.task_arn, "taskArn")?;
+    if !task_arn.contains(":task/") {
+        return Err(InvalidEvent::InvalidField {
+            field: "taskArn",
+            problem: format!("expected a task ARN, found {task_arn:?}"),
+        });
+    }
+    let task_definition_arn = required(detail.task_definition_arn, "taskDefinitionArn")?;
+    let (family, revision) =
+        family_and_revision(&task_definition_arn).ok_or_else(|| InvalidEvent::InvalidField {
+            field: "taskDefinitionArn",
+            problem: format!(
+                "expected …:task-definition/family:revision, found {task_definition_arn:?}"
+            ),
+        })?;
+    // Service tasks are grouped `service:NAME`; everything else by its family (a standalone
+    // task's group is `family:NAME` unless its starter chose another group name).
+    let owner = match detail
+        .group
+        .as_deref()
+        .and_then(|g| g.strip_prefix("service:"))
+    {
+        Some(service) if !service.is_empty() => Owner::Service(service.to_owned()),
+        _ => Owner::Family(family.clone()),
+    };
+    Ok(TaskChange {
+        event_id: envelope.id,
+        time: envelope.time,
+        cluster,
+        task_arn,
+        task_definition_arn,
+        family,
+        revision,
+        owner,
+        started_by: detail.started_by,
+        last_status: required(detail.last_status, "lastStatus")?,
+        stop_code: detail.stop_code.as_deref().map(StopCode::parse),
+        stopped_reason: detail.stopped_reason,
+        containers: detail
+            .containers
+            .into_iter()
+            .map(|c| ContainerState {
+                name: c.name.unwrap_or_else(|| "(unnamed)".to_owned()),
+                exit_code: c.exit_code,
+                reason: c.reason,
+            })
+            .collect(),
+        version: detail.version,
+        stopped_at: detail
+            .stopped_at
+            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.with_timezone(&Utc)),
+    })
+}
+
+/// The detail and the service of a service or deployment event. The service is the event's
+/// resource (`…:service/cluster/name`); the cluster comes from `detail.clusterArn` or, for
+/// deployment events that carry none, from that ARN.
+fn service_parts(
+    envelope: Envelope,
+) -> Result<(Envelope, ServiceDetail, ServiceRef), InvalidEvent> {
+    let detail: ServiceDetail = typed_detail(envelope.detail.clone())?;
+    let service_arn = envelope
+        .resources
+        .iter()
+        .find(|r| r.contains(":service/"))
+        .cloned();
+    let from_arn = service_arn.as_deref().and_then(service_arn_parts);
+    let name = from_arn
+        .as_ref()
+        .map(|(_, name)| name.clone())
+        .or_else(|| detail.service_name.clone())
+        .or_else(|| detail.service.clone())
+        .ok_or(InvalidEvent::MissingField {
+            field: "resources (the service ARN)",
+        })?;
+    let cluster = match (
+        &detail.cluster_arn,
+        from_arn.and_then(|(cluster, _)| cluster),
+    ) {
+        (Some(arn), _) => cluster_arn(arn.clone())?,
+        (None, Some(cluster)) => cluster,
+        (None, None) => {
+            return Err(InvalidEvent::MissingField {
+                field: "clusterArn (and the service ARN names no cluster)",
+            })
+        }
+    };
+    Ok((envelope, detail, ServiceRef { cluster, name }))
+}
+
+/// (cluster, service name) of a service ARN: the cluster only in the long format
+/// `arn:…:service/cluster/name`; the old `arn:…:service/name` names none.
+fn service_arn_parts(arn: &str) -> Option<(Option<ClusterArn>, String)> {
+    let (prefix, path) = arn.split_once(":service/")?;
+    match path.split_once('/') {
+        Some((cluster, name)) if !cluster.is_empty() && !name.is_empty() => {
+            let cluster = ClusterArn::parse(&format!("{prefix}:cluster/{cluster}")).ok();
+            Some((cluster, name.to_owned()))
+        }
+        _ if !path.is_empty() && !path.contains('/') => Some((None, path.to_owned())),
+        _ => None,
+    }
+}
+
+fn family_and_revision(task_definition_arn: &str) -> Option<(String, Option<u32>)> {
+    let (_, rest) = task_definition_arn.split_once(":task-definition/")?;
+    let (family, revision) = match rest.rsplit_once(':') {
+        Some((family, revision)) => (family, revision.parse().ok()),
+        None => (rest, None),
+    };
+    (!family.is_empty()).then(|| (family.to_owned(), revision))
+}
+
+fn cluster_arn(raw: String) -> Result<ClusterArn, InvalidEvent> {
+    ClusterArn::parse(&raw).map_err(|problem| InvalidEvent::InvalidField {
+        field: "clusterArn",
+        problem,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures {
+    //! Events in the shapes AWS documents (ECS developer guide, "Amazon ECS events"), made
+    //! here for the tests: a stopped task, a service action, a deployment state change.
+    use serde_json::{json, Value};
+
+    pub const CLUSTER: &str = "arn:aws:ecs:us-east-1:123456789012:cluster/prod";
+
+    /// A service task of `api` that stopped, with `detail` fields merged over the defaults.
+    pub fn stopped_task(detail: Value) -> Value {
+        let mut base = json!({
+            "version": "0",
+            "id": "0d8a5a0e-2a1c-4c7e-9a51-3b0f8f1e0a11",
+            "detail-type": "ECS Task State Change",
+            "source": "aws.ecs",
+            "account": "123456789012",
+            "time": "2026-11-29T10:00:00Z",
+            "region": "us-east-1",
+            "resources": ["arn:aws:ecs:us-east-1:123456789012:task/prod/0f1e2d3c4b5a69788796a5b4c3d2e1f0"],
+            "detail": {
+                "clusterArn": CLUSTER,
+                "taskArn": "arn:aws:ecs:us-east-1:123456789012:task/prod/0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+                "taskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/api:42",
+                "group": "service:api",
+                "startedBy": "ecs-svc/9223370526043414679",
+                "launchType": "FARGATE",
+                "lastStatus": "STOPPED",
+                "desiredStatus": "STOPPED",
+                "stopCode": "EssentialContainerExited",
+                "stoppedReason": "Essential container in task exited",
+                "stoppedAt": "2026-11-29T09:59:58.123Z",
+                "version": 5,
+                "containers": [
+                    {"name": "app", "exitCode": 1, "lastStatus": "STOPPED",
+                     "containerArn": "arn:aws:ecs:us-east-1:123456789012:container/prod/0f1e/aa"},
+                    {"name": "log-router", "exitCode": 0, "lastStatus": "STOPPED"}
+                ],
+                "attachments": [{"id": "x", "type": "eni", "status": "DELETED", "details": []}]
+            }
+        });
+        merge(&mut base["detail"], detail);
+        base
+    }
+
+    pub fn service_event(detail_type: &str, detail: Value) -> Value {
+        json!({
+            "version": "0",
+            "id": "af3c496d-f4a8-65d1-70f4-a69d52e9b584",
+            "detail-type": detail_type,
+            "source": "aws.ecs",
+            "account": "123456789012",
+            "time": "2026-11-29T10:05:00Z",
+            "region": "us-east-1",
+            "resources": ["arn:aws:ecs:us-east-1:123456789012:service/prod/api"],
+            "detail": detail
+        })
+    }
+
+    fn merge(base: &mut Value, patch: Value) {
+        if let (Some(base), Value::Object(patch)) = (base.as_object_mut(), patch) {
+            for (key, value) in patch {
+                if value.is_null() {
+                    base.remove(&key);
+                } else {
+                    base.insert(key, value);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::*;
+    use super::*;
+    use serde_json::json;
+
+    fn task(detail: serde_json::Value) -> Result<TaskChange, InvalidEvent> {
+        match parse_task_event(&stopped_task(detail).to_string())? {
+            TaskEvent::Task(t) => Ok(t),
+            other => panic!("expected a task event, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_stopped_service_task_is_read_whole() {
+        let t = task(json!({})).unwrap();
+        assert_eq!(t.cluster.name(), "prod");
+        assert_eq!(t.owner, Owner::Service("api".into()));
+        assert_eq!((t.family.as_str(), t.revision), ("api", Some(42)));
+        assert_eq!(t.stop_code, Some(StopCode::EssentialContainerExited));
+        assert_eq!(t.version, Some(5));
+        assert_eq!(t.containers[0].exit_code, Some(1));
+        assert_eq!(t.containers[1].name, "log-router");
+        assert_eq!(
+            t.reasons().collect::<Vec<_>>(),
+            vec!["Essential container in task exited"]
+        );
+        assert!(t.stopped_at.is_some());
+    }
+
+    #[test]
+    fn standalone_tasks_are_grouped_by_family_whatever_their_group() {
+        let t = task(json!({"group": "family:nightly-report",
+            "taskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/nightly-report:7"}))
+        .unwrap();
+        assert_eq!(t.owner, Owner::Family("nightly-report".into()));
+        let custom = task(json!({"group": "batch-jobs",
+            "taskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/etl:3"}))
+        .unwrap();
+        assert_eq!(custom.owner, Owner::Family("etl".into()));
+        let no_group = task(json!({"group": null})).unwrap();
+        assert_eq!(no_group.owner, Owner::Family("api".into()));
+    }
+
+    #[test]
+    fn what_aws_leaves_out_is_tolerated() {
+        let t = task(
+            json!({"stopCode": null, "stoppedReason": null, "version": null,
+            "stoppedAt": "not a time", "containers": [{"name": "app"}], "brandNewField": [1, 2]}),
+        )
+        .unwrap();
+        assert_eq!(t.stop_code, None);
+        assert_eq!(t.containers[0].exit_code, None);
+        assert_eq!((t.version, t.stopped_at), (None, None));
+        let unknown = task(json!({"stopCode": "InfrastructureHealth"})).unwrap();
+        assert_eq!(
+            unknown.stop_code,
+            Some(StopCode::Other("InfrastructureHealth".into()))
+        );
+        let long = "x".repeat(5000);
+        assert_eq!(
+            task(json!({"stoppedReason": long.clone()}))
+                .unwrap()
+                .stopped_reason,
+            Some(long),
+            "reasons are kept verbatim, never truncated"
+        );
+    }
+
+    #[test]
+    fn unusable_task_events_name_the_field() {
+        let cases = [
+            (json!({"clusterArn": null}), "detail.clusterArn is missing"),
+            (json!({"taskArn": "abc"}), "detail.taskArn is invalid"),
+            (
+                json!({"taskDefinitionArn": "api:4"}),
+                "detail.taskDefinitionArn is invalid",
+            ),
+            (json!({"lastStatus": null}), "detail.lastStatus is missing"),
+            (json!({"containers": "none"}), "detail.* is invalid"),
+        ];
+        for (patch, text) in cases {
+            let err = task(patch.clone()).unwrap_err();
+            assert!(err.to_string().contains(text), "{patch}: {err}");
+        }
+    }
+
+    #[test]
+    fn service_events_find_their_service_and_cluster() {
+        let steady = parse_task_event(
+            &service_event(
+                SERVICE_ACTION,
+                json!({"eventType": "INFO", "eventName": "SERVICE_STEADY_STATE",
+                       "clusterArn": CLUSTER, "createdAt": "2026-11-29T10:05:00.695Z"}),
+            )
+            .to_string(),
+        )
+        .unwrap();
+        let TaskEvent::Service(s) = steady else {
+            panic!("expected a service action")
+        };
+        assert_eq!(
+            (s.service.cluster.name(), s.service.name.as_str()),
+            ("prod", "api")
+        );
+        assert_eq!(
+            (s.level, s.name.as_str()),
+            (Level::Info, "SERVICE_STEADY_STATE")
+        );
+
+        // Deployment events carry no clusterArn: the long service ARN names the cluster.
+        let failed = parse_task_event(
+            &service_event(
+                DEPLOYMENT_STATE_CHANGE,
+                json!({"eventType": "ERROR", "eventName": "SERVICE_DEPLOYMENT_FAILED",
+                       "deploymentId": "ecs-svc/123", "updatedAt": "2026-11-29T10:05:00Z",
+                       "reason": "ECS deployment circuit breaker: task failed to start."}),
+            )
+            .to_string(),
+        )
+        .unwrap();
+        let TaskEvent::Deployment(d) = failed else {
+            panic!("expected a deployment change")
+        };
+        assert_eq!(d.service.cluster.as_str(), CLUSTER);
+        assert_eq!(d.deployment_id.as_deref(), Some("ecs-svc/123"));
+
+        // An old-format service ARN with no clusterArn cannot be placed.
+        let mut old = service_event(
+            DEPLOYMENT_STATE_CHANGE,
+            json!({"eventType": "INFO", "eventName": "SERVICE_DEPLOYMENT_COMPLETED"}),
+        );
+        old["resources"] = json!(["arn:aws:ecs:us-east-1:123456789012:service/api"]);
+        let err = parse_task_event(&old.to_string()).unwrap_err();
+        assert_eq!(err.code(), "missing-field");
+        assert!(err.to_string().contains("names no cluster"), "{err}");
+    }
+
+    proptest::proptest! {
+        /// Whatever arrives, parsing answers with a value or a reason: it never panics.
+        #[test]
+        fn never_panics_on_arbitrary_bodies(body in ".{0,400}") {
+            let _ = parse_task_event(&body);
+        }
+
+        #[test]
+        fn never_panics_on_arbitrary_field_values(value in proptest::arbitrary::any::<i64>(), key in "[a-zA-Z]{1,20}") {
+            let body = stopped_task(json!({ key: value })).to_string();
+            let _ = parse_task_event(&body);
+        }
+    }
+}

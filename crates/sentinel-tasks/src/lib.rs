@@ -1,0 +1,16 @@
+//! The task monitor's domain, pure: what an on-call engineer needs to know when tasks die.
+//!
+//! - [`event`]: "ECS Task State Change", "ECS Service Action" and "ECS Deployment State
+//!   Change" events, typed; tolerant of what AWS adds or leaves out.
+//! - [`classify`]: **why did this task stop, and is it worth a page?** — one function from
+//!   an event to a failure kind, a reason it is not a failure, a Spot interruption, or a
+//!   recovery.
+//!
+//! No I/O, no runtime, no AWS SDK; the notice lifecycle is the kernel's
+//! ([`sentinel_core::notice`]).
+
+pub mod classify;
+pub mod event;
+
+pub use classify::{classify, FailureKind, NotAFailure, Recovery, Verdict};
+pub use event::{parse_task_event, Owner, TaskEvent};
