@@ -5,11 +5,15 @@
 //! - [`classify`]: **why did this task stop, and is it worth a page?** — one function from
 //!   an event to a failure kind, a reason it is not a failure, a Spot interruption, or a
 //!   recovery.
+//! - [`episode`]: one episode per service (or task family), on the kernel's notice
+//!   lifecycle: [`episode::fold`] takes a batch's events of one service to what to store and
+//!   send — one alert that counts the failures, reminders with the new count, one RESOLVED.
 //!
 //! No I/O, no runtime, no AWS SDK; the notice lifecycle is the kernel's
 //! ([`sentinel_core::notice`]).
 
 pub mod classify;
+pub mod episode;
 pub mod event;
 
 pub use classify::{classify, FailureKind, NotAFailure, Recovery, Verdict};
