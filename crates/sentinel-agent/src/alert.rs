@@ -478,36 +478,28 @@ pub(crate) fn describe_remediations(done: &[RemediationRecord]) -> Option<String
 /// Console links, per partition; unknown partitions get no link rather than a wrong one.
 pub(crate) mod console {
     use super::{ClusterArn, NodeId, NodeKind};
-
-    fn host(partition: &str) -> Option<&'static str> {
-        match partition {
-            "aws" => Some("console.aws.amazon.com"),
-            "aws-us-gov" => Some("console.amazonaws-us-gov.com"),
-            "aws-cn" => Some("console.amazonaws.cn"),
-            _ => None,
-        }
-    }
+    use sentinel_core::notification::console_url;
 
     pub fn cluster(c: &ClusterArn) -> Option<String> {
-        host(c.partition()).map(|h| {
-            format!(
-                "https://{h}/ecs/v2/clusters/{}/infrastructure?region={}",
+        console_url(
+            c.partition(),
+            &format!(
+                "/ecs/v2/clusters/{}/infrastructure?region={}",
                 c.name(),
                 c.region()
-            )
-        })
+            ),
+        )
     }
 
     pub fn node(c: &ClusterArn, node: &NodeId) -> Option<String> {
         let region = c.region();
-        host(c.partition()).map(|h| match node.kind() {
-            NodeKind::Ec2 => {
-                format!("https://{h}/ec2/home?region={region}#InstanceDetails:instanceId={node}")
-            }
+        let path = match node.kind() {
+            NodeKind::Ec2 => format!("/ec2/home?region={region}#InstanceDetails:instanceId={node}"),
             NodeKind::Anywhere => format!(
-                "https://{h}/systems-manager/fleet-manager/managed-nodes/{node}/general?region={region}"
+                "/systems-manager/fleet-manager/managed-nodes/{node}/general?region={region}"
             ),
-        })
+        };
+        console_url(c.partition(), &path)
     }
 }
 

@@ -183,6 +183,18 @@ pub fn plural(n: usize) -> &'static str {
     }
 }
 
+/// A page of the AWS console in `partition` (`path` starts with `/` and carries its query);
+/// unknown partitions get no link rather than a wrong one.
+pub fn console_url(partition: &str, path: &str) -> Option<String> {
+    let host = match partition {
+        "aws" => "console.aws.amazon.com",
+        "aws-us-gov" => "console.amazonaws-us-gov.com",
+        "aws-cn" => "console.amazonaws.cn",
+        _ => return None,
+    };
+    Some(format!("https://{host}{path}"))
+}
+
 /// SNS subjects must be printable ASCII without line breaks.
 fn ascii_only(s: &str) -> String {
     s.chars()

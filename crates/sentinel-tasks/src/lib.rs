@@ -8,6 +8,7 @@
 //! - [`episode`]: one episode per service (or task family), on the kernel's notice
 //!   lifecycle: [`episode::fold`] takes a batch's events of one service to what to store and
 //!   send — one alert that counts the failures, reminders with the new count, one RESOLVED.
+//! - [`message`]: the messages (subject, email text, JSON document, SNS attributes).
 //!
 //! No I/O, no runtime, no AWS SDK; the notice lifecycle is the kernel's
 //! ([`sentinel_core::notice`]).
@@ -15,6 +16,7 @@
 pub mod classify;
 pub mod episode;
 pub mod event;
+pub mod message;
 
 pub use classify::{classify, FailureKind, NotAFailure, Recovery, Verdict};
 pub use event::{parse_task_event, Owner, TaskEvent};
