@@ -6,7 +6,6 @@ use sentinel_agent::decision::DecisionSettings;
 use sentinel_agent::episode::LifecycleSettings;
 use sentinel_agent::metrics::DEFAULT_NAMESPACE;
 use sentinel_agent::remediation::{RemediationAction, RemediationSettings};
-use sentinel_core::policy::DEFAULT_TAG_KEY;
 use sentinel_core::MonitoringPolicy;
 use sentinel_lambda::Env;
 use std::time::Duration;
@@ -15,9 +14,7 @@ pub use sentinel_lambda::ConfigError;
 
 pub const ALERT_TOPIC_ARN: &str = "ALERT_TOPIC_ARN";
 pub const DEAD_LETTER_QUEUE_URL: &str = "DEAD_LETTER_QUEUE_URL";
-pub const MONITOR_ALL_CLUSTERS: &str = "MONITOR_ALL_CLUSTERS";
-pub const MONITORING_TAG_KEY: &str = "MONITORING_TAG_KEY";
-pub const MONITORING_TAG_VALUE: &str = "MONITORING_TAG_VALUE";
+pub use sentinel_lambda::env::{MONITORING_TAG_KEY, MONITORING_TAG_VALUE, MONITOR_ALL_CLUSTERS};
 pub const METRICS_NAMESPACE: &str = "METRICS_NAMESPACE";
 pub const TAG_CACHE_TTL_SECONDS: &str = "TAG_CACHE_TTL_SECONDS";
 pub const ALERT_ON_UNREACHABLE_ANYWHERE_NODES: &str = "ALERT_ON_UNREACHABLE_ANYWHERE_NODES";
@@ -97,43 +94,15 @@ impl Config {
         let env = Env::from_lookup(lookup);
         let get = |name: &str| env.get(name);
 
-        let alert_topic_arn = env.required(
+        let alert_topic_arn = env.topic_arn(
             ALERT_TOPIC_ARN,
             "set it to the ARN of the SNS topic that receives alerts",
         )?;
-        if !alert_topic_arn.starts_with("arn:") || !alert_topic_arn.contains(":sns:") {
-            return Err(ConfigError::Invalid {
-                name: ALERT_TOPIC_ARN,
-                value: alert_topic_arn,
-                expected: "an SNS topic ARN (arn:<partition>:sns:<region>:<account>:<name>)".into(),
-            });
-        }
-        let dead_letter_queue_url = env.required(
+        let dead_letter_queue_url = env.queue_url(
             DEAD_LETTER_QUEUE_URL,
             "set it to the URL of the SQS queue that keeps unusable records",
         )?;
-        if !(dead_letter_queue_url.starts_with("https://")
-            || dead_letter_queue_url.starts_with("http://"))
-        {
-            return Err(ConfigError::Invalid {
-                name: DEAD_LETTER_QUEUE_URL,
-                value: dead_letter_queue_url,
-                expected: "an SQS queue URL (https://…)".into(),
-            });
-        }
-
-        let all = env.boolean(MONITOR_ALL_CLUSTERS, true)?;
-        let policy = if all {
-            MonitoringPolicy::AllClusters
-        } else {
-            MonitoringPolicy::Tagged {
-                key: get(MONITORING_TAG_KEY).unwrap_or_else(|| DEFAULT_TAG_KEY.to_owned()),
-                value: get(MONITORING_TAG_VALUE).ok_or(ConfigError::Missing {
-                    name: MONITORING_TAG_VALUE,
-                    help: "it is required when MONITOR_ALL_CLUSTERS is false: the tag value that marks monitored clusters",
-                })?,
-            }
-        };
+        let policy = env.monitoring_policy()?;
 
         let alert_table_name = env.required(
             ALERT_TABLE_NAME,

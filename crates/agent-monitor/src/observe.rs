@@ -6,22 +6,17 @@ use sentinel_agent::{
     assess_registration, ContainerInstanceView, NodeId, NodeKind, NodeView, Observation,
 };
 use sentinel_aws::ecs::container_instance_id;
-use sentinel_aws::{AwsError, Ec2Inventory, EcsInventory, ManagedNodes};
-use sentinel_core::cache::TtlCache;
-use sentinel_core::{ClusterArn, ClusterView, MonitoringPolicy, Tag};
+use sentinel_aws::{AwsError, ClusterPolicy, Ec2Inventory, EcsInventory, ManagedNodes};
+use sentinel_core::{ClusterArn, ClusterView, MonitoringPolicy};
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The monitor's eyes: ECS for clusters and container instances, EC2 and SSM for nodes.
 pub struct Observer {
     ecs: EcsInventory,
     ec2: Ec2Inventory,
     ssm: ManagedNodes,
-    policy: MonitoringPolicy,
-    /// Cluster tags survive across warm invocations: they change rarely and
-    /// DescribeClusters is the only call a quiet batch would otherwise repeat.
-    tag_cache: Mutex<TtlCache<ClusterArn, Option<Vec<Tag>>>>,
+    policy: ClusterPolicy,
 }
 
 /// What one round of lookups found.
@@ -84,11 +79,10 @@ impl Observer {
         tag_cache_ttl: Duration,
     ) -> Self {
         Observer {
+            policy: ClusterPolicy::new(ecs.clone(), policy, tag_cache_ttl),
             ecs,
             ec2,
             ssm,
-            policy,
-            tag_cache: Mutex::new(TtlCache::new(tag_cache_ttl)),
         }
     }
 
@@ -103,14 +97,6 @@ impl Observer {
         cluster: &ClusterArn,
     ) -> Result<Vec<String>, AwsError> {
         self.ecs.list_container_instances(cluster).await
-    }
-
-    fn lock_tag_cache(&self) -> MutexGuard<'_, TtlCache<ClusterArn, Option<Vec<Tag>>>> {
-        // A panic while holding the lock cannot leave the cache inconsistent (each use is
-        // one insert or lookup), so a poisoned lock is still safe to use.
-        self.tag_cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Describes the given container instances of every monitored cluster (concurrently,
@@ -173,52 +159,11 @@ impl Observer {
         }
     }
 
-    /// Monitored, not monitored or missing, per cluster. In tag mode, tags come from the
-    /// warm cache or one DescribeClusters call per 100 uncached clusters.
+    /// Monitored, not monitored or missing, per cluster ([`ClusterPolicy::views`]).
     pub(crate) async fn cluster_views(
         &self,
         clusters: &[ClusterArn],
     ) -> HashMap<ClusterArn, Result<ClusterView, AwsError>> {
-        let policy = &self.policy;
-        if !policy.needs_tags() {
-            return clusters
-                .iter()
-                .map(|c| (c.clone(), Ok(ClusterView::Monitored)))
-                .collect();
-        }
-        let mut views = HashMap::new();
-        let mut uncached = Vec::new();
-        {
-            let now = Instant::now();
-            let mut cache = self.lock_tag_cache();
-            cache.evict_expired(now);
-            for cluster in clusters {
-                match cache.get(cluster, now) {
-                    Some(tags) => {
-                        views.insert(cluster.clone(), Ok(policy.view(tags.as_deref())));
-                    }
-                    None => uncached.push(cluster.clone()),
-                }
-            }
-        }
-        if uncached.is_empty() {
-            return views;
-        }
-        match self.ecs.cluster_tags(&uncached).await {
-            Ok(found) => {
-                let now = Instant::now();
-                let mut cache = self.lock_tag_cache();
-                for (arn, tags) in found {
-                    views.insert(arn.clone(), Ok(policy.view(tags.as_deref())));
-                    cache.insert(arn, tags, now);
-                }
-            }
-            Err(err) => {
-                for arn in uncached {
-                    views.insert(arn, Err(err.clone()));
-                }
-            }
-        }
-        views
+        self.policy.views(clusters).await
     }
 }

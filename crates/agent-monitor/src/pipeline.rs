@@ -183,12 +183,7 @@ impl Monitor {
         // 1. Parse; the unusable go to the dead-letter queue with their reason.
         let parsed = sentinel_lambda::parse_or_park(
             records,
-            |body| {
-                parse_state_change(body).map_err(|invalid| Rejection {
-                    reason: invalid.to_string(),
-                    code: invalid.code(),
-                })
-            },
+            |body| parse_state_change(body).map_err(Rejection::from),
             &self.dead_letters,
         )
         .await;

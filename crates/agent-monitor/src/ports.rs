@@ -10,10 +10,7 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use sentinel_agent::episode::Episode;
 use sentinel_agent::NodeId;
-use sentinel_aws::{
-    AwsError, EcsInventory, EpisodeStore, Found, Listing, Remediator, SnsNotifier, Written,
-};
-use sentinel_core::notification::Notification;
+use sentinel_aws::{AwsError, EcsInventory, EpisodeStore, Found, Listing, Remediator, Written};
 use sentinel_core::ClusterArn;
 use std::collections::HashMap;
 
@@ -42,14 +39,7 @@ pub trait EpisodeRepo: Send + Sync {
     fn all(&self) -> BoxFuture<'_, Result<Listing, AwsError>>;
 }
 
-/// Where notices go (the alert topic). Returns the message id.
-pub trait Notifier: Send + Sync {
-    /// Sends one message; returns its message id.
-    fn publish<'a>(
-        &'a self,
-        notification: &'a Notification,
-    ) -> BoxFuture<'a, Result<String, AwsError>>;
-}
+pub use sentinel_lambda::Notifier;
 
 /// The hourly remediation budget per cluster, shared by every run.
 pub trait RemediationLedger: Send + Sync {
@@ -123,15 +113,6 @@ impl RemediationLedger for EpisodeStore {
         budget: usize,
     ) -> BoxFuture<'a, Result<bool, AwsError>> {
         Box::pin(self.take_remediation_slot(cluster, now, budget))
-    }
-}
-
-impl Notifier for SnsNotifier {
-    fn publish<'a>(
-        &'a self,
-        notification: &'a Notification,
-    ) -> BoxFuture<'a, Result<String, AwsError>> {
-        Box::pin(SnsNotifier::publish(self, notification))
     }
 }
 

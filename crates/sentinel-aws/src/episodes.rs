@@ -417,8 +417,7 @@ impl EpisodeStore {
             .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| AwsError::from_sdk("dynamodb", "Scan", e))?;
-            // Episode items are keyed by container instance ARN; the table also holds the
-            // remediation windows ("remediation#…"), which are not episodes.
+            // Only agent episodes: not remediation windows, not other monitors' episodes.
             for item in page.items().iter().filter(|i| is_episode(i)) {
                 match from_item(item) {
                     Ok(episode) => listing.episodes.push(episode),
@@ -500,10 +499,12 @@ const WINDOW_PREFIX: &str = "remediation#";
 const WRITE_ID: &str = "write_id";
 const WINDOW_TRIES: usize = 5;
 
+/// Agent episodes are keyed by their container instance ARN; the table also holds the
+/// remediation windows (`remediation#…`) and other monitors' episodes (`tasks#…`).
 fn is_episode(item: &HashMap<String, AttributeValue>) -> bool {
     item.get("pk")
         .and_then(|v| v.as_s().ok())
-        .is_some_and(|pk| !pk.starts_with(WINDOW_PREFIX))
+        .is_some_and(|pk| pk.starts_with("arn:") && pk.contains(":container-instance/"))
 }
 
 /// The condition of every versioned write: the item is still at `version` (0: no item yet).
@@ -784,5 +785,20 @@ mod tests {
         item.remove("version");
         item.insert("status".into(), text("open"));
         assert!(from_item(&item).unwrap_err().message.contains("version"));
+    }
+
+    #[test]
+    fn only_agent_episodes_are_episodes() {
+        let keyed = |pk: &str| HashMap::from([("pk".to_owned(), text(pk))]);
+        assert!(is_episode(&keyed(
+            "arn:aws:ecs:us-east-1:1:container-instance/c/abc"
+        )));
+        assert!(!is_episode(&keyed(
+            "remediation#arn:aws:ecs:us-east-1:1:cluster/c"
+        )));
+        assert!(!is_episode(&keyed(
+            "tasks#arn:aws:ecs:us-east-1:1:cluster/c#service#api"
+        )));
+        assert!(!is_episode(&HashMap::new()));
     }
 }

@@ -1,6 +1,9 @@
 //! Typed settings from environment variables, parsed once at init. Every error names the
 //! variable, the value found and what was expected, so a bad deployment says what to fix.
 
+use sentinel_core::policy::DEFAULT_TAG_KEY;
+use sentinel_core::MonitoringPolicy;
+
 /// A setting that is missing or cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -97,7 +100,54 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             })
             .unwrap_or_default()
     }
+
+    /// An SNS topic ARN, required.
+    pub fn topic_arn(&self, name: &'static str, help: &'static str) -> Result<String, ConfigError> {
+        let arn = self.required(name, help)?;
+        if !arn.starts_with("arn:") || !arn.contains(":sns:") {
+            return Err(ConfigError::Invalid {
+                name,
+                value: arn,
+                expected: "an SNS topic ARN (arn:<partition>:sns:<region>:<account>:<name>)".into(),
+            });
+        }
+        Ok(arn)
+    }
+
+    /// An SQS queue URL, required.
+    pub fn queue_url(&self, name: &'static str, help: &'static str) -> Result<String, ConfigError> {
+        let url = self.required(name, help)?;
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(ConfigError::Invalid {
+                name,
+                value: url,
+                expected: "an SQS queue URL (https://…)".into(),
+            });
+        }
+        Ok(url)
+    }
+
+    /// Which clusters are monitored: all (`MONITOR_ALL_CLUSTERS`, default true), or those
+    /// tagged `MONITORING_TAG_KEY` (default `ecs-agent-monitoring`) = `MONITORING_TAG_VALUE`.
+    pub fn monitoring_policy(&self) -> Result<MonitoringPolicy, ConfigError> {
+        if self.boolean(MONITOR_ALL_CLUSTERS, true)? {
+            return Ok(MonitoringPolicy::AllClusters);
+        }
+        Ok(MonitoringPolicy::Tagged {
+            key: self
+                .get(MONITORING_TAG_KEY)
+                .unwrap_or_else(|| DEFAULT_TAG_KEY.to_owned()),
+            value: self.get(MONITORING_TAG_VALUE).ok_or(ConfigError::Missing {
+                name: MONITORING_TAG_VALUE,
+                help: "it is required when MONITOR_ALL_CLUSTERS is false: the tag value that marks monitored clusters",
+            })?,
+        })
+    }
 }
+
+pub const MONITOR_ALL_CLUSTERS: &str = "MONITOR_ALL_CLUSTERS";
+pub const MONITORING_TAG_KEY: &str = "MONITORING_TAG_KEY";
+pub const MONITORING_TAG_VALUE: &str = "MONITORING_TAG_VALUE";
 
 #[cfg(test)]
 mod tests {

@@ -7,11 +7,14 @@
 //!   reason, and the partial-batch answer naming exactly the records to deliver again.
 //! - [`emf`]: metric records written to stdout, where Lambda's log shipping turns them into
 //!   CloudWatch metrics.
+//! - [`notify`]: the `Notifier` port messages go through, wired to SNS.
 
 pub mod emf;
 pub mod env;
 pub mod logging;
+pub mod notify;
 pub mod records;
 
 pub use env::{ConfigError, Env};
+pub use notify::Notifier;
 pub use records::{batch_answer, parse_or_park, Parsed, Rejection};

@@ -7,6 +7,7 @@
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsMessage};
 use sentinel_aws::{DeadLetter, DeadLetterQueue};
+use sentinel_core::event::InvalidEvent;
 use std::collections::{BTreeSet, HashMap};
 
 /// Why a body is unusable: human text (what was expected, what was found) and a short,
@@ -15,6 +16,15 @@ use std::collections::{BTreeSet, HashMap};
 pub struct Rejection {
     pub reason: String,
     pub code: &'static str,
+}
+
+impl From<InvalidEvent> for Rejection {
+    fn from(invalid: InvalidEvent) -> Self {
+        Rejection {
+            reason: invalid.to_string(),
+            code: invalid.code(),
+        }
+    }
 }
 
 /// A batch after parsing.
