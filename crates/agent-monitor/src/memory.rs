@@ -276,7 +276,10 @@ fn op_name(op: Op) -> &'static str {
 }
 
 impl EpisodeRepo for MemoryWorld {
-    fn get_many<'a>(&'a self, arns: &'a [String]) -> BoxFuture<'a, Result<Found, AwsError>> {
+    fn get_many<'a>(
+        &'a self,
+        arns: &'a [String],
+    ) -> BoxFuture<'a, Result<Found<Episode>, AwsError>> {
         Box::pin(async move {
             if let Some(fault) = self.enter(Op::Get).await {
                 return Err(Self::error(Op::Get, fault));

@@ -18,7 +18,10 @@ use std::collections::HashMap;
 /// version it read.
 pub trait EpisodeRepo: Send + Sync {
     /// The stored episodes of these container instances, by ARN, read consistently.
-    fn get_many<'a>(&'a self, arns: &'a [String]) -> BoxFuture<'a, Result<Found, AwsError>>;
+    fn get_many<'a>(
+        &'a self,
+        arns: &'a [String],
+    ) -> BoxFuture<'a, Result<Found<Episode>, AwsError>>;
     /// Writes `episode` if the stored item still has `episode.version` (0: no item).
     fn put<'a>(
         &'a self,
@@ -76,7 +79,10 @@ pub trait NodeRemedies: Send + Sync {
 }
 
 impl EpisodeRepo for EpisodeStore {
-    fn get_many<'a>(&'a self, arns: &'a [String]) -> BoxFuture<'a, Result<Found, AwsError>> {
+    fn get_many<'a>(
+        &'a self,
+        arns: &'a [String],
+    ) -> BoxFuture<'a, Result<Found<Episode>, AwsError>> {
         Box::pin(EpisodeStore::get_many(self, arns))
     }
 

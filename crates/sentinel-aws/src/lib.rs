@@ -15,16 +15,20 @@ pub mod sdk;
 pub mod sns;
 pub mod sqs;
 pub mod ssm;
+pub mod table;
+pub mod task_episodes;
 
 pub use ec2::Ec2Inventory;
 pub use ecs::EcsInventory;
-pub use episodes::{EpisodeStore, Found, Listing, Unreadable, Written};
+pub use episodes::{EpisodeStore, Listing};
 pub use error::AwsError;
 pub use policy::ClusterPolicy;
 pub use remediation::Remediator;
 pub use sns::SnsNotifier;
 pub use sqs::{DeadLetter, DeadLetterQueue};
 pub use ssm::ManagedNodes;
+pub use table::{Found, Stored, Unreadable, VersionedTable, Written};
+pub use task_episodes::TaskEpisodeStore;
 
 /// Splits `items` into request-sized chunks.
 pub(crate) fn chunks<T>(items: &[T], size: usize) -> impl Iterator<Item = &[T]> {

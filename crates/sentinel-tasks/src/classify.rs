@@ -3,9 +3,11 @@
 
 use crate::event::{DeploymentChange, Owner, ServiceAction, StopCode, TaskChange, TaskEvent};
 use sentinel_core::notification::Severity;
+use serde::{Deserialize, Serialize};
 
 /// The kinds of failure, as messages, metrics and the SNS `kind` attribute name them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum FailureKind {
     ImagePull,
     ResourceInit,
@@ -487,6 +489,11 @@ mod tests {
     fn kinds_round_trip_and_say_what_fixes_them() {
         for kind in FailureKind::ALL {
             assert_eq!(FailureKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(
+                serde_json::to_value(kind).unwrap(),
+                serde_json::json!(kind.as_str()),
+                "stored and shown by the same name"
+            );
             assert!(!kind.advice().is_empty());
         }
         assert_eq!(FailureKind::ImagePull.severity(), Severity::Critical);

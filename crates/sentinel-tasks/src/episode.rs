@@ -10,8 +10,11 @@
 use crate::classify::{FailureKind, Recovery, Verdict};
 use crate::event::{Owner, TaskEvent};
 use chrono::{DateTime, Utc};
-use sentinel_core::notice::{self, Change, Condition, EpisodeState, Episodic, Notice, Source};
+use sentinel_core::notice::{
+    self, Change, Condition, EpisodeState, Episodic, Notice, Phase, Source,
+};
 use sentinel_core::ClusterArn;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub use sentinel_core::notice::Settings as LifecycleSettings;
@@ -39,8 +42,9 @@ impl EpisodeKey {
     }
 }
 
-/// One failure as the messages show it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One failure as the messages show it (and the table keeps it, as JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct FailureSample {
     pub at: DateTime<Utc>,
     pub kind: FailureKind,
@@ -52,7 +56,8 @@ pub struct FailureSample {
     pub containers: Vec<ContainerExit>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ContainerExit {
     pub name: String,
     pub exit_code: Option<i64>,
@@ -165,10 +170,17 @@ pub fn fold(
             Verdict::SpotInterruption | Verdict::NotAFailure(_) => {}
         }
     }
-    let condition = match latest {
-        None => return Fold::Nothing,
-        Some(Latest::Failure(kind)) => Condition::Failing(kind),
-        Some(Latest::Recovery(recovery)) => Condition::Ended(recovery),
+    let condition = match (latest, stored.filter(|e| e.state.pending.is_some())) {
+        (Some(Latest::Failure(kind)), _) => Condition::Failing(kind),
+        (Some(Latest::Recovery(recovery)), _) => Condition::Ended(recovery),
+        // Nothing new (a redelivery), but a notice is owed: its sender failed and released
+        // the claim, or died. The episode's own state says what it is; the lifecycle sends
+        // the notice once its claim is free.
+        (None, Some(e)) if e.state.phase == Phase::Resolved => {
+            Condition::Ended(e.resolution.unwrap_or(Recovery::SteadyState))
+        }
+        (None, Some(e)) => Condition::Failing(e.main_kind().unwrap_or(FailureKind::OtherFailure)),
+        (None, None) => return Fold::Nothing,
     };
     // A family's episode ends with its alert: the next batch's failures are news again.
     let lifecycle_stored = stored.filter(|e| match &key.owner {
@@ -311,7 +323,6 @@ mod tests {
     use crate::event::fixtures::{service_event, stopped_task, CLUSTER};
     use crate::event::{parse_task_event, SERVICE_ACTION};
     use chrono::{TimeDelta, TimeZone};
-    use sentinel_core::notice::Phase;
     use serde_json::json;
 
     const SETTINGS: LifecycleSettings = LifecycleSettings {
@@ -499,6 +510,31 @@ mod tests {
             ),
             Fold::Nothing
         );
+    }
+
+    #[test]
+    fn an_owed_notice_goes_out_on_a_redelivery_that_brings_no_news() {
+        let batch = crash_loop(3, 0);
+        let (claimed, _) = notified(run(&api(), None, &batch, 1));
+        // The publish failed and the claim was released: the same batch comes back.
+        let released = claimed.failed(Notice::Alert);
+        let (again, notice) = notified(run(&api(), Some(&released), &batch, 2));
+        assert_eq!(notice, Notice::Alert);
+        assert_eq!(again.failures, 3, "not counted twice");
+        // The same for a RESOLVED whose send failed.
+        let (resolving, _) = notified(run(
+            &api(),
+            Some(&claimed.sent(Notice::Alert, t(1))),
+            &[steady(5)],
+            5,
+        ));
+        let released = resolving.failed(Notice::Resolved);
+        assert!(matches!(
+            run(&api(), Some(&released), &[steady(5)], 6),
+            Fold::Notify(_, Notice::Resolved)
+        ));
+        // A claim still held by its sender is left alone.
+        assert_eq!(run(&api(), Some(&claimed), &batch, 1), Fold::Later);
     }
 
     #[test]

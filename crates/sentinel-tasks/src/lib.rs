@@ -9,6 +9,7 @@
 //!   lifecycle: [`episode::fold`] takes a batch's events of one service to what to store and
 //!   send — one alert that counts the failures, reminders with the new count, one RESOLVED.
 //! - [`message`]: the messages (subject, email text, JSON document, SNS attributes).
+//! - [`metrics`]: metric names.
 //!
 //! No I/O, no runtime, no AWS SDK; the notice lifecycle is the kernel's
 //! ([`sentinel_core::notice`]).
@@ -17,6 +18,7 @@ pub mod classify;
 pub mod episode;
 pub mod event;
 pub mod message;
+pub mod metrics;
 
 pub use classify::{classify, FailureKind, NotAFailure, Recovery, Verdict};
 pub use event::{parse_task_event, Owner, TaskEvent};

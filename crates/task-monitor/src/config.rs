@@ -137,7 +137,10 @@ mod tests {
     const REQUIRED: &[(&str, &str)] = &[
         (ALERT_TOPIC_ARN, "arn:aws:sns:us-east-1:123456789012:alerts"),
         (ALERT_TABLE_NAME, "sentinel-alerts"),
-        (DEAD_LETTER_QUEUE_URL, "https://sqs.us-east-1.amazonaws.com/123456789012/dlq"),
+        (
+            DEAD_LETTER_QUEUE_URL,
+            "https://sqs.us-east-1.amazonaws.com/123456789012/dlq",
+        ),
     ];
 
     #[test]
@@ -162,9 +165,14 @@ mod tests {
         assert!(with((LOG_TAIL_LINES, "201")).contains("from 0 (off) to 200"));
         assert!(with((REMINDER_HOURS, "-1")).starts_with("REMINDER_HOURS="));
         assert!(with((ALERT_TOPIC_ARN, "alerts")).contains("an SNS topic ARN"));
-        assert!(with((MONITOR_ALL_CLUSTERS, "false")).starts_with("MONITORING_TAG_VALUE is not set"));
+        assert!(
+            with((MONITOR_ALL_CLUSTERS, "false")).starts_with("MONITORING_TAG_VALUE is not set")
+        );
         let missing = parse(&REQUIRED[..2]).unwrap_err().to_string();
-        assert!(missing.starts_with("DEAD_LETTER_QUEUE_URL is not set"), "{missing}");
+        assert!(
+            missing.starts_with("DEAD_LETTER_QUEUE_URL is not set"),
+            "{missing}"
+        );
     }
 
     #[test]
@@ -179,6 +187,8 @@ mod tests {
         let config = parse(&pairs).unwrap();
         assert_eq!(config.reminder_every, Some(Duration::from_secs(4 * 3600)));
         assert_eq!(config.log_tail_lines, 0);
-        assert!(matches!(config.policy, MonitoringPolicy::Tagged { ref value, .. } if value == "enabled"));
+        assert!(
+            matches!(config.policy, MonitoringPolicy::Tagged { ref value, .. } if value == "enabled")
+        );
     }
 }

@@ -1,0 +1,16 @@
+//! The task-monitor function: SQS batches of ECS task, service and deployment events in;
+//! one alert per failing service (or task family) with the reason, reminders, one RESOLVED
+//! when it is steady again, EMF metrics, and the partial-batch answer out.
+//!
+//! - [`pipeline`] (`TaskMonitor`): one batch, from records to answer.
+//! - [`ports`]: the task episode store and the notifier, as traits; [`memory`] their
+//!   in-memory twins with scripted faults, for the pipeline's tests.
+//! - [`config`]: environment → [`Config`].
+
+pub mod config;
+pub mod memory;
+pub mod pipeline;
+pub mod ports;
+
+pub use config::Config;
+pub use pipeline::{Clients, TaskBatchReport, TaskMonitor};

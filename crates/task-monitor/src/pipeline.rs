@@ -1,0 +1,495 @@
+//! One SQS batch of task, service and deployment events, from records to answer:
+//!
+//! 1. parse each record (unusable ones to the dead-letter queue with their reason);
+//! 2. classify each event from the event alone (no AWS call);
+//! 3. group what matters (failures, recoveries) by service or task family;
+//! 4. keep only monitored clusters (all, or tagged; tags cached);
+//! 5. read the groups' episodes (one BatchGetItem per 100 keys) and fold each group's
+//!    events into its episode;
+//! 6. store every changed episode (one TransactWriteItems per 100; a notice is claimed by
+//!    the same write), send one message per episode that owes one, record it sent or
+//!    release the claim;
+//! 7. answer `batchItemFailures` for exactly the records that must be looked at again.
+
+use crate::config::Config;
+use crate::ports::{Notifier, TaskEpisodeRepo};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use chrono::{DateTime, Utc};
+use sentinel_aws::{
+    AwsError, ClusterPolicy, DeadLetterQueue, EcsInventory, TaskEpisodeStore, Written,
+};
+use sentinel_core::notice::Notice;
+use sentinel_core::{Clock, ClusterArn, ClusterView, MetricRecord, SystemClock};
+use sentinel_lambda::Rejection;
+use sentinel_tasks::episode::{fold, EpisodeKey, Fold, TaskEpisode};
+use sentinel_tasks::message::TaskMessage;
+use sentinel_tasks::{classify, metrics, parse_task_event, FailureKind, Owner, TaskEvent, Verdict};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+/// The AWS clients the function talks to, built once per process.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub ecs: aws_sdk_ecs::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+}
+
+impl Clients {
+    pub fn from_sdk_config(sdk: &aws_config::SdkConfig) -> Self {
+        Clients {
+            ecs: aws_sdk_ecs::Client::new(sdk),
+            sns: aws_sdk_sns::Client::new(sdk),
+            sqs: aws_sdk_sqs::Client::new(sdk),
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+        }
+    }
+}
+
+/// A message that went out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub key: String,
+    pub notice: Notice,
+    pub subject: String,
+    pub message_id: String,
+}
+
+/// A failure this batch classified, for metrics and logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub cluster: String,
+    /// Service name, or task family.
+    pub owner: String,
+    pub kind: FailureKind,
+}
+
+/// Everything one batch came to: the Lambda answer, the demo and the tests read this.
+#[derive(Debug, Default)]
+pub struct TaskBatchReport {
+    pub received: usize,
+    /// (record id, reason) of records parked in the dead-letter queue.
+    pub dead_lettered: Vec<(String, String)>,
+    /// Failures in monitored clusters (a redelivered record counts again here, never in an
+    /// episode).
+    pub failures: Vec<Failure>,
+    pub spot_interruptions: usize,
+    /// Stops and events that are not failures, by reason code.
+    pub not_failures: BTreeMap<&'static str, usize>,
+    /// Records about clusters that are not monitored.
+    pub not_monitored: usize,
+    pub published: Vec<Published>,
+    /// Records SQS must deliver again.
+    pub failed_record_ids: BTreeSet<String>,
+    /// (scope, error) for each failure.
+    pub errors: Vec<(String, String)>,
+    pub metrics: Vec<MetricRecord>,
+}
+
+impl TaskBatchReport {
+    pub fn response(&self) -> SqsBatchResponse {
+        sentinel_lambda::batch_answer(&self.failed_record_ids)
+    }
+
+    fn fail(&mut self, scope: &str, error: String, records: impl IntoIterator<Item = String>) {
+        self.failed_record_ids.extend(records);
+        self.errors.push((scope.to_owned(), error));
+    }
+}
+
+/// One group: an episode's events in this batch.
+struct Group {
+    records: Vec<String>,
+    events: Vec<(TaskEvent, Verdict)>,
+}
+
+pub struct TaskMonitor {
+    policy: ClusterPolicy,
+    episodes: Arc<dyn TaskEpisodeRepo>,
+    notifier: Arc<dyn Notifier>,
+    dead_letters: DeadLetterQueue,
+    config: Config,
+    clock: Arc<dyn Clock>,
+}
+
+impl TaskMonitor {
+    pub fn new(clients: Clients, config: Config) -> Self {
+        TaskMonitor::with_ports(
+            ClusterPolicy::new(
+                EcsInventory::new(clients.ecs),
+                config.policy.clone(),
+                config.tag_cache_ttl,
+            ),
+            Arc::new(TaskEpisodeStore::new(
+                clients.dynamodb,
+                &config.alert_table_name,
+            )),
+            Arc::new(sentinel_aws::SnsNotifier::new(
+                clients.sns,
+                &config.alert_topic_arn,
+            )),
+            DeadLetterQueue::new(clients.sqs, &config.dead_letter_queue_url),
+            config,
+        )
+    }
+
+    /// Any store and notifier: the tests' in-memory twins.
+    pub fn with_ports(
+        policy: ClusterPolicy,
+        episodes: Arc<dyn TaskEpisodeRepo>,
+        notifier: Arc<dyn Notifier>,
+        dead_letters: DeadLetterQueue,
+        config: Config,
+    ) -> Self {
+        TaskMonitor {
+            policy,
+            episodes,
+            notifier,
+            dead_letters,
+            config,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Runs on this clock instead of the system's (tests move time instead of waiting).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The Lambda handler: metrics go to stdout as EMF, the answer names the records to retry.
+    pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        let report = self.process(&event.records).await;
+        sentinel_lambda::emf::print(&report.metrics);
+        report.response()
+    }
+
+    pub async fn process(&self, records: &[SqsMessage]) -> TaskBatchReport {
+        let now = self.clock.now();
+        let mut report = TaskBatchReport {
+            received: records.len(),
+            ..TaskBatchReport::default()
+        };
+        let parsed = sentinel_lambda::parse_or_park(
+            records,
+            |body| parse_task_event(body).map_err(Rejection::from),
+            &self.dead_letters,
+        )
+        .await;
+        report.dead_lettered = parsed.dead_lettered;
+        report.failed_record_ids.extend(parsed.unparked);
+
+        let groups = self.monitored_groups(parsed.valid, &mut report).await;
+        if !groups.is_empty() {
+            self.settle(groups, now, &mut report).await;
+        }
+        report.metrics = self.metric_records(&report, now);
+        tracing::info!(
+            received = report.received,
+            failures = report.failures.len(),
+            published = report.published.len(),
+            retried = report.failed_record_ids.len(),
+            "batch done"
+        );
+        report
+    }
+
+    /// Steps 2–4: classify, group what matters by episode, keep monitored clusters.
+    async fn monitored_groups(
+        &self,
+        events: Vec<(String, TaskEvent)>,
+        report: &mut TaskBatchReport,
+    ) -> BTreeMap<EpisodeKey, Group> {
+        let mut groups: BTreeMap<EpisodeKey, Group> = BTreeMap::new();
+        for (record_id, event) in events {
+            let verdict = classify(&event);
+            match &verdict {
+                Verdict::NotAFailure(reason) => {
+                    tracing::debug!(record_id, reason = reason.code(), "not a failure");
+                    *report.not_failures.entry(reason.code()).or_default() += 1;
+                    continue;
+                }
+                Verdict::SpotInterruption => {
+                    tracing::info!(record_id, "Spot interruption: counted, not paged");
+                    report.spot_interruptions += 1;
+                    continue;
+                }
+                Verdict::Failed { .. } | Verdict::Recovered(_) => {}
+            }
+            let group = groups.entry(episode_key(&event)).or_insert_with(|| Group {
+                records: Vec::new(),
+                events: Vec::new(),
+            });
+            group.records.push(record_id);
+            group.events.push((event, verdict));
+        }
+        if groups.is_empty() {
+            return groups;
+        }
+        let clusters: Vec<ClusterArn> = groups
+            .keys()
+            .map(|k| k.cluster.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let views = self.policy.views(&clusters).await;
+        groups.retain(|key, group| match views.get(&key.cluster) {
+            Some(Ok(ClusterView::Monitored)) => true,
+            Some(Err(err)) => {
+                tracing::error!(cluster = key.cluster.name(), error = %err, "cannot tell whether the cluster is monitored; SQS will deliver its records again");
+                report.fail(key.cluster.name(), err.to_string(), group.records.clone());
+                false
+            }
+            _ => {
+                report.not_monitored += group.records.len();
+                false
+            }
+        });
+        for (key, group) in &groups {
+            for (_, verdict) in &group.events {
+                if let Verdict::Failed { kind } = verdict {
+                    report.failures.push(Failure {
+                        cluster: key.cluster.name().to_owned(),
+                        owner: key.owner.name().to_owned(),
+                        kind: *kind,
+                    });
+                }
+            }
+        }
+        groups
+    }
+
+    /// Steps 5–6: read, fold, store (claiming notices), send, record.
+    async fn settle(
+        &self,
+        groups: BTreeMap<EpisodeKey, Group>,
+        now: DateTime<Utc>,
+        report: &mut TaskBatchReport,
+    ) {
+        let keys: Vec<String> = groups.keys().map(EpisodeKey::as_key).collect();
+        let found = match self.episodes.get_many(&keys).await {
+            Ok(found) => found,
+            Err(err) => {
+                tracing::error!(error = %err, "cannot read task episodes; SQS will deliver the batch again");
+                let records = groups.values().flat_map(|g| g.records.clone());
+                report.fail("*", err.to_string(), records);
+                return;
+            }
+        };
+        let unreadable: BTreeMap<String, String> = found
+            .unreadable
+            .into_iter()
+            .map(|u| (u.key, u.why))
+            .collect();
+
+        let settings = self.config.lifecycle_settings();
+        // (episode to store, notice it claims, records, look again later)
+        let mut changes: Vec<(TaskEpisode, Option<Notice>, Vec<String>, bool)> = Vec::new();
+        for (key, group) in groups {
+            let k = key.as_key();
+            if let Some(why) = unreadable.get(&k) {
+                tracing::error!(key = k, reason = why, "the stored task episode is unreadable; its records are left for redelivery and the dead-letter queue");
+                report.fail(
+                    &k,
+                    format!("unreadable task episode {k}: {why}"),
+                    group.records,
+                );
+                continue;
+            }
+            let events: Vec<(&TaskEvent, &Verdict)> =
+                group.events.iter().map(|(e, v)| (e, v)).collect();
+            match fold(&key, found.episodes.get(&k), &events, now, &settings) {
+                Fold::Nothing => {}
+                Fold::Later => {
+                    tracing::info!(
+                        key = k,
+                        "another run holds this episode's notice; looking again later"
+                    );
+                    report.failed_record_ids.extend(group.records);
+                }
+                Fold::Store(e) => changes.push((e, None, group.records, false)),
+                Fold::Notify(e, notice) => changes.push((e, Some(notice), group.records, false)),
+                Fold::NotifyThenLater(e, notice) => {
+                    changes.push((e, Some(notice), group.records, true))
+                }
+            }
+        }
+        if changes.is_empty() {
+            return;
+        }
+
+        let episodes: Vec<TaskEpisode> = changes.iter().map(|c| c.0.clone()).collect();
+        let answers = match self.episodes.put_all(&episodes, now).await {
+            Ok(answers) => answers,
+            Err(err) => {
+                tracing::error!(error = %err, "cannot store task episodes; SQS will deliver their records again");
+                let records = changes.into_iter().flat_map(|c| c.2);
+                report.fail("*", err.to_string(), records);
+                return;
+            }
+        };
+        let mut owed = Vec::new();
+        for ((mut episode, notice, records, later), answer) in changes.into_iter().zip(answers) {
+            match answer {
+                Written::Stored { version } => {
+                    episode.version = version;
+                    if later {
+                        report.failed_record_ids.extend(records.iter().cloned());
+                    }
+                    if let Some(notice) = notice {
+                        owed.push((episode, notice, records));
+                    }
+                }
+                Written::Conflict => {
+                    // Another run changed it since we read it: the redelivery looks again.
+                    tracing::info!(
+                        key = episode.key.as_key(),
+                        "task episode changed under us; looking again later"
+                    );
+                    report.failed_record_ids.extend(records);
+                }
+            }
+        }
+
+        let sends = owed
+            .into_iter()
+            .map(|(episode, notice, records)| async move {
+                let message = TaskMessage {
+                    episode: episode.clone(),
+                    notice,
+                    checked_at: now,
+                    log_tail: None,
+                };
+                let result = match message.notification() {
+                    Ok(notification) => self
+                        .notifier
+                        .publish(&notification)
+                        .await
+                        .map(|id| (id, notification.subject)),
+                    Err(e) => Err(AwsError::new(
+                        "sns",
+                        "Publish",
+                        format!("cannot render the message: {e}"),
+                    )),
+                };
+                (episode, notice, records, result)
+            });
+        let mut sent = Vec::new();
+        let mut released = Vec::new();
+        for (episode, notice, records, result) in futures::future::join_all(sends).await {
+            let key = episode.key.as_key();
+            match result {
+                Ok((message_id, subject)) => {
+                    tracing::warn!(
+                        key,
+                        notice = notice.as_str(),
+                        message_id,
+                        subject,
+                        "task notice published"
+                    );
+                    report.published.push(Published {
+                        key,
+                        notice,
+                        subject,
+                        message_id,
+                    });
+                    sent.push(episode.sent(notice, now));
+                }
+                Err(err) => {
+                    tracing::error!(key, notice = notice.as_str(), error = %err, "could not publish; the notice stays owed");
+                    report.fail(&key, err.to_string(), records);
+                    released.push(episode.failed(notice));
+                }
+            }
+        }
+        self.record(&sent, now, "recording notices sent").await;
+        self.record(&released, now, "releasing notice claims").await;
+    }
+
+    /// Best effort: a record of a notice sent that is lost means the notice goes out again
+    /// after its lease; a claim not released expires after its lease.
+    async fn record(&self, episodes: &[TaskEpisode], now: DateTime<Utc>, what: &str) {
+        if episodes.is_empty() {
+            return;
+        }
+        match self.episodes.put_all(episodes, now).await {
+            Ok(answers) => {
+                let missed = answers
+                    .iter()
+                    .filter(|a| !matches!(a, Written::Stored { .. }))
+                    .count();
+                if missed > 0 {
+                    tracing::warn!(episodes = missed, "{what}: some episodes changed meanwhile; their claims expire after the lease");
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "{what} failed; the claims expire after the lease")
+            }
+        }
+    }
+
+    fn metric_records(&self, report: &TaskBatchReport, now: DateTime<Utc>) -> Vec<MetricRecord> {
+        let namespace = &self.config.metrics_namespace;
+        let mut by_service: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+        let mut by_kind: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+        for f in &report.failures {
+            *by_service.entry((&f.cluster, &f.owner)).or_default() += 1;
+            *by_kind.entry((&f.cluster, f.kind.as_str())).or_default() += 1;
+        }
+        let mut records: Vec<MetricRecord> = by_service
+            .into_iter()
+            .map(|((cluster, service), n)| {
+                MetricRecord::new(namespace, now)
+                    .dimension(metrics::CLUSTER_DIMENSION, cluster)
+                    .dimension(metrics::SERVICE_DIMENSION, service)
+                    .count(metrics::TASK_FAILURES, n)
+            })
+            .collect();
+        records.extend(by_kind.into_iter().map(|((cluster, kind), n)| {
+            MetricRecord::new(namespace, now)
+                .dimension(metrics::CLUSTER_DIMENSION, cluster)
+                .dimension(metrics::KIND_DIMENSION, kind)
+                .count(metrics::TASK_FAILURES, n)
+        }));
+        let sent = |notice: Notice| {
+            report
+                .published
+                .iter()
+                .filter(|p| p.notice == notice)
+                .count()
+        };
+        records.push(
+            MetricRecord::new(namespace, now)
+                .count(metrics::SPOT_INTERRUPTIONS, report.spot_interruptions)
+                .count(metrics::NOT_FAILURES, report.not_failures.values().sum())
+                .count(metrics::INVALID_RECORDS, report.dead_lettered.len())
+                .count(metrics::FAILED_RECORDS, report.failed_record_ids.len())
+                .count(metrics::ALERTS_OPENED, sent(Notice::Alert))
+                .count(metrics::REMINDERS_SENT, sent(Notice::Reminder))
+                .count(metrics::ALERTS_RESOLVED, sent(Notice::Resolved)),
+        );
+        records
+    }
+}
+
+/// Which episode an event belongs to.
+fn episode_key(event: &TaskEvent) -> EpisodeKey {
+    match event {
+        TaskEvent::Task(task) => EpisodeKey {
+            cluster: task.cluster.clone(),
+            owner: task.owner.clone(),
+        },
+        TaskEvent::Service(action) => EpisodeKey {
+            cluster: action.service.cluster.clone(),
+            owner: Owner::Service(action.service.name.clone()),
+        },
+        TaskEvent::Deployment(change) => EpisodeKey {
+            cluster: change.service.cluster.clone(),
+            owner: Owner::Service(change.service.name.clone()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,323 @@
+//! The pipeline over the in-memory store and topic: what a batch sends, stores and asks
+//! SQS to deliver again, with exact call counts, redeliveries and failed publishes.
+
+use super::*;
+use crate::memory::{Fault, MemoryTasks};
+use chrono::{TimeDelta, TimeZone};
+use sentinel_core::ManualClock;
+use serde_json::{json, Value};
+
+const CLUSTER: &str = "arn:aws:ecs:us-east-1:123456789012:cluster/prod";
+
+fn config() -> Config {
+    Config::from_lookup(|name| {
+        match name {
+            "ALERT_TOPIC_ARN" => Some("arn:aws:sns:us-east-1:123456789012:alerts"),
+            "ALERT_TABLE_NAME" => Some("alerts"),
+            "DEAD_LETTER_QUEUE_URL" => Some("http://127.0.0.1:1/dlq"),
+            "REMINDER_HOURS" => Some("4"),
+            _ => None,
+        }
+        .map(str::to_owned)
+    })
+    .expect("a valid test configuration")
+}
+
+fn t(minute: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 29, 10, 0, 0).unwrap() + TimeDelta::minutes(minute)
+}
+
+/// A monitor over in-memory ports. All clusters are monitored and every test record is
+/// usable, so the AWS clients (pointed nowhere) are never called.
+fn monitor(world: &Arc<MemoryTasks>, clock: &Arc<ManualClock>) -> TaskMonitor {
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .build();
+    let config = config();
+    TaskMonitor::with_ports(
+        ClusterPolicy::new(
+            EcsInventory::new(aws_sdk_ecs::Client::new(&sdk)),
+            config.policy.clone(),
+            config.tag_cache_ttl,
+        ),
+        world.clone(),
+        world.clone(),
+        DeadLetterQueue::new(
+            aws_sdk_sqs::Client::new(&sdk),
+            &config.dead_letter_queue_url,
+        ),
+        config,
+    )
+    .with_clock(clock.clone())
+}
+
+fn stopped(service: &str, task: u32, minute: i64, detail: Value) -> Value {
+    let mut event = json!({
+        "version": "0", "id": format!("e-{service}-{task}"), "detail-type": "ECS Task State Change",
+        "source": "aws.ecs", "account": "123456789012", "time": t(minute).to_rfc3339(), "region": "us-east-1",
+        "detail": {
+            "clusterArn": CLUSTER,
+            "taskArn": format!("arn:aws:ecs:us-east-1:123456789012:task/prod/{task:032x}"),
+            "taskDefinitionArn": format!("arn:aws:ecs:us-east-1:123456789012:task-definition/{service}:3"),
+            "group": format!("service:{service}"),
+            "lastStatus": "STOPPED",
+            "stopCode": "EssentialContainerExited",
+            "stoppedReason": "Essential container in task exited",
+            "version": 4,
+            "containers": [{"name": "app", "exitCode": 1}]
+        }
+    });
+    if let (Some(base), Value::Object(patch)) = (event["detail"].as_object_mut(), detail) {
+        base.extend(patch);
+    }
+    event
+}
+
+fn service_event(detail_type: &str, service: &str, name: &str, minute: i64) -> Value {
+    json!({
+        "version": "0", "id": format!("s-{service}-{name}-{minute}"), "detail-type": detail_type,
+        "source": "aws.ecs", "account": "123456789012", "time": t(minute).to_rfc3339(), "region": "us-east-1",
+        "resources": [format!("arn:aws:ecs:us-east-1:123456789012:service/prod/{service}")],
+        "detail": {"eventType": if name.contains("FAIL") { "ERROR" } else { "INFO" }, "eventName": name,
+                   "clusterArn": CLUSTER, "reason": "ECS deployment circuit breaker: task failed to start."}
+    })
+}
+
+fn records(events: &[Value]) -> Vec<SqsMessage> {
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, event)| {
+            let mut record = SqsMessage::default();
+            record.message_id = Some(format!("m{i}"));
+            record.body = Some(event.to_string());
+            record
+        })
+        .collect()
+}
+
+fn crash_loop(service: &str, tasks: std::ops::Range<u32>) -> Vec<Value> {
+    tasks.map(|n| stopped(service, n, 0, json!({}))).collect()
+}
+
+#[tokio::test]
+async fn a_crash_loop_of_200_tasks_is_one_alert_at_the_batching_lower_bound() {
+    let world = Arc::new(MemoryTasks::default());
+    let clock = Arc::new(ManualClock::at(t(1)));
+    let monitor = monitor(&world, &clock);
+    let mut total = TaskBatchReport::default();
+    for batch in crash_loop("api", 0..200).chunks(100) {
+        let report = monitor.process(&records(batch)).await;
+        assert!(report.failed_record_ids.is_empty(), "{:?}", report.errors);
+        total.published.extend(report.published);
+    }
+    let delivered = world.delivered();
+    assert_eq!(delivered.len(), 1, "one alert for the whole loop");
+    assert_eq!(
+        delivered[0].subject,
+        "[HIGH] api in prod: 100 tasks failed - container-exit"
+    );
+    assert_eq!(delivered[0].service.as_deref(), Some("api"));
+    let stored = world
+        .stored(&format!("tasks#{CLUSTER}#service#api"))
+        .unwrap();
+    assert_eq!(stored.failures, 200, "the second batch counted, silently");
+    assert!(stored.state.alert_sent);
+    // First batch: read, claim, record sent; second: read, store the new count.
+    assert_eq!(world.calls(), (2, 3, 1));
+}
+
+#[tokio::test]
+async fn a_burst_of_1000_stops_across_10_services_notifies_10_times() {
+    let world = Arc::new(MemoryTasks::default());
+    let clock = Arc::new(ManualClock::at(t(1)));
+    let monitor = monitor(&world, &clock);
+    // Interleaved, as a burst arrives: every batch of 100 holds all 10 services.
+    let events: Vec<Value> = (0..1000u32)
+        .map(|n| stopped(&format!("svc-{}", n % 10), n, 0, json!({})))
+        .collect();
+    for batch in events.chunks(100) {
+        let report = monitor.process(&records(batch)).await;
+        assert!(report.failed_record_ids.is_empty(), "{:?}", report.errors);
+    }
+    assert_eq!(world.delivered().len(), 10);
+    // Per batch of 100: one read and at most two writes (claims, then records of sent).
+    assert_eq!(world.calls(), (10, 2 + 9, 10));
+}
+
+#[tokio::test]
+async fn a_redelivered_batch_neither_alerts_nor_counts_again() {
+    let world = Arc::new(MemoryTasks::default());
+    let clock = Arc::new(ManualClock::at(t(1)));
+    let monitor = monitor(&world, &clock);
+    let batch = records(&crash_loop("api", 0..3));
+    monitor.process(&batch).await;
+    let again = monitor.process(&batch).await;
+    assert!(again.published.is_empty() && again.failed_record_ids.is_empty());
+    assert_eq!(world.delivered().len(), 1);
+    let stored = world
+        .stored(&format!("tasks#{CLUSTER}#service#api"))
+        .unwrap();
+    assert_eq!(stored.failures, 3);
+}
+
+#[tokio::test]
+async fn a_failed_publish_is_retried_by_the_redelivery_and_sent_once() {
+    let world = Arc::new(MemoryTasks::default());
+    world.script_publishes(&[Some(Fault::Fail)]);
+    let clock = Arc::new(ManualClock::at(t(1)));
+    let monitor = monitor(&world, &clock);
+    let batch = records(&crash_loop("api", 0..3));
+    let first = monitor.process(&batch).await;
+    assert_eq!(
+        first.failed_record_ids.len(),
+        3,
+        "the whole group comes back"
+    );
+    assert!(world.delivered().is_empty());
+    let second = monitor.process(&batch).await;
+    assert!(second.failed_record_ids.is_empty(), "{:?}", second.errors);
+    assert_eq!(
+        world.delivered().len(),
+        1,
+        "sent on the redelivery, at once"
+    );
+    let stored = world
+        .stored(&format!("tasks#{CLUSTER}#service#api"))
+        .unwrap();
+    assert_eq!(
+        stored.failures, 3,
+        "the retried records were not counted twice"
+    );
+}
+
+#[tokio::test]
+async fn steady_state_and_completed_deployments_resolve_once() {
+    let world = Arc::new(MemoryTasks::default());
+    let clock = Arc::new(ManualClock::at(t(1)));
+    let monitor = monitor(&world, &clock);
+    monitor.process(&records(&crash_loop("api", 0..3))).await;
+    monitor
+        .process(&records(&[service_event(
+            "ECS Deployment State Change",
+            "api",
+            "SERVICE_DEPLOYMENT_FAILED",
+            2,
+        )]))
+        .await;
+    clock.set(t(10));
+    let resolved = monitor
+        .process(&records(&[service_event(
+            "ECS Service Action",
+            "api",
+            "SERVICE_STEADY_STATE",
+            10,
+        )]))
+        .await;
+    assert_eq!(resolved.published.len(), 1);
+    assert_eq!(resolved.published[0].notice, Notice::Resolved);
+    monitor
+        .process(&records(&[service_event(
+            "ECS Deployment State Change",
+            "api",
+            "SERVICE_DEPLOYMENT_COMPLETED",
+            11,
+        )]))
+        .await;
+    let subjects: Vec<String> = world.delivered().into_iter().map(|n| n.subject).collect();
+    assert_eq!(
+        subjects,
+        vec![
+            "[HIGH] api in prod: 3 tasks failed - container-exit".to_owned(),
+            "[RESOLVED] steady state after 4 failures: api in prod".to_owned(),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn reminders_carry_the_new_count() {
+    let world = Arc::new(MemoryTasks::default());
+    let clock = Arc::new(ManualClock::at(t(1)));
+    let monitor = monitor(&world, &clock);
+    monitor.process(&records(&crash_loop("api", 0..3))).await;
+    clock.set(t(5 * 60));
+    monitor.process(&records(&crash_loop("api", 3..5))).await;
+    let delivered = world.delivered();
+    assert_eq!(delivered.len(), 2);
+    assert_eq!(
+        delivered[1].subject,
+        "[HIGH] Reminder - api in prod: 5 tasks failed (2 new) - container-exit"
+    );
+}
+
+#[tokio::test]
+async fn what_is_not_a_failure_is_counted_and_never_paged() {
+    let world = Arc::new(MemoryTasks::default());
+    let clock = Arc::new(ManualClock::at(t(1)));
+    let monitor = monitor(&world, &clock);
+    let report = monitor
+        .process(&records(&[
+            stopped(
+                "api",
+                1,
+                0,
+                json!({"stopCode": "ServiceSchedulerInitiated",
+                "stoppedReason": "Scaling activity initiated by (deployment ecs-svc/1)"}),
+            ),
+            stopped("api", 2, 0, json!({"stopCode": "SpotInterruption"})),
+            stopped(
+                "nightly",
+                3,
+                0,
+                json!({"group": "family:nightly", "containers": [{"name": "job", "exitCode": 0}]}),
+            ),
+            service_event("ECS Service Action", "api", "SERVICE_STEADY_STATE", 0),
+        ]))
+        .await;
+    assert!(world.delivered().is_empty());
+    assert_eq!(report.spot_interruptions, 1);
+    assert_eq!(report.not_failures.get("replaced"), Some(&1));
+    assert_eq!(report.not_failures.get("completed"), Some(&1));
+    assert_eq!(
+        world.calls(),
+        (1, 0, 0),
+        "the steady state looked for an episode; nothing else"
+    );
+    let emf: Vec<String> = report.metrics.iter().map(|m| m.to_emf()).collect();
+    assert!(
+        emf.iter().any(|l| l.contains("\"SpotInterruptions\":1.0")),
+        "{emf:?}"
+    );
+}
+
+#[tokio::test]
+async fn failures_are_counted_by_service_and_by_kind() {
+    let world = Arc::new(MemoryTasks::default());
+    let clock = Arc::new(ManualClock::at(t(1)));
+    let monitor = monitor(&world, &clock);
+    let oom = json!({"containers": [{"name": "app", "exitCode": 137,
+        "reason": "OutOfMemoryError: Container killed due to memory usage"}]});
+    let report = monitor
+        .process(&records(&[
+            stopped("api", 1, 0, oom.clone()),
+            stopped("api", 2, 0, oom),
+            stopped("web", 3, 0, json!({})),
+        ]))
+        .await;
+    let emf: Vec<String> = report.metrics.iter().map(|m| m.to_emf()).collect();
+    let line = |needles: &[&str]| emf.iter().any(|l| needles.iter().all(|n| l.contains(n)));
+    assert!(
+        line(&["\"ServiceName\":\"api\"", "\"TaskFailures\":2.0"]),
+        "{emf:?}"
+    );
+    assert!(
+        line(&["\"Kind\":\"out-of-memory\"", "\"TaskFailures\":2.0"]),
+        "{emf:?}"
+    );
+    assert!(
+        line(&["\"Kind\":\"container-exit\"", "\"TaskFailures\":1.0"]),
+        "{emf:?}"
+    );
+    assert_eq!(world.delivered().len(), 2, "one alert per service");
+}
