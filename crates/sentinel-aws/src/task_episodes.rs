@@ -4,9 +4,7 @@
 //! episodes'; the failure samples are kept as one JSON string (they are only ever read back
 //! whole, for messages).
 
-use crate::table::{
-    number, text, time, write_state, Fields, Found, Stored, VersionedTable, Written,
-};
+use crate::table::{number, text, time, write_state, Fields, Stored, VersionedTable};
 use crate::AwsError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -20,39 +18,8 @@ use std::collections::{BTreeMap, HashMap};
 /// never reported steady) is forgotten, whatever its phase.
 pub const TASK_RETENTION: TimeDelta = TimeDelta::days(30);
 
-#[derive(Debug, Clone)]
-pub struct TaskEpisodeStore {
-    table: VersionedTable,
-}
-
-impl TaskEpisodeStore {
-    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
-        TaskEpisodeStore {
-            table: VersionedTable::new(client, table),
-        }
-    }
-
-    /// The stored episodes of these keys ([`EpisodeKey::as_key`]).
-    pub async fn get_many(&self, keys: &[String]) -> Result<Found<TaskEpisode>, AwsError> {
-        self.table.get_many(keys).await
-    }
-
-    pub async fn put(
-        &self,
-        episode: &TaskEpisode,
-        now: DateTime<Utc>,
-    ) -> Result<Written, AwsError> {
-        self.table.put(episode, now).await
-    }
-
-    pub async fn put_all(
-        &self,
-        episodes: &[TaskEpisode],
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Written>, AwsError> {
-        self.table.put_all(episodes, now).await
-    }
-}
+/// The task monitor's store: the shared table, read and written as [`TaskEpisode`]s.
+pub type TaskEpisodeStore = VersionedTable;
 
 impl Stored for TaskEpisode {
     fn key(&self) -> String {

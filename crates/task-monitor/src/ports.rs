@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
-use sentinel_aws::{AwsError, Found, TaskEpisodeStore, Written};
+use sentinel_aws::{AwsError, Found, TaskEpisodeStore, VersionedTable, Written};
 use sentinel_tasks::episode::TaskEpisode;
 
 pub use sentinel_lambda::Notifier;
@@ -29,7 +29,7 @@ impl TaskEpisodeRepo for TaskEpisodeStore {
         &'a self,
         keys: &'a [String],
     ) -> BoxFuture<'a, Result<Found<TaskEpisode>, AwsError>> {
-        Box::pin(TaskEpisodeStore::get_many(self, keys))
+        Box::pin(self.get_many::<TaskEpisode>(keys))
     }
 
     fn put_all<'a>(
@@ -37,6 +37,6 @@ impl TaskEpisodeRepo for TaskEpisodeStore {
         episodes: &'a [TaskEpisode],
         now: DateTime<Utc>,
     ) -> BoxFuture<'a, Result<Vec<Written>, AwsError>> {
-        Box::pin(TaskEpisodeStore::put_all(self, episodes, now))
+        Box::pin(VersionedTable::put_all(self, episodes, now))
     }
 }

@@ -1,4 +1,4 @@
-//! End-to-end tests of the agent monitor against the AWS emulator harness, driven by the real
+//! End-to-end tests of the monitors against the AWS emulator harness, driven by the real
 //! AWS SDK for Rust. Each test starts its own emulator on a free loopback port.
 
 mod bootstrap;
@@ -13,3 +13,4 @@ mod malformed;
 mod remediation;
 mod storm;
 mod sweep;
+mod task_monitor;

@@ -1,0 +1,106 @@
+//! The task monitor's AWS side against the emulator: the shared alert table (task episodes
+//! beside the agent's), the topic with its filter attributes, the dead-letter queue, and the
+//! exact calls a batch costs.
+
+use integration_tests::{records, World};
+use serde_json::json;
+use task_monitor::{Clients, Config, TaskMonitor};
+
+const CLUSTER: &str = "arn:aws:ecs:us-east-1:123456789012:cluster/prod";
+
+fn task_monitor(world: &World) -> anyhow::Result<TaskMonitor> {
+    let env = [
+        ("ALERT_TOPIC_ARN", world.stack.topic_arn.clone()),
+        ("ALERT_TABLE_NAME", world.stack.table_name.clone()),
+        ("DEAD_LETTER_QUEUE_URL", world.stack.dead_letter_url.clone()),
+    ];
+    let config =
+        Config::from_lookup(|name| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()))?;
+    Ok(TaskMonitor::new(
+        Clients::from_sdk_config(&world.sdk),
+        config,
+    ))
+}
+
+/// A stopped task of service `api` whose app container ran out of memory.
+fn oom_stop(task: u32) -> String {
+    json!({
+        "version": "0", "id": format!("e{task}"), "detail-type": "ECS Task State Change",
+        "source": "aws.ecs", "account": "123456789012", "time": chrono::Utc::now().to_rfc3339(),
+        "region": "us-east-1",
+        "detail": {
+            "clusterArn": CLUSTER,
+            "taskArn": format!("arn:aws:ecs:us-east-1:123456789012:task/prod/{task:032x}"),
+            "taskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/api:42",
+            "group": "service:api", "lastStatus": "STOPPED", "version": 3,
+            "stopCode": "EssentialContainerExited",
+            "stoppedReason": "Essential container in task exited",
+            "containers": [{"name": "app", "exitCode": 137,
+                            "reason": "OutOfMemoryError: Container killed due to memory usage"}]
+        }
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn a_crash_loop_is_one_message_with_its_attributes_at_the_lower_bound() -> anyhow::Result<()>
+{
+    let world = World::start().await?;
+    let monitor = task_monitor(&world)?;
+    let mut bodies: Vec<String> = (0..100).map(oom_stop).collect();
+    bodies.push("{\"not\": \"an event\"}".to_owned());
+    world.emulator.reset_calls()?;
+    let report = monitor.process(&records(&bodies)).await;
+    // One read; one episode, so its claim and its record of the message sent are single
+    // writes (PutItem); one publish; one letter to the dead-letter queue.
+    let calls = world.calls()?;
+    assert_eq!(
+        calls,
+        std::collections::HashMap::from([
+            ("dynamodb.BatchGetItem".to_owned(), 1),
+            ("dynamodb.PutItem".to_owned(), 2),
+            ("sns.Publish".to_owned(), 1),
+            ("sqs.SendMessageBatch".to_owned(), 1),
+        ])
+    );
+    assert!(report.failed_record_ids.is_empty(), "{:?}", report.errors);
+    assert_eq!(report.dead_lettered.len(), 1);
+
+    let inbox = world.stack.drain_inbox().await?;
+    assert_eq!(inbox.len(), 1);
+    let message = &inbox[0];
+    assert_eq!(
+        message.subject,
+        "[HIGH] api in prod: 100 tasks failed - out-of-memory"
+    );
+    assert_eq!(message.attributes["monitor"]["Value"], "tasks");
+    assert_eq!(message.attributes["service"]["Value"], "api");
+    assert_eq!(message.attributes["kind"]["Value"], "[\"out-of-memory\"]");
+    assert_eq!(message.document["failures"], 100);
+    assert_eq!(
+        message.document["latest"][4]["containers"][0]["reason"],
+        "OutOfMemoryError: Container killed due to memory usage"
+    );
+    assert_eq!(world.stack.drain_dead_letters().await?.len(), 1);
+
+    // SQS delivers the batch again: nothing more is sent or counted.
+    let again = monitor.process(&records(&bodies[..100])).await;
+    assert!(again.published.is_empty() && again.failed_record_ids.is_empty());
+    assert!(world.stack.drain_inbox().await?.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn task_episodes_share_the_table_without_disturbing_the_agent_sweep() -> anyhow::Result<()> {
+    let world = World::start().await?;
+    let bodies: Vec<String> = (0..3).map(oom_stop).collect();
+    let report = task_monitor(&world)?.process(&records(&bodies)).await;
+    assert_eq!(report.published.len(), 1);
+    let sweep = world.monitor(world.config(&[])?)?.sweep().await;
+    assert_eq!(
+        sweep.unreadable_items, 0,
+        "a task episode is not an unreadable agent episode"
+    );
+    assert!(sweep.errors.is_empty(), "{:?}", sweep.errors);
+    Ok(())
+}
