@@ -14,7 +14,9 @@ use crate::remediate::Remediation;
 use chrono::{DateTime, Utc};
 use sentinel_agent::episode::{self, Episode, LifecycleSettings, Notice, Sighting, Source, Step};
 use sentinel_agent::recovery::ClusterResolved;
-use sentinel_agent::{AffectedInstance, ClusterAlert, Observation, Verdict};
+use sentinel_agent::{
+    assess, AffectedInstance, ClusterAlert, DecisionSettings, Observation, Verdict,
+};
 use sentinel_aws::{AwsError, Written};
 use sentinel_core::notification::Notification;
 use sentinel_core::ClusterArn;
@@ -34,6 +36,27 @@ pub struct Decided {
     pub stored: Option<Episode>,
     pub observation: Observation,
     pub verdict: Verdict,
+}
+
+impl Decided {
+    /// The one way a candidate becomes a decision, for events and the sweep alike: what a
+    /// fresh look found, judged by [`sentinel_agent::assess`].
+    pub fn new(
+        sighting: Sighting,
+        record_ids: Vec<String>,
+        stored: Option<Episode>,
+        observation: Observation,
+        settings: DecisionSettings,
+    ) -> Self {
+        let verdict = assess(&observation, settings);
+        Decided {
+            sighting,
+            record_ids,
+            stored,
+            observation,
+            verdict,
+        }
+    }
 }
 
 /// An alert or reminder that went out.

@@ -16,9 +16,7 @@ use chrono::{DateTime, Utc};
 use sentinel_agent::episode::{Episode, Sighting, Source};
 use sentinel_agent::metrics;
 use sentinel_agent::remediation::Outcome;
-use sentinel_agent::{
-    assess, group_by_cluster, parse_state_change, InstanceStatus, SkipReason, Verdict,
-};
+use sentinel_agent::{group_by_cluster, parse_state_change, InstanceStatus, SkipReason, Verdict};
 use sentinel_aws::{
     DeadLetterQueue, Ec2Inventory, EcsInventory, EpisodeStore, Found, ManagedNodes, Remediator,
     SnsNotifier,
@@ -307,11 +305,22 @@ impl Monitor {
                         continue;
                     }
                 };
-                let verdict = assess(&observation, self.config.decision);
                 let stored_episode = stored.remove(&change.container_instance_arn);
                 let live = stored_episode.as_ref().is_some_and(Episode::is_live);
+                let decision = Decided::new(
+                    Sighting {
+                        container_instance_arn: change.container_instance_arn.clone(),
+                        cluster_arn: batch.cluster_arn.clone(),
+                        node_id: change.node_id.clone(),
+                        event_time: change.time,
+                    },
+                    candidate.record_ids.clone(),
+                    stored_episode,
+                    observation,
+                    self.config.decision,
+                );
                 // With a live episode a skip is the lifecycle's business (it may resolve it).
-                if let (Verdict::Skip { reason }, false) = (&verdict, live) {
+                if let (Verdict::Skip { reason }, false) = (&decision.verdict, live) {
                     tracing::info!(cluster = cluster_name, container_instance = change.container_instance_arn, node = %change.node_id, code = reason.code(), reason = %reason, "no alert");
                     report.skipped.push(Skipped {
                         cluster: cluster_name.clone(),
@@ -320,18 +329,7 @@ impl Monitor {
                         reason: reason.clone(),
                     });
                 }
-                decided.push(Decided {
-                    sighting: Sighting {
-                        container_instance_arn: change.container_instance_arn.clone(),
-                        cluster_arn: batch.cluster_arn.clone(),
-                        node_id: change.node_id.clone(),
-                        event_time: change.time,
-                    },
-                    record_ids: candidate.record_ids.clone(),
-                    stored: stored_episode,
-                    observation,
-                    verdict,
-                });
+                decided.push(decision);
             }
         }
         let decided: Vec<Decided> = decided

@@ -12,7 +12,7 @@ use crate::pipeline::Monitor;
 use chrono::{DateTime, Utc};
 use sentinel_agent::episode::{Episode, Sighting, Source};
 use sentinel_agent::metrics;
-use sentinel_agent::{assess, NodeId};
+use sentinel_agent::NodeId;
 use sentinel_aws::AwsError;
 use sentinel_core::{ClusterArn, ClusterView, MetricRecord};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -162,16 +162,13 @@ impl Monitor {
                 continue;
             }
             match observed.observation(&sighting.cluster_arn, &arn) {
-                Ok(observation) => {
-                    let verdict = assess(&observation, self.config.decision);
-                    decided.push(Decided {
-                        stored: stored.get(&arn).cloned(),
-                        sighting,
-                        record_ids: Vec::new(),
-                        observation,
-                        verdict,
-                    });
-                }
+                Ok(observation) => decided.push(Decided::new(
+                    sighting,
+                    Vec::new(),
+                    stored.get(&arn).cloned(),
+                    observation,
+                    self.config.decision,
+                )),
                 Err(err) => {
                     unreadable.insert(sighting.cluster_arn.clone(), err);
                 }
