@@ -3,7 +3,7 @@
 //! when it is steady again, EMF metrics, and the partial-batch answer out.
 //!
 //! - [`pipeline`] (`TaskMonitor`): one batch, from records to answer.
-//! - [`ports`]: the task episode store and the notifier, as traits; [`memory`] their
+//! - [`ports`]: the task episode store, the notifier and log tails, as traits; [`memory`] their
 //!   in-memory twins with scripted faults, for the pipeline's tests.
 //! - [`config`]: environment → [`Config`].
 
@@ -13,4 +13,4 @@ pub mod pipeline;
 pub mod ports;
 
 pub use config::Config;
-pub use pipeline::{Clients, TaskBatchReport, TaskMonitor};
+pub use pipeline::{Clients, Ports, TaskBatchReport, TaskMonitor};

@@ -2,12 +2,13 @@
 //! versions like the table does (a write on a stale version is a conflict), a topic that
 //! keeps every message, and scripted faults for both (fail, or take effect and then fail).
 
-use crate::ports::{Notifier, TaskEpisodeRepo};
+use crate::ports::{failed_container, LogTails, Notifier, TaskEpisodeRepo};
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use sentinel_aws::{AwsError, Found, Written};
 use sentinel_core::notification::Notification;
-use sentinel_tasks::episode::TaskEpisode;
+use sentinel_tasks::episode::{FailureSample, TaskEpisode};
+use sentinel_tasks::message::LogTail;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -29,6 +30,8 @@ struct State {
     reads: usize,
     writes: usize,
     publishes: usize,
+    /// Log lines by container name, the same for every task.
+    logs: HashMap<String, Vec<String>>,
 }
 
 #[derive(Default)]
@@ -49,6 +52,14 @@ impl MemoryTasks {
     /// The next write calls meet these faults, in order (`None`: passes).
     pub fn script_writes(&self, faults: &[Option<Fault>]) {
         self.lock().write_faults.extend(faults.iter().copied());
+    }
+
+    /// Every task's `container` logged these lines.
+    pub fn set_log(&self, container: &str, lines: &[&str]) {
+        self.lock().logs.insert(
+            container.to_owned(),
+            lines.iter().map(|l| (*l).to_owned()).collect(),
+        );
     }
 
     pub fn delivered(&self) -> Vec<Notification> {
@@ -141,6 +152,27 @@ impl Notifier for MemoryTasks {
                 Some(_) => Err(Self::error("publish")),
                 None => Ok(id),
             }
+        })
+    }
+}
+
+impl LogTails for MemoryTasks {
+    fn tail<'a>(
+        &'a self,
+        sample: &'a FailureSample,
+        lines: usize,
+    ) -> BoxFuture<'a, Result<Option<LogTail>, AwsError>> {
+        Box::pin(async move {
+            let state = self.lock();
+            let Some(container) = failed_container(sample) else {
+                return Ok(None);
+            };
+            Ok(state.logs.get(container).map(|all| LogTail {
+                container: container.to_owned(),
+                log_group: "/ecs/memory".to_owned(),
+                log_stream: format!("ecs/{container}/task"),
+                lines: all[all.len().saturating_sub(lines)..].to_vec(),
+            }))
         })
     }
 }

@@ -12,17 +12,18 @@
 //! 7. answer `batchItemFailures` for exactly the records that must be looked at again.
 
 use crate::config::Config;
-use crate::ports::{Notifier, TaskEpisodeRepo};
+use crate::ports::{LogTails, Notifier, TaskEpisodeRepo};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
 use sentinel_aws::{
-    AwsError, ClusterPolicy, DeadLetterQueue, EcsInventory, TaskEpisodeStore, Written,
+    AwsError, ClusterPolicy, ContainerLogs, DeadLetterQueue, EcsInventory, TaskEpisodeStore,
+    Written,
 };
 use sentinel_core::notice::Notice;
 use sentinel_core::{Clock, ClusterArn, ClusterView, MetricRecord, SystemClock};
 use sentinel_lambda::Rejection;
 use sentinel_tasks::episode::{fold, EpisodeKey, Fold, TaskEpisode};
-use sentinel_tasks::message::TaskMessage;
+use sentinel_tasks::message::{LogTail, TaskMessage};
 use sentinel_tasks::{classify, metrics, parse_task_event, FailureKind, Owner, TaskEvent, Verdict};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -34,6 +35,7 @@ pub struct Clients {
     pub sns: aws_sdk_sns::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
 }
 
 impl Clients {
@@ -43,8 +45,16 @@ impl Clients {
             sns: aws_sdk_sns::Client::new(sdk),
             sqs: aws_sdk_sqs::Client::new(sdk),
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            logs: aws_sdk_cloudwatchlogs::Client::new(sdk),
         }
     }
+}
+
+/// The ports a monitor works through.
+pub struct Ports {
+    pub episodes: Arc<dyn TaskEpisodeRepo>,
+    pub notifier: Arc<dyn Notifier>,
+    pub logs: Arc<dyn LogTails>,
 }
 
 /// A message that went out.
@@ -108,6 +118,7 @@ pub struct TaskMonitor {
     policy: ClusterPolicy,
     episodes: Arc<dyn TaskEpisodeRepo>,
     notifier: Arc<dyn Notifier>,
+    logs: Arc<dyn LogTails>,
     dead_letters: DeadLetterQueue,
     config: Config,
     clock: Arc<dyn Clock>,
@@ -117,35 +128,38 @@ impl TaskMonitor {
     pub fn new(clients: Clients, config: Config) -> Self {
         TaskMonitor::with_ports(
             ClusterPolicy::new(
-                EcsInventory::new(clients.ecs),
+                EcsInventory::new(clients.ecs.clone()),
                 config.policy.clone(),
                 config.tag_cache_ttl,
             ),
-            Arc::new(TaskEpisodeStore::new(
-                clients.dynamodb,
-                &config.alert_table_name,
-            )),
-            Arc::new(sentinel_aws::SnsNotifier::new(
-                clients.sns,
-                &config.alert_topic_arn,
-            )),
+            Ports {
+                episodes: Arc::new(TaskEpisodeStore::new(
+                    clients.dynamodb,
+                    &config.alert_table_name,
+                )),
+                notifier: Arc::new(sentinel_aws::SnsNotifier::new(
+                    clients.sns,
+                    &config.alert_topic_arn,
+                )),
+                logs: Arc::new(ContainerLogs::new(clients.ecs, clients.logs)),
+            },
             DeadLetterQueue::new(clients.sqs, &config.dead_letter_queue_url),
             config,
         )
     }
 
-    /// Any store and notifier: the tests' in-memory twins.
+    /// Any store, notifier and logs: the tests' in-memory twins.
     pub fn with_ports(
         policy: ClusterPolicy,
-        episodes: Arc<dyn TaskEpisodeRepo>,
-        notifier: Arc<dyn Notifier>,
+        ports: Ports,
         dead_letters: DeadLetterQueue,
         config: Config,
     ) -> Self {
         TaskMonitor {
             policy,
-            episodes,
-            notifier,
+            episodes: ports.episodes,
+            notifier: ports.notifier,
+            logs: ports.logs,
             dead_letters,
             config,
             clock: Arc::new(SystemClock),
@@ -356,10 +370,10 @@ impl TaskMonitor {
             .into_iter()
             .map(|(episode, notice, records)| async move {
                 let message = TaskMessage {
+                    log_tail: self.log_tail(&episode, notice).await,
                     episode: episode.clone(),
                     notice,
                     checked_at: now,
-                    log_tail: None,
                 };
                 let result = match message.notification() {
                     Ok(notification) => self
@@ -405,6 +419,27 @@ impl TaskMonitor {
         }
         self.record(&sent, now, "recording notices sent").await;
         self.record(&released, now, "releasing notice claims").await;
+    }
+
+    /// The failed container's last log lines for an alert or reminder, when configured and
+    /// found. Never holds a message back: a lookup that fails is logged and left out.
+    async fn log_tail(&self, episode: &TaskEpisode, notice: Notice) -> Option<LogTail> {
+        let lines = self.config.log_tail_lines;
+        if lines == 0 || notice == Notice::Resolved {
+            return None;
+        }
+        let sample = episode
+            .samples
+            .iter()
+            .rev()
+            .find(|s| s.task_arn.is_some())?;
+        match self.logs.tail(sample, lines).await {
+            Ok(tail) => tail,
+            Err(err) => {
+                tracing::warn!(key = episode.key.as_key(), error = %err, "could not read the failed container's log; the message goes without it");
+                None
+            }
+        }
     }
 
     /// Best effort: a record of a notice sent that is lost means the notice goes out again

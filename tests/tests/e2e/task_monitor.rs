@@ -31,7 +31,7 @@ fn oom_stop(task: u32) -> String {
         "detail": {
             "clusterArn": CLUSTER,
             "taskArn": format!("arn:aws:ecs:us-east-1:123456789012:task/prod/{task:032x}"),
-            "taskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/api:42",
+            "taskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/api:1",
             "group": "service:api", "lastStatus": "STOPPED", "version": 3,
             "stopCode": "EssentialContainerExited",
             "stoppedReason": "Essential container in task exited",
@@ -42,23 +42,87 @@ fn oom_stop(task: u32) -> String {
     .to_string()
 }
 
+/// Task definition `api:1`, whose `app` container logs to CloudWatch Logs (`/ecs/api`,
+/// prefix `ecs`), and what task `task` of it logged.
+async fn api_logging(world: &World, task: u32, lines: &[&str]) -> anyhow::Result<()> {
+    use aws_sdk_ecs::types::{ContainerDefinition, LogConfiguration, LogDriver};
+    aws_sdk_ecs::Client::new(&world.sdk)
+        .register_task_definition()
+        .family("api")
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("app")
+                .image("public.ecr.aws/docker/library/busybox:latest")
+                .memory(512)
+                .log_configuration(
+                    LogConfiguration::builder()
+                        .log_driver(LogDriver::Awslogs)
+                        .options("awslogs-group", "/ecs/api")
+                        .options("awslogs-stream-prefix", "ecs")
+                        .options("awslogs-region", "us-east-1")
+                        .build()?,
+                )
+                .build(),
+        )
+        .send()
+        .await?;
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&world.sdk);
+    let stream = format!("ecs/app/{task:032x}");
+    logs.create_log_group()
+        .log_group_name("/ecs/api")
+        .send()
+        .await?;
+    logs.create_log_stream()
+        .log_group_name("/ecs/api")
+        .log_stream_name(&stream)
+        .send()
+        .await?;
+    let start = chrono::Utc::now().timestamp_millis() - 10_000;
+    let mut events = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        events.push(
+            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                .timestamp(start + i as i64)
+                .message(*line)
+                .build()?,
+        );
+    }
+    logs.put_log_events()
+        .log_group_name("/ecs/api")
+        .log_stream_name(&stream)
+        .set_log_events(Some(events))
+        .send()
+        .await?;
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_crash_loop_is_one_message_with_its_attributes_at_the_lower_bound() -> anyhow::Result<()>
 {
     let world = World::start().await?;
     let monitor = task_monitor(&world)?;
+    // The newest failed task's app container logged these (older lines first).
+    api_logging(
+        &world,
+        99,
+        &["starting", "loading 2 GiB of fixtures", "killed"],
+    )
+    .await?;
     let mut bodies: Vec<String> = (0..100).map(oom_stop).collect();
     bodies.push("{\"not\": \"an event\"}".to_owned());
     world.emulator.reset_calls()?;
     let report = monitor.process(&records(&bodies)).await;
     // One read; one episode, so its claim and its record of the message sent are single
-    // writes (PutItem); one publish; one letter to the dead-letter queue.
+    // writes (PutItem); the log tail (the task definition, then the stream); one publish;
+    // one letter to the dead-letter queue.
     let calls = world.calls()?;
     assert_eq!(
         calls,
         std::collections::HashMap::from([
             ("dynamodb.BatchGetItem".to_owned(), 1),
             ("dynamodb.PutItem".to_owned(), 2),
+            ("ecs.DescribeTaskDefinition".to_owned(), 1),
+            ("logs.GetLogEvents".to_owned(), 1),
             ("sns.Publish".to_owned(), 1),
             ("sqs.SendMessageBatch".to_owned(), 1),
         ])
@@ -80,6 +144,14 @@ async fn a_crash_loop_is_one_message_with_its_attributes_at_the_lower_bound() ->
     assert_eq!(
         message.document["latest"][4]["containers"][0]["reason"],
         "OutOfMemoryError: Container killed due to memory usage"
+    );
+    assert_eq!(
+        message.document["logTail"]["lines"],
+        json!(["starting", "loading 2 GiB of fixtures", "killed"])
+    );
+    assert_eq!(
+        message.document["logTail"]["logStream"],
+        format!("ecs/app/{:032x}", 99)
     );
     assert_eq!(world.stack.drain_dead_letters().await?.len(), 1);
 

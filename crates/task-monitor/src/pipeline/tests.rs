@@ -41,8 +41,11 @@ fn monitor(world: &Arc<MemoryTasks>, clock: &Arc<ManualClock>) -> TaskMonitor {
             config.policy.clone(),
             config.tag_cache_ttl,
         ),
-        world.clone(),
-        world.clone(),
+        Ports {
+            episodes: world.clone(),
+            notifier: world.clone(),
+            logs: world.clone(),
+        },
         DeadLetterQueue::new(
             aws_sdk_sqs::Client::new(&sdk),
             &config.dead_letter_queue_url,
@@ -320,4 +323,21 @@ async fn failures_are_counted_by_service_and_by_kind() {
         "{emf:?}"
     );
     assert_eq!(world.delivered().len(), 2, "one alert per service");
+}
+
+#[tokio::test]
+async fn an_alert_quotes_the_failed_containers_last_log_lines() {
+    let world = Arc::new(MemoryTasks::default());
+    world.set_log(
+        "app",
+        &["starting", "connecting to db", "panic: no route to host"],
+    );
+    let clock = Arc::new(ManualClock::at(t(1)));
+    let monitor = monitor(&world, &clock);
+    monitor.process(&records(&crash_loop("api", 0..2))).await;
+    let delivered = world.delivered();
+    let body: Value = serde_json::from_str(&delivered[0].message).unwrap();
+    let email = body["email"].as_str().unwrap();
+    assert!(email.contains("Last 3 lines of app's log"), "{email}");
+    assert!(email.contains("  panic: no route to host"), "{email}");
 }
