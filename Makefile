@@ -69,8 +69,9 @@ release:
 # The release binary (fat LTO, as deployed), started cold through a Lambda Runtime API on
 # loopback, against the emulator. Not part of `make test`: timings are for reading, not asserting.
 bench: venv release
+	$(CARGO) build --release -p task-monitor --bin task-monitor
 	$(CARGO) build --quiet -p sentinel-bench
-	./target/debug/sentinel-bench --bootstrap target/release/bootstrap $(BENCH_ARGS)
+	./target/debug/sentinel-bench --bootstrap target/release/bootstrap --task-monitor target/release/task-monitor $(BENCH_ARGS)
 
 # cargo-lambda links with Zig for the Lambda runtime's glibc; the venv's bin directory on
 # PATH is how it finds `python3 -m ziglang`.

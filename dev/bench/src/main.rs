@@ -27,6 +27,9 @@ struct Args {
     /// The agent monitor's binary (`make bench` builds the release one).
     #[arg(long, default_value = "target/release/bootstrap")]
     bootstrap: PathBuf,
+    /// The task monitor's binary (`make bench` builds the release one).
+    #[arg(long, default_value = "target/release/task-monitor")]
+    task_monitor: PathBuf,
     /// Runs per scenario, each on a fresh emulator; times are the median.
     #[arg(long, default_value_t = 3)]
     runs: usize,
@@ -40,10 +43,20 @@ const BATCH_SIZE: usize = 100;
 /// How long one invocation may take before the bench gives up on it.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// What arrives at the function: events about `per_cluster[c]` instances in each cluster,
-/// their agents down (`disconnected`) or connected (task churn: the recovery rule's traffic).
+/// Which function a scenario runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Function {
+    AgentMonitor,
+    TaskMonitor,
+}
+
+/// What arrives at the function. Agent monitor: events about `per_cluster[c]` instances in
+/// each cluster, their agents down (`disconnected`) or connected (task churn: the recovery
+/// rule's traffic). Task monitor: `per_cluster[s]` stopped tasks of each service `s` of one
+/// cluster, their essential container exited 1.
 struct Scenario {
     name: &'static str,
+    function: Function,
     per_cluster: &'static [usize],
     disconnected: bool,
 }
@@ -51,22 +64,32 @@ struct Scenario {
 const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "1 disconnect",
+        function: Function::AgentMonitor,
         per_cluster: &[1],
         disconnected: true,
     },
     Scenario {
         name: "10 disconnects, 1 cluster",
+        function: Function::AgentMonitor,
         per_cluster: &[10],
         disconnected: true,
     },
     Scenario {
         name: "storm: 5 clusters x 100",
+        function: Function::AgentMonitor,
         per_cluster: &[100; 5],
         disconnected: true,
     },
     Scenario {
         name: "task churn: 300 reconnects",
+        function: Function::AgentMonitor,
         per_cluster: &[100; 3],
+        disconnected: false,
+    },
+    Scenario {
+        name: "task burst: 10 services x 100",
+        function: Function::TaskMonitor,
+        per_cluster: &[100; 10],
         disconnected: false,
     },
 ];
@@ -94,12 +117,21 @@ async fn main() -> anyhow::Result<()> {
         "{} does not exist: run `make bench` (it builds the release binary) or pass --bootstrap",
         args.bootstrap.display()
     );
+    anyhow::ensure!(
+        args.task_monitor.exists(),
+        "{} does not exist: run `make bench` (it builds the release binaries) or pass --task-monitor",
+        args.task_monitor.display()
+    );
     anyhow::ensure!(args.runs >= 1, "--runs must be at least 1");
-    let size = std::fs::metadata(&args.bootstrap)?.len();
+    let size = |path: &PathBuf| -> anyhow::Result<f64> {
+        Ok(std::fs::metadata(path)?.len() as f64 / 1_048_576.0)
+    };
     println!(
-        "agent-monitor {} ({:.1} MiB), {} run(s) per scenario on a fresh emulator, median times",
+        "agent-monitor {} ({:.1} MiB), task-monitor {} ({:.1} MiB); {} run(s) per scenario on a fresh emulator, median times",
         args.bootstrap.display(),
-        size as f64 / 1_048_576.0,
+        size(&args.bootstrap)?,
+        args.task_monitor.display(),
+        size(&args.task_monitor)?,
         args.runs
     );
     println!("machine: {}", machine());
@@ -117,8 +149,12 @@ async fn main() -> anyhow::Result<()> {
         let mut runs = Vec::new();
         for run in 0..args.runs {
             eprintln!("{}: run {} of {}", scenario.name, run + 1, args.runs);
+            let binary = match scenario.function {
+                Function::AgentMonitor => &args.bootstrap,
+                Function::TaskMonitor => &args.task_monitor,
+            };
             runs.push(
-                run_once(&args.bootstrap, scenario)
+                run_once(binary, scenario)
                     .await
                     .with_context(|| format!("scenario {:?}", scenario.name))?,
             );
@@ -202,22 +238,7 @@ async fn run_once(bootstrap: &std::path::Path, scenario: &Scenario) -> anyhow::R
     let emulator = Emulator::start()?;
     let sdk = emulator.sdk_config().await;
     let stack = Stack::create(&sdk, "bench").await?;
-    let fleet = Fleet::new(&emulator, &sdk);
-    let mut clusters: Vec<Vec<Member>> = Vec::new();
-    for (c, count) in scenario.per_cluster.iter().enumerate() {
-        let name = format!("bench-{c}");
-        fleet.create_cluster(&name, &[]).await?;
-        let members = fleet.add_ec2_instances(&name, *count).await?;
-        if scenario.disconnected {
-            for member in &members {
-                fleet.stop_agent(member)?;
-            }
-        }
-        clusters.push(members);
-    }
-    let batches = sqs_batches(&interleave(&clusters), !scenario.disconnected);
-
-    let environment = BTreeMap::from([
+    let mut environment = BTreeMap::from([
         ("ALERT_TOPIC_ARN".to_owned(), stack.topic_arn.clone()),
         (
             "DEAD_LETTER_QUEUE_URL".to_owned(),
@@ -225,6 +246,45 @@ async fn run_once(bootstrap: &std::path::Path, scenario: &Scenario) -> anyhow::R
         ),
         ("ALERT_TABLE_NAME".to_owned(), stack.table_name.clone()),
     ]);
+    let batches = match scenario.function {
+        Function::AgentMonitor => {
+            let fleet = Fleet::new(&emulator, &sdk);
+            let mut clusters: Vec<Vec<Member>> = Vec::new();
+            for (c, count) in scenario.per_cluster.iter().enumerate() {
+                let name = format!("bench-{c}");
+                fleet.create_cluster(&name, &[]).await?;
+                let members = fleet.add_ec2_instances(&name, *count).await?;
+                if scenario.disconnected {
+                    for member in &members {
+                        fleet.stop_agent(member)?;
+                    }
+                }
+                clusters.push(members);
+            }
+            sqs_batches(&interleave(&clusters), |member| {
+                fleet::state_change_event(
+                    member,
+                    !scenario.disconnected,
+                    Vec::new(),
+                    chrono::Utc::now(),
+                )
+            })
+        }
+        Function::TaskMonitor => {
+            // The burst's tasks have no task definition in the emulator to find logs by.
+            environment.insert("LOG_TAIL_LINES".to_owned(), "0".to_owned());
+            let services: Vec<Vec<(usize, usize)>> = scenario
+                .per_cluster
+                .iter()
+                .enumerate()
+                .map(|(s, count)| (0..*count).map(|t| (s, t)).collect())
+                .collect();
+            sqs_batches(&interleave(&services), |(service, task)| {
+                stopped_task(*service, *task)
+            })
+        }
+    };
+
     emulator.reset_calls()?;
     let invocations = batches.len();
     let api = RuntimeApi::serve_all(batches)?;
@@ -304,19 +364,19 @@ async fn run_once(bootstrap: &std::path::Path, scenario: &Scenario) -> anyhow::R
     })
 }
 
-/// Events as a storm delivers them: the clusters' instances take turns, so every batch holds
-/// some of each cluster (the costly order: one message per cluster and batch).
-fn interleave(clusters: &[Vec<Member>]) -> Vec<Member> {
-    let longest = clusters.iter().map(Vec::len).max().unwrap_or(0);
+/// Events as a storm delivers them: the clusters' (or services') members take turns, so
+/// every batch holds some of each (the costly order: one message per group and batch).
+fn interleave<T: Clone>(groups: &[Vec<T>]) -> Vec<T> {
+    let longest = groups.iter().map(Vec::len).max().unwrap_or(0);
     (0..longest)
-        .flat_map(|i| clusters.iter().filter_map(move |members| members.get(i)))
+        .flat_map(|i| groups.iter().filter_map(move |members| members.get(i)))
         .cloned()
         .collect()
 }
 
-/// The SQS events Lambda would hand over: `BATCH_SIZE` records each.
-fn sqs_batches(members: &[Member], agent_connected: bool) -> Vec<String> {
-    let now = chrono::Utc::now();
+/// The SQS events Lambda would hand over: `BATCH_SIZE` records each, the bodies made by
+/// `event`.
+fn sqs_batches<T>(members: &[T], event: impl Fn(&T) -> serde_json::Value) -> Vec<String> {
     members
         .chunks(BATCH_SIZE)
         .map(|chunk| {
@@ -328,16 +388,34 @@ fn sqs_batches(members: &[Member], agent_connected: bool) -> Vec<String> {
                     record.message_id = Some(format!("bench-{i}"));
                     record.receipt_handle = Some(format!("handle-{i}"));
                     record.event_source = Some("aws:sqs".into());
-                    record.body = Some(
-                        fleet::state_change_event(member, agent_connected, Vec::new(), now)
-                            .to_string(),
-                    );
+                    record.body = Some(event(member).to_string());
                     record
                 })
                 .collect();
             serde_json::json!({ "Records": records }).to_string()
         })
         .collect()
+}
+
+/// Task `task` of service `svc-<service>` in cluster `bench`: its essential container exited 1.
+fn stopped_task(service: usize, task: usize) -> serde_json::Value {
+    let account = sentinel_emulator::ACCOUNT;
+    let region = sentinel_emulator::REGION;
+    serde_json::json!({
+        "version": "0", "id": format!("stop-{service}-{task}"), "detail-type": "ECS Task State Change",
+        "source": "aws.ecs", "account": account, "region": region,
+        "time": chrono::Utc::now().to_rfc3339(),
+        "detail": {
+            "clusterArn": format!("arn:aws:ecs:{region}:{account}:cluster/bench"),
+            "taskArn": format!("arn:aws:ecs:{region}:{account}:task/bench/{service:04x}{task:028x}"),
+            "taskDefinitionArn": format!("arn:aws:ecs:{region}:{account}:task-definition/svc-{service}:1"),
+            "group": format!("service:svc-{service}"),
+            "lastStatus": "STOPPED", "version": 2,
+            "stopCode": "EssentialContainerExited",
+            "stoppedReason": "Essential container in task exited",
+            "containers": [{"name": "app", "exitCode": 1}]
+        }
+    })
 }
 
 struct Bound {
@@ -352,6 +430,9 @@ struct Bound {
 /// record of being sent in one write per 100 (a lone write is a PutItem). Reconnects with
 /// no open episode cost the read only.
 fn lower_bound(scenario: &Scenario) -> Bound {
+    if scenario.function == Function::TaskMonitor {
+        return task_lower_bound(scenario);
+    }
     let mut calls = BTreeMap::new();
     let mut add = |operation: &str, n: usize| {
         if n > 0 {
@@ -397,6 +478,40 @@ fn lower_bound(scenario: &Scenario) -> Bound {
         messages += per_cluster.len();
     }
     Bound { calls, messages }
+}
+
+/// The task monitor's lower bound (README, issue 10): per batch one read per 100 episode
+/// keys and one write for every episode it changes (claims in the first batch, then the new
+/// counts); one message per service, and one write recording them sent. A lone write is a
+/// PutItem.
+fn task_lower_bound(scenario: &Scenario) -> Bound {
+    let services = scenario.per_cluster.len();
+    let batches = scenario
+        .per_cluster
+        .iter()
+        .sum::<usize>()
+        .div_ceil(BATCH_SIZE);
+    let mut calls = BTreeMap::new();
+    let write = |n: usize| {
+        if n == 1 {
+            "dynamodb.PutItem"
+        } else {
+            "dynamodb.TransactWriteItems"
+        }
+    };
+    calls.insert(
+        "dynamodb.BatchGetItem".to_owned(),
+        (batches * services.div_ceil(100)) as u64,
+    );
+    // Every batch holds every service (interleaved): each batch writes once per 100 services;
+    // the first also records its messages sent.
+    *calls.entry(write(services).to_owned()).or_insert(0) +=
+        ((batches + 1) * services.div_ceil(100)) as u64;
+    calls.insert("sns.Publish".to_owned(), services as u64);
+    Bound {
+        calls,
+        messages: services,
+    }
 }
 
 fn by_operation(measured: &BTreeMap<String, u64>, bound: &BTreeMap<String, u64>) -> String {
