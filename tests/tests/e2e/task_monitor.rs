@@ -9,11 +9,16 @@ use task_monitor::{Clients, Config, TaskMonitor};
 const CLUSTER: &str = "arn:aws:ecs:us-east-1:123456789012:cluster/prod";
 
 fn task_monitor(world: &World) -> anyhow::Result<TaskMonitor> {
-    let env = [
+    task_monitor_with(world, &[])
+}
+
+fn task_monitor_with(world: &World, extra: &[(&str, &str)]) -> anyhow::Result<TaskMonitor> {
+    let mut env = vec![
         ("ALERT_TOPIC_ARN", world.stack.topic_arn.clone()),
         ("ALERT_TABLE_NAME", world.stack.table_name.clone()),
         ("DEAD_LETTER_QUEUE_URL", world.stack.dead_letter_url.clone()),
     ];
+    env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
     let config =
         Config::from_lookup(|name| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()))?;
     Ok(TaskMonitor::new(
@@ -174,5 +179,56 @@ async fn task_episodes_share_the_table_without_disturbing_the_agent_sweep() -> a
         "a task episode is not an unreadable agent episode"
     );
     assert!(sweep.errors.is_empty(), "{:?}", sweep.errors);
+    Ok(())
+}
+
+#[tokio::test]
+async fn in_tag_mode_only_tagged_clusters_are_alerted() -> anyhow::Result<()> {
+    let world = World::start().await?;
+    let fleet = world.fleet();
+    fleet.create_cluster("prod", &[]).await?;
+    let monitor = task_monitor_with(
+        &world,
+        &[
+            ("MONITOR_ALL_CLUSTERS", "false"),
+            ("MONITORING_TAG_VALUE", "enabled"),
+            ("LOG_TAIL_LINES", "0"),
+        ],
+    )?;
+    let bodies: Vec<String> = (0..5).map(oom_stop).collect();
+    world.emulator.reset_calls()?;
+    let report = monitor.process(&records(&bodies)).await;
+    assert_eq!(
+        world.calls()?,
+        std::collections::HashMap::from([("ecs.DescribeClusters".to_owned(), 1)]),
+        "an untagged cluster costs one tag lookup and nothing else"
+    );
+    assert_eq!(report.not_monitored, 5);
+    assert!(report.failed_record_ids.is_empty(), "{:?}", report.errors);
+    assert!(world.stack.drain_inbox().await?.is_empty());
+
+    // Tagged now; a new monitor (a new sandbox, so no cached tags) alerts.
+    aws_sdk_ecs::Client::new(&world.sdk)
+        .tag_resource()
+        .resource_arn(CLUSTER)
+        .tags(
+            aws_sdk_ecs::types::Tag::builder()
+                .key("ecs-agent-monitoring")
+                .value("enabled")
+                .build(),
+        )
+        .send()
+        .await?;
+    let monitor = task_monitor_with(
+        &world,
+        &[
+            ("MONITOR_ALL_CLUSTERS", "false"),
+            ("MONITORING_TAG_VALUE", "enabled"),
+            ("LOG_TAIL_LINES", "0"),
+        ],
+    )?;
+    let report = monitor.process(&records(&bodies)).await;
+    assert_eq!(report.published.len(), 1, "{:?}", report.errors);
+    assert_eq!(world.stack.drain_inbox().await?.len(), 1);
     Ok(())
 }
