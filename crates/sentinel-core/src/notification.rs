@@ -155,13 +155,19 @@ pub fn fit_sns_message(
 /// `prefix` + `name`, within SNS's subject limit; a long name is shortened, never the facts
 /// in the prefix.
 pub fn subject_with(prefix: &str, name: &str) -> String {
+    subject_around(prefix, name, "")
+}
+
+/// `prefix` + `name` + `suffix`, within SNS's subject limit: the name goes in the middle and
+/// is the part shortened, so the facts on both sides are kept whole.
+pub fn subject_around(prefix: &str, name: &str, suffix: &str) -> String {
     let name = ascii_only(name);
-    let room = SUBJECT_MAX_CHARS.saturating_sub(prefix.len());
+    let room = SUBJECT_MAX_CHARS.saturating_sub(prefix.len() + suffix.len());
     if name.len() <= room {
-        format!("{prefix}{name}")
+        format!("{prefix}{name}{suffix}")
     } else {
         let keep = room.saturating_sub(3);
-        format!("{prefix}{}...", &name[..keep])
+        format!("{prefix}{}...{suffix}", &name[..keep])
     }
 }
 
@@ -254,6 +260,11 @@ mod tests {
         assert_eq!(s.len(), SUBJECT_MAX_CHARS);
         assert!(s.starts_with("[HIGH] 3 instances in xxx") && s.ends_with("..."));
         assert_eq!(subject_with("a ", "b\nc"), "a b?c");
+        let around = subject_around("[HIGH] ", &"y".repeat(200), ": 3 tasks failed - oom");
+        assert_eq!(around.len(), SUBJECT_MAX_CHARS);
+        assert!(
+            around.starts_with("[HIGH] yyy") && around.ends_with("yyy...: 3 tasks failed - oom")
+        );
     }
 
     #[test]

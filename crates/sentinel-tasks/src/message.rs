@@ -11,8 +11,8 @@ use crate::event::Owner;
 use chrono::{DateTime, Utc};
 use sentinel_core::notice::Notice;
 use sentinel_core::notification::{
-    console_url, fit_sns_message, human_duration, plural, sns_message, subject_with, Monitor,
-    Notification, Severity, SNS_MESSAGE_MAX_BYTES,
+    console_url, fit_sns_message, human_duration, plural, sns_message, subject_around,
+    subject_with, Monitor, Notification, Severity, SNS_MESSAGE_MAX_BYTES,
 };
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -118,16 +118,7 @@ impl TaskMessage {
                     }
                     _ => format!(": {} - {}", self.count(), self.kind().as_str()),
                 };
-                // The name goes in the middle; the facts on both sides are kept whole.
-                let room = sentinel_core::notification::SUBJECT_MAX_CHARS
-                    .saturating_sub(prefix.len() + suffix.len());
-                let name = subject_with("", &where_);
-                let name = if name.len() <= room {
-                    name
-                } else {
-                    format!("{}...", &name[..room.saturating_sub(3)])
-                };
-                format!("{prefix}{name}{suffix}")
+                subject_around(&prefix, &where_, &suffix)
             }
         }
     }

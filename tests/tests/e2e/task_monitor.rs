@@ -182,19 +182,18 @@ async fn task_episodes_share_the_table_without_disturbing_the_agent_sweep() -> a
     Ok(())
 }
 
+const TAG_MODE: &[(&str, &str)] = &[
+    ("MONITOR_ALL_CLUSTERS", "false"),
+    ("MONITORING_TAG_VALUE", "enabled"),
+    ("LOG_TAIL_LINES", "0"),
+];
+
 #[tokio::test]
 async fn in_tag_mode_only_tagged_clusters_are_alerted() -> anyhow::Result<()> {
     let world = World::start().await?;
     let fleet = world.fleet();
     fleet.create_cluster("prod", &[]).await?;
-    let monitor = task_monitor_with(
-        &world,
-        &[
-            ("MONITOR_ALL_CLUSTERS", "false"),
-            ("MONITORING_TAG_VALUE", "enabled"),
-            ("LOG_TAIL_LINES", "0"),
-        ],
-    )?;
+    let monitor = task_monitor_with(&world, TAG_MODE)?;
     let bodies: Vec<String> = (0..5).map(oom_stop).collect();
     world.emulator.reset_calls()?;
     let report = monitor.process(&records(&bodies)).await;
@@ -219,14 +218,7 @@ async fn in_tag_mode_only_tagged_clusters_are_alerted() -> anyhow::Result<()> {
         )
         .send()
         .await?;
-    let monitor = task_monitor_with(
-        &world,
-        &[
-            ("MONITOR_ALL_CLUSTERS", "false"),
-            ("MONITORING_TAG_VALUE", "enabled"),
-            ("LOG_TAIL_LINES", "0"),
-        ],
-    )?;
+    let monitor = task_monitor_with(&world, TAG_MODE)?;
     let report = monitor.process(&records(&bodies)).await;
     assert_eq!(report.published.len(), 1, "{:?}", report.errors);
     assert_eq!(world.stack.drain_inbox().await?.len(), 1);
