@@ -22,12 +22,12 @@ CARGO  ?= cargo
 help:
 	@echo "make demo     run the whole pipeline on this machine against the AWS emulator (no AWS account)"
 	@echo "make test     formatting, clippy, template lint, unit and emulator integration tests"
-	@echo "make bench    run the release binary cold against the emulator: time, memory, AWS calls vs the lower bound"
+	@echo "make bench    run the release binaries cold against the emulator: time, memory, AWS calls vs the lower bound"
 	@echo "              (BENCH_ARGS='--runs 5 --only storm' to choose)"
-	@echo "make release  build the Lambda's release binary (target/release/bootstrap)"
-	@echo "make package  build the deployment zip with cargo-lambda into dist/ (ARCH=x86_64|arm64)"
-	@echo "make expand   write the plain CloudFormation template for StackSets: CODE_URI=s3://bucket/key,"
-	@echo "              or CODE_BUCKET_PREFIX=prefix CODE_KEY=key for one bucket per region"
+	@echo "make release  build the Lambdas' release binaries (target/release/bootstrap, target/release/task-monitor)"
+	@echo "make package  build one deployment zip per function with cargo-lambda into dist/ARCH/ (ARCH=x86_64|arm64)"
+	@echo "make expand   write the plain CloudFormation template for StackSets: CODE_URI=s3://bucket/folder,"
+	@echo "              or CODE_BUCKET_PREFIX=prefix CODE_KEY=folder for one bucket per region"
 	@echo "make clean    remove build outputs and the emulator's Python environment"
 
 # The AWS emulator (moto, pinned) and cfn-lint live in a project-local virtual environment.
@@ -59,41 +59,49 @@ lint: venv $(LINT_STAMP)
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --quiet -- -D warnings
 	$(VENV)/bin/cfn-lint template.yaml deploy/stackset.yaml
-	$(PY) deploy/expand_template.py --code-uri s3://example-artifacts/ecs-sentinel/bootstrap.zip --output target/lint/ecs-sentinel.json
+	$(PY) deploy/expand_template.py --code-uri s3://example-artifacts/ecs-sentinel/0.1.0 --output target/lint/ecs-sentinel.json
 	$(VENV)/bin/cfn-lint target/lint/ecs-sentinel.json
 	$(LINT_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml -f deploy/stackset.yaml -f target/lint/ecs-sentinel.json
 
 release:
 	$(CARGO) build --release -p agent-monitor --bin bootstrap
+	$(CARGO) build --release -p task-monitor --bin task-monitor
 
 # The release binary (fat LTO, as deployed), started cold through a Lambda Runtime API on
 # loopback, against the emulator. Not part of `make test`: timings are for reading, not asserting.
 bench: venv release
-	$(CARGO) build --release -p task-monitor --bin task-monitor
 	$(CARGO) build --quiet -p sentinel-bench
 	./target/debug/sentinel-bench --bootstrap target/release/bootstrap --task-monitor target/release/task-monitor $(BENCH_ARGS)
 
 # cargo-lambda links with Zig for the Lambda runtime's glibc; the venv's bin directory on
-# PATH is how it finds `python3 -m ziglang`.
+# PATH is how it finds `python3 -m ziglang`. One zip per function, named after it, in one
+# folder: the layout `make expand` (CODE_URI / CODE_KEY) and the StackSet upload expect.
 package: $(PACKAGE_STAMP)
 	PATH="$(CURDIR)/$(PACKAGE_VENV)/bin:$$PATH" $(PACKAGE_VENV)/bin/cargo-lambda lambda build \
 		--release --$(subst _,-,$(ARCH)) -p agent-monitor --bin bootstrap \
-		--output-format zip --lambda-dir dist/$(ARCH)
-	@$(PACKAGE_VENV)/bin/python -c 'import sys, os, zipfile; z = sys.argv[1]; \
-		print(f"{z}: {os.path.getsize(z) / 2**20:.1f} MiB zipped, " \
-		      f"{sum(i.file_size for i in zipfile.ZipFile(z).infolist()) / 2**20:.1f} MiB unzipped")' \
-		dist/$(ARCH)/bootstrap/bootstrap.zip
+		--output-format zip --lambda-dir target/lambda/$(ARCH)
+	PATH="$(CURDIR)/$(PACKAGE_VENV)/bin:$$PATH" $(PACKAGE_VENV)/bin/cargo-lambda lambda build \
+		--release --$(subst _,-,$(ARCH)) -p task-monitor --bin task-monitor \
+		--output-format zip --lambda-dir target/lambda/$(ARCH)
+	mkdir -p dist/$(ARCH)
+	cp target/lambda/$(ARCH)/bootstrap/bootstrap.zip dist/$(ARCH)/agent-monitor.zip
+	cp target/lambda/$(ARCH)/task-monitor/bootstrap.zip dist/$(ARCH)/task-monitor.zip
+	@$(PACKAGE_VENV)/bin/python -c 'import sys, os, zipfile; \
+		[print(f"{z}: {os.path.getsize(z) / 2**20:.1f} MiB zipped, " \
+		       f"{sum(i.file_size for i in zipfile.ZipFile(z).infolist()) / 2**20:.1f} MiB unzipped") \
+		 for z in sys.argv[1:]]' \
+		dist/$(ARCH)/agent-monitor.zip dist/$(ARCH)/task-monitor.zip
 
 # The SAM template expanded into plain CloudFormation, for service-managed StackSets.
 expand: venv
-	@test -n "$(CODE_URI)$(CODE_BUCKET_PREFIX)" || { echo "make expand needs CODE_URI=s3://bucket/key (or CODE_BUCKET_PREFIX=... CODE_KEY=...)" >&2; exit 2; }
+	@test -n "$(CODE_URI)$(CODE_BUCKET_PREFIX)" || { echo "make expand needs CODE_URI=s3://bucket/folder (or CODE_BUCKET_PREFIX=... CODE_KEY=folder): the folder holding agent-monitor.zip and task-monitor.zip" >&2; exit 2; }
 	$(PY) deploy/expand_template.py $(if $(CODE_URI),--code-uri $(CODE_URI),--code-bucket-prefix $(CODE_BUCKET_PREFIX) --code-key $(CODE_KEY)) --output $(EXPANDED)
 
 # The integration tests also run the `bootstrap` binary through a Lambda Runtime API server:
 # built in the test profile, which shares every compiled dependency with the tests (the
 # fat-LTO release build is for packaging and benchmarks only, and would double CI's time).
 test: lint
-	$(CARGO) build --quiet -p agent-monitor --bin bootstrap
+	$(CARGO) build --quiet -p agent-monitor -p task-monitor --bin bootstrap --bin task-monitor
 	$(CARGO) nextest run --workspace --no-fail-fast
 
 clean:

@@ -3,12 +3,14 @@
 Service-managed StackSets refuse templates that use macros, and the SAM transform
 (AWS::Serverless-2016-10-31) is one; the emulator's CloudFormation does not run it
 either. This runs the same translator CloudFormation runs (aws-sam-translator, pinned
-in dev/emulator/harness/requirements.txt) and writes the result as JSON, with the function's
-code pointing at the zip that `make package` built and you uploaded.
+in dev/emulator/harness/requirements.txt) and writes the result as JSON, with each
+function's code pointing at the zip that `make package` built and you uploaded. The code
+location is a folder holding one zip per function, named after it (agent-monitor.zip,
+task-monitor.zip), as `make package` lays them out in dist/<arch>/.
 
-    python deploy/expand_template.py --code-uri s3://my-artifacts/ecs-sentinel/bootstrap.zip
+    python deploy/expand_template.py --code-uri s3://my-artifacts/ecs-sentinel/0.1.0
     python deploy/expand_template.py --code-bucket-prefix my-artifacts \\
-        --code-key ecs-sentinel/bootstrap.zip --output dist/ecs-sentinel.json
+        --code-key ecs-sentinel/0.1.0 --output dist/ecs-sentinel.json
 
 Lambda reads the code from a bucket in the function's own region. For a StackSet that
 spans regions, keep one bucket per region named <prefix>-<region> holding the same key,
@@ -25,7 +27,11 @@ from samtranslator.model.exceptions import InvalidDocumentException
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
-FUNCTION = "AgentMonitorFunction"
+# Logical id -> the zip (in the code folder) that holds its bootstrap.
+FUNCTIONS = {
+    "AgentMonitorFunction": "agent-monitor.zip",
+    "TaskMonitorFunction": "task-monitor.zip",
+}
 
 
 class NoManagedPolicies:
@@ -40,9 +46,9 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--template", default="template.yaml", help="SAM template (default: %(default)s)")
     code = parser.add_mutually_exclusive_group(required=True)
-    code.add_argument("--code-uri", help="s3://bucket/key of the function's deployment zip")
+    code.add_argument("--code-uri", help="s3://bucket/folder holding the functions' zips")
     code.add_argument("--code-bucket-prefix", help="regional buckets <prefix>-<region>; needs --code-key")
-    parser.add_argument("--code-key", help="object key of the zip in every regional bucket")
+    parser.add_argument("--code-key", help="key of the folder holding the zips in every regional bucket")
     parser.add_argument(
         "--region",
         default="us-east-1",
@@ -56,21 +62,34 @@ def parse_args(argv):
     if args.code_uri and args.code_key:
         parser.error("--code-key goes with --code-bucket-prefix; --code-uri already names the key")
     if args.code_uri and not (args.code_uri.startswith("s3://") and "/" in args.code_uri[len("s3://") :]):
-        parser.error(f"--code-uri must look like s3://bucket/key, got {args.code_uri!r}")
+        parser.error(f"--code-uri must look like s3://bucket/folder, got {args.code_uri!r}")
+    for given in (args.code_uri, args.code_key):
+        if given and given.endswith(".zip"):
+            parser.error(
+                f"{given!r} names a zip; give the folder that holds "
+                + " and ".join(FUNCTIONS.values())
+                + " (make package writes them to dist/<arch>/)"
+            )
     return args
 
 
-def expand(template_text, code_uri, region):
+def expand(template_text, code_folder, region):
     # The translator asks a default boto3 session for the region; nothing is called.
     os.environ["AWS_DEFAULT_REGION"] = region
     sam = yaml_parse(template_text)
-    function = sam.get("Resources", {}).get(FUNCTION)
-    if function is None:
-        raise SystemExit(f"expand_template: the template has no {FUNCTION} resource")
-    function["Properties"]["CodeUri"] = code_uri
-    # Build hints for `sam build`; they mean nothing to CloudFormation.
-    function.get("Metadata", {}).pop("BuildMethod", None)
-    function.get("Metadata", {}).pop("BuildProperties", None)
+    resources = sam.get("Resources", {})
+    functions = sorted(k for k, v in resources.items() if v.get("Type") == "AWS::Serverless::Function")
+    if functions != sorted(FUNCTIONS):
+        raise SystemExit(
+            f"expand_template: the template's functions are {functions}, this script knows {sorted(FUNCTIONS)}; "
+            "add the new function's zip to FUNCTIONS (and to make package)"
+        )
+    for logical_id, zip_name in FUNCTIONS.items():
+        function = resources[logical_id]
+        function["Properties"]["CodeUri"] = code_folder.rstrip("/") + "/" + zip_name
+        # Build hints for `sam build`; they mean nothing to CloudFormation.
+        function.get("Metadata", {}).pop("BuildMethod", None)
+        function.get("Metadata", {}).pop("BuildProperties", None)
     try:
         return transform(sam, {}, NoManagedPolicies())
     except InvalidDocumentException as error:
@@ -83,8 +102,9 @@ def main(argv):
     placeholder = "s3://ecs-sentinel-code-bucket/" + (args.code_key or "")
     expanded = expand(Path(args.template).read_text(), args.code_uri or placeholder, args.region)
     if args.code_bucket_prefix:
-        code = expanded["Resources"][FUNCTION]["Properties"]["Code"]
-        code["S3Bucket"] = {"Fn::Sub": args.code_bucket_prefix + "-${AWS::Region}"}
+        for logical_id in FUNCTIONS:
+            code = expanded["Resources"][logical_id]["Properties"]["Code"]
+            code["S3Bucket"] = {"Fn::Sub": args.code_bucket_prefix + "-${AWS::Region}"}
     text = json.dumps(expanded, indent=2, sort_keys=False) + "\n"
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)

@@ -14,12 +14,13 @@
 //! which poller meets which fault still depends on timing (four pollers race), so a replay
 //! repeats the faults, not the exact interleaving.
 
-use agent_monitor::{Monitor, QueuePoller};
+use agent_monitor::Monitor;
 use integration_tests::{Fault, FaultKind, World};
 use sentinel_core::ManualClock;
 use sentinel_emulator::fleet::{state_change_event, Member};
 use sentinel_emulator::stack::RuleQueue;
 use sentinel_emulator::template;
+use sentinel_lambda::QueuePoller;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

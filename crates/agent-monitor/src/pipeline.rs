@@ -92,6 +92,19 @@ impl BatchReport {
     }
 }
 
+/// The local event source mapping (demo, tests) drives the same `process` Lambda runs.
+impl sentinel_lambda::BatchHandler for Monitor {
+    type Report = BatchReport;
+
+    async fn handle_batch(&self, records: &[SqsMessage]) -> BatchReport {
+        self.process(records).await
+    }
+
+    fn failed_record_ids(report: &BatchReport) -> &BTreeSet<String> {
+        &report.failed_record_ids
+    }
+}
+
 /// The agent monitor: its eyes ([`Observer`]), its memory and voice ([`Lifecycle`]), where
 /// unusable records are parked, and its settings. The event path lives here; the sweep in
 /// [`crate::sweep`].

@@ -8,13 +8,16 @@
 //! - [`emf`]: metric records written to stdout, where Lambda's log shipping turns them into
 //!   CloudWatch metrics.
 //! - [`notify`]: the `Notifier` port messages go through, wired to SNS.
+//! - [`local_source`]: a local stand-in for the SQS event source mapping (demo, tests).
 
 pub mod emf;
 pub mod env;
+pub mod local_source;
 pub mod logging;
 pub mod notify;
 pub mod records;
 
 pub use env::{ConfigError, Env};
+pub use local_source::{BatchHandler, QueuePoller};
 pub use notify::Notifier;
 pub use records::{batch_answer, parse_or_park, Parsed, Rejection};

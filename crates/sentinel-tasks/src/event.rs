@@ -380,8 +380,10 @@ fn cluster_arn(raw: String) -> Result<ClusterArn, InvalidEvent> {
     })
 }
 
-#[cfg(test)]
-pub(crate) mod fixtures {
+/// Events in the shapes AWS documents, for the unit tests here and (feature `fixtures`) the
+/// emulator tests and the demo, so every test speaks the same event shapes.
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures {
     //! Events in the shapes AWS documents (ECS developer guide, "Amazon ECS events"), made
     //! here for the tests: a stopped task, a service action, a deployment state change.
     use serde_json::{json, Value};

@@ -97,6 +97,19 @@ pub struct TaskBatchReport {
     pub metrics: Vec<MetricRecord>,
 }
 
+/// The local event source mapping (demo, tests) drives the same `process` Lambda runs.
+impl sentinel_lambda::BatchHandler for TaskMonitor {
+    type Report = TaskBatchReport;
+
+    async fn handle_batch(&self, records: &[SqsMessage]) -> TaskBatchReport {
+        self.process(records).await
+    }
+
+    fn failed_record_ids(report: &TaskBatchReport) -> &BTreeSet<String> {
+        &report.failed_record_ids
+    }
+}
+
 impl TaskBatchReport {
     pub fn response(&self) -> SqsBatchResponse {
         sentinel_lambda::batch_answer(&self.failed_record_ids)

@@ -13,12 +13,13 @@
 
 use agent_monitor::config::{self, Config};
 use agent_monitor::report::batch_lines;
-use agent_monitor::{BatchReport, Clients, Monitor, QueuePoller};
+use agent_monitor::{BatchReport, Clients, Monitor};
 use anyhow::Context;
 use clap::Parser;
 use sentinel_emulator::fleet::{Fleet, Member};
 use sentinel_emulator::stack::Stack;
 use sentinel_emulator::{template, Emulator, REGION};
+use sentinel_lambda::QueuePoller;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 

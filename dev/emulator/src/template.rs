@@ -23,13 +23,21 @@ pub struct TemplateFacts {
     pub max_receive_count: u64,
     /// `GracePeriodSeconds`' default.
     pub default_grace_period_seconds: u64,
-    /// The names of the environment variables the template sets on the function.
+    /// The names of the environment variables the template sets on the agent monitor.
     pub function_variables: Vec<String>,
+    /// The patterns of the task monitor's rules (stopped tasks, Spot interruptions, service
+    /// actions, deployments), all feeding its task queue.
+    pub task_patterns: Vec<serde_json::Value>,
+    /// The names of the environment variables the template sets on the task monitor.
+    pub task_function_variables: Vec<String>,
+    /// The task queue's redrive `maxReceiveCount`.
+    pub task_max_receive_count: u64,
     /// Every stack parameter, in template order.
     pub parameters: Vec<ParameterFacts>,
     /// How the function's event source mappings batch each queue.
     pub delay_batching: Batching,
     pub recovery_batching: Batching,
+    pub task_batching: Batching,
 }
 
 /// An SQS event source mapping's batching: an invocation gets up to `batch_size` records,
@@ -81,34 +89,51 @@ pub fn parse(text: &str) -> Result<TemplateFacts, TemplateError> {
         pattern("AgentReconnectedRule")?,
         pattern("InstanceDeregisteredRule")?,
     ];
-    let max_receive_count = at(&[
-        "Resources",
-        "DelayQueue",
-        "Properties",
-        "RedrivePolicy",
-        "maxReceiveCount",
-    ])?
-    .as_u64()
-    .ok_or_else(|| TemplateError::Shape("DelayQueue maxReceiveCount is not a number".into()))?;
+    let task_patterns = [
+        "TaskStoppedRule",
+        "SpotInterruptionRule",
+        "ServiceActionRule",
+        "DeploymentRule",
+    ]
+    .into_iter()
+    .map(pattern)
+    .collect::<Result<_, _>>()?;
+    let max_receives = |queue: &str| -> Result<u64, TemplateError> {
+        at(&[
+            "Resources",
+            queue,
+            "Properties",
+            "RedrivePolicy",
+            "maxReceiveCount",
+        ])?
+        .as_u64()
+        .ok_or_else(|| TemplateError::Shape(format!("{queue} maxReceiveCount is not a number")))
+    };
+    let max_receive_count = max_receives("DelayQueue")?;
+    let task_max_receive_count = max_receives("TaskQueue")?;
     let default_grace_period_seconds = at(&["Parameters", "GracePeriodSeconds", "Default"])?
         .as_u64()
         .ok_or_else(|| TemplateError::Shape("GracePeriodSeconds Default is not a number".into()))?;
-    let function_variables = at(&[
-        "Resources",
-        "AgentMonitorFunction",
-        "Properties",
-        "Environment",
-        "Variables",
-    ])?
-    .as_mapping()
-    .ok_or_else(|| TemplateError::Shape("the function's Variables is not a map".into()))?
-    .keys()
-    .filter_map(|k| k.as_str().map(str::to_owned))
-    .collect();
-    let batching = |event: &str| -> Result<Batching, TemplateError> {
+    let variables = |function: &str| -> Result<Vec<String>, TemplateError> {
+        Ok(at(&[
+            "Resources",
+            function,
+            "Properties",
+            "Environment",
+            "Variables",
+        ])?
+        .as_mapping()
+        .ok_or_else(|| TemplateError::Shape(format!("{function}'s Variables is not a map")))?
+        .keys()
+        .filter_map(|k| k.as_str().map(str::to_owned))
+        .collect())
+    };
+    let function_variables = variables("AgentMonitorFunction")?;
+    let task_function_variables = variables("TaskMonitorFunction")?;
+    let batching = |function: &str, event: &str| -> Result<Batching, TemplateError> {
         let properties = at(&[
             "Resources",
-            "AgentMonitorFunction",
+            function,
             "Properties",
             "Events",
             event,
@@ -126,8 +151,9 @@ pub fn parse(text: &str) -> Result<TemplateFacts, TemplateError> {
             window_seconds: number("MaximumBatchingWindowInSeconds")?,
         })
     };
-    let delay_batching = batching("DelayedDisconnects")?;
-    let recovery_batching = batching("RecoveryEvents")?;
+    let delay_batching = batching("AgentMonitorFunction", "DelayedDisconnects")?;
+    let recovery_batching = batching("AgentMonitorFunction", "RecoveryEvents")?;
+    let task_batching = batching("TaskMonitorFunction", "TaskEvents")?;
     let parameters = at(&["Parameters"])?
         .as_mapping()
         .ok_or_else(|| TemplateError::Shape("Parameters is not a map".into()))?
@@ -155,9 +181,13 @@ pub fn parse(text: &str) -> Result<TemplateFacts, TemplateError> {
         max_receive_count,
         default_grace_period_seconds,
         function_variables,
+        task_patterns,
+        task_function_variables,
+        task_max_receive_count,
         parameters,
         delay_batching,
         recovery_batching,
+        task_batching,
     })
 }
 
@@ -178,6 +208,18 @@ mod tests {
         );
         assert_eq!(facts.default_grace_period_seconds, 60);
         assert!(facts.max_receive_count >= 1);
+        assert_eq!(facts.task_patterns.len(), 4);
+        assert_eq!(
+            facts.task_patterns[3],
+            serde_json::json!({
+                "source": ["aws.ecs"],
+                "detail-type": ["ECS Deployment State Change"],
+                "detail": {"eventName": ["SERVICE_DEPLOYMENT_FAILED", "SERVICE_DEPLOYMENT_COMPLETED"]}
+            })
+        );
+        assert!(facts
+            .task_function_variables
+            .contains(&"LOG_TAIL_LINES".to_owned()));
     }
 
     #[test]

@@ -2,9 +2,9 @@
 //! event-source loop drains it through the handler, deleting what it acknowledges and
 //! leaving failures for redelivery.
 
-use agent_monitor::QueuePoller;
 use integration_tests::{Fault, FaultKind, World};
 use sentinel_emulator::template;
+use sentinel_lambda::QueuePoller;
 use std::time::{Duration, Instant};
 
 #[tokio::test]

@@ -3,10 +3,11 @@
 //! template's own event source batching, 500 disconnects become a few messages per cluster
 //! and 1,000 task placements a read per batch.
 
-use agent_monitor::{BatchReport, QueuePoller};
+use agent_monitor::BatchReport;
 use integration_tests::{records, World};
 use sentinel_emulator::fleet::{state_change_event, Member};
 use sentinel_emulator::template::{self, Batching};
+use sentinel_lambda::QueuePoller;
 use std::collections::HashMap;
 use std::time::Duration;
 

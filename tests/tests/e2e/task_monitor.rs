@@ -3,6 +3,7 @@
 //! exact calls a batch costs.
 
 use integration_tests::{records, World};
+use sentinel_emulator::template;
 use serde_json::json;
 use task_monitor::{Clients, Config, TaskMonitor};
 
@@ -222,5 +223,155 @@ async fn in_tag_mode_only_tagged_clusters_are_alerted() -> anyhow::Result<()> {
     let report = monitor.process(&records(&bodies)).await;
     assert_eq!(report.published.len(), 1, "{:?}", report.errors);
     assert_eq!(world.stack.drain_inbox().await?.len(), 1);
+    Ok(())
+}
+
+/// Every event shape the task rules should and should not let through, sent to the bus: the
+/// template's four patterns (read from `template.yaml`) feed one queue, the local event
+/// source mapping drains it through the task monitor. What the patterns filter never costs
+/// an invocation; what they pass is decided in code; the crash loop pages once, the failed
+/// deployment joins its episode, and steady state resolves it.
+#[tokio::test]
+async fn the_templates_task_rules_feed_the_monitor_what_it_must_decide() -> anyhow::Result<()> {
+    use sentinel_tasks::event::fixtures::{service_event, stopped_task};
+    use sentinel_tasks::event::{DEPLOYMENT_STATE_CHANGE, SERVICE_ACTION};
+    use std::time::Duration;
+
+    let world = World::start().await?;
+    let facts = template::read(&sentinel_emulator::repo_root().join("template.yaml"))?;
+    let queue = world
+        .stack
+        .add_rule_queue(
+            "sentinel-tasks",
+            &facts.task_patterns,
+            Duration::ZERO,
+            Duration::from_secs(1),
+            facts.task_max_receive_count,
+        )
+        .await?;
+    let now = chrono::Utc::now();
+    let at = |mut event: serde_json::Value, seconds: i64| {
+        event["time"] = json!((now - chrono::TimeDelta::seconds(60 - seconds)).to_rfc3339());
+        event
+    };
+    let task = |n: u32| format!("arn:aws:ecs:us-east-1:123456789012:task/prod/{n:032x}");
+    let service = |event_type: &str, name: &str| {
+        service_event(
+            SERVICE_ACTION,
+            json!({"eventType": event_type, "eventName": name, "clusterArn": CLUSTER,
+                   "createdAt": now.to_rfc3339()}),
+        )
+    };
+    let deployment = |name: &str| {
+        service_event(
+            DEPLOYMENT_STATE_CHANGE,
+            json!({"eventType": if name.ends_with("FAILED") { "ERROR" } else { "INFO" },
+                   "eventName": name, "deploymentId": "ecs-svc/1234567890",
+                   "updatedAt": now.to_rfc3339(), "reason": "rollback: circuit breaker tripped"}),
+        )
+    };
+    let mut passed = Vec::new();
+    let mut filtered = Vec::new();
+    // A crash loop: three tasks of `api` whose app exits 1.
+    for n in 1..=3 {
+        passed.push(at(stopped_task(json!({"taskArn": task(n)})), n.into()));
+    }
+    // Stopped by a person: through the rule, not a failure in code.
+    passed.push(at(
+        stopped_task(json!({"taskArn": task(4), "stopCode": "UserInitiated",
+                            "stoppedReason": "Task stopped by user"})),
+        4,
+    ));
+    // A Spot notice while still RUNNING: counted, not paged.
+    passed.push(at(
+        stopped_task(json!({"taskArn": task(5), "lastStatus": "RUNNING",
+                            "stopCode": "SpotInterruption",
+                            "stoppedReason": "Your Spot Task was interrupted."})),
+        5,
+    ));
+    // A deployment's replacement, a task still starting, an unremarkable service event, a
+    // deployment in progress: the patterns keep them away.
+    filtered.push(stopped_task(
+        json!({"taskArn": task(6), "stopCode": "ServiceSchedulerInitiated",
+        "stoppedReason": "Scaling activity initiated by (deployment ecs-svc/1234567890)"}),
+    ));
+    filtered.push(stopped_task(
+        json!({"taskArn": task(7), "lastStatus": "PROVISIONING",
+        "stopCode": null, "stoppedReason": null}),
+    ));
+    filtered.push(service("INFO", "SERVICE_DESIRED_COUNT_UPDATED"));
+    filtered.push(deployment("SERVICE_DEPLOYMENT_IN_PROGRESS"));
+    let mut sent = passed.clone();
+    sent.extend(filtered);
+    world.stack.put_events(&sent).await?;
+
+    let monitor = task_monitor_with(&world, &[("LOG_TAIL_LINES", "0")])?;
+    let poller = sentinel_lambda::QueuePoller::new(
+        world.stack.sqs.clone(),
+        &queue.url,
+        &queue.arn,
+        "us-east-1",
+    )
+    .batching(facts.task_batching.batch_size, Duration::from_secs(1));
+    let drain = || async {
+        let mut reports = Vec::new();
+        while let Some(poll) = poller.poll_once(&monitor).await? {
+            anyhow::ensure!(
+                poll.report.failed_record_ids.is_empty(),
+                "{:?}",
+                poll.report.errors
+            );
+            reports.push(poll.report);
+        }
+        anyhow::Ok(reports)
+    };
+    let reports = drain().await?;
+    let received: usize = reports.iter().map(|r| r.received).sum();
+    assert_eq!(
+        received,
+        passed.len(),
+        "the patterns let through exactly these"
+    );
+    assert_eq!(
+        reports.iter().map(|r| r.spot_interruptions).sum::<usize>(),
+        1
+    );
+    assert_eq!(
+        reports
+            .iter()
+            .map(|r| r.not_failures.values().sum::<usize>())
+            .sum::<usize>(),
+        1
+    );
+    let inbox = world.stack.drain_inbox().await?;
+    assert_eq!(inbox.len(), 1, "one page for the crash loop");
+    assert_eq!(
+        inbox[0].subject,
+        "[HIGH] api in prod: 3 tasks failed - container-exit"
+    );
+
+    // The rollback fails, then the service settles: no second page, one RESOLVED.
+    world
+        .stack
+        .put_events(&[at(deployment("SERVICE_DEPLOYMENT_FAILED"), 10)])
+        .await?;
+    drain().await?;
+    assert!(
+        world.stack.drain_inbox().await?.is_empty(),
+        "the open episode already paged"
+    );
+    world
+        .stack
+        .put_events(&[at(service("INFO", "SERVICE_STEADY_STATE"), 20)])
+        .await?;
+    drain().await?;
+    let inbox = world.stack.drain_inbox().await?;
+    assert_eq!(inbox.len(), 1);
+    assert!(
+        inbox[0].subject.starts_with("[RESOLVED]") && inbox[0].subject.contains("api in prod"),
+        "{}",
+        inbox[0].subject
+    );
+    assert!(world.stack.drain_dead_letters().await?.is_empty());
     Ok(())
 }

@@ -3,11 +3,20 @@
 //! acknowledged and leave the failures to come back after the visibility timeout, exactly
 //! as the real event source mapping with ReportBatchItemFailures does.
 
-use crate::pipeline::{BatchReport, Monitor};
 use aws_lambda_events::event::sqs::SqsMessage;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
 use sentinel_aws::AwsError;
+use std::collections::BTreeSet;
+use std::future::Future;
 use std::time::{Duration, Instant};
+
+/// A function's batch handler as the event source mapping drives it: records in, a report
+/// out that names the records to deliver again (the partial-batch answer).
+pub trait BatchHandler {
+    type Report;
+    fn handle_batch(&self, records: &[SqsMessage]) -> impl Future<Output = Self::Report>;
+    fn failed_record_ids(report: &Self::Report) -> &BTreeSet<String>;
+}
 
 /// ReceiveMessage returns at most 10 messages per call.
 pub const RECEIVE_LIMIT: usize = 10;
@@ -26,8 +35,8 @@ pub struct QueuePoller {
 
 /// One poll: what the handler did and which messages were deleted (acknowledged).
 #[derive(Debug)]
-pub struct Poll {
-    pub report: BatchReport,
+pub struct Poll<R> {
+    pub report: R,
     /// Message ids deleted from the queue.
     pub deleted: Vec<String>,
     /// Deleting failed: those messages come back after the visibility timeout and are
@@ -68,9 +77,12 @@ impl QueuePoller {
         self
     }
 
-    /// Receives one batch and runs it through the monitor; `None` when the queue had
+    /// Receives one batch and runs it through the handler; `None` when the queue had
     /// nothing visible.
-    pub async fn poll_once(&self, monitor: &Monitor) -> Result<Option<Poll>, AwsError> {
+    pub async fn poll_once<H: BatchHandler>(
+        &self,
+        handler: &H,
+    ) -> Result<Option<Poll<H::Report>>, AwsError> {
         let mut messages = self.receive(self.wait_seconds, self.batch_size).await?;
         if messages.is_empty() {
             return Ok(None);
@@ -91,14 +103,12 @@ impl QueuePoller {
         }
         let messages = messages.as_slice();
         let records: Vec<SqsMessage> = messages.iter().map(|m| self.as_lambda_record(m)).collect();
-        let report = monitor.process(&records).await;
+        let report = handler.handle_batch(&records).await;
+        let failed = H::failed_record_ids(&report);
 
         let acknowledged: Vec<&aws_sdk_sqs::types::Message> = messages
             .iter()
-            .filter(|m| {
-                m.message_id()
-                    .is_some_and(|id| !report.failed_record_ids.contains(id))
-            })
+            .filter(|m| m.message_id().is_some_and(|id| !failed.contains(id)))
             .collect();
         let mut poll = Poll {
             report,
