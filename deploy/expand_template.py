@@ -60,7 +60,7 @@ def parse_args(argv):
     if args.code_bucket_prefix and not args.code_key:
         parser.error("--code-bucket-prefix needs --code-key")
     if args.code_uri and args.code_key:
-        parser.error("--code-key goes with --code-bucket-prefix; --code-uri already names the key")
+        parser.error("--code-key goes with --code-bucket-prefix; --code-uri already names the folder")
     if args.code_uri and not (args.code_uri.startswith("s3://") and "/" in args.code_uri[len("s3://") :]):
         parser.error(f"--code-uri must look like s3://bucket/folder, got {args.code_uri!r}")
     for given in (args.code_uri, args.code_key):

@@ -13,15 +13,39 @@ use std::time::Duration;
 /// fat-LTO build time; `make bench` measures the release build). The path follows the
 /// test binary's target directory, so a custom CARGO_TARGET_DIR works too.
 pub fn bootstrap_binary() -> anyhow::Result<PathBuf> {
+    function_binary(Function::AgentMonitor)
+}
+
+/// The Lambda functions, by the binary each one runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    /// `bootstrap` of the agent-monitor crate.
+    AgentMonitor,
+    /// `task-monitor`.
+    TaskMonitor,
+}
+
+impl Function {
+    fn binary_and_package(self) -> (&'static str, &'static str) {
+        match self {
+            Function::AgentMonitor => ("bootstrap", "agent-monitor"),
+            Function::TaskMonitor => ("task-monitor", "task-monitor"),
+        }
+    }
+}
+
+/// A function's binary in the profile the tests were built with (see [`bootstrap_binary`]).
+pub fn function_binary(function: Function) -> anyhow::Result<PathBuf> {
+    let (name, package) = function.binary_and_package();
     let exe = std::env::current_exe()?;
     // target/<profile>/deps/<test binary>
     let profile_dir = exe.parent().and_then(|deps| deps.parent()).ok_or_else(|| {
         anyhow::anyhow!("cannot find the target directory from {}", exe.display())
     })?;
-    let binary = profile_dir.join("bootstrap");
+    let binary = profile_dir.join(name);
     anyhow::ensure!(
         binary.exists(),
-        "{} is missing: run `cargo build -p agent-monitor --bin bootstrap` (make test does) before the tests",
+        "{} is missing: run `cargo build -p {package} --bin {name}` (make test does) before the tests",
         binary.display()
     );
     Ok(binary)
@@ -48,21 +72,37 @@ pub fn invoke_bootstrap(
     environment: &BTreeMap<String, String>,
     event: String,
 ) -> anyhow::Result<(Posted, String)> {
+    invoke(Function::AgentMonitor, endpoint, environment, event)
+}
+
+/// Runs `function`'s binary for one invocation with `event`, as [`invoke_bootstrap`] does.
+pub fn invoke(
+    function: Function,
+    endpoint: &str,
+    environment: &BTreeMap<String, String>,
+    event: String,
+) -> anyhow::Result<(Posted, String)> {
     let api = RuntimeApi::serve(event)?;
-    let mut child = bootstrap_command(&api.address, endpoint, environment)?.spawn()?;
+    let mut child = sentinel_emulator::runtime_api::function_command(
+        &function_binary(function)?,
+        &api.address,
+        endpoint,
+        environment,
+    )
+    .spawn()?;
     let posted = api.next_post(Duration::from_secs(60));
     let _ = child.kill();
     let output = child.wait_with_output()?;
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let posted = posted.ok_or_else(|| {
         anyhow::anyhow!(
-            "bootstrap posted nothing; stdout:\n{stdout}\nstderr:\n{}",
+            "{function:?} posted nothing; stdout:\n{stdout}\nstderr:\n{}",
             String::from_utf8_lossy(&output.stderr)
         )
     })?;
     anyhow::ensure!(
         posted.is_response_to(0),
-        "bootstrap posted to {} rather than the response path; body: {}\nstdout:\n{stdout}",
+        "{function:?} posted to {} rather than the response path; body: {}\nstdout:\n{stdout}",
         posted.path,
         posted.body
     );

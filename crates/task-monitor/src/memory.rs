@@ -167,10 +167,22 @@ impl LogTails for MemoryTasks {
             let Some(container) = failed_container(sample) else {
                 return Ok(None);
             };
+            // Named as the usual awslogs set-up would name them: group `/ecs/<family>`,
+            // prefix `ecs`, then the container and the task id.
+            let family = sample
+                .task_definition
+                .as_deref()
+                .and_then(|d| d.split(':').next())
+                .unwrap_or("task");
+            let task_id = sample
+                .task_arn
+                .as_deref()
+                .and_then(|arn| arn.rsplit('/').next())
+                .unwrap_or("task");
             Ok(state.logs.get(container).map(|all| LogTail {
                 container: container.to_owned(),
-                log_group: "/ecs/memory".to_owned(),
-                log_stream: format!("ecs/{container}/task"),
+                log_group: format!("/ecs/{family}"),
+                log_stream: format!("ecs/{container}/{task_id}"),
                 lines: all[all.len().saturating_sub(lines)..].to_vec(),
             }))
         })

@@ -57,8 +57,9 @@ pub enum DeployError {
     NotJson { script: String, message: String },
 }
 
-/// Runs `deploy/expand_template.py` on the repository's `template.yaml` with the function's
-/// code at `code_uri` (`s3://bucket/key`) and returns the CloudFormation template.
+/// Runs `deploy/expand_template.py` on the repository's `template.yaml` with the functions'
+/// zips in the folder `code_uri` (`s3://bucket/folder`) and returns the CloudFormation
+/// template.
 pub fn expand(code_uri: &str) -> Result<Value, DeployError> {
     expand_with(&["--code-uri", code_uri])
 }
@@ -267,22 +268,39 @@ mod tests {
             "--code-bucket-prefix",
             "my-artifacts",
             "--code-key",
-            "v1/bootstrap.zip",
+            "ecs-sentinel/v1",
         ])
         .unwrap();
         assert!(template.get("Transform").is_none());
-        assert_eq!(
-            template["Resources"]["AgentMonitorFunction"]["Properties"]["Code"],
-            json!({"S3Bucket": {"Fn::Sub": "my-artifacts-${AWS::Region}"}, "S3Key": "v1/bootstrap.zip"})
-        );
+        for (function, zip) in [
+            ("AgentMonitorFunction", "agent-monitor.zip"),
+            ("TaskMonitorFunction", "task-monitor.zip"),
+        ] {
+            assert_eq!(
+                template["Resources"][function]["Properties"]["Code"],
+                json!({"S3Bucket": {"Fn::Sub": "my-artifacts-${AWS::Region}"},
+                       "S3Key": format!("ecs-sentinel/v1/{zip}")})
+            );
+        }
     }
 
     #[test]
     fn refuses_a_code_location_that_is_not_s3() {
-        let err = expand("https://example.com/bootstrap.zip").unwrap_err();
+        let err = expand("https://example.com/ecs-sentinel").unwrap_err();
         assert!(
             err.to_string()
-                .contains("--code-uri must look like s3://bucket/key"),
+                .contains("--code-uri must look like s3://bucket/folder"),
+            "{err}"
+        );
+    }
+
+    /// The code location used to be one zip; now it is the folder of one zip per function.
+    #[test]
+    fn refuses_a_zip_where_the_folder_of_zips_goes() {
+        let err = expand("s3://my-artifacts/ecs-sentinel/bootstrap.zip").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("give the folder that holds agent-monitor.zip and task-monitor.zip"),
             "{err}"
         );
     }

@@ -6,18 +6,46 @@ use sentinel_emulator::template;
 use std::collections::BTreeSet;
 
 #[test]
-fn template_sets_exactly_the_variables_the_function_reads() -> anyhow::Result<()> {
+fn template_sets_exactly_the_variables_each_function_reads() -> anyhow::Result<()> {
     let facts = template::read(&sentinel_emulator::repo_root().join("template.yaml"))?;
-    let set: BTreeSet<&str> = facts
-        .function_variables
-        .iter()
-        .map(String::as_str)
-        // Read by the tracing subscriber, not by our configuration.
-        .filter(|v| *v != "RUST_LOG")
-        .collect();
-    let read: BTreeSet<&str> = agent_monitor::config::VARIABLES.iter().copied().collect();
-    assert_eq!(set, read);
+    for (function, set, read) in [
+        (
+            "AgentMonitorFunction",
+            &facts.function_variables,
+            agent_monitor::config::VARIABLES,
+        ),
+        (
+            "TaskMonitorFunction",
+            &facts.task_function_variables,
+            task_monitor::config::VARIABLES,
+        ),
+    ] {
+        let set: BTreeSet<&str> = set
+            .iter()
+            .map(String::as_str)
+            // Read by the tracing subscriber, not by our configuration.
+            .filter(|v| *v != "RUST_LOG")
+            .collect();
+        let read: BTreeSet<&str> = read.iter().copied().collect();
+        assert_eq!(set, read, "{function}");
+    }
     Ok(())
+}
+
+/// The contract the issue names: these variables, at least, are the task monitor's.
+#[test]
+fn the_task_monitor_reads_the_contracted_variables() {
+    for name in [
+        "ALERT_TOPIC_ARN",
+        "ALERT_TABLE_NAME",
+        "DEAD_LETTER_QUEUE_URL",
+        "MONITOR_ALL_CLUSTERS",
+        "MONITORING_TAG_VALUE",
+        "REMINDER_HOURS",
+        "LOG_TAIL_LINES",
+    ] {
+        assert!(task_monitor::config::VARIABLES.contains(&name), "{name}");
+    }
 }
 
 /// README's "Parameters and configuration" table has a row `| `Name` | variable | default |`

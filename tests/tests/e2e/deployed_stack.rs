@@ -8,7 +8,7 @@
 //! deployed function's own environment.
 
 use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
-use integration_tests::runtime_api::invoke_bootstrap;
+use integration_tests::runtime_api::{invoke, invoke_bootstrap, Function};
 use integration_tests::World;
 use sentinel_emulator::deploy::{self, EMULATOR_CANNOT_CREATE};
 use sentinel_emulator::stack::Stack;
@@ -28,7 +28,12 @@ impl<T, E: std::error::Error> Explain<T> for Result<T, E> {
 }
 
 const CODE_BUCKET: &str = "ecs-sentinel-artifacts";
-const CODE_KEY: &str = "agent-monitor/bootstrap.zip";
+/// The folder `make package`'s zips are uploaded to, one per function.
+const CODE_FOLDER: &str = "ecs-sentinel/0.1.0";
+const FUNCTION_ZIPS: [(&str, &str); 2] = [
+    ("AgentMonitorFunction", "agent-monitor.zip"),
+    ("TaskMonitorFunction", "task-monitor.zip"),
+];
 
 /// One stack as CloudFormation reports it.
 struct Deployed {
@@ -171,12 +176,12 @@ async fn queue_attributes(
         .unwrap_or_default())
 }
 
-/// The function role's inline policy `AgentMonitor`, as IAM reports it.
-async fn role_policy(iam: &aws_sdk_iam::Client, role: &str) -> anyhow::Result<Value> {
+/// A function role's inline policy (`AgentMonitor`, `TaskMonitor`), as IAM reports it.
+async fn role_policy(iam: &aws_sdk_iam::Client, role: &str, policy: &str) -> anyhow::Result<Value> {
     let document = iam
         .get_role_policy()
         .role_name(role)
-        .policy_name("AgentMonitor")
+        .policy_name(policy)
         .send()
         .await
         .explain()?
@@ -261,30 +266,34 @@ async fn emulator_template(world: &World) -> anyhow::Result<Value> {
         .send()
         .await
         .explain()?;
-    // The code itself never runs in the emulator; Lambda only needs the object to exist.
-    s3.put_object()
-        .bucket(CODE_BUCKET)
-        .key(CODE_KEY)
-        .body(
-            b"placeholder for the zip `make package` builds"
-                .to_vec()
-                .into(),
-        )
-        .send()
-        .await
-        .explain()?;
+    // The code itself never runs in the emulator; Lambda only needs the objects to exist.
+    for (_, zip) in FUNCTION_ZIPS {
+        s3.put_object()
+            .bucket(CODE_BUCKET)
+            .key(format!("{CODE_FOLDER}/{zip}"))
+            .body(
+                b"placeholder for the zip `make package` builds"
+                    .to_vec()
+                    .into(),
+            )
+            .send()
+            .await
+            .explain()?;
+    }
 
-    let expanded = deploy::expand(&format!("s3://{CODE_BUCKET}/{CODE_KEY}"))?;
+    let expanded = deploy::expand(&format!("s3://{CODE_BUCKET}/{CODE_FOLDER}"))?;
     assert!(
         expanded.get("Transform").is_none(),
         "the translator left a Transform in the template"
     );
-    let function = &expanded["Resources"]["AgentMonitorFunction"];
-    assert_eq!(function["Type"], "AWS::Lambda::Function");
-    assert_eq!(
-        function["Properties"]["Code"],
-        json!({"S3Bucket": CODE_BUCKET, "S3Key": CODE_KEY})
-    );
+    for (logical_id, zip) in FUNCTION_ZIPS {
+        let function = &expanded["Resources"][logical_id];
+        assert_eq!(function["Type"], "AWS::Lambda::Function");
+        assert_eq!(
+            function["Properties"]["Code"],
+            json!({"S3Bucket": CODE_BUCKET, "S3Key": format!("{CODE_FOLDER}/{zip}")})
+        );
+    }
 
     let pruned = deploy::prune_for_emulator(expanded);
     let removed_types: BTreeSet<&str> = pruned
@@ -348,6 +357,10 @@ async fn the_expanded_template_deploys_and_carries_a_disconnect_from_rule_to_top
             "AgentDisconnectedRule",
             "AgentReconnectedRule",
             "InstanceDeregisteredRule",
+            "TaskStoppedRule",
+            "SpotInterruptionRule",
+            "ServiceActionRule",
+            "DeploymentRule",
         ] {
             let described = events
                 .describe_rule()
@@ -384,7 +397,8 @@ async fn the_expanded_template_deploys_and_carries_a_disconnect_from_rule_to_top
         "the function runs as {role}, not the stack's AgentMonitorRole"
     );
     let iam = aws_sdk_iam::Client::new(&world.sdk);
-    let granted = sids(&role_policy(&iam, team_a.resource("AgentMonitorRole")?).await?);
+    let granted =
+        sids(&role_policy(&iam, team_a.resource("AgentMonitorRole")?, "AgentMonitor").await?);
     assert!(granted.contains("ConsumeOwnQueues") && granted.contains("WriteOwnLogs"));
     assert!(
         !granted.contains("UseStackKeyThroughServices"),
@@ -509,6 +523,107 @@ async fn the_expanded_template_deploys_and_carries_a_disconnect_from_rule_to_top
         1,
         "one open episode in the deployed table"
     );
+
+    // The task monitor: the same cluster's service crash-loops. The deployed TaskStoppedRule
+    // carries the stop to TaskQueue, and the `task-monitor` binary, started with the deployed
+    // function's environment, pages the shared topic.
+    carry_a_stopped_task_to_the_topic(&world, &team_a, &deployed, &lambda, &iam, &sqs).await
+}
+
+async fn carry_a_stopped_task_to_the_topic(
+    world: &World,
+    team: &Deployed,
+    deployed: &Stack,
+    lambda: &aws_sdk_lambda::Client,
+    iam: &aws_sdk_iam::Client,
+    sqs: &aws_sdk_sqs::Client,
+) -> anyhow::Result<()> {
+    let function_name = team.output("TaskMonitorFunctionName")?;
+    let (environment, timeout, role) = function_settings(lambda, function_name).await?;
+    let variable = |name: &str| environment.get(name).map(String::as_str);
+    assert_eq!(
+        variable("DEAD_LETTER_QUEUE_URL"),
+        Some(team.output("TaskDeadLetterQueueUrl")?),
+        "the task monitor parks in its own dead-letter queue"
+    );
+    assert_eq!(
+        variable("ALERT_TABLE_NAME"),
+        Some(team.output("AlertTableName")?)
+    );
+    assert_eq!(variable("MONITORING_TAG_VALUE"), Some("team-a"));
+    assert!(
+        role.ends_with(&format!("/{}", team.resource("TaskMonitorRole")?)),
+        "the task monitor runs as {role}, not the stack's TaskMonitorRole"
+    );
+    let granted = sids(&role_policy(iam, team.resource("TaskMonitorRole")?, "TaskMonitor").await?);
+    assert!(
+        granted.contains("ReadContainerLogTails") && granted.contains("TaskEpisodeState"),
+        "{granted:?}"
+    );
+    let task_url = team.output("TaskQueueUrl")?;
+    let attributes = queue_attributes(sqs, task_url).await?;
+    let visibility: i32 = attributes["VisibilityTimeout"].parse()?;
+    assert!(visibility >= 6 * timeout);
+    let dead_letter = queue_attributes(sqs, team.output("TaskDeadLetterQueueUrl")?).await?;
+    let redrive: Value = serde_json::from_str(&attributes["RedrivePolicy"])?;
+    assert_eq!(
+        redrive["deadLetterTargetArn"].as_str(),
+        Some(dead_letter["QueueArn"].as_str())
+    );
+    let task_arn = attributes["QueueArn"].clone();
+    let mappings = lambda
+        .list_event_source_mappings()
+        .function_name(function_name)
+        .send()
+        .await
+        .explain()?;
+    let mapped: Vec<&str> = mappings
+        .event_source_mappings()
+        .iter()
+        .filter_map(|m| m.event_source_arn())
+        .collect();
+    assert_eq!(mapped, [task_arn.as_str()]);
+
+    let mut stop = sentinel_tasks::event::fixtures::stopped_task(json!({
+        "clusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/payments",
+        "taskArn": "arn:aws:ecs:us-east-1:123456789012:task/payments/0123456789abcdef0123456789abcdef",
+    }));
+    stop["time"] = json!(chrono::Utc::now().to_rfc3339());
+    deployed.put_events(&[stop]).await?;
+    let (records, handles) = receive_batch(sqs, task_url, &task_arn).await?;
+    assert_eq!(
+        records.len(),
+        1,
+        "the deployed task rule delivered {records:?}"
+    );
+    let event = json!({ "Records": records }).to_string();
+    let (posted, stdout) = invoke(
+        Function::TaskMonitor,
+        world.emulator.endpoint(),
+        &environment,
+        event,
+    )?;
+    let response: Value = serde_json::from_str(&posted.body)?;
+    assert_eq!(
+        response,
+        json!({"batchItemFailures": []}),
+        "stdout:\n{stdout}"
+    );
+    for handle in handles {
+        sqs.delete_message()
+            .queue_url(task_url)
+            .receipt_handle(handle)
+            .send()
+            .await
+            .explain()?;
+    }
+    let alerts = deployed.drain_inbox().await?;
+    assert_eq!(alerts.len(), 1, "stdout:\n{stdout}");
+    assert_eq!(alerts[0].attributes["monitor"]["Value"], "tasks");
+    assert_eq!(
+        alerts[0].subject, "[HIGH] api in payments: 1 task failed - container-exit",
+        "stdout:\n{stdout}"
+    );
     Ok(())
 }
 
@@ -559,7 +674,8 @@ async fn the_encrypted_variant_deploys_and_publishes_to_an_existing_topic() -> a
     assert_eq!(variable("ALERT_TOPIC_ARN"), Some(existing_topic.as_str()));
     assert_eq!(variable("REMEDIATION_ACTION"), Some("drain"));
     let iam = aws_sdk_iam::Client::new(&world.sdk);
-    let granted = sids(&role_policy(&iam, stack.resource("AgentMonitorRole")?).await?);
+    let granted =
+        sids(&role_policy(&iam, stack.resource("AgentMonitorRole")?, "AgentMonitor").await?);
     for expected in ["UseStackKeyThroughServices", "RemediateDrain"] {
         assert!(
             granted.contains(expected),
@@ -616,7 +732,7 @@ async fn each_remediation_action_gets_its_permissions_and_only_those() -> anyhow
             &[("RemediationAction", action)],
         )
         .await?;
-        let policy = role_policy(&iam, stack.resource("AgentMonitorRole")?).await?;
+        let policy = role_policy(&iam, stack.resource("AgentMonitorRole")?, "AgentMonitor").await?;
         let statements = policy["Statement"].as_array().cloned().unwrap_or_default();
         assert!(
             !statements.is_empty(),

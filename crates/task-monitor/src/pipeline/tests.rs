@@ -341,3 +341,109 @@ async fn an_alert_quotes_the_failed_containers_last_log_lines() {
     assert!(email.contains("Last 3 lines of app's log"), "{email}");
     assert!(email.contains("  panic: no route to host"), "{email}");
 }
+
+/// One failure of each kind, in the shapes ECS publishes, as the README shows them: the
+/// subject of each, and the whole email of one. The README quotes what the code sends.
+#[tokio::test]
+async fn the_readme_shows_each_kind_as_it_is_sent() {
+    let stop = |detail: Value| vec![stopped("api", 7, 0, detail)];
+    let action = |level: &str, name: &str, reason: &str| {
+        let mut event = service_event("ECS Service Action", "api", name, 0);
+        event["detail"]["eventType"] = json!(level);
+        event["detail"]["reason"] = json!(reason);
+        vec![event]
+    };
+    let examples: Vec<(&str, Vec<Value>)> = vec![
+        (
+            "image-pull",
+            stop(json!({"stopCode": "TaskFailedToStart",
+            "stoppedReason": "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref 123456789012.dkr.ecr.us-east-1.amazonaws.com/api:v2: not found",
+            "containers": [{"name": "app", "reason": "CannotPullContainerError: pull image manifest has been retried 5 time(s)"}]})),
+        ),
+        (
+            "resource-init",
+            stop(json!({"stopCode": "TaskFailedToStart",
+            "stoppedReason": "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secret from asm: AccessDeniedException",
+            "containers": [{"name": "app"}]})),
+        ),
+        (
+            "out-of-memory",
+            stop(json!({"containers": [{"name": "app", "exitCode": 137,
+            "reason": "OutOfMemoryError: Container killed due to memory usage"}]})),
+        ),
+        ("container-exit", stop(json!({}))),
+        (
+            "elb-health-check",
+            stop(json!({"stopCode": "ServiceSchedulerInitiated",
+            "stoppedReason": "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/api/0123456789abcdef)",
+            "containers": [{"name": "app", "exitCode": 143}]})),
+        ),
+        (
+            "container-health-check",
+            stop(json!({"stopCode": "ServiceSchedulerInitiated",
+            "stoppedReason": "Task failed container health checks",
+            "containers": [{"name": "app", "exitCode": 143}]})),
+        ),
+        (
+            "placement",
+            action("WARN", "SERVICE_TASK_PLACEMENT_FAILURE", "RESOURCE:MEMORY"),
+        ),
+        (
+            "start-impaired",
+            action("WARN", "SERVICE_TASK_START_IMPAIRED", ""),
+        ),
+        (
+            "deployment-failed",
+            vec![service_event(
+                "ECS Deployment State Change",
+                "api",
+                "SERVICE_DEPLOYMENT_FAILED",
+                0,
+            )],
+        ),
+        (
+            "other-failure",
+            action(
+                "ERROR",
+                "SERVICE_TASK_CONFIGURATION_FAILURE",
+                "AccessDeniedException: the service role may not call ecs:TagResource",
+            ),
+        ),
+    ];
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("README.md beside the workspace");
+    let mut missing = Vec::new();
+    for (kind, events) in examples {
+        let world = Arc::new(MemoryTasks::default());
+        world.set_log(
+            "app",
+            &["listening on :8080", "panic: connection refused: db:5432"],
+        );
+        let clock = Arc::new(ManualClock::at(t(1)));
+        let report = monitor(&world, &clock).process(&records(&events)).await;
+        assert!(
+            report.failed_record_ids.is_empty(),
+            "{kind}: {:?}",
+            report.errors
+        );
+        let delivered = world.delivered();
+        assert_eq!(delivered.len(), 1, "{kind}");
+        assert_eq!(delivered[0].kinds, [kind]);
+        let row = format!("| `{kind}` | `{}` |", delivered[0].subject);
+        if !readme.contains(&row) {
+            missing.push(row);
+        }
+        if kind == "out-of-memory" {
+            let message: Value = serde_json::from_str(&delivered[0].message).unwrap();
+            let email = message["email"].as_str().unwrap();
+            if !readme.contains(email) {
+                missing.push(format!("the email:\n{email}"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "README.md lacks:\n{}",
+        missing.join("\n")
+    );
+}
