@@ -63,6 +63,8 @@ pub struct Published {
     pub key: String,
     pub notice: Notice,
     pub subject: String,
+    /// The email rendering of what was sent, for the demo and logs.
+    pub text: String,
     pub message_id: String,
 }
 
@@ -393,7 +395,7 @@ impl TaskMonitor {
                         .notifier
                         .publish(&notification)
                         .await
-                        .map(|id| (id, notification.subject)),
+                        .map(|id| (id, notification.subject, message.text())),
                     Err(e) => Err(AwsError::new(
                         "sns",
                         "Publish",
@@ -407,7 +409,7 @@ impl TaskMonitor {
         for (episode, notice, records, result) in futures::future::join_all(sends).await {
             let key = episode.key.as_key();
             match result {
-                Ok((message_id, subject)) => {
+                Ok((message_id, subject, text)) => {
                     tracing::warn!(
                         key,
                         notice = notice.as_str(),
@@ -419,6 +421,7 @@ impl TaskMonitor {
                         key,
                         notice,
                         subject,
+                        text,
                         message_id,
                     });
                     sent.push(episode.sent(notice, now));

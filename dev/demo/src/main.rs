@@ -2,7 +2,7 @@
 //! Dev-only: it links the emulator harness, which the operator CLI never does.
 //!
 //! Starts the AWS emulator and wires the stack's messaging the way `template.yaml` does (the
-//! rules' patterns and the redrive are read from the template). Then three acts:
+//! rules' patterns and the redrive are read from the template). Then four acts:
 //!
 //! 1. Disconnects: six agents stop; one reconnects inside the grace period, one instance is
 //!    terminated, one cluster is not monitored, and a corrupted message slips in. After the
@@ -10,6 +10,10 @@
 //! 2. Recovery: an alerted agent comes back; its reconnect event resolves the episode.
 //! 3. Sweep: an agent stops and its event is lost; the reconciliation sweep reports gauges,
 //!    notices it, and alerts once the grace period has passed.
+//! 4. Tasks ([`tasks`]): a service crash-loops (one page with its log tail), its deployment
+//!    fails, then it settles (RESOLVED).
+
+mod tasks;
 
 use agent_monitor::config::{self, Config};
 use agent_monitor::report::batch_lines;
@@ -66,7 +70,7 @@ impl Collected {
     }
 }
 
-/// Run the whole agent-monitor pipeline locally against the AWS emulator.
+/// Run the agent-monitor and task-monitor pipelines locally against the AWS emulator.
 #[derive(Parser)]
 #[command(name = "sentinel-demo", version)]
 struct Args {
@@ -95,7 +99,7 @@ async fn run(grace_seconds: u64) -> anyhow::Result<()> {
     let t = Timeline(Instant::now());
     let grace = Duration::from_secs(grace_seconds);
     println!(
-        "ecs-sentinel demo: the agent-monitor pipeline against the AWS emulator (no AWS account)\n"
+        "ecs-sentinel demo: the agent-monitor and task-monitor pipelines against the AWS emulator (no AWS account)\n"
     );
 
     let emulator = Emulator::start().context("starting the AWS emulator")?;
@@ -292,6 +296,19 @@ async fn run(grace_seconds: u64) -> anyhow::Result<()> {
         .metrics
         .extend(second.metrics.iter().map(|m| m.to_emf()));
 
+    // ── Act 4 ──
+    t.act("act 4: a service crash-loops, its deployment fails, it recovers (task monitor)");
+    tasks::TaskAct {
+        t: &t,
+        sdk: &sdk,
+        emulator: &emulator,
+        stack: &stack,
+        facts: &facts,
+        visibility: VISIBILITY,
+    }
+    .run(&mut collected)
+    .await?;
+
     // ── What came out ──
     let inbox = stack.drain_inbox().await?;
     let parked = stack.drain_dead_letters().await?;
@@ -300,18 +317,20 @@ async fn run(grace_seconds: u64) -> anyhow::Result<()> {
         inbox.len()
     );
     for alert in &inbox {
-        println!(
-            "{}\n    attributes: cluster={} kind={} severity={}",
-            alert.subject,
-            alert.attributes["cluster"]["Value"]
+        let attribute = |name: &str| {
+            alert.attributes[name]["Value"]
                 .as_str()
-                .unwrap_or_default(),
-            alert.attributes["kind"]["Value"]
-                .as_str()
-                .unwrap_or_default(),
-            alert.attributes["severity"]["Value"]
-                .as_str()
+                .map(|value| format!(" {name}={value}"))
                 .unwrap_or_default()
+        };
+        println!(
+            "{}\n    attributes:{}{}{}{}{}",
+            alert.subject,
+            attribute("monitor"),
+            attribute("cluster"),
+            attribute("service"),
+            attribute("kind"),
+            attribute("severity"),
         );
     }
     if let Some(first) = inbox.first() {
