@@ -380,12 +380,12 @@ fn cluster_arn(raw: String) -> Result<ClusterArn, InvalidEvent> {
     })
 }
 
-/// Events in the shapes AWS documents, for the unit tests here and (feature `fixtures`) the
-/// emulator tests and the demo, so every test speaks the same event shapes.
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures {
     //! Events in the shapes AWS documents (ECS developer guide, "Amazon ECS events"), made
-    //! here for the tests: a stopped task, a service action, a deployment state change.
+    //! here for the tests: a stopped task, a service action, a deployment state change. The
+    //! unit tests here use them, and (feature `fixtures`) the emulator tests and the demo,
+    //! so every test speaks the same event shapes.
     use serde_json::{json, Value};
 
     pub const CLUSTER: &str = "arn:aws:ecs:us-east-1:123456789012:cluster/prod";
