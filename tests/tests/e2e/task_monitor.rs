@@ -375,3 +375,62 @@ async fn the_templates_task_rules_feed_the_monitor_what_it_must_decide() -> anyh
     assert!(world.stack.drain_dead_letters().await?.is_empty());
     Ok(())
 }
+
+/// Faults the SDK's retries cannot hide, injected in the emulator: a read that keeps
+/// failing fails the whole batch for redelivery and sends nothing; a publish that keeps
+/// failing leaves the notice owed, and the redelivered batch sends it exactly once. A
+/// throttled log read only costs the message its log tail.
+#[tokio::test]
+async fn faults_fail_records_for_redelivery_and_the_redelivery_pages_once() -> anyhow::Result<()> {
+    use integration_tests::{Fault, FaultKind};
+    let world = World::start().await?;
+    let monitor = task_monitor(&world)?;
+    api_logging(&world, 2, &["about to crash"]).await?;
+    let bodies: Vec<String> = (0..3).map(oom_stop).collect();
+
+    world.emulator.inject(&Fault::new(
+        "dynamodb",
+        "BatchGetItem",
+        FaultKind::ServerError,
+    ))?;
+    let report = monitor.process(&records(&bodies)).await;
+    assert_eq!(report.failed_record_ids.len(), 3, "every record comes back");
+    assert!(report.published.is_empty());
+    world.emulator.clear_faults()?;
+
+    world
+        .emulator
+        .inject(&Fault::new("sns", "Publish", FaultKind::Throttle))?;
+    let report = monitor.process(&records(&bodies)).await;
+    assert_eq!(report.failed_record_ids.len(), 3, "{:?}", report.errors);
+    assert!(report.published.is_empty());
+    assert!(world.stack.drain_inbox().await?.is_empty());
+    world.emulator.clear_faults()?;
+
+    // SQS delivers the batch again: the owed alert goes out once, with the failures
+    // counted once. The log stream cannot be read now: the alert goes without its tail.
+    world
+        .emulator
+        .inject(&Fault::new("logs", "GetLogEvents", FaultKind::Throttle))?;
+    let report = monitor.process(&records(&bodies)).await;
+    assert!(report.failed_record_ids.is_empty(), "{:?}", report.errors);
+    let inbox = world.stack.drain_inbox().await?;
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(
+        inbox[0].subject,
+        "[HIGH] api in prod: 3 tasks failed - out-of-memory"
+    );
+    assert!(
+        inbox[0]
+            .document
+            .get("logTail")
+            .is_none_or(|tail| tail.is_null()),
+        "{}",
+        inbox[0].document
+    );
+    world.emulator.clear_faults()?;
+    let again = monitor.process(&records(&bodies)).await;
+    assert!(again.published.is_empty() && again.failed_record_ids.is_empty());
+    assert!(world.stack.drain_inbox().await?.is_empty());
+    Ok(())
+}
