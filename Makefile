@@ -24,7 +24,7 @@ help:
 	@echo "make test     formatting, clippy, template lint, unit and emulator integration tests"
 	@echo "make bench    run the release binaries cold against the emulator: time, memory, AWS calls vs the lower bound"
 	@echo "              (BENCH_ARGS='--runs 5 --only storm' to choose)"
-	@echo "make release  build the Lambdas' release binaries (target/release/bootstrap, target/release/task-monitor)"
+	@echo "make release  build the Lambdas' release binaries (target/release/bootstrap, task-monitor, fleet-recorder)"
 	@echo "make package  build one deployment zip per function with cargo-lambda into dist/ARCH/ (ARCH=x86_64|arm64)"
 	@echo "make expand   write the plain CloudFormation template for StackSets: CODE_URI=s3://bucket/folder,"
 	@echo "              or CODE_BUCKET_PREFIX=prefix CODE_KEY=folder for one bucket per region"
@@ -66,6 +66,7 @@ lint: venv $(LINT_STAMP)
 release:
 	$(CARGO) build --release -p agent-monitor --bin bootstrap
 	$(CARGO) build --release -p task-monitor --bin task-monitor
+	$(CARGO) build --release -p fleet-recorder --bin fleet-recorder
 
 # The release binary (fat LTO, as deployed), started cold through a Lambda Runtime API on
 # loopback, against the emulator. Not part of `make test`: timings are for reading, not asserting.
@@ -83,25 +84,29 @@ package: $(PACKAGE_STAMP)
 	PATH="$(CURDIR)/$(PACKAGE_VENV)/bin:$$PATH" $(PACKAGE_VENV)/bin/cargo-lambda lambda build \
 		--release --$(subst _,-,$(ARCH)) -p task-monitor --bin task-monitor \
 		--output-format zip --lambda-dir target/lambda/$(ARCH)
+	PATH="$(CURDIR)/$(PACKAGE_VENV)/bin:$$PATH" $(PACKAGE_VENV)/bin/cargo-lambda lambda build \
+		--release --$(subst _,-,$(ARCH)) -p fleet-recorder --bin fleet-recorder \
+		--output-format zip --lambda-dir target/lambda/$(ARCH)
 	mkdir -p dist/$(ARCH)
 	cp target/lambda/$(ARCH)/bootstrap/bootstrap.zip dist/$(ARCH)/agent-monitor.zip
 	cp target/lambda/$(ARCH)/task-monitor/bootstrap.zip dist/$(ARCH)/task-monitor.zip
+	cp target/lambda/$(ARCH)/fleet-recorder/bootstrap.zip dist/$(ARCH)/fleet-recorder.zip
 	@$(PACKAGE_VENV)/bin/python -c 'import sys, os, zipfile; \
 		[print(f"{z}: {os.path.getsize(z) / 2**20:.1f} MiB zipped, " \
 		       f"{sum(i.file_size for i in zipfile.ZipFile(z).infolist()) / 2**20:.1f} MiB unzipped") \
 		 for z in sys.argv[1:]]' \
-		dist/$(ARCH)/agent-monitor.zip dist/$(ARCH)/task-monitor.zip
+		dist/$(ARCH)/agent-monitor.zip dist/$(ARCH)/task-monitor.zip dist/$(ARCH)/fleet-recorder.zip
 
 # The SAM template expanded into plain CloudFormation, for service-managed StackSets.
 expand: venv
-	@test -n "$(CODE_URI)$(CODE_BUCKET_PREFIX)" || { echo "make expand needs CODE_URI=s3://bucket/folder (or CODE_BUCKET_PREFIX=... CODE_KEY=folder): the folder holding agent-monitor.zip and task-monitor.zip" >&2; exit 2; }
+	@test -n "$(CODE_URI)$(CODE_BUCKET_PREFIX)" || { echo "make expand needs CODE_URI=s3://bucket/folder (or CODE_BUCKET_PREFIX=... CODE_KEY=folder): the folder holding agent-monitor.zip, task-monitor.zip and fleet-recorder.zip" >&2; exit 2; }
 	$(PY) deploy/expand_template.py $(if $(CODE_URI),--code-uri $(CODE_URI),--code-bucket-prefix $(CODE_BUCKET_PREFIX) --code-key $(CODE_KEY)) --output $(EXPANDED)
 
 # The integration tests also run the `bootstrap` binary through a Lambda Runtime API server:
 # built in the test profile, which shares every compiled dependency with the tests (the
 # fat-LTO release build is for packaging and benchmarks only, and would double CI's time).
 test: lint
-	$(CARGO) build --quiet -p agent-monitor -p task-monitor --bin bootstrap --bin task-monitor
+	$(CARGO) build --quiet -p agent-monitor -p task-monitor -p fleet-recorder --bin bootstrap --bin task-monitor --bin fleet-recorder
 	$(CARGO) nextest run --workspace --no-fail-fast
 
 clean:

@@ -6,7 +6,7 @@ either. This runs the same translator CloudFormation runs (aws-sam-translator, p
 in dev/emulator/harness/requirements.txt) and writes the result as JSON, with each
 function's code pointing at the zip that `make package` built and you uploaded. The code
 location is a folder holding one zip per function, named after it (agent-monitor.zip,
-task-monitor.zip), as `make package` lays them out in dist/<arch>/.
+task-monitor.zip, fleet-recorder.zip), as `make package` lays them out in dist/<arch>/.
 
     python deploy/expand_template.py --code-uri s3://my-artifacts/ecs-sentinel/0.1.0
     python deploy/expand_template.py --code-bucket-prefix my-artifacts \\
@@ -31,6 +31,7 @@ from samtranslator.yaml_helper import yaml_parse
 FUNCTIONS = {
     "AgentMonitorFunction": "agent-monitor.zip",
     "TaskMonitorFunction": "task-monitor.zip",
+    "FleetRecorderFunction": "fleet-recorder.zip",
 }
 
 
@@ -67,7 +68,7 @@ def parse_args(argv):
         if given and given.endswith(".zip"):
             parser.error(
                 f"{given!r} names a zip; give the folder that holds "
-                + " and ".join(FUNCTIONS.values())
+                + ", ".join(FUNCTIONS.values())
                 + " (make package writes them to dist/<arch>/)"
             )
     return args

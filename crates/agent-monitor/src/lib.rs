@@ -4,7 +4,6 @@
 
 pub mod actions;
 pub mod config;
-pub mod invocation;
 pub mod lifecycle;
 pub mod memory;
 mod observe;

@@ -2,26 +2,21 @@
 //! clients once, then answers every SQS batch with a partial-batch response, and every
 //! scheduled `{"sweep": {}}` with a sweep summary.
 
-use agent_monitor::invocation::Invocation;
 use agent_monitor::{Clients, Config, Monitor};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use sentinel_lambda::invocation::Invocation;
 use serde_json::{json, Value};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    sentinel_lambda::logging::init();
-    // A bad configuration fails init, so the deployment shows the error at once instead of
-    // silently dropping alerts later.
-    let config =
-        Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
-    let sdk = sentinel_aws::sdk::from_env().await;
+    let (config, sdk) = sentinel_lambda::start(Config::from_env).await?;
     let monitor = Monitor::new(Clients::from_sdk_config(&sdk), config)
         .inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let monitor = &monitor;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        match Invocation::parse(event.payload)? {
+        match Invocation::parse(event.payload, "sweep")? {
             Invocation::Batch(batch) => Ok::<Value, Error>(serde_json::to_value(monitor.handle(batch).await)?),
-            Invocation::Sweep => {
+            Invocation::Scheduled => {
                 let report = monitor.handle_sweep().await;
                 if let Some((_, error)) = report.errors.iter().find(|(scope, _)| scope == "*") {
                     // Nothing was looked at: fail the invocation so it shows as an error.

@@ -70,6 +70,24 @@ impl EcsInventory {
         cluster: &ClusterArn,
         arns: &[String],
     ) -> Result<HashMap<String, ContainerInstanceView>, AwsError> {
+        let views = self
+            .describe_container_instances(cluster, arns, view_of)
+            .await?;
+        Ok(views
+            .into_iter()
+            .map(|view| (container_instance_id(&view.arn).to_owned(), view))
+            .collect())
+    }
+
+    /// DescribeContainerInstances, one call per 100 instances issued concurrently, each
+    /// instance read through `read` (which drops what it cannot use). A deleted cluster has
+    /// no instances.
+    pub async fn describe_container_instances<T>(
+        &self,
+        cluster: &ClusterArn,
+        arns: &[String],
+        read: impl Fn(&aws_sdk_ecs::types::ContainerInstance) -> Option<T>,
+    ) -> Result<Vec<T>, AwsError> {
         let calls = chunks(arns, CONTAINER_INSTANCES_PER_CALL).map(|chunk| async move {
             self.client
                 .describe_container_instances()
@@ -78,16 +96,10 @@ impl EcsInventory {
                 .send()
                 .await
         });
-        let mut views = HashMap::new();
+        let mut found = Vec::new();
         for result in futures::future::join_all(calls).await {
             match result {
-                Ok(output) => {
-                    for instance in output.container_instances() {
-                        if let Some(view) = view_of(instance) {
-                            views.insert(container_instance_id(&view.arn).to_owned(), view);
-                        }
-                    }
-                }
+                Ok(output) => found.extend(output.container_instances().iter().filter_map(&read)),
                 Err(e)
                     if e.as_service_error()
                         .is_some_and(|s| s.is_cluster_not_found_exception()) =>
@@ -97,7 +109,7 @@ impl EcsInventory {
                 Err(e) => return Err(AwsError::from_sdk("ecs", "DescribeContainerInstances", e)),
             }
         }
-        Ok(views)
+        Ok(found)
     }
 }
 

@@ -1,5 +1,6 @@
 //! AWS adapters for ecs-sentinel: thin, batched, concurrent calls that turn AWS responses
-//! into the plain views of `sentinel-agent`, and the alerts of `sentinel-agent` into AWS calls.
+//! into the plain views of the domain crates (`sentinel-agent`, `sentinel-tasks`,
+//! `sentinel-fleet`), and their decisions into AWS calls.
 //!
 //! Every lookup issues the fewest requests the API allows (the batch sizes are named
 //! constants next to each call), because the number of calls per batch is a design figure
@@ -9,6 +10,7 @@ pub mod ec2;
 pub mod ecs;
 pub mod episodes;
 pub mod error;
+pub mod fleet;
 pub mod logs;
 pub mod policy;
 pub mod remediation;
@@ -23,6 +25,7 @@ pub use ec2::Ec2Inventory;
 pub use ecs::EcsInventory;
 pub use episodes::{EpisodeStore, Listing};
 pub use error::AwsError;
+pub use fleet::{FleetInventory, FleetTable, Recorded, StoredRecord};
 pub use logs::ContainerLogs;
 pub use policy::ClusterPolicy;
 pub use remediation::Remediator;

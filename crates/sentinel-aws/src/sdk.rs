@@ -3,7 +3,10 @@
 //! `AWS_ENDPOINT_URL` (the SDK's own variable) points every client at another endpoint.
 
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use aws_config::{BehaviorVersion, ConfigLoader};
+
+/// The shared SDK configuration every client is built from.
+pub use aws_config::SdkConfig;
 use std::time::Duration;
 
 /// Time limits for AWS calls. Without them a hung connection would hold the whole batch

@@ -8,6 +8,20 @@ use std::fmt;
 #[serde(transparent)]
 pub struct ClusterArn(String);
 
+/// (cluster, service name) of a service ARN: the cluster only in the long format
+/// `arn:…:service/cluster/name`; the old `arn:…:service/name` names none.
+pub fn service_arn_parts(arn: &str) -> Option<(Option<ClusterArn>, String)> {
+    let (prefix, path) = arn.split_once(":service/")?;
+    match path.split_once('/') {
+        Some((cluster, name)) if !cluster.is_empty() && !name.is_empty() => {
+            let cluster = ClusterArn::parse(&format!("{prefix}:cluster/{cluster}")).ok();
+            Some((cluster, name.to_owned()))
+        }
+        _ if !path.is_empty() && !path.contains('/') => Some((None, path.to_owned())),
+        _ => None,
+    }
+}
+
 impl ClusterArn {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let parts: Vec<&str> = raw.splitn(6, ':').collect();

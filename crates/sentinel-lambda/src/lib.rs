@@ -3,6 +3,7 @@
 //!
 //! - [`logging`]: tracing set up as Lambda's log settings ask (JSON or text, level).
 //! - [`env`]: typed settings from environment variables; a bad value names its variable.
+//! - [`invocation`]: an SQS batch, or the function's schedule payload.
 //! - [`records`]: SQS records in, unusable ones parked in the dead-letter queue with their
 //!   reason, and the partial-batch answer naming exactly the records to deliver again.
 //! - [`emf`]: metric records written to stdout, where Lambda's log shipping turns them into
@@ -12,6 +13,7 @@
 
 pub mod emf;
 pub mod env;
+pub mod invocation;
 pub mod local_source;
 pub mod logging;
 pub mod notify;
@@ -21,3 +23,16 @@ pub use env::{ConfigError, Env};
 pub use local_source::{BatchHandler, QueuePoller};
 pub use notify::Notifier;
 pub use records::{batch_answer, parse_or_park, Parsed, Rejection};
+
+/// The start-up every function shares: logging as Lambda's settings ask, the configuration
+/// read once (a bad one fails init, logged with the variable it names, so a deployment
+/// shows the error at once instead of silently dropping events later), and the one SDK
+/// configuration.
+pub async fn start<C, E: std::fmt::Display>(
+    read_config: impl FnOnce() -> Result<C, E>,
+) -> Result<(C, sentinel_aws::sdk::SdkConfig), E> {
+    logging::init();
+    let config =
+        read_config().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
+    Ok((config, sentinel_aws::sdk::from_env().await))
+}

@@ -326,7 +326,9 @@ fn service_parts(
         .iter()
         .find(|r| r.contains(":service/"))
         .cloned();
-    let from_arn = service_arn.as_deref().and_then(service_arn_parts);
+    let from_arn = service_arn
+        .as_deref()
+        .and_then(sentinel_core::ids::service_arn_parts);
     let name = from_arn
         .as_ref()
         .map(|(_, name)| name.clone())
@@ -348,20 +350,6 @@ fn service_parts(
         }
     };
     Ok((envelope, detail, ServiceRef { cluster, name }))
-}
-
-/// (cluster, service name) of a service ARN: the cluster only in the long format
-/// `arn:…:service/cluster/name`; the old `arn:…:service/name` names none.
-fn service_arn_parts(arn: &str) -> Option<(Option<ClusterArn>, String)> {
-    let (prefix, path) = arn.split_once(":service/")?;
-    match path.split_once('/') {
-        Some((cluster, name)) if !cluster.is_empty() && !name.is_empty() => {
-            let cluster = ClusterArn::parse(&format!("{prefix}:cluster/{cluster}")).ok();
-            Some((cluster, name.to_owned()))
-        }
-        _ if !path.is_empty() && !path.contains('/') => Some((None, path.to_owned())),
-        _ => None,
-    }
 }
 
 fn family_and_revision(task_definition_arn: &str) -> Option<(String, Option<u32>)> {

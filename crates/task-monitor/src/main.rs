@@ -7,12 +7,7 @@ use task_monitor::{Clients, Config, TaskMonitor};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    sentinel_lambda::logging::init();
-    // A bad configuration fails init, so the deployment shows the error at once instead of
-    // silently dropping alerts later.
-    let config =
-        Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
-    let sdk = sentinel_aws::sdk::from_env().await;
+    let (config, sdk) = sentinel_lambda::start(Config::from_env).await?;
     let monitor = TaskMonitor::new(Clients::from_sdk_config(&sdk), config);
     let monitor = &monitor;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

@@ -214,6 +214,17 @@ impl TaskMonitor {
             self.settle(groups, now, &mut report).await;
         }
         report.metrics = self.metric_records(&report, now);
+        // One line per service and kind: the saved query "task failures by service and
+        // kind" sums them.
+        let mut counted: BTreeMap<(&str, &str, &str), usize> = BTreeMap::new();
+        for f in &report.failures {
+            *counted
+                .entry((&f.cluster, &f.owner, f.kind.as_str()))
+                .or_default() += 1;
+        }
+        for ((cluster, owner, kind), count) in counted {
+            tracing::info!(cluster, owner, kind, count, "task failures");
+        }
         tracing::info!(
             received = report.received,
             failures = report.failures.len(),

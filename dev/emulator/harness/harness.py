@@ -32,6 +32,8 @@ from moto.awslambda.models import LambdaFunction
 from moto.iam.models import Role
 from moto.core.utils import utcnow
 from moto.ecs.models import ContainerInstance, ecs_backends
+from moto.events.models import Archive
+from moto.logs.models import LogsBackend
 from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -688,6 +690,44 @@ def role_policies_as_json():
     Role.put_policy = put_policy
 
 
+def archives_from_templates():
+    """An `AWS::Events::Archive`'s EventPattern is a JSON object in a template, and
+    CloudFormation passes it on as one; moto's CloudFormation hands it to an archive that
+    only parses JSON text, and fails the whole stack. Pass it on as text, as CreateArchive
+    would receive it. And `Ref` to an archive is its name, where moto's gives the Python
+    object's repr."""
+    Archive.physical_resource_id = property(lambda self: self.name)
+    original = Archive.create_from_cloudformation_json.__func__
+
+    def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        properties = cloudformation_json.get("Properties", {})
+        if isinstance(properties.get("EventPattern"), dict):
+            properties = {**properties, "EventPattern": json.dumps(properties["EventPattern"])}
+            cloudformation_json = {**cloudformation_json, "Properties": properties}
+        return original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+
+    Archive.create_from_cloudformation_json = classmethod(create)
+
+
+def log_timestamps_as_integers():
+    """EventBridge rules that target a log group write each event in moto with a timestamp
+    of fractional milliseconds, which GetLogEvents and FilterLogEvents then answer and the
+    AWS SDKs refuse (a timestamp is a whole number of milliseconds). Store whole ones, as
+    CloudWatch Logs does."""
+    original = LogsBackend.put_log_events
+
+    def put_log_events(self, log_group_name, log_stream_name, log_events):
+        whole = [
+            {**event, "timestamp": int(event["timestamp"])}
+            if isinstance(event.get("timestamp"), float)
+            else event
+            for event in log_events
+        ]
+        return original(self, log_group_name, log_stream_name, whole)
+
+    LogsBackend.put_log_events = put_log_events
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -702,6 +742,8 @@ def main():
     args = parser.parse_args()
     lambda_environment_as_strings()
     role_policies_as_json()
+    archives_from_templates()
+    log_timestamps_as_integers()
 
     # Per-request logs are off by default: a test that pipes stderr without reading it
     # would otherwise block the server once the pipe fills.

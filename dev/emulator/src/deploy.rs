@@ -36,6 +36,10 @@ pub const EMULATOR_CANNOT_CREATE: &[(&str, &str)] = &[
         "AWS::Logs::QueryDefinition",
         "the saved Logs Insights queries: cfn-lint",
     ),
+    (
+        "AWS::Logs::MetricFilter",
+        "the ecs-task-fail-count metric filter on the event log: cfn-lint",
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -275,6 +279,7 @@ mod tests {
         for (function, zip) in [
             ("AgentMonitorFunction", "agent-monitor.zip"),
             ("TaskMonitorFunction", "task-monitor.zip"),
+            ("FleetRecorderFunction", "fleet-recorder.zip"),
         ] {
             assert_eq!(
                 template["Resources"][function]["Properties"]["Code"],
@@ -300,7 +305,7 @@ mod tests {
         let err = expand("s3://my-artifacts/ecs-sentinel/bootstrap.zip").unwrap_err();
         assert!(
             err.to_string()
-                .contains("give the folder that holds agent-monitor.zip and task-monitor.zip"),
+                .contains("give the folder that holds agent-monitor.zip, task-monitor.zip, fleet-recorder.zip"),
             "{err}"
         );
     }

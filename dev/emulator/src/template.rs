@@ -32,12 +32,19 @@ pub struct TemplateFacts {
     pub task_function_variables: Vec<String>,
     /// The task queue's redrive `maxReceiveCount`.
     pub task_max_receive_count: u64,
+    /// The pattern of the rule feeding the fleet recorder's queue (every `aws.ecs` event).
+    pub fleet_pattern: serde_json::Value,
+    /// The names of the environment variables the template sets on the fleet recorder.
+    pub fleet_function_variables: Vec<String>,
+    /// The fleet queue's redrive `maxReceiveCount`.
+    pub fleet_max_receive_count: u64,
     /// Every stack parameter, in template order.
     pub parameters: Vec<ParameterFacts>,
     /// How the function's event source mappings batch each queue.
     pub delay_batching: Batching,
     pub recovery_batching: Batching,
     pub task_batching: Batching,
+    pub fleet_batching: Batching,
 }
 
 /// An SQS event source mapping's batching: an invocation gets up to `batch_size` records,
@@ -111,6 +118,8 @@ pub fn parse(text: &str) -> Result<TemplateFacts, TemplateError> {
     };
     let max_receive_count = max_receives("DelayQueue")?;
     let task_max_receive_count = max_receives("TaskQueue")?;
+    let fleet_max_receive_count = max_receives("FleetQueue")?;
+    let fleet_pattern = pattern("FleetEventsRule")?;
     let default_grace_period_seconds = at(&["Parameters", "GracePeriodSeconds", "Default"])?
         .as_u64()
         .ok_or_else(|| TemplateError::Shape("GracePeriodSeconds Default is not a number".into()))?;
@@ -130,6 +139,7 @@ pub fn parse(text: &str) -> Result<TemplateFacts, TemplateError> {
     };
     let function_variables = variables("AgentMonitorFunction")?;
     let task_function_variables = variables("TaskMonitorFunction")?;
+    let fleet_function_variables = variables("FleetRecorderFunction")?;
     let batching = |function: &str, event: &str| -> Result<Batching, TemplateError> {
         let properties = at(&[
             "Resources",
@@ -154,6 +164,7 @@ pub fn parse(text: &str) -> Result<TemplateFacts, TemplateError> {
     let delay_batching = batching("AgentMonitorFunction", "DelayedDisconnects")?;
     let recovery_batching = batching("AgentMonitorFunction", "RecoveryEvents")?;
     let task_batching = batching("TaskMonitorFunction", "TaskEvents")?;
+    let fleet_batching = batching("FleetRecorderFunction", "FleetEvents")?;
     let parameters = at(&["Parameters"])?
         .as_mapping()
         .ok_or_else(|| TemplateError::Shape("Parameters is not a map".into()))?
@@ -184,10 +195,14 @@ pub fn parse(text: &str) -> Result<TemplateFacts, TemplateError> {
         task_patterns,
         task_function_variables,
         task_max_receive_count,
+        fleet_pattern,
+        fleet_function_variables,
+        fleet_max_receive_count,
         parameters,
         delay_batching,
         recovery_batching,
         task_batching,
+        fleet_batching,
     })
 }
 
@@ -202,6 +217,7 @@ mod tests {
             facts.disconnect_pattern,
             serde_json::json!({
                 "source": ["aws.ecs"],
+                "replay-name": [{"exists": false}],
                 "detail-type": ["ECS Container Instance State Change"],
                 "detail": {"agentConnected": [false], "status": ["ACTIVE"]}
             })
@@ -213,6 +229,7 @@ mod tests {
             facts.task_patterns[3],
             serde_json::json!({
                 "source": ["aws.ecs"],
+                "replay-name": [{"exists": false}],
                 "detail-type": ["ECS Deployment State Change"],
                 "detail": {"eventName": ["SERVICE_DEPLOYMENT_FAILED", "SERVICE_DEPLOYMENT_COMPLETED"]}
             })
@@ -220,6 +237,11 @@ mod tests {
         assert!(facts
             .task_function_variables
             .contains(&"LOG_TAIL_LINES".to_owned()));
+        // Replays rebuild the fleet's state: its rule is the one that takes them.
+        assert_eq!(
+            facts.fleet_pattern,
+            serde_json::json!({"source": ["aws.ecs"]})
+        );
     }
 
     #[test]

@@ -19,6 +19,11 @@ fn template_sets_exactly_the_variables_each_function_reads() -> anyhow::Result<(
             &facts.task_function_variables,
             task_monitor::config::VARIABLES,
         ),
+        (
+            "FleetRecorderFunction",
+            &facts.fleet_function_variables,
+            fleet_recorder::config::VARIABLES,
+        ),
     ] {
         let set: BTreeSet<&str> = set
             .iter()

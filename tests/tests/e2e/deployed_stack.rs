@@ -30,9 +30,10 @@ impl<T, E: std::error::Error> Explain<T> for Result<T, E> {
 const CODE_BUCKET: &str = "ecs-sentinel-artifacts";
 /// The folder `make package`'s zips are uploaded to, one per function.
 const CODE_FOLDER: &str = "ecs-sentinel/0.1.0";
-const FUNCTION_ZIPS: [(&str, &str); 2] = [
+const FUNCTION_ZIPS: [(&str, &str); 3] = [
     ("AgentMonitorFunction", "agent-monitor.zip"),
     ("TaskMonitorFunction", "task-monitor.zip"),
+    ("FleetRecorderFunction", "fleet-recorder.zip"),
 ];
 
 /// One stack as CloudFormation reports it.
@@ -776,5 +777,131 @@ async fn each_remediation_action_gets_its_permissions_and_only_those() -> anyhow
             }
         }
     }
+    Ok(())
+}
+
+/// The archive half of the stack, deployed: every ECS event lands in the event log group
+/// (through the deployed rule and resource policy) and in the EventBridge archive; a replay
+/// of the archive reaches no monitor's queue and is not logged twice.
+#[tokio::test]
+async fn the_event_archive_logs_every_event_and_a_replay_pages_no_one() -> anyhow::Result<()> {
+    let world = World::start().await?;
+    let template = emulator_template(&world).await?;
+    let cloudformation = aws_sdk_cloudformation::Client::new(&world.sdk);
+    let stack = create_stack(&cloudformation, "sentinel-archive", &template, &[]).await?;
+    let deployed = Stack::adopt(
+        &world.sdk,
+        "sentinel-archive",
+        stack.output("AlertTopicArn")?.to_owned(),
+        stack.output("DeadLetterQueueUrl")?.to_owned(),
+        stack.output("AlertTableName")?.to_owned(),
+    )
+    .await?;
+    let log_group = stack.output("EventLogGroupName")?;
+    assert_eq!(log_group, "/aws/events/sentinel-archive/ecs");
+
+    let mut stop = sentinel_tasks::event::fixtures::stopped_task(json!({}));
+    stop["time"] = json!(chrono::Utc::now().to_rfc3339());
+    let task_arn = stop["detail"]["taskArn"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let started = chrono::Utc::now();
+    deployed.put_events(&[stop]).await?;
+
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&world.sdk);
+    let logged = || async {
+        let events = logs
+            .filter_log_events()
+            .log_group_name(log_group)
+            .send()
+            .await
+            .explain()?;
+        anyhow::Ok(
+            events
+                .events()
+                .iter()
+                .filter_map(|e| e.message())
+                .map(str::to_owned)
+                .collect::<Vec<_>>(),
+        )
+    };
+    let first = logged().await?;
+    assert_eq!(first.len(), 1, "{first:?}");
+    let event: Value = serde_json::from_str(&first[0])?;
+    assert_eq!(event["detail"]["taskArn"], task_arn.as_str());
+
+    let sqs = aws_sdk_sqs::Client::new(&world.sdk);
+    let task_url = stack.output("TaskQueueUrl")?;
+    let waiting = |url: &str| {
+        let sqs = sqs.clone();
+        let url = url.to_owned();
+        async move {
+            let attributes = queue_attributes(&sqs, &url).await?;
+            anyhow::Ok(attributes["ApproximateNumberOfMessages"].parse::<u64>()?)
+        }
+    };
+    assert_eq!(
+        waiting(task_url).await?,
+        1,
+        "the stop reached the task queue"
+    );
+
+    // Replay the archive onto the default bus.
+    let events = aws_sdk_eventbridge::Client::new(&world.sdk);
+    let archive = events
+        .describe_archive()
+        .archive_name(stack.output("EventArchiveName")?)
+        .send()
+        .await
+        .explain()?;
+    assert_eq!(archive.retention_days(), Some(30));
+    assert_eq!(archive.event_count(), 1, "the archive kept the stop");
+    events
+        .start_replay()
+        .replay_name("after-the-incident")
+        .set_event_source_arn(archive.archive_arn().map(str::to_owned))
+        .event_start_time(aws_sdk_eventbridge::primitives::DateTime::from_secs(
+            (started - chrono::TimeDelta::minutes(5)).timestamp(),
+        ))
+        .event_end_time(aws_sdk_eventbridge::primitives::DateTime::from_secs(
+            (chrono::Utc::now() + chrono::TimeDelta::minutes(5)).timestamp(),
+        ))
+        .destination(
+            aws_sdk_eventbridge::types::ReplayDestination::builder()
+                .arn("arn:aws:events:us-east-1:123456789012:event-bus/default")
+                .build()?,
+        )
+        .send()
+        .await
+        .explain()?;
+    let mut state = None;
+    for _ in 0..40 {
+        let replay = events
+            .describe_replay()
+            .replay_name("after-the-incident")
+            .send()
+            .await
+            .explain()?;
+        state = replay.state().cloned();
+        if state == Some(aws_sdk_eventbridge::types::ReplayState::Completed) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(
+        state,
+        Some(aws_sdk_eventbridge::types::ReplayState::Completed)
+    );
+    assert_eq!(
+        waiting(task_url).await?,
+        1,
+        "a replayed stop must not reach the task monitor"
+    );
+    assert_eq!(
+        logged().await?.len(),
+        1,
+        "a replayed event is not logged twice"
+    );
     Ok(())
 }

@@ -1,0 +1,18 @@
+//! `fleet-recorder`: the fleet-recorder Lambda. Reads its configuration once at init, builds
+//! the AWS clients once, then records every SQS batch of `aws.ecs` events (answering with a
+//! partial-batch response) and runs the reconcile on the schedule's `{"reconcile": {}}`.
+
+use fleet_recorder::{Clients, Config, FleetRecorder};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let (config, sdk) = sentinel_lambda::start(Config::from_env).await?;
+    let recorder = FleetRecorder::new(Clients::from_sdk_config(&sdk), config);
+    let recorder = &recorder;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        recorder.handle(event.payload).await.map_err(Error::from)
+    }))
+    .await
+}

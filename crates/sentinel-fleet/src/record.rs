@@ -1,0 +1,474 @@
+//! `aws.ecs` events as fleet records: the newest known state of one container instance, task
+//! or service, with the order that says which of two states is newer.
+//!
+//! Tasks and container instances carry ECS's own counter (`detail.version`), which grows
+//! with every change of that one resource: EventBridge may deliver events late, twice or out
+//! of order, and the version still tells which state is newer. Service actions and
+//! deployment changes carry no version; their order is the event's time in milliseconds.
+//! Each key has one kind of order, so orders are only ever compared like with like.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use sentinel_core::event::{parse_envelope, required, typed_detail, Envelope, InvalidEvent};
+use sentinel_core::ids::service_arn_parts;
+use serde::{Deserialize, Serialize};
+
+pub const CONTAINER_INSTANCE_STATE_CHANGE: &str = "ECS Container Instance State Change";
+pub const TASK_STATE_CHANGE: &str = "ECS Task State Change";
+pub const SERVICE_ACTION: &str = "ECS Service Action";
+pub const DEPLOYMENT_STATE_CHANGE: &str = "ECS Deployment State Change";
+/// The detail-types the fleet keeps. Every other `aws.ecs` event (API calls recorded by
+/// CloudTrail, say) is acknowledged and left to the event archive.
+pub const DETAIL_TYPES: &[&str] = &[
+    CONTAINER_INSTANCE_STATE_CHANGE,
+    TASK_STATE_CHANGE,
+    SERVICE_ACTION,
+    DEPLOYMENT_STATE_CHANGE,
+];
+
+/// What a record describes; also the first part of its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Instance,
+    Task,
+    ServiceAction,
+    Deployment,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 4] = [
+        Kind::Instance,
+        Kind::Task,
+        Kind::ServiceAction,
+        Kind::Deployment,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Instance => "instance",
+            Kind::Task => "task",
+            Kind::ServiceAction => "service-action",
+            Kind::Deployment => "deployment",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == raw)
+    }
+
+    /// The key of the record of this kind about `arn`: `task#arn:aws:ecs:…`. The ARN
+    /// carries the account and region, so keys from many accounts never collide.
+    pub fn key(self, arn: &str) -> String {
+        format!("{}#{arn}", self.as_str())
+    }
+}
+
+/// CPU units and MiB of memory, from ECS's resource lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Resources {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<i64>,
+}
+
+/// A container instance as its latest state change described it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceRecord {
+    pub container_instance_arn: String,
+    pub cluster_arn: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ec2_instance_id: Option<String>,
+    /// ACTIVE, DRAINING, REGISTERING, DEREGISTERING, INACTIVE, …
+    pub status: String,
+    pub agent_connected: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_version: Option<String>,
+    pub registered: Resources,
+    pub remaining: Resources,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub running_tasks: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+    pub version: u64,
+}
+
+/// One container of a task, as the task's latest state change described it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Container {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_status: Option<String>,
+    /// Absent while running, and when the container never ran.
+    pub exit_code: Option<i64>,
+    pub reason: Option<String>,
+}
+
+/// A task as its latest state change described it. Serialized, this is also the stable JSON
+/// of `ecs-sentinel tasks --json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskRecord {
+    pub task_arn: String,
+    pub cluster_arn: String,
+    pub last_status: String,
+    pub desired_status: Option<String>,
+    /// `service:<name>` for a service's tasks, `family:<name>` for the rest.
+    pub group: Option<String>,
+    pub task_definition_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub launch_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity_provider_name: Option<String>,
+    pub containers: Vec<Container>,
+    pub stop_code: Option<String>,
+    pub stopped_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_at: Option<String>,
+    pub updated_at: Option<String>,
+    pub version: u64,
+}
+
+/// The latest service action, or the latest deployment state change, of one service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceEventRecord {
+    pub service_arn: String,
+    pub cluster_arn: String,
+    /// The service's name (the last part of its ARN).
+    pub service: String,
+    /// `SERVICE_STEADY_STATE`, `SERVICE_TASK_PLACEMENT_FAILURE`,
+    /// `SERVICE_DEPLOYMENT_COMPLETED`, …
+    pub event_name: String,
+    /// INFO, WARN or ERROR.
+    pub event_type: Option<String>,
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployment_id: Option<String>,
+    /// When it happened (RFC 3339).
+    pub at: String,
+}
+
+/// The newest known state of one thing in the fleet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FleetRecord {
+    Instance(InstanceRecord),
+    Task(TaskRecord),
+    ServiceAction(ServiceEventRecord),
+    Deployment(ServiceEventRecord),
+}
+
+impl FleetRecord {
+    pub fn kind(&self) -> Kind {
+        match self {
+            FleetRecord::Instance(_) => Kind::Instance,
+            FleetRecord::Task(_) => Kind::Task,
+            FleetRecord::ServiceAction(_) => Kind::ServiceAction,
+            FleetRecord::Deployment(_) => Kind::Deployment,
+        }
+    }
+
+    /// The ARN the record is about.
+    pub fn arn(&self) -> &str {
+        match self {
+            FleetRecord::Instance(i) => &i.container_instance_arn,
+            FleetRecord::Task(t) => &t.task_arn,
+            FleetRecord::ServiceAction(s) | FleetRecord::Deployment(s) => &s.service_arn,
+        }
+    }
+
+    pub fn key(&self) -> String {
+        self.kind().key(self.arn())
+    }
+
+    pub fn cluster_arn(&self) -> &str {
+        match self {
+            FleetRecord::Instance(i) => &i.cluster_arn,
+            FleetRecord::Task(t) => &t.cluster_arn,
+            FleetRecord::ServiceAction(s) | FleetRecord::Deployment(s) => &s.cluster_arn,
+        }
+    }
+
+    /// Which of two records of one key is newer: ECS's version for instances and tasks,
+    /// the event time in milliseconds for service events.
+    pub fn order(&self) -> u64 {
+        match self {
+            FleetRecord::Instance(i) => i.version,
+            FleetRecord::Task(t) => t.version,
+            FleetRecord::ServiceAction(s) | FleetRecord::Deployment(s) => parse_time(&s.at)
+                .and_then(|t| u64::try_from(t.timestamp_millis()).ok())
+                .unwrap_or(0),
+        }
+    }
+
+    /// When the state it describes came to be, for sorting newest first.
+    pub fn updated_at(&self) -> Option<DateTime<Utc>> {
+        match self {
+            FleetRecord::Instance(i) => i.updated_at.as_deref().and_then(parse_time),
+            FleetRecord::Task(t) => t
+                .updated_at
+                .as_deref()
+                .or(t.stopped_at.as_deref())
+                .and_then(parse_time),
+            FleetRecord::ServiceAction(s) | FleetRecord::Deployment(s) => parse_time(&s.at),
+        }
+    }
+
+    /// When the stored record may go: stopped tasks `stopped_retention` after they
+    /// stopped, far past ECS's hour; everything else stays while it exists (a record marked
+    /// gone by the reconcile expires like a stopped task).
+    pub fn expires_at(
+        &self,
+        stopped_retention: TimeDelta,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        match self {
+            FleetRecord::Task(t) if t.last_status == "STOPPED" => {
+                let stopped = t
+                    .stopped_at
+                    .as_deref()
+                    .and_then(parse_time)
+                    .or_else(|| self.updated_at())
+                    .unwrap_or(now);
+                Some(stopped + stopped_retention)
+            }
+            FleetRecord::Instance(i) if i.status == "INACTIVE" => {
+                Some(self.updated_at().unwrap_or(now) + stopped_retention)
+            }
+            _ => None,
+        }
+    }
+
+    /// The record as stored and printed: the variant's own JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        let value = match self {
+            FleetRecord::Instance(i) => serde_json::to_value(i),
+            FleetRecord::Task(t) => serde_json::to_value(t),
+            FleetRecord::ServiceAction(s) | FleetRecord::Deployment(s) => serde_json::to_value(s),
+        };
+        // Serializing plain structs of strings and numbers cannot fail.
+        value.unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The inverse of [`FleetRecord::to_json`], for a stored record of `kind`.
+    pub fn from_json(
+        kind: Kind,
+        value: serde_json::Value,
+    ) -> Result<FleetRecord, serde_json::Error> {
+        Ok(match kind {
+            Kind::Instance => FleetRecord::Instance(serde_json::from_value(value)?),
+            Kind::Task => FleetRecord::Task(serde_json::from_value(value)?),
+            Kind::ServiceAction => FleetRecord::ServiceAction(serde_json::from_value(value)?),
+            Kind::Deployment => FleetRecord::Deployment(serde_json::from_value(value)?),
+        })
+    }
+}
+
+pub fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(raw)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// Parses one SQS record body. `Ok(None)` is an `aws.ecs` event of a detail-type the fleet
+/// does not keep (acknowledged, not an error); `Err` says why the body is unusable.
+pub fn parse_fleet_event(body: &str) -> Result<Option<FleetRecord>, InvalidEvent> {
+    let envelope = match parse_envelope(body, DETAIL_TYPES) {
+        Ok(envelope) => envelope,
+        Err(InvalidEvent::UnexpectedDetailType { .. }) => return Ok(None),
+        Err(other) => return Err(other),
+    };
+    match envelope.detail_type.as_str() {
+        CONTAINER_INSTANCE_STATE_CHANGE => instance(envelope).map(FleetRecord::Instance),
+        TASK_STATE_CHANGE => task(envelope).map(FleetRecord::Task),
+        SERVICE_ACTION => service_event(envelope).map(FleetRecord::ServiceAction),
+        _ => service_event(envelope).map(FleetRecord::Deployment),
+    }
+    .map(Some)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InstanceDetail {
+    container_instance_arn: Option<String>,
+    cluster_arn: Option<String>,
+    ec2_instance_id: Option<String>,
+    status: Option<String>,
+    agent_connected: Option<bool>,
+    version_info: Option<VersionInfo>,
+    #[serde(default)]
+    registered_resources: Vec<ResourceDetail>,
+    #[serde(default)]
+    remaining_resources: Vec<ResourceDetail>,
+    running_tasks_count: Option<i64>,
+    updated_at: Option<String>,
+    version: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct VersionInfo {
+    agent_version: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ResourceDetail {
+    name: Option<String>,
+    integer_value: Option<i64>,
+}
+
+fn resources(list: &[ResourceDetail]) -> Resources {
+    let value = |name: &str| {
+        list.iter()
+            .find(|r| r.name.as_deref() == Some(name))
+            .and_then(|r| r.integer_value)
+    };
+    Resources {
+        cpu: value("CPU"),
+        memory: value("MEMORY"),
+    }
+}
+
+fn instance(envelope: Envelope) -> Result<InstanceRecord, InvalidEvent> {
+    let d: InstanceDetail = typed_detail(envelope.detail)?;
+    Ok(InstanceRecord {
+        container_instance_arn: required(d.container_instance_arn, "containerInstanceArn")?,
+        cluster_arn: required(d.cluster_arn, "clusterArn")?,
+        ec2_instance_id: d.ec2_instance_id,
+        status: required(d.status, "status")?,
+        agent_connected: required(d.agent_connected, "agentConnected")?,
+        agent_version: d.version_info.and_then(|v| v.agent_version),
+        registered: resources(&d.registered_resources),
+        remaining: resources(&d.remaining_resources),
+        running_tasks: d.running_tasks_count,
+        updated_at: d
+            .updated_at
+            .or_else(|| envelope.time.map(|t| t.to_rfc3339())),
+        version: required(d.version, "version")?,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TaskDetail {
+    task_arn: Option<String>,
+    cluster_arn: Option<String>,
+    last_status: Option<String>,
+    desired_status: Option<String>,
+    group: Option<String>,
+    task_definition_arn: Option<String>,
+    launch_type: Option<String>,
+    capacity_provider_name: Option<String>,
+    #[serde(default)]
+    containers: Vec<ContainerDetail>,
+    stop_code: Option<String>,
+    stopped_reason: Option<String>,
+    created_at: Option<String>,
+    started_at: Option<String>,
+    stopped_at: Option<String>,
+    updated_at: Option<String>,
+    version: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ContainerDetail {
+    name: Option<String>,
+    last_status: Option<String>,
+    exit_code: Option<i64>,
+    reason: Option<String>,
+}
+
+fn task(envelope: Envelope) -> Result<TaskRecord, InvalidEvent> {
+    let d: TaskDetail = typed_detail(envelope.detail)?;
+    Ok(TaskRecord {
+        task_arn: required(d.task_arn, "taskArn")?,
+        cluster_arn: required(d.cluster_arn, "clusterArn")?,
+        last_status: required(d.last_status, "lastStatus")?,
+        desired_status: d.desired_status,
+        group: d.group,
+        task_definition_arn: d.task_definition_arn,
+        launch_type: d.launch_type,
+        capacity_provider_name: d.capacity_provider_name,
+        containers: d
+            .containers
+            .into_iter()
+            .map(|c| Container {
+                // A container without a name is still worth its exit code.
+                name: c.name.unwrap_or_else(|| "(unnamed)".to_owned()),
+                last_status: c.last_status,
+                exit_code: c.exit_code,
+                reason: c.reason,
+            })
+            .collect(),
+        stop_code: d.stop_code,
+        stopped_reason: d.stopped_reason,
+        created_at: d.created_at,
+        started_at: d.started_at,
+        stopped_at: d.stopped_at,
+        updated_at: d
+            .updated_at
+            .or_else(|| envelope.time.map(|t| t.to_rfc3339())),
+        version: required(d.version, "version")?,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ServiceDetail {
+    event_type: Option<String>,
+    event_name: Option<String>,
+    cluster_arn: Option<String>,
+    reason: Option<String>,
+    deployment_id: Option<String>,
+    created_at: Option<String>,
+    updated_at: Option<String>,
+}
+
+fn service_event(envelope: Envelope) -> Result<ServiceEventRecord, InvalidEvent> {
+    let service_arn = envelope
+        .resources
+        .iter()
+        .find(|r| r.contains(":service/"))
+        .cloned();
+    let d: ServiceDetail = typed_detail(envelope.detail)?;
+    let service_arn = required(service_arn, "resources[] (the service ARN)")?;
+    let (arn_cluster, service) = required(
+        service_arn_parts(&service_arn),
+        "resources[] (the service ARN)",
+    )?;
+    // Deployment events name their cluster only through the service ARN.
+    let cluster_arn = match (d.cluster_arn, arn_cluster) {
+        (Some(arn), _) => arn,
+        (None, Some(cluster)) => cluster.as_str().to_owned(),
+        (None, None) => {
+            return Err(InvalidEvent::MissingField {
+                field: "clusterArn (and the service ARN names no cluster)",
+            })
+        }
+    };
+    let at = envelope
+        .time
+        .or_else(|| d.updated_at.as_deref().and_then(parse_time))
+        .or_else(|| d.created_at.as_deref().and_then(parse_time));
+    Ok(ServiceEventRecord {
+        cluster_arn,
+        service,
+        event_name: required(d.event_name, "eventName")?,
+        event_type: d.event_type,
+        reason: d.reason,
+        deployment_id: d.deployment_id,
+        at: required(at, "updatedAt")?.to_rfc3339(),
+        service_arn,
+    })
+}
+
+#[cfg(test)]
+mod tests;

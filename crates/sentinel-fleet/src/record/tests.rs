@@ -1,0 +1,257 @@
+//! Events in the shapes the ECS developer guide documents ("Amazon ECS events"), written
+//! here for the tests, with fields AWS adds and leaves out.
+
+use super::*;
+use crate::batch::newest_per_key;
+use serde_json::{json, Value};
+
+const CLUSTER: &str = "arn:aws:ecs:us-east-1:123456789012:cluster/prod";
+const TASK: &str = "arn:aws:ecs:us-east-1:123456789012:task/prod/0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+
+fn event(detail_type: &str, resources: &[&str], detail: Value) -> String {
+    json!({
+        "version": "0", "id": "7bf73129-1428-4cd3-a780-95db273d1602",
+        "detail-type": detail_type, "source": "aws.ecs", "account": "123456789012",
+        "time": "2026-11-29T10:00:00Z", "region": "us-east-1", "resources": resources,
+        "detail": detail
+    })
+    .to_string()
+}
+
+fn task_event(status: &str, version: u64) -> String {
+    event(
+        TASK_STATE_CHANGE,
+        &[TASK],
+        json!({
+            "clusterArn": CLUSTER, "taskArn": TASK, "lastStatus": status,
+            "desiredStatus": if status == "STOPPED" { "STOPPED" } else { "RUNNING" },
+            "group": "service:api", "launchType": "EC2", "capacityProviderName": "spot-cp",
+            "taskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/api:42",
+            "containers": [
+                {"name": "app", "lastStatus": status, "exitCode": 137,
+                 "reason": "OutOfMemoryError: Container killed due to memory usage",
+                 "containerArn": "arn:aws:ecs:us-east-1:123456789012:container/x", "cpu": "0",
+                 "networkInterfaces": [], "image": "api:v2"},
+                {"name": "sidecar", "lastStatus": status}
+            ],
+            "stopCode": "EssentialContainerExited",
+            "stoppedReason": "Essential container in task exited",
+            "createdAt": "2026-11-29T09:58:00.000Z", "startedAt": "2026-11-29T09:58:30.000Z",
+            "stoppedAt": "2026-11-29T09:59:58.123Z", "updatedAt": "2026-11-29T09:59:58.123Z",
+            "version": version, "attachments": [], "overrides": {"containerOverrides": []},
+            "someFieldAwsAddsLater": {"nested": true}
+        }),
+    )
+}
+
+fn parsed(body: &str) -> FleetRecord {
+    parse_fleet_event(body)
+        .expect("a usable event")
+        .expect("a kept detail-type")
+}
+
+#[test]
+fn a_task_state_change_keeps_what_the_operator_asks_about() {
+    let FleetRecord::Task(task) = parsed(&task_event("STOPPED", 6)) else {
+        panic!("not a task record");
+    };
+    assert_eq!(task.task_arn, TASK);
+    assert_eq!(task.cluster_arn, CLUSTER);
+    assert_eq!(task.last_status, "STOPPED");
+    assert_eq!(task.group.as_deref(), Some("service:api"));
+    assert_eq!(task.capacity_provider_name.as_deref(), Some("spot-cp"));
+    assert_eq!(task.version, 6);
+    assert_eq!(task.containers.len(), 2);
+    assert_eq!(task.containers[0].exit_code, Some(137));
+    assert_eq!(
+        task.containers[1].exit_code, None,
+        "a missing exit code is tolerated"
+    );
+    assert_eq!(task.stop_code.as_deref(), Some("EssentialContainerExited"));
+}
+
+#[test]
+fn the_task_json_has_the_stable_field_names_the_cli_prints() {
+    let record = parsed(&task_event("STOPPED", 6));
+    let json = record.to_json();
+    for field in [
+        "taskArn",
+        "lastStatus",
+        "desiredStatus",
+        "group",
+        "stopCode",
+        "stoppedReason",
+        "containers",
+        "updatedAt",
+        "version",
+    ] {
+        assert!(json.get(field).is_some(), "{field} missing from {json}");
+    }
+    assert_eq!(
+        json["containers"][0],
+        json!({"name": "app", "lastStatus": "STOPPED", "exitCode": 137,
+               "reason": "OutOfMemoryError: Container killed due to memory usage"})
+    );
+    assert_eq!(FleetRecord::from_json(Kind::Task, json).unwrap(), record);
+}
+
+#[test]
+fn a_container_instance_state_change_keeps_agent_and_resources() {
+    let body = event(
+        CONTAINER_INSTANCE_STATE_CHANGE,
+        &["arn:aws:ecs:us-east-1:123456789012:container-instance/prod/abc"],
+        json!({
+            "clusterArn": CLUSTER,
+            "containerInstanceArn": "arn:aws:ecs:us-east-1:123456789012:container-instance/prod/abc",
+            "ec2InstanceId": "i-0123456789abcdef0", "status": "ACTIVE", "agentConnected": false,
+            "versionInfo": {"agentVersion": "1.89.2", "agentHash": "abc", "dockerVersion": "25.0"},
+            "registeredResources": [
+                {"name": "CPU", "type": "INTEGER", "integerValue": 2048},
+                {"name": "MEMORY", "type": "INTEGER", "integerValue": 7680},
+                {"name": "PORTS", "type": "STRINGSET", "stringSetValue": ["22"]}
+            ],
+            "remainingResources": [{"name": "CPU", "type": "INTEGER", "integerValue": 1024}],
+            "runningTasksCount": 3, "pendingTasksCount": 0,
+            "updatedAt": "2026-11-29T10:00:00.000Z", "version": 14
+        }),
+    );
+    let record = parsed(&body);
+    assert_eq!(
+        record.key(),
+        "instance#arn:aws:ecs:us-east-1:123456789012:container-instance/prod/abc"
+    );
+    let FleetRecord::Instance(instance) = record else {
+        panic!("not an instance record");
+    };
+    assert!(!instance.agent_connected);
+    assert_eq!(instance.agent_version.as_deref(), Some("1.89.2"));
+    assert_eq!(
+        instance.registered,
+        Resources {
+            cpu: Some(2048),
+            memory: Some(7680)
+        }
+    );
+    assert_eq!(
+        instance.remaining,
+        Resources {
+            cpu: Some(1024),
+            memory: None
+        }
+    );
+    assert_eq!(instance.version, 14);
+}
+
+#[test]
+fn service_events_are_ordered_by_time_and_keyed_by_service_and_facet() {
+    let service = "arn:aws:ecs:us-east-1:123456789012:service/prod/api";
+    let action = parsed(&event(
+        SERVICE_ACTION,
+        &[service],
+        json!({"eventType": "WARN", "eventName": "SERVICE_TASK_PLACEMENT_FAILURE",
+               "clusterArn": CLUSTER, "reason": "RESOURCE:MEMORY", "capacityProviderArns": []}),
+    ));
+    let deployment = parsed(&event(
+        DEPLOYMENT_STATE_CHANGE,
+        &[service],
+        json!({"eventType": "ERROR", "eventName": "SERVICE_DEPLOYMENT_FAILED",
+               "deploymentId": "ecs-svc/123", "updatedAt": "2026-11-29T09:00:00Z",
+               "reason": "ECS deployment circuit breaker: task failed to start."}),
+    ));
+    assert_eq!(action.key(), format!("service-action#{service}"));
+    assert_eq!(deployment.key(), format!("deployment#{service}"));
+    // The envelope's time, in milliseconds.
+    assert_eq!(action.order(), 1_795_946_400_000);
+    let FleetRecord::ServiceAction(action) = action else {
+        panic!("not a service action");
+    };
+    assert_eq!(action.service, "api");
+    assert_eq!(action.event_name, "SERVICE_TASK_PLACEMENT_FAILURE");
+}
+
+#[test]
+fn other_detail_types_are_acknowledged_not_rejected() {
+    let body = event(
+        "AWS API Call via CloudTrail",
+        &[],
+        json!({"eventName": "RunTask"}),
+    );
+    assert_eq!(parse_fleet_event(&body), Ok(None));
+}
+
+#[test]
+fn unusable_bodies_say_why() {
+    let cases: Vec<(String, &str)> = vec![
+        ("not json".into(), "not-json"),
+        (
+            json!({"source": "aws.ec2", "detail-type": TASK_STATE_CHANGE, "detail": {}})
+                .to_string(),
+            "unexpected-source",
+        ),
+        (
+            event(
+                TASK_STATE_CHANGE,
+                &[],
+                json!({"clusterArn": CLUSTER, "taskArn": TASK, "lastStatus": "RUNNING"}),
+            ),
+            "missing-field",
+        ),
+        (
+            event(
+                TASK_STATE_CHANGE,
+                &[],
+                json!({"clusterArn": CLUSTER, "taskArn": TASK, "lastStatus": "RUNNING", "version": "six"}),
+            ),
+            "invalid-field",
+        ),
+        (
+            event(
+                SERVICE_ACTION,
+                &[],
+                json!({"eventName": "SERVICE_STEADY_STATE", "clusterArn": CLUSTER}),
+            ),
+            "missing-field",
+        ),
+    ];
+    for (body, code) in cases {
+        let err = parse_fleet_event(&body).expect_err(&body);
+        assert_eq!(err.code(), code, "{body}: {err}");
+    }
+    let err = parse_fleet_event(&event(
+        TASK_STATE_CHANGE,
+        &[],
+        json!({"clusterArn": CLUSTER, "taskArn": TASK, "lastStatus": "RUNNING"}),
+    ))
+    .unwrap_err();
+    assert_eq!(err.to_string(), "detail.version is missing");
+}
+
+#[test]
+fn stopped_tasks_expire_after_the_retention_and_running_ones_never() {
+    let now = parse_time("2026-11-30T00:00:00Z").unwrap();
+    let fourteen_days = TimeDelta::days(14);
+    let stopped = parsed(&task_event("STOPPED", 6));
+    assert_eq!(
+        stopped.expires_at(fourteen_days, now),
+        Some(parse_time("2026-12-13T09:59:58.123Z").unwrap())
+    );
+    let running = parsed(&task_event("RUNNING", 3));
+    assert_eq!(running.expires_at(fourteen_days, now), None);
+}
+
+#[test]
+fn a_batch_writes_each_key_once_with_its_newest_state() {
+    // A task's life in one batch, out of order and with a redelivery.
+    let records = [
+        ("m1", task_event("RUNNING", 3)),
+        ("m2", task_event("STOPPED", 6)),
+        ("m3", task_event("PENDING", 2)),
+        ("m4", task_event("STOPPED", 6)),
+    ]
+    .into_iter()
+    .map(|(id, body)| (id.to_owned(), parsed(&body)));
+    let newest = newest_per_key(records);
+    assert_eq!(newest.len(), 1);
+    assert_eq!(newest[0].record.order(), 6);
+    assert_eq!(newest[0].record_ids, ["m1", "m2", "m3", "m4"]);
+}
