@@ -23,6 +23,8 @@ pub enum Function {
     AgentMonitor,
     /// `task-monitor`.
     TaskMonitor,
+    /// `fleet-recorder`.
+    FleetRecorder,
 }
 
 impl Function {
@@ -30,6 +32,7 @@ impl Function {
         match self {
             Function::AgentMonitor => ("bootstrap", "agent-monitor"),
             Function::TaskMonitor => ("task-monitor", "task-monitor"),
+            Function::FleetRecorder => ("fleet-recorder", "fleet-recorder"),
         }
     }
 }

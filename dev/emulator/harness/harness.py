@@ -31,7 +31,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.awslambda.models import LambdaFunction
 from moto.iam.models import Role
 from moto.core.utils import utcnow
-from moto.ecs.models import ContainerInstance, ecs_backends
+from moto.ecs.models import ContainerInstance, EC2ContainerServiceBackend, Task, ecs_backends
 from moto.events.models import Archive
 from moto.logs.models import LogsBackend
 from moto.moto_api._internal.models import moto_api_backend
@@ -412,6 +412,7 @@ class Harness:
             )
         # What DescribeContainerInstances reports after `systemctl stop ecs`.
         instance.agent_connected = connected
+        instance.version = getattr(instance, "version", 1) + 1
         return {}
 
     def register_external_instance(self, p):
@@ -728,6 +729,53 @@ def log_timestamps_as_integers():
     LogsBackend.put_log_events = put_log_events
 
 
+# A task's statuses in the order ECS moves it through them.
+TASK_STATUSES = [
+    "PROVISIONING",
+    "PENDING",
+    "ACTIVATING",
+    "RUNNING",
+    "DEACTIVATING",
+    "STOPPING",
+    "DEPROVISIONING",
+    "STOPPED",
+]
+
+
+def ecs_versions():
+    """ECS counts every change of a task or container instance in `version`, which its
+    events carry and DescribeTasks / DescribeContainerInstances answer; moto keeps no such
+    counter (the SDK then reads 0). A task's version here grows with its status, in the
+    order ECS moves tasks; a container instance's starts at 1 and grows with every change:
+    an agent flip (the control API above) or UpdateContainerInstancesState."""
+    Task.version = property(
+        lambda self: TASK_STATUSES.index(self.last_status) + 1
+        if self.last_status in TASK_STATUSES
+        else 1
+    )
+    ContainerInstance.version = 1
+    original = EC2ContainerServiceBackend.update_container_instances_state
+
+    def update_container_instances_state(self, *args, **kwargs):
+        changed, failures = original(self, *args, **kwargs)
+        for instance in changed:
+            instance.version += 1
+        return changed, failures
+
+    EC2ContainerServiceBackend.update_container_instances_state = update_container_instances_state
+
+
+def ecs_tasks_stay_put():
+    """moto moves a running task one status towards STOPPED every time DescribeTasks reads
+    it, so a task would stop by itself after a few looks. In ECS a task runs until
+    something stops it: keep tasks where RunTask and StopTask put them."""
+    from moto.moto_api import state_manager
+
+    state_manager.register_default_transition(
+        "ecs::task", transition={"progression": "manual", "times": 10**9}
+    )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -744,6 +792,8 @@ def main():
     role_policies_as_json()
     archives_from_templates()
     log_timestamps_as_integers()
+    ecs_versions()
+    ecs_tasks_stay_put()
 
     # Per-request logs are off by default: a test that pipes stderr without reading it
     # would otherwise block the server once the pipe fills.

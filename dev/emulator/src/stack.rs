@@ -383,6 +383,72 @@ async fn create_alert_table(
     Ok(())
 }
 
+/// The fleet state table as `template.yaml` declares `FleetTable`: key `pk`, the
+/// `by-cluster` index (`cluster`, `sk`), TTL on `ttl`.
+pub async fn create_fleet_table(sdk: &aws_config::SdkConfig, name: &str) -> Result<(), FleetError> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+        Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    };
+    let build = |e: aws_sdk_dynamodb::error::BuildError| FleetError::Aws {
+        operation: "dynamodb:CreateTable",
+        message: e.to_string(),
+    };
+    let text = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(build)
+    };
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .map_err(build)
+    };
+    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+    dynamodb
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(text("pk")?)
+        .attribute_definitions(text("cluster")?)
+        .attribute_definitions(text("sk")?)
+        .key_schema(key("pk", KeyType::Hash)?)
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name("by-cluster")
+                .key_schema(key("cluster", KeyType::Hash)?)
+                .key_schema(key("sk", KeyType::Range)?)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .map_err(build)?,
+        )
+        .send()
+        .await
+        .map_err(aws("dynamodb:CreateTable"))?;
+    dynamodb
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name("ttl")
+                .enabled(true)
+                .build()
+                .map_err(build)?,
+        )
+        .send()
+        .await
+        .map_err(aws("dynamodb:UpdateTimeToLive"))?;
+    Ok(())
+}
+
 async fn create_queue(
     sqs: &aws_sdk_sqs::Client,
     name: &str,

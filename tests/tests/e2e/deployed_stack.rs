@@ -846,6 +846,13 @@ async fn the_event_archive_logs_every_event_and_a_replay_pages_no_one() -> anyho
         1,
         "the stop reached the task queue"
     );
+    let fleet_url = stack.output("FleetQueueUrl")?;
+    assert_eq!(
+        waiting(fleet_url).await?,
+        1,
+        "the stop reached the fleet queue"
+    );
+    record_the_fleet_queue(&world, &stack, &sqs, 1).await?;
 
     // Replay the archive onto the default bus.
     let events = aws_sdk_eventbridge::Client::new(&world.sdk);
@@ -903,5 +910,79 @@ async fn the_event_archive_logs_every_event_and_a_replay_pages_no_one() -> anyho
         1,
         "a replayed event is not logged twice"
     );
+    // The fleet recorder takes replays: they rebuild state (here: the same state, stale).
+    record_the_fleet_queue(&world, &stack, &sqs, 0).await?;
+    Ok(())
+}
+
+/// Hands the deployed fleet queue's batch to the `fleet-recorder` binary, started with the
+/// deployed function's environment, as the event source mapping would; checks it wrote
+/// `written` records and that the stop is in the deployed fleet table.
+async fn record_the_fleet_queue(
+    world: &World,
+    stack: &Deployed,
+    sqs: &aws_sdk_sqs::Client,
+    written: usize,
+) -> anyhow::Result<()> {
+    let lambda = aws_sdk_lambda::Client::new(&world.sdk);
+    let (environment, _, role) =
+        function_settings(&lambda, stack.output("FleetRecorderFunctionName")?).await?;
+    assert_eq!(
+        environment.get("FLEET_TABLE_NAME").map(String::as_str),
+        Some(stack.output("FleetTableName")?)
+    );
+    assert!(role.ends_with(&format!("/{}", stack.resource("FleetRecorderRole")?)));
+    let url = stack.output("FleetQueueUrl")?;
+    let arn = queue_attributes(sqs, url).await?["QueueArn"].clone();
+    let (records, handles) = receive_batch(sqs, url, &arn).await?;
+    assert_eq!(records.len(), 1, "{records:?}");
+    world.emulator.reset_calls()?;
+    let event = json!({ "Records": records }).to_string();
+    let (posted, stdout) = invoke(
+        Function::FleetRecorder,
+        world.emulator.endpoint(),
+        &environment,
+        event,
+    )?;
+    let response: Value = serde_json::from_str(&posted.body)?;
+    assert_eq!(
+        response,
+        json!({"batchItemFailures": []}),
+        "stdout:\n{stdout}"
+    );
+    assert_eq!(
+        world.calls()?.get("dynamodb.PutItem"),
+        Some(&1),
+        "one conditional write; stdout:\n{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("\"written\":{written}")),
+        "expected {written} written; stdout:\n{stdout}"
+    );
+    for handle in handles {
+        sqs.delete_message()
+            .queue_url(url)
+            .receipt_handle(handle)
+            .send()
+            .await
+            .explain()?;
+    }
+    let key = format!(
+        "task#{}",
+        sentinel_tasks::event::fixtures::stopped_task(json!({}))["detail"]["taskArn"]
+            .as_str()
+            .unwrap_or_default()
+    );
+    let stored = aws_sdk_dynamodb::Client::new(&world.sdk)
+        .get_item()
+        .table_name(stack.output("FleetTableName")?)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(key.clone()),
+        )
+        .send()
+        .await
+        .explain()?;
+    assert!(stored.item().is_some(), "{key} is not in the fleet table");
     Ok(())
 }

@@ -8,6 +8,7 @@ mod deployed_stack;
 mod episode_store;
 mod event_flow;
 mod faults;
+mod fleet;
 mod lifecycle;
 mod malformed;
 mod remediation;
