@@ -7,12 +7,15 @@
 //! - [`batch`]: one batch's records, newest per key, so a batch writes each key once.
 //! - [`reconcile`]: what ECS lists now against what is stored, as the repairs that make
 //!   them agree (missed records written, vanished ones marked gone).
+//! - [`view`]: what the operator commands show: a summary per cluster, tasks chosen and
+//!   ordered as asked.
 //!
 //! No I/O, no runtime, no AWS SDK.
 
 pub mod batch;
 pub mod reconcile;
 pub mod record;
+pub mod view;
 
 pub use batch::{newest_per_key, Newest};
 pub use reconcile::{reconcile, Repair, StoredSummary};

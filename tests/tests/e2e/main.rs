@@ -2,6 +2,7 @@
 //! AWS SDK for Rust. Each test starts its own emulator on a free loopback port.
 
 mod bootstrap;
+mod cli;
 mod contract;
 mod decisions;
 mod deployed_stack;

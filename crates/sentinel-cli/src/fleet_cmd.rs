@@ -1,0 +1,187 @@
+//! `ecs-sentinel fleet` and `ecs-sentinel tasks`: the fleet table, read and shown.
+
+use crate::render;
+use chrono::{DateTime, Utc};
+use sentinel_aws::FleetTable;
+use sentinel_fleet::view::{select_tasks, summarize, Seen, TaskFilter};
+use sentinel_fleet::Kind;
+use std::io::Write;
+
+/// The stored records of one cluster (through the by-cluster index, when the cluster is
+/// given as an ARN) or of every cluster (a Scan). Unreadable items are reported on stderr
+/// and skipped.
+async fn read(
+    table: &FleetTable,
+    cluster: Option<&str>,
+    kind: Option<Kind>,
+) -> anyhow::Result<Vec<Seen>> {
+    let (stored, unreadable) = match cluster {
+        Some(arn) if arn.starts_with("arn:") => table.cluster(arn, kind).await?,
+        _ => table.all().await?,
+    };
+    for item in &unreadable {
+        eprintln!(
+            "warning: skipping item {} of {}: {}",
+            item.key,
+            table.table_name(),
+            item.why
+        );
+    }
+    Ok(stored
+        .into_iter()
+        .map(|s| Seen {
+            record: s.record,
+            gone: s.gone,
+        })
+        .collect())
+}
+
+pub async fn fleet(
+    table: &FleetTable,
+    cluster: Option<&str>,
+    json: bool,
+    now: DateTime<Utc>,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let records = read(table, cluster, None).await?;
+    let summaries: Vec<_> = summarize(&records, now)
+        .into_iter()
+        .filter(|s| cluster.is_none_or(|c| sentinel_fleet::view::names_cluster(c, &s.cluster_arn)))
+        .collect();
+    if json {
+        let doc = serde_json::json!({"checkedAt": now.to_rfc3339(), "clusters": summaries});
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        return Ok(());
+    }
+    if summaries.is_empty() {
+        writeln!(
+            out,
+            "no clusters recorded in {}{}",
+            table.table_name(),
+            match cluster {
+                Some(c) => format!(" for {c}"),
+                None => String::new(),
+            }
+        )?;
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = summaries
+        .iter()
+        .map(|s| {
+            let count = |status: &str| s.tasks.get(status).copied().unwrap_or(0).to_string();
+            let failing = s
+                .failing
+                .iter()
+                .map(|f| format!("{} ({})", f.group, f.failures))
+                .collect::<Vec<_>>()
+                .join(", ");
+            vec![
+                s.cluster.clone(),
+                s.instances.to_string(),
+                s.agents_disconnected.to_string(),
+                count("RUNNING"),
+                count("PENDING"),
+                count("STOPPED"),
+                if failing.is_empty() {
+                    "-".to_owned()
+                } else {
+                    failing
+                },
+            ]
+        })
+        .collect();
+    write!(
+        out,
+        "{}",
+        render::table(
+            &[
+                "CLUSTER",
+                "INSTANCES",
+                "AGENTS DOWN",
+                "RUNNING",
+                "PENDING",
+                "STOPPED",
+                "FAILING IN THE LAST HOUR"
+            ],
+            &rows
+        )
+    )?;
+    Ok(())
+}
+
+pub async fn tasks(
+    table: &FleetTable,
+    filter: &TaskFilter,
+    limit: usize,
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let records = read(table, filter.cluster.as_deref(), Some(Kind::Task)).await?;
+    let chosen: Vec<_> = select_tasks(&records, filter)
+        .into_iter()
+        .take(limit)
+        .collect();
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&chosen)?)?;
+        return Ok(());
+    }
+    if chosen.is_empty() {
+        writeln!(out, "no tasks match")?;
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = chosen
+        .iter()
+        .map(|t| {
+            let exits = t
+                .containers
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{}={}",
+                        c.name,
+                        c.exit_code
+                            .map_or_else(|| "-".to_owned(), |code| code.to_string())
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" ");
+            let reason = t
+                .stopped_reason
+                .clone()
+                .into_iter()
+                .chain(
+                    t.containers
+                        .iter()
+                        .filter_map(|c| c.reason.as_ref().map(|r| format!("{}: {r}", c.name))),
+                )
+                .collect::<Vec<_>>()
+                .join("; ");
+            vec![
+                t.updated_at.clone().unwrap_or_default(),
+                t.last_status.clone(),
+                t.group.clone().unwrap_or_default(),
+                t.stop_code.clone().unwrap_or_else(|| "-".to_owned()),
+                exits,
+                t.task_arn.rsplit('/').next().unwrap_or_default().to_owned(),
+                reason,
+            ]
+        })
+        .collect();
+    write!(
+        out,
+        "{}",
+        render::table(
+            &[
+                "UPDATED",
+                "STATUS",
+                "GROUP",
+                "STOP CODE",
+                "EXIT CODES",
+                "TASK",
+                "REASON"
+            ],
+            &rows
+        )
+    )?;
+    Ok(())
+}

@@ -1,0 +1,10 @@
+//! `ecs-sentinel`, the operator command line, as a library: each command reads through the
+//! real AWS SDK and writes to any `Write`, so the tests run them in-process against the
+//! AWS emulator. The binary is clap over these. Never links the emulator harness.
+
+pub mod archive_cmd;
+pub mod events_cmd;
+pub mod fleet_cmd;
+pub mod locate;
+pub mod render;
+pub mod replay;
