@@ -65,6 +65,19 @@ impl RecordReport {
     }
 }
 
+/// The local event source mapping (demo, tests) drives the same `process` Lambda runs.
+impl sentinel_lambda::BatchHandler for FleetRecorder {
+    type Report = RecordReport;
+
+    async fn handle_batch(&self, records: &[SqsMessage]) -> RecordReport {
+        self.process(records).await
+    }
+
+    fn failed_record_ids(report: &RecordReport) -> &BTreeSet<String> {
+        &report.failed_record_ids
+    }
+}
+
 /// What one reconcile came to.
 #[derive(Debug, Default)]
 pub struct ReconcileReport {

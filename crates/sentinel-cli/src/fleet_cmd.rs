@@ -156,8 +156,16 @@ pub async fn tasks(
                 )
                 .collect::<Vec<_>>()
                 .join("; ");
+            // Seconds are enough on a terminal; the JSON keeps ECS's text.
+            let updated = t
+                .updated_at
+                .as_deref()
+                .and_then(sentinel_fleet::record::parse_time)
+                .map(|at| at.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+                .or_else(|| t.updated_at.clone())
+                .unwrap_or_default();
             vec![
-                t.updated_at.clone().unwrap_or_default(),
+                updated,
                 t.last_status.clone(),
                 t.group.clone().unwrap_or_default(),
                 t.stop_code.clone().unwrap_or_else(|| "-".to_owned()),

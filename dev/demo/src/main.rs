@@ -2,7 +2,7 @@
 //! Dev-only: it links the emulator harness, which the operator CLI never does.
 //!
 //! Starts the AWS emulator and wires the stack's messaging the way `template.yaml` does (the
-//! rules' patterns and the redrive are read from the template). Then four acts:
+//! rules' patterns and the redrive are read from the template). Then five acts:
 //!
 //! 1. Disconnects: six agents stop; one reconnects inside the grace period, one instance is
 //!    terminated, one cluster is not monitored, and a corrupted message slips in. After the
@@ -12,7 +12,10 @@
 //!    notices it, and alerts once the grace period has passed.
 //! 4. Tasks ([`tasks`]): a service crash-loops (one page with its log tail), its deployment
 //!    fails, then it settles (RESOLVED).
+//! 5. Archive ([`archive`]): every event of the acts was logged and recorded as it happened;
+//!    the fleet recorder's table and the event log, shown through the operator commands.
 
+mod archive;
 mod tasks;
 
 use agent_monitor::config::{self, Config};
@@ -137,6 +140,7 @@ async fn run(grace_seconds: u64) -> anyhow::Result<()> {
             facts.default_grace_period_seconds
         ),
     );
+    let archive = archive::Archive::set_up(&t, &sdk, &stack, &facts).await?;
 
     let fleet = Fleet::new(&emulator, &sdk);
     fleet
@@ -308,6 +312,10 @@ async fn run(grace_seconds: u64) -> anyhow::Result<()> {
     }
     .run(&mut collected)
     .await?;
+
+    // ── Act 5 ──
+    t.act("act 5: what ECS forgets in an hour, kept (event archive, fleet recorder, operator commands)");
+    archive.show(&t, &sdk, &stack).await?;
 
     // ── What came out ──
     let inbox = stack.drain_inbox().await?;

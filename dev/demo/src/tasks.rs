@@ -72,7 +72,7 @@ impl TaskAct<'_> {
                 &cluster_arn,
                 &task_id,
                 &task_definition,
-                json!({"stoppedAt": stopped_at.to_rfc3339(),
+                json!({"stoppedAt": stopped_at.to_rfc3339(), "updatedAt": stopped_at.to_rfc3339(),
                        "containers": [{"name": "app", "exitCode": 1}]}),
             ));
         }
@@ -81,7 +81,7 @@ impl TaskAct<'_> {
                 &cluster_arn,
                 &format!("{:032x}", 0xa11ce00_u64 + n),
                 &task_definition,
-                json!({"stoppedAt": now.to_rfc3339(), "stopCode": "ServiceSchedulerInitiated",
+                json!({"stoppedAt": now.to_rfc3339(), "updatedAt": now.to_rfc3339(), "stopCode": "ServiceSchedulerInitiated",
                        "stoppedReason": "Scaling activity initiated by (deployment ecs-svc/7)",
                        "containers": [{"name": "app", "exitCode": 0}]}),
             ));

@@ -162,25 +162,7 @@ impl Stack {
         let mut rule_names = Vec::new();
         for (i, pattern) in patterns.iter().enumerate() {
             let rule_name = format!("{name}-rule-{i}");
-            self.events
-                .put_rule()
-                .name(&rule_name)
-                .event_pattern(pattern.to_string())
-                .send()
-                .await
-                .map_err(aws("events:PutRule"))?;
-            let target = aws_sdk_eventbridge::types::Target::builder()
-                .id("queue")
-                .arn(&arn)
-                .build()
-                .map_err(aws("events:PutTargets"))?;
-            self.events
-                .put_targets()
-                .rule(&rule_name)
-                .targets(target)
-                .send()
-                .await
-                .map_err(aws("events:PutTargets"))?;
+            self.add_rule(&rule_name, pattern, &arn).await?;
             rule_names.push(rule_name);
         }
         Ok(RuleQueue {
@@ -188,6 +170,36 @@ impl Stack {
             arn,
             rule_names,
         })
+    }
+
+    /// A rule on the default bus with `pattern`, sending to `target_arn` (a queue, a log
+    /// group), as the template wires its rules.
+    pub async fn add_rule(
+        &self,
+        rule_name: &str,
+        pattern: &Value,
+        target_arn: &str,
+    ) -> Result<(), FleetError> {
+        self.events
+            .put_rule()
+            .name(rule_name)
+            .event_pattern(pattern.to_string())
+            .send()
+            .await
+            .map_err(aws("events:PutRule"))?;
+        let target = aws_sdk_eventbridge::types::Target::builder()
+            .id("target")
+            .arn(target_arn)
+            .build()
+            .map_err(aws("events:PutTargets"))?;
+        self.events
+            .put_targets()
+            .rule(rule_name)
+            .targets(target)
+            .send()
+            .await
+            .map_err(aws("events:PutTargets"))?;
+        Ok(())
     }
 
     /// Sends bodies straight to a queue, 10 per call; returns their message ids.

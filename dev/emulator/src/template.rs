@@ -34,6 +34,8 @@ pub struct TemplateFacts {
     pub task_max_receive_count: u64,
     /// The pattern of the rule feeding the fleet recorder's queue (every `aws.ecs` event).
     pub fleet_pattern: serde_json::Value,
+    /// The pattern of the rule writing every `aws.ecs` event to the event log group.
+    pub archive_pattern: serde_json::Value,
     /// The names of the environment variables the template sets on the fleet recorder.
     pub fleet_function_variables: Vec<String>,
     /// The fleet queue's redrive `maxReceiveCount`.
@@ -120,6 +122,7 @@ pub fn parse(text: &str) -> Result<TemplateFacts, TemplateError> {
     let task_max_receive_count = max_receives("TaskQueue")?;
     let fleet_max_receive_count = max_receives("FleetQueue")?;
     let fleet_pattern = pattern("FleetEventsRule")?;
+    let archive_pattern = pattern("EventArchiveRule")?;
     let default_grace_period_seconds = at(&["Parameters", "GracePeriodSeconds", "Default"])?
         .as_u64()
         .ok_or_else(|| TemplateError::Shape("GracePeriodSeconds Default is not a number".into()))?;
@@ -196,6 +199,7 @@ pub fn parse(text: &str) -> Result<TemplateFacts, TemplateError> {
         task_function_variables,
         task_max_receive_count,
         fleet_pattern,
+        archive_pattern,
         fleet_function_variables,
         fleet_max_receive_count,
         parameters,
