@@ -72,7 +72,8 @@ release:
 # loopback, against the emulator. Not part of `make test`: timings are for reading, not asserting.
 bench: venv release
 	$(CARGO) build --quiet -p sentinel-bench
-	./target/debug/sentinel-bench --bootstrap target/release/bootstrap --task-monitor target/release/task-monitor $(BENCH_ARGS)
+	./target/debug/sentinel-bench --bootstrap target/release/bootstrap --task-monitor target/release/task-monitor \
+		--fleet-recorder target/release/fleet-recorder $(BENCH_ARGS)
 
 # cargo-lambda links with Zig for the Lambda runtime's glibc; the venv's bin directory on
 # PATH is how it finds `python3 -m ziglang`. One zip per function, named after it, in one

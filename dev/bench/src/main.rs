@@ -1,4 +1,4 @@
-//! `make bench`: runs the agent monitor's release `bootstrap` the way Lambda does — a fresh
+//! `make bench`: runs each function's release binary the way Lambda does — a fresh
 //! process, the Lambda Runtime API on 127.0.0.1, the AWS emulator behind `AWS_ENDPOINT_URL` —
 //! for a few batches that matter, and prints what each cost: time from spawn to answer, peak
 //! memory, AWS calls by operation against the batching lower bound, and messages sent.
@@ -30,6 +30,9 @@ struct Args {
     /// The task monitor's binary (`make bench` builds the release one).
     #[arg(long, default_value = "target/release/task-monitor")]
     task_monitor: PathBuf,
+    /// The fleet recorder's binary (`make bench` builds the release one).
+    #[arg(long, default_value = "target/release/fleet-recorder")]
+    fleet_recorder: PathBuf,
     /// Runs per scenario, each on a fresh emulator; times are the median.
     #[arg(long, default_value_t = 3)]
     runs: usize,
@@ -38,8 +41,18 @@ struct Args {
     only: Option<String>,
 }
 
-/// Records per invocation: the template's `BatchSize` on both queues.
+/// Records per invocation: the template's `BatchSize` on every queue.
 const BATCH_SIZE: usize = 100;
+/// The statuses (and ECS versions) of a task's life, one event each.
+const TASK_LIFE: [(&str, u64); 5] = [
+    ("PROVISIONING", 1),
+    ("PENDING", 2),
+    ("RUNNING", 4),
+    ("STOPPING", 6),
+    ("STOPPED", 8),
+];
+/// Tasks that start together in the fleet burst: their lives interleave.
+const WAVE: usize = 50;
 /// How long one invocation may take before the bench gives up on it.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -48,17 +61,21 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
 enum Function {
     AgentMonitor,
     TaskMonitor,
+    FleetRecorder,
 }
 
 /// What arrives at the function. Agent monitor: events about `per_cluster[c]` instances in
 /// each cluster, their agents down (`disconnected`) or connected (task churn: the recovery
 /// rule's traffic). Task monitor: `per_cluster[s]` stopped tasks of each service `s` of one
-/// cluster, their essential container exited 1.
+/// cluster, their essential container exited 1. Fleet recorder: `per_cluster[0]` tasks,
+/// each living through five events, started in waves of `WAVE` whose events interleave.
 struct Scenario {
     name: &'static str,
     function: Function,
     per_cluster: &'static [usize],
     disconnected: bool,
+    /// Records per invocation.
+    batch: usize,
 }
 
 const SCENARIOS: &[Scenario] = &[
@@ -67,30 +84,50 @@ const SCENARIOS: &[Scenario] = &[
         function: Function::AgentMonitor,
         per_cluster: &[1],
         disconnected: true,
+        batch: BATCH_SIZE,
     },
     Scenario {
         name: "10 disconnects, 1 cluster",
         function: Function::AgentMonitor,
         per_cluster: &[10],
         disconnected: true,
+        batch: BATCH_SIZE,
     },
     Scenario {
         name: "storm: 5 clusters x 100",
         function: Function::AgentMonitor,
         per_cluster: &[100; 5],
         disconnected: true,
+        batch: BATCH_SIZE,
     },
     Scenario {
         name: "task churn: 300 reconnects",
         function: Function::AgentMonitor,
         per_cluster: &[100; 3],
         disconnected: false,
+        batch: BATCH_SIZE,
     },
     Scenario {
         name: "task burst: 10 services x 100",
         function: Function::TaskMonitor,
         per_cluster: &[100; 10],
         disconnected: false,
+        batch: BATCH_SIZE,
+    },
+    Scenario {
+        name: "fleet burst: 10,000 events",
+        function: Function::FleetRecorder,
+        per_cluster: &[2000],
+        disconnected: false,
+        batch: BATCH_SIZE,
+    },
+    // The same events in batches of 10: memory per invocation should not follow batch size.
+    Scenario {
+        name: "fleet burst, batches of 10",
+        function: Function::FleetRecorder,
+        per_cluster: &[2000],
+        disconnected: false,
+        batch: 10,
     },
 ];
 
@@ -101,6 +138,8 @@ struct Measured {
     cold_answer: Duration,
     /// Mean time per invocation after the first (the warm sandbox), if there was more than one.
     warm_answer: Option<Duration>,
+    /// Spawn to the last answer.
+    total: Duration,
     peak_rss_kib: Option<u64>,
     /// CPU time the function itself used (all threads), where the system reports it.
     cpu: Option<Duration>,
@@ -121,6 +160,11 @@ async fn main() -> anyhow::Result<()> {
         args.task_monitor.exists(),
         "{} does not exist: run `make bench` (it builds the release binaries) or pass --task-monitor",
         args.task_monitor.display()
+    );
+    anyhow::ensure!(
+        args.fleet_recorder.exists(),
+        "{} does not exist: run `make bench` (it builds the release binaries) or pass --fleet-recorder",
+        args.fleet_recorder.display()
     );
     anyhow::ensure!(args.runs >= 1, "--runs must be at least 1");
     let size = |path: &PathBuf| -> anyhow::Result<f64> {
@@ -152,6 +196,7 @@ async fn main() -> anyhow::Result<()> {
             let binary = match scenario.function {
                 Function::AgentMonitor => &args.bootstrap,
                 Function::TaskMonitor => &args.task_monitor,
+                Function::FleetRecorder => &args.fleet_recorder,
             };
             runs.push(
                 run_once(binary, scenario)
@@ -229,6 +274,17 @@ async fn main() -> anyhow::Result<()> {
     for line in breakdown {
         println!("{line}");
     }
+    println!("\nThroughput (records from spawn to the last answer, cold start included):");
+    for (scenario, runs) in &rows {
+        let records = events_of(scenario);
+        let total = median(runs.iter().map(|r| r.total));
+        println!(
+            "  {}: {records} records in {:.1} s = {:.0} records/s",
+            scenario.name,
+            total.as_secs_f64(),
+            records as f64 / total.as_secs_f64().max(f64::EPSILON)
+        );
+    }
     Ok(())
 }
 
@@ -261,7 +317,7 @@ async fn run_once(bootstrap: &std::path::Path, scenario: &Scenario) -> anyhow::R
                 }
                 clusters.push(members);
             }
-            sqs_batches(&interleave(&clusters), |member| {
+            sqs_batches(&interleave(&clusters), scenario.batch, |member| {
                 fleet::state_change_event(
                     member,
                     !scenario.disconnected,
@@ -279,9 +335,25 @@ async fn run_once(bootstrap: &std::path::Path, scenario: &Scenario) -> anyhow::R
                 .enumerate()
                 .map(|(s, count)| (0..*count).map(|t| (s, t)).collect())
                 .collect();
-            sqs_batches(&interleave(&services), |(service, task)| {
+            sqs_batches(&interleave(&services), scenario.batch, |(service, task)| {
                 stopped_task(*service, *task)
             })
+        }
+        Function::FleetRecorder => {
+            let table = "bench-fleet";
+            sentinel_emulator::stack::create_fleet_table(&sdk, table).await?;
+            environment = BTreeMap::from([
+                ("FLEET_TABLE_NAME".to_owned(), table.to_owned()),
+                (
+                    "DEAD_LETTER_QUEUE_URL".to_owned(),
+                    stack.dead_letter_url.clone(),
+                ),
+            ]);
+            sqs_batches(
+                &fleet_order(scenario.per_cluster[0]),
+                scenario.batch,
+                |(task, step)| task_event(*task, *step),
+            )
         }
     };
 
@@ -356,6 +428,7 @@ async fn run_once(bootstrap: &std::path::Path, scenario: &Scenario) -> anyhow::R
         init,
         cold_answer: first - spawned,
         warm_answer: (invocations > 1).then(|| (last - first) / (invocations as u32 - 1)),
+        total: last - spawned,
         peak_rss_kib,
         cpu,
         log_bytes,
@@ -376,9 +449,13 @@ fn interleave<T: Clone>(groups: &[Vec<T>]) -> Vec<T> {
 
 /// The SQS events Lambda would hand over: `BATCH_SIZE` records each, the bodies made by
 /// `event`.
-fn sqs_batches<T>(members: &[T], event: impl Fn(&T) -> serde_json::Value) -> Vec<String> {
+fn sqs_batches<T>(
+    members: &[T],
+    batch: usize,
+    event: impl Fn(&T) -> serde_json::Value,
+) -> Vec<String> {
     members
-        .chunks(BATCH_SIZE)
+        .chunks(batch)
         .map(|chunk| {
             let records: Vec<SqsMessage> = chunk
                 .iter()
@@ -395,6 +472,55 @@ fn sqs_batches<T>(members: &[T], event: impl Fn(&T) -> serde_json::Value) -> Vec
             serde_json::json!({ "Records": records }).to_string()
         })
         .collect()
+}
+
+/// How many records a scenario sends.
+fn events_of(scenario: &Scenario) -> usize {
+    let units: usize = scenario.per_cluster.iter().sum();
+    match scenario.function {
+        Function::FleetRecorder => units * TASK_LIFE.len(),
+        Function::AgentMonitor | Function::TaskMonitor => units,
+    }
+}
+
+/// (task, step of its life) in the order the fleet burst sends them: waves of `WAVE` tasks,
+/// each wave's lives interleaved (every task's first event, then every task's second, …).
+fn fleet_order(tasks: usize) -> Vec<(usize, usize)> {
+    (0..tasks)
+        .collect::<Vec<_>>()
+        .chunks(WAVE)
+        .flat_map(|wave| {
+            (0..TASK_LIFE.len()).flat_map(move |step| wave.iter().map(move |task| (*task, step)))
+        })
+        .collect()
+}
+
+/// Step `step` of task `task`'s life in cluster `bench`.
+fn task_event(task: usize, step: usize) -> serde_json::Value {
+    let account = sentinel_emulator::ACCOUNT;
+    let region = sentinel_emulator::REGION;
+    let (status, version) = TASK_LIFE[step % TASK_LIFE.len()];
+    let mut detail = serde_json::json!({
+        "clusterArn": format!("arn:aws:ecs:{region}:{account}:cluster/bench"),
+        "taskArn": format!("arn:aws:ecs:{region}:{account}:task/bench/{task:032x}"),
+        "taskDefinitionArn": format!("arn:aws:ecs:{region}:{account}:task-definition/svc:1"),
+        "group": format!("service:svc-{}", task % 20),
+        "lastStatus": status, "desiredStatus": if status == "STOPPED" { "STOPPED" } else { "RUNNING" },
+        "version": version, "launchType": "FARGATE",
+        "updatedAt": chrono::Utc::now().to_rfc3339(),
+        "containers": [{"name": "app", "lastStatus": status}]
+    });
+    if status == "STOPPED" {
+        detail["stopCode"] = "EssentialContainerExited".into();
+        detail["stoppedReason"] = "Essential container in task exited".into();
+        detail["stoppedAt"] = chrono::Utc::now().to_rfc3339().into();
+        detail["containers"][0]["exitCode"] = 0.into();
+    }
+    serde_json::json!({
+        "version": "0", "id": format!("life-{task}-{step}"), "detail-type": "ECS Task State Change",
+        "source": "aws.ecs", "account": account, "region": region,
+        "time": chrono::Utc::now().to_rfc3339(), "detail": detail
+    })
 }
 
 /// Task `task` of service `svc-<service>` in cluster `bench`: its essential container exited 1.
@@ -430,8 +556,10 @@ struct Bound {
 /// record of being sent in one write per 100 (a lone write is a PutItem). Reconnects with
 /// no open episode cost the read only.
 fn lower_bound(scenario: &Scenario) -> Bound {
-    if scenario.function == Function::TaskMonitor {
-        return task_lower_bound(scenario);
+    match scenario.function {
+        Function::TaskMonitor => return task_lower_bound(scenario),
+        Function::FleetRecorder => return fleet_lower_bound(scenario),
+        Function::AgentMonitor => {}
     }
     let mut calls = BTreeMap::new();
     let mut add = |operation: &str, n: usize| {
@@ -511,6 +639,25 @@ fn task_lower_bound(scenario: &Scenario) -> Bound {
     Bound {
         calls,
         messages: services,
+    }
+}
+
+/// The fleet recorder's bound (README, "Fleet state"): one conditional write per distinct key
+/// per batch, nothing else.
+fn fleet_lower_bound(scenario: &Scenario) -> Bound {
+    let writes: usize = fleet_order(scenario.per_cluster[0])
+        .chunks(scenario.batch)
+        .map(|batch| {
+            batch
+                .iter()
+                .map(|(task, _)| *task)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+        })
+        .sum();
+    Bound {
+        calls: BTreeMap::from([("dynamodb.PutItem".to_owned(), writes as u64)]),
+        messages: 0,
     }
 }
 
