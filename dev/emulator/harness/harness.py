@@ -32,7 +32,7 @@ from moto.awslambda.models import LambdaFunction
 from moto.iam.models import Role
 from moto.core.utils import utcnow
 from moto.ecs.models import ContainerInstance, EC2ContainerServiceBackend, Task, ecs_backends
-from moto.events.models import Archive
+from moto.events.models import Archive, EventBus
 from moto.logs.models import LogsBackend
 from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.werkzeug_app import (
@@ -695,9 +695,10 @@ def archives_from_templates():
     """An `AWS::Events::Archive`'s EventPattern is a JSON object in a template, and
     CloudFormation passes it on as one; moto's CloudFormation hands it to an archive that
     only parses JSON text, and fails the whole stack. Pass it on as text, as CreateArchive
-    would receive it. And `Ref` to an archive is its name, where moto's gives the Python
-    object's repr."""
+    would receive it. And `Ref` to an archive or an event bus is its name, where moto's
+    gives the Python object."""
     Archive.physical_resource_id = property(lambda self: self.name)
+    EventBus.physical_resource_id = property(lambda self: self.name)
     original = Archive.create_from_cloudformation_json.__func__
 
     def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):

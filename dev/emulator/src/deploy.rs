@@ -40,6 +40,10 @@ pub const EMULATOR_CANNOT_CREATE: &[(&str, &str)] = &[
         "AWS::Logs::MetricFilter",
         "the ecs-task-fail-count metric filter on the event log: cfn-lint",
     ),
+    (
+        "AWS::Events::EventBusPolicy",
+        "the central bus's organization policy (only with OrganizationId): cfn-lint and checkov",
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

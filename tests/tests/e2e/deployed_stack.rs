@@ -986,3 +986,116 @@ async fn record_the_fleet_queue(
     assert!(stored.item().is_some(), "{key} is not in the fleet table");
     Ok(())
 }
+
+/// One picture for an organization: the central stack's bus takes what other accounts send
+/// and this account's own ECS events, and its fleet recorder's queue gets both; a member
+/// stack forwards its account's events there with a role.
+#[tokio::test]
+async fn the_central_stack_records_what_the_organization_sends() -> anyhow::Result<()> {
+    let world = World::start().await?;
+    let template = emulator_template(&world).await?;
+    let cloudformation = aws_sdk_cloudformation::Client::new(&world.sdk);
+    let central = create_stack(
+        &cloudformation,
+        "sentinel-central",
+        &template,
+        &[("OrganizationId", "o-a1b2c3d4e5")],
+    )
+    .await?;
+    let bus = central.output("CentralEventBusArn")?.to_owned();
+    assert!(
+        bus.ends_with(":event-bus/sentinel-central-ecs-events"),
+        "{bus}"
+    );
+    let member = create_stack(
+        &cloudformation,
+        "sentinel-member",
+        &template,
+        &[("CentralEventBusArn", bus.as_str())],
+    )
+    .await?;
+    let events = aws_sdk_eventbridge::Client::new(&world.sdk);
+    let targets = events
+        .list_targets_by_rule()
+        .rule(member.resource("ForwardToCentralBusRule")?)
+        .send()
+        .await
+        .explain()?;
+    let target = targets
+        .targets()
+        .first()
+        .context_missing("the forward rule's target")?;
+    assert_eq!(target.arn(), bus.as_str());
+    let forward_role = member.resource("ForwardEventsRole")?;
+    assert!(
+        target.role_arn().is_some_and(|r| r.ends_with(forward_role)),
+        "{target:?}"
+    );
+    // The member stack reads its own default bus; only the central one reads the bus.
+    assert!(member.output("CentralEventBusArn").is_err());
+
+    // An event another account sends to the central bus.
+    let mut remote = sentinel_tasks::event::fixtures::stopped_task(json!({
+        "clusterArn": "arn:aws:ecs:eu-west-1:210987654321:cluster/payments",
+        "taskArn": "arn:aws:ecs:eu-west-1:210987654321:task/payments/0123456789abcdef0123456789abcdef",
+    }));
+    remote["account"] = json!("210987654321");
+    let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+        .event_bus_name(bus.as_str())
+        .source("aws.ecs")
+        .detail_type("ECS Task State Change")
+        .detail(remote["detail"].to_string())
+        .build();
+    events.put_events().entries(entry).send().await.explain()?;
+    let sqs = aws_sdk_sqs::Client::new(&world.sdk);
+    let waiting = |url: String| {
+        let sqs = sqs.clone();
+        async move {
+            anyhow::Ok(
+                queue_attributes(&sqs, &url).await?["ApproximateNumberOfMessages"]
+                    .parse::<u64>()?,
+            )
+        }
+    };
+    let central_fleet = central.output("FleetQueueUrl")?.to_owned();
+    assert_eq!(
+        waiting(central_fleet.clone()).await?,
+        1,
+        "the remote event reached the central fleet queue"
+    );
+    let member_fleet = member.output("FleetQueueUrl")?.to_owned();
+    assert_eq!(
+        waiting(member_fleet.clone()).await?,
+        0,
+        "the member reads its own default bus only"
+    );
+
+    // An ECS event on the default bus. Here both stacks share the emulator's one account, so
+    // the member's forward rule and the central stack's own-account rule both carry it to
+    // the central bus (in AWS each account has one of the two).
+    let deployed = Stack::adopt(
+        &world.sdk,
+        "sentinel-central",
+        central.output("AlertTopicArn")?.to_owned(),
+        central.output("DeadLetterQueueUrl")?.to_owned(),
+        central.output("AlertTableName")?.to_owned(),
+    )
+    .await?;
+    deployed
+        .put_events(&[sentinel_tasks::event::fixtures::stopped_task(json!({}))])
+        .await?;
+    assert_eq!(waiting(central_fleet).await?, 3);
+    assert_eq!(waiting(member_fleet).await?, 1);
+    Ok(())
+}
+
+/// `Option` to `Result` with a test's message.
+trait ContextMissing<T> {
+    fn context_missing(self, what: &str) -> anyhow::Result<T>;
+}
+
+impl<T> ContextMissing<T> for Option<T> {
+    fn context_missing(self, what: &str) -> anyhow::Result<T> {
+        self.ok_or_else(|| anyhow::anyhow!("{what} is missing"))
+    }
+}
