@@ -122,15 +122,30 @@ enum Command {
     },
 }
 
+/// The fleet table, by name or from the stack's outputs.
+async fn fleet_table(
+    table: Option<String>,
+    stack: &Stack,
+) -> anyhow::Result<sentinel_aws::FleetTable> {
+    let sdk = sentinel_aws::sdk::from_env().await;
+    let name = locate::resolve(
+        &sdk,
+        table,
+        stack.stack.as_deref(),
+        "FleetTableName",
+        "--table",
+    )
+    .await?;
+    // Reading needs no retention; the recorder's own setting governs what it writes.
+    Ok(sentinel_aws::FleetTable::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        name,
+        chrono::TimeDelta::days(14),
+    ))
+}
+
 async fn run(command: Command) -> anyhow::Result<()> {
     let sdk = || sentinel_aws::sdk::from_env();
-    let fleet_table = |sdk: &sentinel_aws::sdk::SdkConfig, name: String| {
-        sentinel_aws::FleetTable::new(
-            aws_sdk_dynamodb::Client::new(sdk),
-            name,
-            chrono::TimeDelta::days(14),
-        )
-    };
     let mut out = std::io::stdout().lock();
     let now = chrono::Utc::now();
     match command {
@@ -140,23 +155,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
             json,
             stack,
         } => {
-            let sdk = sdk().await;
-            let name = locate::resolve(
-                &sdk,
-                table,
-                stack.stack.as_deref(),
-                "FleetTableName",
-                "--table",
-            )
-            .await?;
-            fleet_cmd::fleet(
-                &fleet_table(&sdk, name),
-                cluster.as_deref(),
-                json,
-                now,
-                &mut out,
-            )
-            .await
+            let table = fleet_table(table, &stack).await?;
+            fleet_cmd::fleet(&table, cluster.as_deref(), json, now, &mut out).await
         }
         Command::Tasks {
             cluster,
@@ -168,22 +168,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
             json,
             stack,
         } => {
-            let sdk = sdk().await;
-            let name = locate::resolve(
-                &sdk,
-                table,
-                stack.stack.as_deref(),
-                "FleetTableName",
-                "--table",
-            )
-            .await?;
+            let table = fleet_table(table, &stack).await?;
             let filter = TaskFilter {
                 cluster: Some(cluster),
                 service,
                 stopped_only: stopped,
                 since: since.map(|age| now - age),
             };
-            fleet_cmd::tasks(&fleet_table(&sdk, name), &filter, limit, json, &mut out).await
+            fleet_cmd::tasks(&table, &filter, limit, json, &mut out).await
         }
         Command::Events {
             since,

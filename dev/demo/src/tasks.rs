@@ -147,40 +147,16 @@ impl TaskAct<'_> {
     /// The service's task definition, whose app container logs through awslogs to
     /// `/ecs/checkout` with the stream prefix `ecs`. Returns `family:revision`.
     async fn register_revision(&self) -> anyhow::Result<String> {
-        use aws_sdk_ecs::types::{ContainerDefinition, LogConfiguration, LogDriver};
-        let registered = aws_sdk_ecs::Client::new(self.sdk)
-            .register_task_definition()
-            .family(SERVICE)
-            .container_definitions(
-                ContainerDefinition::builder()
-                    .name("app")
-                    .image("public.ecr.aws/docker/library/busybox:latest")
-                    .memory(512)
-                    .log_configuration(
-                        LogConfiguration::builder()
-                            .log_driver(LogDriver::Awslogs)
-                            .options("awslogs-group", format!("/ecs/{SERVICE}"))
-                            .options("awslogs-stream-prefix", "ecs")
-                            .options("awslogs-region", REGION)
-                            .build()?,
-                    )
-                    .build(),
-            )
-            .send()
-            .await
-            .context("registering the demo task definition")?;
+        let revision = sentinel_emulator::fleet::Fleet::new(self.emulator, self.sdk)
+            .register_logging_task_definition(SERVICE, "app", &format!("/ecs/{SERVICE}"))
+            .await?;
         aws_sdk_cloudwatchlogs::Client::new(self.sdk)
             .create_log_group()
             .log_group_name(format!("/ecs/{SERVICE}"))
             .send()
             .await
             .context("creating the demo log group")?;
-        registered
-            .task_definition()
-            .and_then(|d| d.task_definition_arn())
-            .and_then(|arn| arn.rsplit('/').next())
-            .map(str::to_owned)
-            .context("the emulator registered no task definition ARN")
+        Ok(revision)
     }
 
     async fn write_crash_log(&self, task_id: &str) -> anyhow::Result<()> {

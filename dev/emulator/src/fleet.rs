@@ -61,6 +61,49 @@ impl<'a> Fleet<'a> {
         format!("arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{name}")
     }
 
+    /// Registers a task definition of `family` whose one container `container` logs through
+    /// awslogs to `log_group` with the stream prefix `ecs` (streams
+    /// `ecs/<container>/<task id>`); returns `family:revision`.
+    pub async fn register_logging_task_definition(
+        &self,
+        family: &str,
+        container: &str,
+        log_group: &str,
+    ) -> Result<String, FleetError> {
+        use aws_sdk_ecs::types::{ContainerDefinition, LogConfiguration, LogDriver};
+        let logging = LogConfiguration::builder()
+            .log_driver(LogDriver::Awslogs)
+            .options("awslogs-group", log_group)
+            .options("awslogs-stream-prefix", "ecs")
+            .options("awslogs-region", REGION)
+            .build()
+            .map_err(aws("ecs:RegisterTaskDefinition"))?;
+        let registered = self
+            .ecs
+            .register_task_definition()
+            .family(family)
+            .container_definitions(
+                ContainerDefinition::builder()
+                    .name(container)
+                    .image("public.ecr.aws/docker/library/busybox:latest")
+                    .memory(512)
+                    .log_configuration(logging)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(aws("ecs:RegisterTaskDefinition"))?;
+        registered
+            .task_definition()
+            .and_then(|d| d.task_definition_arn())
+            .and_then(|arn| arn.rsplit('/').next())
+            .map(str::to_owned)
+            .ok_or_else(|| FleetError::Aws {
+                operation: "ecs:RegisterTaskDefinition",
+                message: "the answer names no task definition ARN".into(),
+            })
+    }
+
     /// Creates a cluster with these tags; returns its ARN.
     pub async fn create_cluster(
         &self,

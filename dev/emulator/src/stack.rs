@@ -352,7 +352,6 @@ async fn create_alert_table(
 ) -> Result<(), FleetError> {
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-        TimeToLiveSpecification,
     };
     let build = |e: aws_sdk_dynamodb::error::BuildError| FleetError::Aws {
         operation: "dynamodb:CreateTable",
@@ -379,16 +378,23 @@ async fn create_alert_table(
         .send()
         .await
         .map_err(aws("dynamodb:CreateTable"))?;
+    expire_on_ttl(dynamodb, name).await
+}
+
+/// TTL on the `ttl` attribute, as the template's tables have it.
+async fn expire_on_ttl(dynamodb: &aws_sdk_dynamodb::Client, name: &str) -> Result<(), FleetError> {
+    let specification = aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
+        .attribute_name("ttl")
+        .enabled(true)
+        .build()
+        .map_err(|e| FleetError::Aws {
+            operation: "dynamodb:UpdateTimeToLive",
+            message: e.to_string(),
+        })?;
     dynamodb
         .update_time_to_live()
         .table_name(name)
-        .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .attribute_name("ttl")
-                .enabled(true)
-                .build()
-                .map_err(build)?,
-        )
+        .time_to_live_specification(specification)
         .send()
         .await
         .map_err(aws("dynamodb:UpdateTimeToLive"))?;
@@ -400,7 +406,7 @@ async fn create_alert_table(
 pub async fn create_fleet_table(sdk: &aws_config::SdkConfig, name: &str) -> Result<(), FleetError> {
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-        Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+        Projection, ProjectionType, ScalarAttributeType,
     };
     let build = |e: aws_sdk_dynamodb::error::BuildError| FleetError::Aws {
         operation: "dynamodb:CreateTable",
@@ -445,20 +451,7 @@ pub async fn create_fleet_table(sdk: &aws_config::SdkConfig, name: &str) -> Resu
         .send()
         .await
         .map_err(aws("dynamodb:CreateTable"))?;
-    dynamodb
-        .update_time_to_live()
-        .table_name(name)
-        .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .attribute_name("ttl")
-                .enabled(true)
-                .build()
-                .map_err(build)?,
-        )
-        .send()
-        .await
-        .map_err(aws("dynamodb:UpdateTimeToLive"))?;
-    Ok(())
+    expire_on_ttl(&dynamodb, name).await
 }
 
 async fn create_queue(

@@ -8,7 +8,7 @@
 //! deployed function's own environment.
 
 use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
-use integration_tests::runtime_api::{invoke, invoke_bootstrap, Function};
+use integration_tests::runtime_api::{invoke, Function};
 use integration_tests::World;
 use sentinel_emulator::deploy::{self, EMULATOR_CANNOT_CREATE};
 use sentinel_emulator::stack::Stack;
@@ -253,6 +253,38 @@ async fn receive_batch(
     Ok((records, handles))
 }
 
+/// Plays the event source mapping for one batch received from `queue_url`: hands it to
+/// `function`'s binary (test profile) with the deployed function's `environment`, checks
+/// the answer names no failures, and deletes the batch as Lambda does. Returns the
+/// function's stdout.
+async fn deliver(
+    world: &World,
+    sqs: &aws_sdk_sqs::Client,
+    function: Function,
+    environment: &BTreeMap<String, String>,
+    queue_url: &str,
+    (records, handles): (Vec<Value>, Vec<String>),
+) -> anyhow::Result<String> {
+    let event = json!({ "Records": records }).to_string();
+    let (posted, stdout) = invoke(function, world.emulator.endpoint(), environment, event)?;
+    let response: Value = serde_json::from_str(&posted.body)?;
+    assert_eq!(
+        response,
+        json!({"batchItemFailures": []}),
+        "stdout:\n{stdout}"
+    );
+    // Lambda deletes a batch the function answered without failures.
+    for handle in handles {
+        sqs.delete_message()
+            .queue_url(queue_url)
+            .receipt_handle(handle)
+            .send()
+            .await
+            .explain()?;
+    }
+    Ok(stdout)
+}
+
 /// `template.yaml` as the emulator's CloudFormation can take it: the code zip uploaded (a
 /// placeholder: the emulator never runs it), the template expanded, and the resources it
 /// cannot create removed — exactly the documented ones.
@@ -483,23 +515,15 @@ async fn the_expanded_template_deploys_and_carries_a_disconnect_from_rule_to_top
     // Team B's rules are DISABLED (checked above). moto ignores a rule's State and would
     // deliver to team B's queue too, so what a disabled rule does is AWS's to prove.
 
-    let event = json!({ "Records": records }).to_string();
-    let (posted, stdout) = invoke_bootstrap(world.emulator.endpoint(), &environment, event)?;
-    let response: Value = serde_json::from_str(&posted.body)?;
-    assert_eq!(
-        response,
-        json!({"batchItemFailures": []}),
-        "stdout:\n{stdout}"
-    );
-    // Lambda deletes a batch the function answered without failures.
-    for handle in handles {
-        sqs.delete_message()
-            .queue_url(delay_url)
-            .receipt_handle(handle)
-            .send()
-            .await
-            .explain()?;
-    }
+    let stdout = deliver(
+        &world,
+        &sqs,
+        Function::AgentMonitor,
+        &environment,
+        delay_url,
+        (records, handles),
+    )
+    .await?;
 
     let alerts = deployed.drain_inbox().await?;
     assert_eq!(alerts.len(), 1, "stdout:\n{stdout}");
@@ -597,27 +621,15 @@ async fn carry_a_stopped_task_to_the_topic(
         1,
         "the deployed task rule delivered {records:?}"
     );
-    let event = json!({ "Records": records }).to_string();
-    let (posted, stdout) = invoke(
+    let stdout = deliver(
+        world,
+        sqs,
         Function::TaskMonitor,
-        world.emulator.endpoint(),
         &environment,
-        event,
-    )?;
-    let response: Value = serde_json::from_str(&posted.body)?;
-    assert_eq!(
-        response,
-        json!({"batchItemFailures": []}),
-        "stdout:\n{stdout}"
-    );
-    for handle in handles {
-        sqs.delete_message()
-            .queue_url(task_url)
-            .receipt_handle(handle)
-            .send()
-            .await
-            .explain()?;
-    }
+        task_url,
+        (records, handles),
+    )
+    .await?;
     let alerts = deployed.drain_inbox().await?;
     assert_eq!(alerts.len(), 1, "stdout:\n{stdout}");
     assert_eq!(alerts[0].attributes["monitor"]["Value"], "tasks");
@@ -937,19 +949,15 @@ async fn record_the_fleet_queue(
     let (records, handles) = receive_batch(sqs, url, &arn).await?;
     assert_eq!(records.len(), 1, "{records:?}");
     world.emulator.reset_calls()?;
-    let event = json!({ "Records": records }).to_string();
-    let (posted, stdout) = invoke(
+    let stdout = deliver(
+        world,
+        sqs,
         Function::FleetRecorder,
-        world.emulator.endpoint(),
         &environment,
-        event,
-    )?;
-    let response: Value = serde_json::from_str(&posted.body)?;
-    assert_eq!(
-        response,
-        json!({"batchItemFailures": []}),
-        "stdout:\n{stdout}"
-    );
+        url,
+        (records, handles),
+    )
+    .await?;
     assert_eq!(
         world.calls()?.get("dynamodb.PutItem"),
         Some(&1),
@@ -959,14 +967,6 @@ async fn record_the_fleet_queue(
         stdout.contains(&format!("\"written\":{written}")),
         "expected {written} written; stdout:\n{stdout}"
     );
-    for handle in handles {
-        sqs.delete_message()
-            .queue_url(url)
-            .receipt_handle(handle)
-            .send()
-            .await
-            .explain()?;
-    }
     let key = format!(
         "task#{}",
         sentinel_tasks::event::fixtures::stopped_task(json!({}))["detail"]["taskArn"]

@@ -51,26 +51,9 @@ fn oom_stop(task: u32) -> String {
 /// Task definition `api:1`, whose `app` container logs to CloudWatch Logs (`/ecs/api`,
 /// prefix `ecs`), and what task `task` of it logged.
 async fn api_logging(world: &World, task: u32, lines: &[&str]) -> anyhow::Result<()> {
-    use aws_sdk_ecs::types::{ContainerDefinition, LogConfiguration, LogDriver};
-    aws_sdk_ecs::Client::new(&world.sdk)
-        .register_task_definition()
-        .family("api")
-        .container_definitions(
-            ContainerDefinition::builder()
-                .name("app")
-                .image("public.ecr.aws/docker/library/busybox:latest")
-                .memory(512)
-                .log_configuration(
-                    LogConfiguration::builder()
-                        .log_driver(LogDriver::Awslogs)
-                        .options("awslogs-group", "/ecs/api")
-                        .options("awslogs-stream-prefix", "ecs")
-                        .options("awslogs-region", "us-east-1")
-                        .build()?,
-                )
-                .build(),
-        )
-        .send()
+    world
+        .fleet()
+        .register_logging_task_definition("api", "app", "/ecs/api")
         .await?;
     let logs = aws_sdk_cloudwatchlogs::Client::new(&world.sdk);
     let stream = format!("ecs/app/{task:032x}");
