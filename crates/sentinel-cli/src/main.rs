@@ -37,6 +37,16 @@ struct Stack {
     stack: Option<String>,
 }
 
+/// Where the fleet table is: by name, or the deployed stack's output FleetTableName.
+#[derive(Args)]
+struct FleetSource {
+    /// The fleet table (default: the stack's output FleetTableName).
+    #[arg(long)]
+    table: Option<String>,
+    #[command(flatten)]
+    stack: Stack,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Per cluster: instances (agents connected and down), tasks by status, services with
@@ -45,13 +55,10 @@ enum Command {
         /// Only this cluster (name or ARN).
         #[arg(long)]
         cluster: Option<String>,
-        /// The fleet table (default: the stack's output FleetTableName).
-        #[arg(long)]
-        table: Option<String>,
         #[arg(long)]
         json: bool,
         #[command(flatten)]
-        stack: Stack,
+        source: FleetSource,
     },
     /// Tasks with stop code, reason and exit codes, newest first.
     Tasks {
@@ -71,11 +78,9 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         limit: usize,
         #[arg(long)]
-        table: Option<String>,
-        #[arg(long)]
         json: bool,
         #[command(flatten)]
-        stack: Stack,
+        source: FleetSource,
     },
     /// ECS events from the event archive's log group.
     Events {
@@ -123,15 +128,12 @@ enum Command {
 }
 
 /// The fleet table, by name or from the stack's outputs.
-async fn fleet_table(
-    table: Option<String>,
-    stack: &Stack,
-) -> anyhow::Result<sentinel_aws::FleetTable> {
+async fn fleet_table(source: FleetSource) -> anyhow::Result<sentinel_aws::FleetTable> {
     let sdk = sentinel_aws::sdk::from_env().await;
     let name = locate::resolve(
         &sdk,
-        table,
-        stack.stack.as_deref(),
+        source.table,
+        source.stack.stack.as_deref(),
         "FleetTableName",
         "--table",
     )
@@ -151,11 +153,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Fleet {
             cluster,
-            table,
             json,
-            stack,
+            source,
         } => {
-            let table = fleet_table(table, &stack).await?;
+            let table = fleet_table(source).await?;
             fleet_cmd::fleet(&table, cluster.as_deref(), json, now, &mut out).await
         }
         Command::Tasks {
@@ -164,11 +165,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
             stopped,
             since,
             limit,
-            table,
             json,
-            stack,
+            source,
         } => {
-            let table = fleet_table(table, &stack).await?;
+            let table = fleet_table(source).await?;
             let filter = TaskFilter {
                 cluster: Some(cluster),
                 service,

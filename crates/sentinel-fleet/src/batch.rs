@@ -19,7 +19,8 @@ pub struct Newest {
 pub fn newest_per_key(records: impl IntoIterator<Item = (String, FleetRecord)>) -> Vec<Newest> {
     let mut by_key: BTreeMap<String, Newest> = BTreeMap::new();
     for (record_id, record) in records {
-        match by_key.get_mut(&record.key()) {
+        let key = record.key();
+        match by_key.get_mut(&key) {
             Some(newest) => {
                 newest.record_ids.push(record_id);
                 if record.order() >= newest.record.order() {
@@ -28,7 +29,7 @@ pub fn newest_per_key(records: impl IntoIterator<Item = (String, FleetRecord)>) 
             }
             None => {
                 by_key.insert(
-                    record.key(),
+                    key,
                     Newest {
                         record,
                         record_ids: vec![record_id],

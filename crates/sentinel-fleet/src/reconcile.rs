@@ -72,33 +72,13 @@ pub fn reconcile(stored: &[StoredSummary], listed: &[FleetRecord]) -> Vec<Repair
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{Container, TaskRecord};
-
-    const CLUSTER: &str = "arn:aws:ecs:us-east-1:123456789012:cluster/prod";
+    use crate::record::TaskRecord;
 
     fn task(id: &str, status: &str, version: u64) -> FleetRecord {
         FleetRecord::Task(TaskRecord {
-            task_arn: format!("arn:aws:ecs:us-east-1:123456789012:task/prod/{id}"),
-            cluster_arn: CLUSTER.into(),
-            last_status: status.into(),
             desired_status: Some("RUNNING".into()),
-            group: Some("service:api".into()),
-            task_definition_arn: None,
-            launch_type: None,
-            capacity_provider_name: None,
-            containers: vec![Container {
-                name: "app".into(),
-                last_status: None,
-                exit_code: None,
-                reason: None,
-            }],
-            stop_code: None,
-            stopped_reason: None,
-            created_at: None,
-            started_at: None,
-            stopped_at: None,
-            updated_at: None,
             version,
+            ..TaskRecord::example(id, status)
         })
     }
 

@@ -135,6 +135,37 @@ pub struct TaskRecord {
     pub version: u64,
 }
 
+#[cfg(test)]
+impl TaskRecord {
+    /// The tests' starting point: task `id` of service `api` in cluster `prod`, one `app`
+    /// container, version 1, nothing else known.
+    pub(crate) fn example(id: &str, status: &str) -> Self {
+        TaskRecord {
+            task_arn: format!("arn:aws:ecs:us-east-1:123456789012:task/prod/{id}"),
+            cluster_arn: "arn:aws:ecs:us-east-1:123456789012:cluster/prod".into(),
+            last_status: status.into(),
+            desired_status: None,
+            group: Some("service:api".into()),
+            task_definition_arn: None,
+            launch_type: None,
+            capacity_provider_name: None,
+            containers: vec![Container {
+                name: "app".into(),
+                last_status: None,
+                exit_code: None,
+                reason: None,
+            }],
+            stop_code: None,
+            stopped_reason: None,
+            created_at: None,
+            started_at: None,
+            stopped_at: None,
+            updated_at: None,
+            version: 1,
+        }
+    }
+}
+
 /// The latest service action, or the latest deployment state change, of one service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

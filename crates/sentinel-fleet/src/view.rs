@@ -216,7 +216,7 @@ pub fn parse_age(text: &str) -> Result<TimeDelta, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{Container, InstanceRecord, Resources};
+    use crate::record::{InstanceRecord, Resources};
 
     const PROD: &str = "arn:aws:ecs:us-east-1:123456789012:cluster/prod";
 
@@ -225,30 +225,17 @@ mod tests {
     }
 
     fn task(id: &str, group: &str, status: &str, stop: Option<(&str, &str)>, at: &str) -> Seen {
+        let mut task = TaskRecord {
+            group: Some(group.into()),
+            stop_code: stop.map(|(code, _)| code.to_owned()),
+            stopped_reason: stop.map(|(_, reason)| reason.to_owned()),
+            stopped_at: stop.map(|_| at.to_owned()),
+            updated_at: Some(at.into()),
+            ..TaskRecord::example(id, status)
+        };
+        task.containers[0].exit_code = stop.map(|_| 1);
         Seen {
-            record: FleetRecord::Task(TaskRecord {
-                task_arn: format!("arn:aws:ecs:us-east-1:123456789012:task/prod/{id}"),
-                cluster_arn: PROD.into(),
-                last_status: status.into(),
-                desired_status: None,
-                group: Some(group.into()),
-                task_definition_arn: None,
-                launch_type: None,
-                capacity_provider_name: None,
-                containers: vec![Container {
-                    name: "app".into(),
-                    last_status: None,
-                    exit_code: stop.map(|_| 1),
-                    reason: None,
-                }],
-                stop_code: stop.map(|(code, _)| code.to_owned()),
-                stopped_reason: stop.map(|(_, reason)| reason.to_owned()),
-                created_at: None,
-                started_at: None,
-                stopped_at: stop.map(|_| at.to_owned()),
-                updated_at: Some(at.into()),
-                version: 1,
-            }),
+            record: FleetRecord::Task(task),
             gone: false,
         }
     }

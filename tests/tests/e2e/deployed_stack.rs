@@ -51,6 +51,18 @@ impl Deployed {
             .ok_or_else(|| anyhow::anyhow!("the stack has no output {name}: {:?}", self.outputs))
     }
 
+    /// The deployed stack's topic, dead-letter queue and table, with an inbox subscribed.
+    async fn adopt(&self, world: &World, name: &str) -> anyhow::Result<Stack> {
+        Ok(Stack::adopt(
+            &world.sdk,
+            name,
+            self.output("AlertTopicArn")?.to_owned(),
+            self.output("DeadLetterQueueUrl")?.to_owned(),
+            self.output("AlertTableName")?.to_owned(),
+        )
+        .await?)
+    }
+
     fn resource(&self, logical_id: &str) -> anyhow::Result<&str> {
         self.resources
             .get(logical_id)
@@ -203,6 +215,11 @@ fn sids(policy: &Value) -> BTreeSet<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// How many messages wait visible on the queue.
+async fn waiting(sqs: &aws_sdk_sqs::Client, url: &str) -> anyhow::Result<u64> {
+    Ok(queue_attributes(sqs, url).await?["ApproximateNumberOfMessages"].parse()?)
 }
 
 /// What an SQS event source mapping would hand the function: the messages waiting on the
@@ -493,14 +510,7 @@ async fn the_expanded_template_deploys_and_carries_a_disconnect_from_rule_to_top
     }
 
     // One agent stops in a cluster of team A's; ECS sends the event to the default bus.
-    let deployed = Stack::adopt(
-        &world.sdk,
-        "sentinel-team-a",
-        team_a.output("AlertTopicArn")?.to_owned(),
-        team_a.output("DeadLetterQueueUrl")?.to_owned(),
-        team_a.output("AlertTableName")?.to_owned(),
-    )
-    .await?;
+    let deployed = team_a.adopt(&world, "sentinel-team-a").await?;
     let (members, bodies) = world
         .cluster_with_stopped_agents("payments", &[("ecs-agent-monitoring", "team-a")], 1)
         .await?;
@@ -801,14 +811,7 @@ async fn the_event_archive_logs_every_event_and_a_replay_pages_no_one() -> anyho
     let template = emulator_template(&world).await?;
     let cloudformation = aws_sdk_cloudformation::Client::new(&world.sdk);
     let stack = create_stack(&cloudformation, "sentinel-archive", &template, &[]).await?;
-    let deployed = Stack::adopt(
-        &world.sdk,
-        "sentinel-archive",
-        stack.output("AlertTopicArn")?.to_owned(),
-        stack.output("DeadLetterQueueUrl")?.to_owned(),
-        stack.output("AlertTableName")?.to_owned(),
-    )
-    .await?;
+    let deployed = stack.adopt(&world, "sentinel-archive").await?;
     let log_group = stack.output("EventLogGroupName")?;
     assert_eq!(log_group, "/aws/events/sentinel-archive/ecs");
 
@@ -845,22 +848,14 @@ async fn the_event_archive_logs_every_event_and_a_replay_pages_no_one() -> anyho
 
     let sqs = aws_sdk_sqs::Client::new(&world.sdk);
     let task_url = stack.output("TaskQueueUrl")?;
-    let waiting = |url: &str| {
-        let sqs = sqs.clone();
-        let url = url.to_owned();
-        async move {
-            let attributes = queue_attributes(&sqs, &url).await?;
-            anyhow::Ok(attributes["ApproximateNumberOfMessages"].parse::<u64>()?)
-        }
-    };
     assert_eq!(
-        waiting(task_url).await?,
+        waiting(&sqs, task_url).await?,
         1,
         "the stop reached the task queue"
     );
     let fleet_url = stack.output("FleetQueueUrl")?;
     assert_eq!(
-        waiting(fleet_url).await?,
+        waiting(&sqs, fleet_url).await?,
         1,
         "the stop reached the fleet queue"
     );
@@ -913,7 +908,7 @@ async fn the_event_archive_logs_every_event_and_a_replay_pages_no_one() -> anyho
         Some(aws_sdk_eventbridge::types::ReplayState::Completed)
     );
     assert_eq!(
-        waiting(task_url).await?,
+        waiting(&sqs, task_url).await?,
         1,
         "a replayed stop must not reach the task monitor"
     );
@@ -1048,24 +1043,15 @@ async fn the_central_stack_records_what_the_organization_sends() -> anyhow::Resu
         .build();
     events.put_events().entries(entry).send().await.explain()?;
     let sqs = aws_sdk_sqs::Client::new(&world.sdk);
-    let waiting = |url: String| {
-        let sqs = sqs.clone();
-        async move {
-            anyhow::Ok(
-                queue_attributes(&sqs, &url).await?["ApproximateNumberOfMessages"]
-                    .parse::<u64>()?,
-            )
-        }
-    };
     let central_fleet = central.output("FleetQueueUrl")?.to_owned();
     assert_eq!(
-        waiting(central_fleet.clone()).await?,
+        waiting(&sqs, &central_fleet).await?,
         1,
         "the remote event reached the central fleet queue"
     );
     let member_fleet = member.output("FleetQueueUrl")?.to_owned();
     assert_eq!(
-        waiting(member_fleet.clone()).await?,
+        waiting(&sqs, &member_fleet).await?,
         0,
         "the member reads its own default bus only"
     );
@@ -1073,19 +1059,12 @@ async fn the_central_stack_records_what_the_organization_sends() -> anyhow::Resu
     // An ECS event on the default bus. Here both stacks share the emulator's one account, so
     // the member's forward rule and the central stack's own-account rule both carry it to
     // the central bus (in AWS each account has one of the two).
-    let deployed = Stack::adopt(
-        &world.sdk,
-        "sentinel-central",
-        central.output("AlertTopicArn")?.to_owned(),
-        central.output("DeadLetterQueueUrl")?.to_owned(),
-        central.output("AlertTableName")?.to_owned(),
-    )
-    .await?;
+    let deployed = central.adopt(&world, "sentinel-central").await?;
     deployed
         .put_events(&[sentinel_tasks::event::fixtures::stopped_task(json!({}))])
         .await?;
-    assert_eq!(waiting(central_fleet).await?, 3);
-    assert_eq!(waiting(member_fleet).await?, 1);
+    assert_eq!(waiting(&sqs, &central_fleet).await?, 3);
+    assert_eq!(waiting(&sqs, &member_fleet).await?, 1);
     Ok(())
 }
 
