@@ -107,7 +107,7 @@ expand: venv
 # built in the test profile, which shares every compiled dependency with the tests (the
 # fat-LTO release build is for packaging and benchmarks only, and would double CI's time).
 test: lint
-	$(CARGO) build --quiet -p agent-monitor -p task-monitor -p fleet-recorder --bin bootstrap --bin task-monitor --bin fleet-recorder
+	$(CARGO) build --quiet -p agent-monitor -p task-monitor -p fleet-recorder -p sentinel-cli --bin bootstrap --bin task-monitor --bin fleet-recorder --bin ecs-sentinel
 	$(CARGO) nextest run --workspace --no-fail-fast
 
 clean:

@@ -40,6 +40,16 @@ impl Function {
 /// A function's binary in the profile the tests were built with (see [`bootstrap_binary`]).
 pub fn function_binary(function: Function) -> anyhow::Result<PathBuf> {
     let (name, package) = function.binary_and_package();
+    built_binary(name, package)
+}
+
+/// The operator CLI `ecs-sentinel`, built in the tests' profile (make test builds it), for
+/// the tests that check its exit codes and files as cron would see them.
+pub fn cli_binary() -> anyhow::Result<PathBuf> {
+    built_binary("ecs-sentinel", "sentinel-cli")
+}
+
+fn built_binary(name: &str, package: &str) -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     // target/<profile>/deps/<test binary>
     let profile_dir = exe.parent().and_then(|deps| deps.parent()).ok_or_else(|| {

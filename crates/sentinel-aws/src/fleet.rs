@@ -289,28 +289,74 @@ impl FleetInventory {
             aws_sdk_ecs::types::DesiredStatus::Running,
             aws_sdk_ecs::types::DesiredStatus::Stopped,
         ] {
-            let mut pages = self
-                .client
-                .list_tasks()
-                .cluster(cluster.as_str())
-                .desired_status(desired)
-                .max_results(LIST_PAGE_SIZE)
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                match page {
-                    Ok(page) => arns.extend(page.task_arns().iter().cloned()),
-                    Err(e)
-                        if e.as_service_error()
-                            .is_some_and(|s| s.is_cluster_not_found_exception()) =>
-                    {
-                        return Ok(Vec::new())
-                    }
-                    Err(e) => return Err(AwsError::from_sdk("ecs", "ListTasks", e)),
-                }
+            match self.list_tasks(cluster, desired, None).await? {
+                Some(listed) => arns.extend(listed),
+                None => return Ok(Vec::new()),
             }
         }
-        let calls = chunks(&arns, TASKS_PER_CALL).map(|chunk| async move {
+        self.describe_tasks(cluster, &arns).await
+    }
+
+    /// The tasks of one service that ECS still remembers stopping (about an hour): what
+    /// ECS itself says about a service's restarts. An unknown cluster is an error here: an
+    /// operator named it.
+    pub async fn stopped_service_tasks(
+        &self,
+        cluster: &ClusterArn,
+        service: &str,
+    ) -> Result<Vec<TaskRecord>, AwsError> {
+        let arns = self
+            .list_tasks(
+                cluster,
+                aws_sdk_ecs::types::DesiredStatus::Stopped,
+                Some(service),
+            )
+            .await?
+            .ok_or_else(|| {
+                AwsError::new("ecs", "ListTasks", format!("cluster {cluster} not found"))
+            })?;
+        self.describe_tasks(cluster, &arns).await
+    }
+
+    /// Every page of ListTasks; `None` when the cluster does not exist.
+    async fn list_tasks(
+        &self,
+        cluster: &ClusterArn,
+        desired: aws_sdk_ecs::types::DesiredStatus,
+        service: Option<&str>,
+    ) -> Result<Option<Vec<String>>, AwsError> {
+        let mut pages = self
+            .client
+            .list_tasks()
+            .cluster(cluster.as_str())
+            .desired_status(desired)
+            .set_service_name(service.map(str::to_owned))
+            .max_results(LIST_PAGE_SIZE)
+            .into_paginator()
+            .send();
+        let mut arns = Vec::new();
+        while let Some(page) = pages.next().await {
+            match page {
+                Ok(page) => arns.extend(page.task_arns().iter().cloned()),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_cluster_not_found_exception()) =>
+                {
+                    return Ok(None)
+                }
+                Err(e) => return Err(AwsError::from_sdk("ecs", "ListTasks", e)),
+            }
+        }
+        Ok(Some(arns))
+    }
+
+    /// DescribeTasks per 100, concurrently.
+    async fn describe_tasks(
+        &self,
+        cluster: &ClusterArn,
+        arns: &[String],
+    ) -> Result<Vec<TaskRecord>, AwsError> {
+        let calls = chunks(arns, TASKS_PER_CALL).map(|chunk| async move {
             self.client
                 .describe_tasks()
                 .cluster(cluster.as_str())

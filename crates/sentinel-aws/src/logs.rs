@@ -19,6 +19,24 @@ struct AwsLogs {
 /// Log settings of every container of one task definition revision, by container name.
 type Revision = Arc<HashMap<String, AwsLogs>>;
 
+/// Where one container of a task definition logs (the awslogs driver's settings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogDestination {
+    pub container: String,
+    pub group: String,
+    pub stream_prefix: Option<String>,
+}
+
+impl LogDestination {
+    /// The prefix of this container's stream names: the awslogs driver names streams
+    /// `prefix/container/task-id`; without a prefix they are task ids alone.
+    pub fn streams(&self) -> Option<String> {
+        self.stream_prefix
+            .as_ref()
+            .map(|prefix| format!("{prefix}/{}/", self.container))
+    }
+}
+
 pub struct ContainerLogs {
     ecs: aws_sdk_ecs::Client,
     logs: aws_sdk_cloudwatchlogs::Client,
@@ -77,6 +95,25 @@ impl ContainerLogs {
         }))
     }
 
+    /// Where each container of a task definition logs with the awslogs driver (group and
+    /// stream prefix), by container name; containers that log elsewhere are left out.
+    pub async fn destinations(
+        &self,
+        task_definition: &str,
+    ) -> Result<Vec<LogDestination>, AwsError> {
+        let revision = self.revision(task_definition).await?;
+        let mut found: Vec<LogDestination> = revision
+            .iter()
+            .map(|(container, logs)| LogDestination {
+                container: container.clone(),
+                group: logs.group.clone(),
+                stream_prefix: logs.stream_prefix.clone(),
+            })
+            .collect();
+        found.sort_by(|a, b| a.container.cmp(&b.container));
+        Ok(found)
+    }
+
     async fn revision(&self, task_definition: &str) -> Result<Revision, AwsError> {
         let cached = self
             .revisions
@@ -123,4 +160,155 @@ impl ContainerLogs {
             .insert(task_definition.to_owned(), revision.clone());
         Ok(revision)
     }
+}
+
+/// One logged line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub timestamp_ms: i64,
+    pub stream: String,
+    pub message: String,
+}
+
+/// Which lines to read: a group (and stream prefix) over a time window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogWindow {
+    pub group: String,
+    pub stream_prefix: Option<String>,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    /// Keep only the newest this many lines (the rest are still read and counted).
+    pub keep: Option<usize>,
+    /// Events per FilterLogEvents page; `None` is the service's default (up to 10,000).
+    pub page_size: Option<i32>,
+}
+
+/// What a window held.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WindowRead {
+    /// The kept lines, oldest first.
+    pub lines: Vec<LogLine>,
+    /// Every line the window held, kept or not.
+    pub seen: u64,
+    pub pages: u32,
+    /// Pages asked again after the service throttled them.
+    pub throttled: u32,
+}
+
+/// How long to wait before asking a throttled page again: `first`, doubling, `retries`
+/// times. On top of the SDK's own retries, so a long pull rides out a busy account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    pub first: std::time::Duration,
+    pub retries: u32,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            first: std::time::Duration::from_millis(250),
+            retries: 5,
+        }
+    }
+}
+
+/// A line in the newest-N heap: the oldest (then the first read) on top, to be dropped.
+struct Newest(i64, u64, LogLine);
+
+impl PartialEq for Newest {
+    fn eq(&self, other: &Self) -> bool {
+        (self.0, self.1) == (other.0, other.1)
+    }
+}
+impl Eq for Newest {}
+impl PartialOrd for Newest {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Newest {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        // Reversed: BinaryHeap is a max-heap and the oldest line must be on top.
+        (other.0, other.1).cmp(&(self.0, self.1))
+    }
+}
+
+fn is_throttling(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some(
+            "ThrottlingException"
+                | "Throttling"
+                | "TooManyRequestsException"
+                | "RequestLimitExceeded"
+        )
+    )
+}
+
+/// Reads the window to its end with FilterLogEvents, every page; throttled pages are
+/// asked again after a backoff, other errors are errors (never "no lines"). `progress`
+/// hears the running count of lines seen after each page.
+pub async fn read_window(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    window: &LogWindow,
+    backoff: Backoff,
+    mut progress: impl FnMut(u64),
+) -> Result<WindowRead, AwsError> {
+    let mut read = WindowRead::default();
+    let mut kept = std::collections::BinaryHeap::new();
+    let mut next_token: Option<String> = None;
+    let mut sequence = 0u64;
+    loop {
+        let mut attempt = 0;
+        let page = loop {
+            let answer = logs
+                .filter_log_events()
+                .log_group_name(&window.group)
+                .set_log_stream_name_prefix(window.stream_prefix.clone())
+                .start_time(window.start_ms)
+                .end_time(window.end_ms)
+                .set_limit(window.page_size)
+                .set_next_token(next_token.clone())
+                .send()
+                .await;
+            match answer {
+                Ok(page) => break page,
+                Err(e) => {
+                    let error = AwsError::from_sdk("logs", "FilterLogEvents", e);
+                    if attempt >= backoff.retries || !is_throttling(error.code.as_deref()) {
+                        return Err(error);
+                    }
+                    tokio::time::sleep(backoff.first * 2u32.saturating_pow(attempt)).await;
+                    attempt += 1;
+                    read.throttled += 1;
+                }
+            }
+        };
+        read.pages += 1;
+        for event in page.events() {
+            read.seen += 1;
+            sequence += 1;
+            let line = LogLine {
+                timestamp_ms: event.timestamp().unwrap_or_default(),
+                stream: event.log_stream_name().unwrap_or_default().to_owned(),
+                message: event.message().unwrap_or_default().trim_end().to_owned(),
+            };
+            kept.push(Newest(line.timestamp_ms, sequence, line));
+            if window.keep.is_some_and(|keep| kept.len() > keep) {
+                kept.pop();
+            }
+        }
+        progress(read.seen);
+        // The same token twice would loop forever; the service ends with no token.
+        match page.next_token() {
+            Some(token) if next_token.as_deref() != Some(token) => {
+                next_token = Some(token.to_owned())
+            }
+            _ => break,
+        }
+    }
+    let mut lines: Vec<Newest> = kept.into_vec();
+    lines.sort_by(|a, b| b.cmp(a));
+    read.lines = lines.into_iter().map(|Newest(_, _, line)| line).collect();
+    Ok(read)
 }

@@ -3,6 +3,7 @@
 use crate::render;
 use chrono::{DateTime, Utc};
 use sentinel_aws::FleetTable;
+use sentinel_fleet::record::TaskRecord;
 use sentinel_fleet::view::{select_tasks, summarize, Seen, TaskFilter};
 use sentinel_fleet::Kind;
 use std::io::Write;
@@ -10,7 +11,7 @@ use std::io::Write;
 /// The stored records of one cluster (through the by-cluster index, when the cluster is
 /// given as an ARN) or of every cluster (a Scan). Unreadable items are reported on stderr
 /// and skipped.
-async fn read(
+pub(crate) async fn read(
     table: &FleetTable,
     cluster: Option<&str>,
     kind: Option<Kind>,
@@ -121,6 +122,11 @@ pub async fn tasks(
         .into_iter()
         .take(limit)
         .collect();
+    print_tasks(&chosen, json, out)
+}
+
+/// Tasks as a table (newest first as given) or a JSON array of task records.
+pub fn print_tasks(chosen: &[&TaskRecord], json: bool, out: &mut impl Write) -> anyhow::Result<()> {
     if json {
         writeln!(out, "{}", serde_json::to_string_pretty(&chosen)?)?;
         return Ok(());

@@ -5,6 +5,11 @@
 pub mod archive_cmd;
 pub mod events_cmd;
 pub mod fleet_cmd;
+pub mod health;
 pub mod locate;
+pub mod logs_cmd;
+pub mod progress;
 pub mod render;
 pub mod replay;
+pub mod services;
+pub mod state;

@@ -303,6 +303,7 @@ class Harness:
             ("POST", "ecs/agent-connection"): self.set_agent_connection,
             ("POST", "ecs/external-instances"): self.register_external_instance,
             ("POST", "ssm/instances"): self.upsert_ssm_instance,
+            ("POST", "ecs/service-state"): self.set_service_state,
             ("POST", "reset"): self.reset_all,
         }.get((method, route.rstrip("/")))
         try:
@@ -413,6 +414,45 @@ class Harness:
         # What DescribeContainerInstances reports after `systemctl stop ecs`.
         instance.agent_connected = connected
         instance.version = getattr(instance, "version", 1) + 1
+        return {}
+
+    def set_service_state(self, p):
+        """What DescribeServices reports once ECS has run a service's tasks. moto starts no
+        tasks: a new service stays at running 0, its deployment IN_PROGRESS, and it records
+        no service events. Sets the counts, the primary deployment's rollout state and
+        failed tasks, and appends service events ({"message": ...}, newest last)."""
+        backend, cluster = ecs_cluster(p)
+        name = str(p.get("service", "")).split("/")[-1]
+        service = backend.services.get(f"{cluster}:{name}")
+        if service is None:
+            raise HarnessError(404, f"service {p.get('service')!r} is not in cluster {cluster!r}")
+        counts = {}
+        for field in ("running", "pending", "failedTasks"):
+            value = p.get(field)
+            if value is not None and (type(value) is not int or value < 0):
+                raise HarnessError(400, f"{field} must be an integer >= 0, got {value!r}")
+            counts[field] = value
+        rollout = p.get("rolloutState")
+        if rollout is not None and rollout not in ("COMPLETED", "IN_PROGRESS", "FAILED"):
+            raise HarnessError(400, f"rolloutState must be COMPLETED, IN_PROGRESS or FAILED, got {rollout!r}")
+        if counts["running"] is not None:
+            service.running_count = counts["running"]
+        if counts["pending"] is not None:
+            service.pending_count = counts["pending"]
+        for deployment in service.deployments[:1]:  # the PRIMARY one
+            deployment["runningCount"] = service.running_count
+            deployment["pendingCount"] = service.pending_count
+            if rollout is not None:
+                deployment["rolloutState"] = rollout
+                deployment["rolloutStateReason"] = p.get("rolloutStateReason", "")
+            if counts["failedTasks"] is not None:
+                deployment["failedTasks"] = counts["failedTasks"]
+        for message in p.get("events") or []:
+            if not isinstance(message, str):
+                raise HarnessError(400, f"events must be strings, got {message!r}")
+            service.events.append(
+                {"id": str(len(service.events) + 1), "createdAt": utcnow(), "message": message}
+            )
         return {}
 
     def register_external_instance(self, p):

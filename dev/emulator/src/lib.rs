@@ -285,6 +285,23 @@ impl Emulator {
         .map(drop)
     }
 
+    /// What DescribeServices reports once ECS has run a service's tasks (moto runs none):
+    /// `state` may set `running`, `pending`, `failedTasks`, `rolloutState` (of the primary
+    /// deployment) and `events` (service event messages to append, newest last).
+    pub fn set_service_state(
+        &self,
+        cluster: &str,
+        service: &str,
+        state: serde_json::Value,
+    ) -> Result<(), EmulatorError> {
+        let mut body = json!({"cluster": cluster, "service": service});
+        if let (Some(body), serde_json::Value::Object(fields)) = (body.as_object_mut(), state) {
+            body.extend(fields);
+        }
+        self.control("POST", "ecs/service-state", Some(body))
+            .map(drop)
+    }
+
     /// Registers an ECS Anywhere container instance for an SSM managed node; returns its ARN.
     pub fn register_external_instance(
         &self,

@@ -10,6 +10,7 @@ mod episode_store;
 mod event_flow;
 mod faults;
 mod fleet;
+mod health;
 mod lifecycle;
 mod malformed;
 mod remediation;
