@@ -412,6 +412,7 @@ fn diagnosis_json(service: &ServiceLogs, diagnosis: &Diagnosis) -> Value {
         "logGroup": group_names(service),
         "events": diagnosis.events(),
         "healthChecks": diagnosis.health_checks(),
+        "failedHealthChecks": diagnosis.failed_health_checks(),
         "categories": diagnosis.categories(),
         "samples": diagnosis.samples(),
         "httpStatus": diagnosis
@@ -429,11 +430,12 @@ fn print_diagnosis(
 ) -> anyhow::Result<()> {
     writeln!(
         out,
-        "{} ({}): {} lines, {} health checks left out, {} errors",
+        "{} ({}): {} lines, {} health checks left out ({} failed), {} errors",
         service.service,
         group_names(service),
         diagnosis.events(),
         diagnosis.health_checks(),
+        diagnosis.failed_health_checks(),
         diagnosis.errors()
     )?;
     for (category, count) in diagnosis.categories() {
@@ -486,10 +488,15 @@ async fn restarts_of(
         }
     }
     // ECS's own answer is the freshest: it replaces the table's copy of the same task.
+    // ListTasks was asked for the service's tasks; the group check costs nothing and keeps
+    // another service's task out whatever the listing did.
+    let group = format!("service:{service}");
     for task in inventory
         .stopped_service_tasks(&cluster, service)
         .await
         .map_err(|e| format!("cannot list the stopped tasks of {service}: {e}"))?
+        .into_iter()
+        .filter(|t| t.group.as_deref() == Some(group.as_str()))
     {
         let stopped = task
             .stopped_at

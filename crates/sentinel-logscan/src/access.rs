@@ -65,11 +65,13 @@ pub(crate) fn request_of<'l>(line: &'l Line<'_>) -> Option<Request<'l>> {
 // Text shapes.
 
 /// nginx/Apache combined and common log, gunicorn, werkzeug, uvicorn, morgan
-/// `combined`/`common`, and Go chi's `"GET http://host/x HTTP/1.1" from
+/// `combined`/`common`, Envoy, and Go chi's `"GET http://host/x HTTP/1.1" from
 /// 10.0.0.1:1234 - 200 2B in 25µs`: a quoted request line, then the status.
+/// The status is required: an application line that quotes a request
+/// (`proxy "GET /x HTTP/1.1" failed: connection refused`) is its own message.
 static QUOTED: LazyLock<Regex> = LazyLock::new(|| {
     compile(&format!(
-        r#""({methods}) (\S+) HTTP/[0-9.]+"(?:\s+from \S+ -)?(?:\s+([1-5][0-9][0-9])\b)?"#,
+        r#""({methods}) (\S+) HTTP/[0-9.]+"(?:\s+from \S+ -)?\s+([1-5][0-9][0-9])\b"#,
         methods = methods()
     ))
 });
@@ -121,40 +123,61 @@ fn group<'h>(captures: &Captures<'h>, i: usize) -> Option<&'h str> {
 }
 
 /// The request recorded by a text line, trying each shape in turn.
-///
-/// Each shape has a cheap pre-check on a literal it cannot match without, so a
-/// line that is no access log costs a few substring searches, not five regex scans.
 pub(crate) fn text_request(text: &str) -> Option<Request<'_>> {
-    if let Some(c) = text
-        .contains(" HTTP/")
-        .then(|| QUOTED.captures(text))
-        .flatten()
-    {
-        return Some(Request {
-            method: group(&c, 1),
-            path: group(&c, 2),
-            status: group(&c, 3).and_then(status_code),
-            origin: Origin::AccessLine,
-        });
+    quoted_request(text)
+        .or_else(|| pipes_request(text))
+        .or_else(|| triple_request(text))
+        .or_else(|| logfmt_request(text))
+}
+
+// Each shape first checks for a literal it cannot match without, so a line
+// that is no access log costs a few substring searches, not five regex scans.
+
+fn quoted_request(text: &str) -> Option<Request<'_>> {
+    if !text.contains(" HTTP/") {
+        return None;
     }
-    if let Some(c) = text.contains('|').then(|| PIPES.captures(text)).flatten() {
-        return Some(Request {
-            method: group(&c, 2),
-            path: group(&c, 3),
-            status: group(&c, 1).and_then(status_code),
-            origin: Origin::AccessLine,
-        });
+    let c = QUOTED.captures(text)?;
+    Some(Request {
+        method: group(&c, 1),
+        path: group(&c, 2),
+        status: group(&c, 3).and_then(status_code),
+        origin: Origin::AccessLine,
+    })
+}
+
+fn pipes_request(text: &str) -> Option<Request<'_>> {
+    if !text.contains('|') {
+        return None;
     }
-    let has_method = METHOD_NAMES.iter().any(|m| text.contains(m));
-    if let Some(c) = has_method.then(|| TRIPLE.captures(text)).flatten() {
-        return Some(Request {
-            method: group(&c, 1),
-            path: group(&c, 2),
-            status: group(&c, 3).and_then(status_code),
-            origin: Origin::AccessLine,
-        });
+    let c = PIPES.captures(text)?;
+    Some(Request {
+        method: group(&c, 2),
+        path: group(&c, 3),
+        status: group(&c, 1).and_then(status_code),
+        origin: Origin::AccessLine,
+    })
+}
+
+fn has_method_name(text: &str) -> bool {
+    METHOD_NAMES.iter().any(|m| text.contains(m))
+}
+
+fn triple_request(text: &str) -> Option<Request<'_>> {
+    if !has_method_name(text) {
+        return None;
     }
-    if !(has_method && text.contains("method=")) {
+    let c = TRIPLE.captures(text)?;
+    Some(Request {
+        method: group(&c, 1),
+        path: group(&c, 2),
+        status: group(&c, 3).and_then(status_code),
+        origin: Origin::AccessLine,
+    })
+}
+
+fn logfmt_request(text: &str) -> Option<Request<'_>> {
+    if !(text.contains("method=") && has_method_name(text)) {
         return None;
     }
     let method = LOGFMT_METHOD.captures(text).and_then(|c| group(&c, 1))?;

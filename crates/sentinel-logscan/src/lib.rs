@@ -24,6 +24,12 @@
 //! - restarts are never inferred from words: ECS reports them, and the CLI reads
 //!   them from there.
 //!
+//! Health checks are recognised by checker user agent or by a GET/HEAD on a
+//! health path in the access-log formats of nginx/Apache, Envoy, gunicorn,
+//! uvicorn, werkzeug, morgan, gin, fiber, chi, Serilog, logfmt and JSON access
+//! loggers. A FireLens or Docker `{"log": "..."}` envelope is opened first, so
+//! the application's own line is what the rules read.
+//!
 //! A line is classified once, into the first category that matches in
 //! [`Category`] order. Lines are judged one by one, so a stack trace that
 //! CloudWatch split into lines counts once per matching line (the `Traceback`

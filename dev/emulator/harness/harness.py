@@ -806,6 +806,25 @@ def ecs_versions():
     EC2ContainerServiceBackend.update_container_instances_state = update_container_instances_state
 
 
+def ecs_list_tasks_by_service():
+    """moto's ListTasks ignores `serviceName` (it launches no service tasks, so it has none
+    to tell apart) and answers every task of the cluster. ECS gives a service's tasks the
+    group `service:<name>`; tests start them with RunTask and that group, and this keeps
+    only those when a service is named."""
+    original = EC2ContainerServiceBackend.list_tasks
+
+    def list_tasks(self, cluster_str=None, container_instance=None, family=None,
+                   started_by=None, service_name=None, desiredStatus=None):
+        tasks = original(self, cluster_str, container_instance, family, started_by,
+                         service_name, desiredStatus)
+        if service_name:
+            group = f"service:{service_name.split('/')[-1]}"
+            tasks = [task for task in tasks if getattr(task, "group", None) == group]
+        return tasks
+
+    EC2ContainerServiceBackend.list_tasks = list_tasks
+
+
 def ecs_tasks_stay_put():
     """moto moves a running task one status towards STOPPED every time DescribeTasks reads
     it, so a task would stop by itself after a few looks. In ECS a task runs until
@@ -835,6 +854,7 @@ def main():
     log_timestamps_as_integers()
     ecs_versions()
     ecs_tasks_stay_put()
+    ecs_list_tasks_by_service()
 
     # Per-request logs are off by default: a test that pipes stderr without reading it
     # would otherwise block the server once the pipe fills.

@@ -12,6 +12,7 @@ mod faults;
 mod fleet;
 mod health;
 mod lifecycle;
+mod logs;
 mod malformed;
 mod remediation;
 mod storm;

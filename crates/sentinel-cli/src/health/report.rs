@@ -335,7 +335,8 @@ mod tests {
             let judged = judge_service(f);
             (judged.status, judged.reasons)
         };
-        let cases: Vec<(&str, Box<dyn Fn(&mut ServiceFacts)>, Status, &str)> = vec![
+        type Change = Box<dyn Fn(&mut ServiceFacts)>;
+        let cases: Vec<(&str, Change, Status, &str)> = vec![
             (
                 "all running, rollout done, targets healthy",
                 Box::new(|_| {}),

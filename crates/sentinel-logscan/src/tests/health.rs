@@ -2,6 +2,7 @@ use super::check;
 use crate::is_health_check;
 
 #[test]
+#[rustfmt::skip] // one row per line: the tables are read, not diffed
 fn health_checks() {
     check(
         &[

@@ -1,0 +1,334 @@
+//! `ecs-sentinel logs` against the emulator: log groups found from the task definition,
+//! every page of the window read (throttled pages asked again), `--limit` keeping the
+//! newest, an empty window, a missing group reported as an error, and restarts from ECS's
+//! stopped tasks.
+
+use integration_tests::{Fault, FaultKind, World};
+use sentinel_aws::logs::Backoff;
+use sentinel_aws::ContainerLogs;
+use sentinel_cli::logs_cmd::{self, LineCommand, LogReaders, LogsOptions};
+use sentinel_cli::services::ServiceReader;
+use serde_json::Value;
+use std::time::Duration;
+
+const CLUSTER: &str = "shop";
+const GROUP: &str = "/ecs/shop-api";
+
+/// The 120 lines `api` logged over the last half hour: 40 load balancer health checks,
+/// 50 answered requests, 10 answered 503, 5 out-of-memory errors, 2 panics and 13 lines
+/// about booking rooms (which are not out-of-memory errors).
+fn api_lines() -> Vec<String> {
+    let mut lines = Vec::new();
+    for n in 0..120 {
+        lines.push(match n % 12 {
+            0..=3 => r#"10.0.0.9 - - [30/Nov/2026:08:00:00 +0000] "GET /health HTTP/1.1" 200 2 "-" "ELB-HealthChecker/2.0""#.to_owned(),
+            4..=8 => format!(r#"10.0.1.{n} - - [30/Nov/2026:08:00:00 +0000] "GET /api/orders/{n} HTTP/1.1" 200 512 "-" "curl/8.5""#),
+            9 => format!(r#"10.0.1.{n} - - [30/Nov/2026:08:00:00 +0000] "POST /api/orders HTTP/1.1" 503 19 "-" "curl/8.5""#),
+            10 if n < 60 => "java.lang.OutOfMemoryError: Java heap space".to_owned(),
+            10 if n < 100 => format!("booking room {n} for guest"),
+            10 => "panic: runtime error: index out of range [3] with length 3".to_owned(),
+            _ => format!("booking room {n} confirmed"),
+        });
+    }
+    lines
+}
+
+/// Cluster `shop`: service `api` whose task definition logs to /ecs/shop-api (stream
+/// prefix ecs, container app) with [`api_lines`] in it, and service `legacy` whose task
+/// definition names no log group (and /ecs/legacy does not exist).
+async fn shop(world: &World) -> anyhow::Result<()> {
+    let fleet = world.fleet();
+    fleet.create_cluster(CLUSTER, &[]).await?;
+    let api = fleet
+        .register_logging_task_definition("api", "app", GROUP)
+        .await?;
+    let ecs = aws_sdk_ecs::Client::new(&world.sdk);
+    let legacy = ecs
+        .register_task_definition()
+        .family("legacy")
+        .container_definitions(
+            aws_sdk_ecs::types::ContainerDefinition::builder()
+                .name("app")
+                .image("public.ecr.aws/docker/library/busybox:latest")
+                .memory(128)
+                .build(),
+        )
+        .send()
+        .await?;
+    let legacy = legacy
+        .task_definition()
+        .and_then(|d| d.task_definition_arn())
+        .unwrap_or_default()
+        .to_owned();
+    for (name, task_definition) in [("api", api.as_str()), ("legacy", legacy.as_str())] {
+        ecs.create_service()
+            .cluster(CLUSTER)
+            .service_name(name)
+            .task_definition(task_definition)
+            .desired_count(1)
+            .send()
+            .await?;
+    }
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&world.sdk);
+    logs.create_log_group().log_group_name(GROUP).send().await?;
+    let stream = "ecs/app/0123456789abcdef";
+    logs.create_log_stream()
+        .log_group_name(GROUP)
+        .log_stream_name(stream)
+        .send()
+        .await?;
+    let start = chrono::Utc::now().timestamp_millis() - 30 * 60 * 1000;
+    let events: Vec<_> = api_lines()
+        .into_iter()
+        .enumerate()
+        .map(|(n, line)| {
+            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                .timestamp(start + n as i64 * 1000)
+                .message(line)
+                .build()
+        })
+        .collect::<Result<_, _>>()?;
+    logs.put_log_events()
+        .log_group_name(GROUP)
+        .log_stream_name(stream)
+        .set_log_events(Some(events))
+        .send()
+        .await?;
+    Ok(())
+}
+
+fn options(services: &[&str]) -> LogsOptions {
+    LogsOptions {
+        cluster: CLUSTER.into(),
+        services: services.iter().map(|s| s.to_string()).collect(),
+        minutes: 60,
+        limit: None,
+        json: true,
+        verbose: false,
+        pattern: logs_cmd::DEFAULT_LOG_PATTERN.into(),
+        // Three pages for 120 lines, to show every page is read.
+        page_size: Some(50),
+        backoff: Backoff {
+            first: Duration::from_millis(10),
+            retries: 5,
+        },
+    }
+}
+
+/// Runs one logs command in-process; its output and outcome.
+async fn run(
+    world: &World,
+    command: LineCommand,
+    options: &LogsOptions,
+) -> anyhow::Result<(String, logs_cmd::Outcome)> {
+    let reader = ServiceReader::new(&world.sdk);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&world.sdk);
+    let task_definitions = ContainerLogs::new(aws_sdk_ecs::Client::new(&world.sdk), logs.clone());
+    let readers = LogReaders {
+        services: &reader,
+        logs: &logs,
+        task_definitions: &task_definitions,
+    };
+    let mut out = Vec::new();
+    let outcome = logs_cmd::lines(
+        command,
+        &readers,
+        options,
+        None,
+        chrono::Utc::now(),
+        &mut out,
+    )
+    .await?;
+    Ok((String::from_utf8(out)?, outcome))
+}
+
+#[tokio::test]
+async fn diagnose_reads_every_page_and_counts_what_the_lines_mean() -> anyhow::Result<()> {
+    let world = World::start().await?;
+    shop(&world).await?;
+    world.emulator.reset_calls()?;
+    let (text, outcome) = run(&world, LineCommand::Diagnose, &options(&["api"])).await?;
+    assert_eq!(outcome.unreadable, 0);
+    let calls = world.calls()?;
+    assert_eq!(
+        calls.get("logs.FilterLogEvents"),
+        Some(&3),
+        "120 lines, pages of 50: {calls:?}"
+    );
+    assert_eq!(calls.get("ecs.DescribeServices"), Some(&1));
+    assert_eq!(calls.get("ecs.DescribeTaskDefinition"), Some(&1));
+    assert_eq!(calls.values().sum::<u64>(), 5, "nothing else: {calls:?}");
+
+    let doc: Value = serde_json::from_str(&text)?;
+    let api = &doc["services"][0];
+    assert_eq!(api["service"], "api");
+    assert_eq!(api["logGroup"], GROUP, "from the task definition");
+    assert_eq!(api["events"], 120);
+    assert_eq!(api["healthChecks"], 40);
+    assert_eq!(
+        api["categories"],
+        serde_json::json!({"http_5xx": 10, "oom": 5, "panic": 2}),
+        "the booking rooms are not out-of-memory errors"
+    );
+    assert_eq!(
+        api["httpStatus"],
+        serde_json::json!({"200": 50, "503": 10}),
+        "health checks left out"
+    );
+    assert_eq!(
+        api["samples"]["oom"].as_array().map(Vec::len),
+        Some(3),
+        "three samples at most"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn throttled_pages_are_asked_again_and_limit_keeps_the_newest() -> anyhow::Result<()> {
+    let world = World::start().await?;
+    shop(&world).await?;
+    // Four throttles: the SDK's three attempts all fail, our backoff asks once more, and
+    // the SDK's second try of that succeeds.
+    world
+        .emulator
+        .inject(&Fault::new("logs", "FilterLogEvents", FaultKind::Throttle).times(4))?;
+    world.emulator.reset_calls()?;
+    let mut limited = options(&["api"]);
+    limited.limit = Some(5);
+    let (text, outcome) = run(&world, LineCommand::Pull, &limited).await?;
+    assert_eq!(outcome.unreadable, 0);
+    let calls = world.calls()?;
+    assert_eq!(
+        calls.get("logs.FilterLogEvents"),
+        Some(&7),
+        "3 pages + 4 throttled: {calls:?}"
+    );
+    let lines: Vec<Value> = text
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    let expected: Vec<String> = api_lines().into_iter().skip(115).collect();
+    let got: Vec<&str> = lines.iter().filter_map(|l| l["message"].as_str()).collect();
+    assert_eq!(got, expected, "the newest five, oldest first");
+    assert!(lines
+        .iter()
+        .all(|l| l["stream"] == "ecs/app/0123456789abcdef"));
+    let categories: Vec<&str> = lines
+        .iter()
+        .map(|l| l["category"].as_str().unwrap_or("-"))
+        .collect();
+    assert_eq!(
+        categories,
+        ["-", "-", "http_5xx", "panic", "-"],
+        "pull marks the errors it shows"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_empty_window_is_zero_and_a_missing_group_is_an_error() -> anyhow::Result<()> {
+    let world = World::start().await?;
+    shop(&world).await?;
+    // The window starts after the last line: nothing in it, and that is not an error.
+    let mut recent = options(&["api", "legacy"]);
+    recent.minutes = 1;
+    let (text, outcome) = run(&world, LineCommand::Diagnose, &recent).await?;
+    let doc: Value = serde_json::from_str(&text)?;
+    assert_eq!(doc["services"][0]["events"], 0);
+    assert_eq!(doc["services"][0]["categories"], serde_json::json!({}));
+    // legacy's task definition names no group; its fallback /ecs/legacy does not exist.
+    assert_eq!(
+        outcome.unreadable, 1,
+        "an unreadable group is never \"no errors\""
+    );
+    let legacy = &doc["services"][1];
+    assert_eq!(legacy["logGroup"], "/ecs/legacy");
+    let error = legacy["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("cannot read log group /ecs/legacy"),
+        "{error}"
+    );
+    assert!(error.contains("ResourceNotFoundException"), "{error}");
+    assert!(
+        error.contains("ECS_LOG_PATTERN"),
+        "says what to do: {error}"
+    );
+
+    // Any other AWS error is reported too, never read as an empty log.
+    world.emulator.inject(&Fault::new(
+        "logs",
+        "FilterLogEvents",
+        FaultKind::ServerError,
+    ))?;
+    let (text, outcome) = run(&world, LineCommand::Summary, &options(&["api"])).await?;
+    assert_eq!(outcome.unreadable, 1);
+    let doc: Value = serde_json::from_str(&text)?;
+    assert!(
+        doc["services"][0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("FilterLogEvents")),
+        "{doc}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn restarts_come_from_ecs_stopped_tasks_of_the_service_only() -> anyhow::Result<()> {
+    let world = World::start().await?;
+    shop(&world).await?;
+    world.fleet().add_ec2_instances(CLUSTER, 1).await?;
+    let ecs = aws_sdk_ecs::Client::new(&world.sdk);
+    let mut stopped = Vec::new();
+    for (group, reason) in [
+        ("service:api", "Task failed container health checks"),
+        ("service:api", "Essential container in task exited"),
+        (
+            "service:legacy",
+            "Scaling activity initiated by (deployment ecs-svc/1)",
+        ),
+    ] {
+        let run = ecs
+            .run_task()
+            .cluster(CLUSTER)
+            .task_definition("api")
+            .group(group)
+            .send()
+            .await?;
+        let arn = run.tasks()[0].task_arn().unwrap_or_default().to_owned();
+        ecs.stop_task()
+            .cluster(CLUSTER)
+            .task(&arn)
+            .reason(reason)
+            .send()
+            .await?;
+        stopped.push(arn);
+    }
+    let reader = ServiceReader::new(&world.sdk);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&world.sdk);
+    let task_definitions = ContainerLogs::new(aws_sdk_ecs::Client::new(&world.sdk), logs.clone());
+    let readers = LogReaders {
+        services: &reader,
+        logs: &logs,
+        task_definitions: &task_definitions,
+    };
+    let mut out = Vec::new();
+    let outcome = logs_cmd::restarts(
+        &readers,
+        &options(&["api"]),
+        None,
+        chrono::Utc::now(),
+        &mut out,
+    )
+    .await?;
+    assert_eq!(outcome.unreadable, 0);
+    let tasks: Vec<Value> = serde_json::from_slice(&out)?;
+    let mut arns: Vec<&str> = tasks.iter().filter_map(|t| t["taskArn"].as_str()).collect();
+    arns.sort_unstable();
+    let mut expected = vec![stopped[0].as_str(), stopped[1].as_str()];
+    expected.sort_unstable();
+    assert_eq!(arns, expected, "api's two stopped tasks, not legacy's");
+    assert!(tasks
+        .iter()
+        .any(|t| t["stoppedReason"] == "Task failed container health checks"));
+    Ok(())
+}
