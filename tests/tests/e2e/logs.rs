@@ -3,9 +3,11 @@
 //! newest, an empty window, a missing group reported as an error, and restarts from ECS's
 //! stopped tasks.
 
+use integration_tests::runtime_api::cli_binary;
 use integration_tests::{Fault, FaultKind, World};
 use sentinel_aws::logs::Backoff;
 use sentinel_aws::ContainerLogs;
+use sentinel_cli::health::report::{HealthReport, Status};
 use sentinel_cli::logs_cmd::{self, LineCommand, LogReaders, LogsOptions};
 use sentinel_cli::services::ServiceReader;
 use serde_json::Value;
@@ -330,5 +332,69 @@ async fn restarts_come_from_ecs_stopped_tasks_of_the_service_only() -> anyhow::R
     assert!(tasks
         .iter()
         .any(|t| t["stoppedReason"] == "Task failed container health checks"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn auto_diagnose_reads_the_health_state_and_diagnoses_the_bad_services() -> anyhow::Result<()>
+{
+    let world = World::start().await?;
+    shop(&world).await?;
+    let dir = std::env::temp_dir().join(format!("sentinel-auto-diagnose-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let state = dir.join("health-state.json");
+    // What `health` wrote: api degraded, legacy healthy.
+    let service = |name: &str, status: Status| {
+        sentinel_cli::health::report::judge_service(sentinel_cli::health::report::ServiceFacts {
+            name: name.into(),
+            status: "ACTIVE".into(),
+            desired: 2,
+            running: if status == Status::Healthy { 2 } else { 1 },
+            ..Default::default()
+        })
+    };
+    let report = HealthReport::new(
+        CLUSTER.into(),
+        chrono::Utc::now(),
+        vec![
+            service("api", Status::Degraded),
+            service("legacy", Status::Healthy),
+        ],
+        vec![],
+        None,
+    );
+    sentinel_cli::state::write(&state, &report)?;
+
+    let run = std::process::Command::new(cli_binary()?)
+        .args(["logs", "auto-diagnose", "--json"])
+        .env_clear()
+        .env("AWS_ENDPOINT_URL", world.emulator.endpoint())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("ECS_REGION", "us-east-1")
+        .env("ECS_HEALTH_OUTDIR", &dir)
+        .output()?;
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&run.stdout)?;
+    let services = doc["services"].as_array().cloned().unwrap_or_default();
+    assert_eq!(services.len(), 1, "only the degraded service: {doc}");
+    assert_eq!(services[0]["service"], "api");
+    assert_eq!(services[0]["events"], 120);
+
+    // No state file: exit 2 and what to do.
+    let missing = std::process::Command::new(cli_binary()?)
+        .args(["logs", "auto-diagnose", "--state"])
+        .arg(dir.join("none.json"))
+        .env_clear()
+        .env("AWS_REGION", "us-east-1")
+        .output()?;
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("run `ecs-sentinel health`"));
+    std::fs::remove_dir_all(&dir)?;
     Ok(())
 }
