@@ -14,7 +14,9 @@ pub use sentinel_lambda::ConfigError;
 
 pub const ALERT_TOPIC_ARN: &str = "ALERT_TOPIC_ARN";
 pub const DEAD_LETTER_QUEUE_URL: &str = "DEAD_LETTER_QUEUE_URL";
-pub use sentinel_lambda::env::{MONITORING_TAG_KEY, MONITORING_TAG_VALUE, MONITOR_ALL_CLUSTERS};
+pub use sentinel_lambda::env::{
+    CHAT_TOPIC_ARN, MONITORING_TAG_KEY, MONITORING_TAG_VALUE, MONITOR_ALL_CLUSTERS,
+};
 pub const METRICS_NAMESPACE: &str = "METRICS_NAMESPACE";
 pub const TAG_CACHE_TTL_SECONDS: &str = "TAG_CACHE_TTL_SECONDS";
 pub const ALERT_ON_UNREACHABLE_ANYWHERE_NODES: &str = "ALERT_ON_UNREACHABLE_ANYWHERE_NODES";
@@ -29,6 +31,7 @@ pub const REMEDIATION_DRY_RUN: &str = "REMEDIATION_DRY_RUN";
 /// Every variable the function reads (besides the standard AWS_* ones the SDK reads).
 pub const VARIABLES: &[&str] = &[
     ALERT_TOPIC_ARN,
+    CHAT_TOPIC_ARN,
     DEAD_LETTER_QUEUE_URL,
     MONITOR_ALL_CLUSTERS,
     MONITORING_TAG_KEY,
@@ -54,6 +57,8 @@ const NOTICE_LEASE: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub alert_topic_arn: String,
+    /// The chat topic, when chat notifications are on.
+    pub chat_topic_arn: Option<String>,
     pub dead_letter_queue_url: String,
     pub policy: MonitoringPolicy,
     pub metrics_namespace: String,
@@ -156,6 +161,7 @@ impl Config {
 
         Ok(Config {
             alert_topic_arn,
+            chat_topic_arn: env.optional_topic_arn(CHAT_TOPIC_ARN)?,
             dead_letter_queue_url,
             policy,
             metrics_namespace: get(METRICS_NAMESPACE)

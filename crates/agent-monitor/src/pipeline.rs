@@ -145,7 +145,10 @@ impl Monitor {
         );
         let lifecycle = Lifecycle::new(
             store,
-            Arc::new(SnsNotifier::new(clients.sns, &config.alert_topic_arn)),
+            Arc::new(
+                SnsNotifier::new(clients.sns, &config.alert_topic_arn)
+                    .with_chat_topic(config.chat_topic_arn.clone()),
+            ),
             remediation,
             actions,
             config.lifecycle_settings(),

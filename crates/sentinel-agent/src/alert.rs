@@ -12,6 +12,7 @@ use crate::episode::RemediationRecord;
 use crate::node::{NodeId, NodeKind};
 use crate::observation::{ContainerInstanceView, NodeView};
 use chrono::{DateTime, Utc};
+use sentinel_core::chat::{severity_badge, ChatMessage};
 use sentinel_core::notification::{
     fit_sns_message, human_duration, plural, sns_message, subject_with, Monitor, Notification,
     SNS_MESSAGE_MAX_BYTES,
@@ -264,34 +265,8 @@ impl ClusterAlert {
             );
         }
         out.push_str("\nWhat to do next:\n");
-        if self
-            .instances
-            .iter()
-            .any(|i| i.node_id.kind() == NodeKind::Ec2)
-        {
-            out.push_str(
-                "- EC2: open a Session Manager shell on the instance, look at \
-                 `sudo systemctl status ecs` and `sudo journalctl -u ecs --since -1h`, then \
-                 `sudo systemctl restart ecs`; or drain and replace the instance.\n",
-            );
-        }
-        if self.instances.iter().any(|i| {
-            i.kind == AlertKind::AgentDisconnected && i.node_id.kind() == NodeKind::Anywhere
-        }) {
-            out.push_str(
-                "- ECS Anywhere, node online: on the server, `sudo systemctl status ecs` and \
-                 `sudo systemctl restart ecs`.\n",
-            );
-        }
-        if self
-            .instances
-            .iter()
-            .any(|i| i.kind == AlertKind::NodeUnreachable)
-        {
-            out.push_str(
-                "- ECS Anywhere, node unreachable: SSM cannot reach the server either. Check its \
-                 power and network first; the agent cannot recover while the server is cut off.\n",
-            );
+        for step in self.next_steps() {
+            let _ = writeln!(out, "- {step}");
         }
         let _ = writeln!(
             out,
@@ -299,6 +274,118 @@ impl ClusterAlert {
             self.checked_at.format("%Y-%m-%dT%H:%M:%SZ")
         );
         out
+    }
+
+    /// What to do, by the kinds of node and failure in this alert (email and chat).
+    fn next_steps(&self) -> Vec<&'static str> {
+        let mut steps = Vec::new();
+        if self
+            .instances
+            .iter()
+            .any(|i| i.node_id.kind() == NodeKind::Ec2)
+        {
+            steps.push(
+                "EC2: open a Session Manager shell on the instance, look at \
+                 `sudo systemctl status ecs` and `sudo journalctl -u ecs --since -1h`, then \
+                 `sudo systemctl restart ecs`; or drain and replace the instance.",
+            );
+        }
+        if self.instances.iter().any(|i| {
+            i.kind == AlertKind::AgentDisconnected && i.node_id.kind() == NodeKind::Anywhere
+        }) {
+            steps.push(
+                "ECS Anywhere, node online: on the server, `sudo systemctl status ecs` and \
+                 `sudo systemctl restart ecs`.",
+            );
+        }
+        if self
+            .instances
+            .iter()
+            .any(|i| i.kind == AlertKind::NodeUnreachable)
+        {
+            steps.push(
+                "ECS Anywhere, node unreachable: SSM cannot reach the server either. Check its \
+                 power and network first; the agent cannot recover while the server is cut off.",
+            );
+        }
+        steps
+    }
+
+    /// The chat rendering: the severity and headline as the title, one line per instance,
+    /// the same next steps as the email, and the ids a "Restart agent" button needs.
+    pub fn chat(&self) -> ChatMessage {
+        let c = &self.cluster_arn;
+        let n = self.instances.len();
+        let mut description = format!(
+            "{} on **{n}** container instance{} in ECS cluster {} ({}, account {}). ECS cannot \
+             start or stop tasks there; a fresh check confirmed each agent is still \
+             disconnected after the grace period.\n",
+            self.headline(),
+            plural(n),
+            markdown_link(c.name(), console::cluster(c).as_deref()),
+            c.region(),
+            c.account()
+        );
+        const LISTED: usize = 20;
+        for i in self.instances.iter().take(LISTED) {
+            let mut facts = vec![match i.node_id.kind() {
+                NodeKind::Ec2 => "EC2".to_owned(),
+                NodeKind::Anywhere => "ECS Anywhere".to_owned(),
+            }];
+            facts.extend(i.instance_type.clone());
+            facts.extend(i.availability_zone.clone());
+            let since = i
+                .disconnected_since
+                .map(|t| format!(", down {}", human_duration(self.checked_at - t)))
+                .unwrap_or_default();
+            let _ = write!(
+                description,
+                "\n• {} ({}): **{}**{since}, node {}",
+                markdown_link(
+                    &format!("`{}`", i.node_id),
+                    console::node(c, &i.node_id).as_deref()
+                ),
+                facts.join(", "),
+                i.kind.as_str(),
+                i.node_state
+            );
+        }
+        if n > LISTED {
+            let _ = write!(description, "\n…and {} more", n - LISTED);
+        }
+        let mut keywords = vec![c.name().to_owned()];
+        keywords.extend(self.kinds().iter().map(|k| k.as_str().to_owned()));
+        ChatMessage {
+            title: format!(
+                "{} · {}{}: {n} instance{} in {}",
+                severity_badge(self.severity(), false),
+                if self.reminder {
+                    "Reminder, still down - "
+                } else {
+                    ""
+                },
+                self.headline(),
+                plural(n),
+                c.name()
+            ),
+            description,
+            next_steps: self.next_steps().into_iter().map(str::to_owned).collect(),
+            keywords,
+            thread_id: thread_id(c),
+            summary: self.subject(),
+            event_type: if self.reminder {
+                "agent-reminder"
+            } else {
+                "agent-alert"
+            }
+            .to_owned(),
+            related_resources: self
+                .instances
+                .iter()
+                .map(|i| i.container_instance_arn.clone())
+                .collect(),
+            additional_context: chat_context(c, self.instances.iter().map(|i| &i.node_id)),
+        }
     }
 
     /// The machine-readable document (schema in the README), every instance in detail.
@@ -395,7 +482,42 @@ impl ClusterAlert {
                 .collect(),
             subject: self.subject(),
             message: self.sns_message()?,
+            chat: self.chat(),
         })
+    }
+}
+
+/// One thread per cluster for the agent monitor: an alert, its reminders and its RESOLVED
+/// (which may close instances of several alerts at once) read as one conversation.
+pub(crate) fn thread_id(cluster: &ClusterArn) -> String {
+    format!(
+        "ecs-sentinel-agent-{}-{}-{}",
+        cluster.account(),
+        cluster.region(),
+        cluster.name()
+    )
+}
+
+/// What the channel's custom actions read: the cluster and the nodes (EC2 instance ids and
+/// ECS Anywhere managed instance ids, comma-separated, as `aws ssm send-command` takes them).
+pub(crate) fn chat_context<'a>(
+    cluster: &ClusterArn,
+    nodes: impl Iterator<Item = &'a NodeId>,
+) -> Vec<(String, String)> {
+    let ids: Vec<String> = nodes.map(|n| n.to_string()).collect();
+    vec![
+        ("Monitor".into(), "agent".into()),
+        ("ClusterName".into(), cluster.name().to_owned()),
+        ("Region".into(), cluster.region().to_owned()),
+        ("InstanceIds".into(), ids.join(",")),
+    ]
+}
+
+/// `[text](url)`, or the text alone when there is no link.
+pub(crate) fn markdown_link(text: &str, url: Option<&str>) -> String {
+    match url {
+        Some(url) => format!("[{text}]({url})"),
+        None => text.to_owned(),
     }
 }
 

@@ -1,11 +1,15 @@
 //! The RESOLVED notice: one per cluster per batch, for every episode that ended, saying how
 //! long each agent was down, why the episode ended, and what was done about it.
 
-use crate::alert::{console, describe_remediations, ActionDoc, ClusterDoc, SCHEMA_VERSION};
+use crate::alert::{
+    chat_context, console, describe_remediations, markdown_link, thread_id, ActionDoc, ClusterDoc,
+    SCHEMA_VERSION,
+};
 use crate::episode::{Episode, Notice, Resolution};
 use crate::node::{NodeId, NodeKind};
 use crate::remediation::Outcome;
 use chrono::{DateTime, Utc};
+use sentinel_core::chat::{severity_badge, ChatMessage};
 use sentinel_core::notification::{
     fit_sns_message, human_duration, plural, sns_message, subject_with, Monitor, Notification,
     Severity, SNS_MESSAGE_MAX_BYTES,
@@ -167,6 +171,61 @@ impl ClusterResolved {
         })
     }
 
+    /// The chat rendering: in the cluster's thread, how long each agent was down and why the
+    /// episode ended.
+    pub fn chat(&self) -> ChatMessage {
+        let c = &self.cluster_arn;
+        let n = self.episodes.len();
+        let mut description = format!(
+            "{n} ECS agent alert{} closed in cluster {} ({}, account {}).\n",
+            plural(n),
+            markdown_link(c.name(), console::cluster(c).as_deref()),
+            c.region(),
+            c.account()
+        );
+        const LISTED: usize = 20;
+        for e in self.episodes.iter().take(LISTED) {
+            let _ = write!(
+                description,
+                "\n• `{}`: {} after {}{}",
+                e.node_id,
+                e.resolution
+                    .as_ref()
+                    .map(Resolution::describe)
+                    .unwrap_or_else(|| "closed".into()),
+                human_duration(e.downtime(self.checked_at)),
+                if auto_remediated(e) {
+                    " (auto-remediated)"
+                } else {
+                    ""
+                }
+            );
+        }
+        if n > LISTED {
+            let _ = write!(description, "\n…and {} more", n - LISTED);
+        }
+        ChatMessage {
+            title: format!(
+                "{} · ECS agents back: {n} instance{} in {}",
+                severity_badge(Severity::Info, true),
+                plural(n),
+                c.name()
+            ),
+            description,
+            next_steps: Vec::new(),
+            keywords: vec![c.name().to_owned(), "resolved".to_owned()],
+            thread_id: thread_id(c),
+            summary: self.subject(),
+            event_type: "agent-resolved".to_owned(),
+            related_resources: self
+                .episodes
+                .iter()
+                .map(|e| e.container_instance_arn.clone())
+                .collect(),
+            additional_context: chat_context(c, self.episodes.iter().map(|e| &e.node_id)),
+        }
+    }
+
     /// The message to send: one per cluster, `kind` = `["resolved"]`, `severity` = `info`.
     pub fn notification(&self) -> Result<Notification, serde_json::Error> {
         Ok(Notification {
@@ -183,6 +242,7 @@ impl ClusterResolved {
                 .collect(),
             subject: self.subject(),
             message: self.sns_message()?,
+            chat: self.chat(),
         })
     }
 }
@@ -263,6 +323,96 @@ mod tests {
             remediations: vec![],
             version: 3,
         }
+    }
+
+    /// The alert, reminder and RESOLVED of one cluster's agents as chat documents: each
+    /// valid against the custom notification schema, all in one thread, with the ids the
+    /// "Restart agent" button reads.
+    #[test]
+    fn chat_renderings_are_valid_and_share_the_clusters_thread() {
+        use crate::alert::{AffectedInstance, ClusterAlert};
+        use sentinel_core::chat::validate;
+        let cluster = ClusterArn::parse("arn:aws:ecs:us-east-1:1:cluster/payments").unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap();
+        let affected = |node: &str, kind| AffectedInstance {
+            kind,
+            container_instance_arn: format!("arn:aws:ecs:us-east-1:1:container-instance/c/{node}"),
+            node_id: NodeId::parse(node).unwrap(),
+            instance_type: Some("m7g.large".into()),
+            availability_zone: Some("us-east-1a".into()),
+            agent_version: Some("1.82.0".into()),
+            node_state: "running".into(),
+            platform: None,
+            disconnected_since: Some(at - TimeDelta::minutes(7)),
+            remediations: vec![],
+        };
+        let mut alert = ClusterAlert {
+            cluster_arn: cluster.clone(),
+            checked_at: at,
+            instances: vec![
+                affected("i-0a", AlertKind::AgentDisconnected),
+                affected("mi-0123456789abcdef0", AlertKind::NodeUnreachable),
+            ],
+            reminder: false,
+        };
+        let first = alert.notification().unwrap().chat.document();
+        alert.reminder = true;
+        let reminder = alert.notification().unwrap().chat.document();
+        let resolved = ClusterResolved {
+            cluster_arn: cluster,
+            checked_at: at,
+            episodes: vec![episode("i-0a", Resolution::AgentReconnected, 30)],
+        }
+        .notification()
+        .unwrap()
+        .chat
+        .document();
+        for doc in [&first, &reminder, &resolved] {
+            assert_eq!(validate(doc), Ok(()), "{doc:#}");
+            assert_eq!(
+                doc["metadata"]["threadId"],
+                "ecs-sentinel-agent-1-us-east-1-payments"
+            );
+            assert_eq!(
+                doc["metadata"]["additionalContext"]["ClusterName"],
+                "payments"
+            );
+            assert_eq!(doc["metadata"]["additionalContext"]["Monitor"], "agent");
+        }
+        assert_eq!(
+            first["content"]["title"],
+            "🔴 CRITICAL · ECS agent disconnected or node unreachable: 2 instances in payments"
+        );
+        assert_eq!(first["metadata"]["eventType"], "agent-alert");
+        assert_eq!(
+            first["metadata"]["additionalContext"]["InstanceIds"],
+            "i-0a,mi-0123456789abcdef0"
+        );
+        assert_eq!(
+            first["content"]["nextSteps"].as_array().map(Vec::len),
+            Some(2)
+        );
+        assert_eq!(
+            first["content"]["keywords"],
+            serde_json::json!(["payments", "agent-disconnected", "node-unreachable"])
+        );
+        assert!(reminder["content"]["title"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Reminder, still down"));
+        assert_eq!(reminder["metadata"]["eventType"], "agent-reminder");
+        assert_eq!(
+            resolved["content"]["title"],
+            "✅ RESOLVED · ECS agents back: 1 instance in payments"
+        );
+        assert_eq!(resolved["metadata"]["eventType"], "agent-resolved");
+        let description = resolved["content"]["description"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            description.contains("• `i-0a`: ") && description.ends_with(" after 30 min"),
+            "{description}"
+        );
     }
 
     #[test]

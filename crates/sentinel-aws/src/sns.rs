@@ -4,10 +4,21 @@ use crate::AwsError;
 use aws_sdk_sns::types::MessageAttributeValue;
 use sentinel_core::notification::{Attribute, Notification};
 
+/// What one Publish carries.
+enum Body<'a> {
+    /// The alert topic's message: a subject and one body per protocol (email text, JSON for
+    /// the rest), sent with `MessageStructure=json`.
+    PerProtocol { subject: &'a str, message: &'a str },
+    /// The chat document as is: chat channels render the raw JSON.
+    Raw(&'a str),
+}
+
 #[derive(Debug, Clone)]
 pub struct SnsNotifier {
     client: aws_sdk_sns::Client,
     topic_arn: String,
+    /// The chat topic (Amazon Q Developer in chat applications), when chat is on.
+    chat_topic_arn: Option<String>,
 }
 
 impl SnsNotifier {
@@ -15,33 +26,65 @@ impl SnsNotifier {
         SnsNotifier {
             client,
             topic_arn: topic_arn.into(),
+            chat_topic_arn: None,
         }
     }
 
-    /// Publishes one message (subject, per-protocol body, filter attributes); returns the
-    /// SNS message id.
+    /// Also publishes every notification's chat rendering to `chat_topic_arn`.
+    pub fn with_chat_topic(mut self, chat_topic_arn: Option<String>) -> Self {
+        self.chat_topic_arn = chat_topic_arn;
+        self
+    }
+
+    /// Publishes one message (subject, per-protocol body, filter attributes) to the alert
+    /// topic and, with chat on, its chat document to the chat topic (same attributes);
+    /// returns the alert topic's message id.
+    ///
+    /// The alert topic's message is the notice of record: once it is sent, a failed chat
+    /// publish is logged, not returned, so a redelivery never sends the email twice.
     pub async fn publish(&self, notification: &Notification) -> Result<String, AwsError> {
-        self.send(
-            &notification.subject,
-            &notification.message,
-            notification.attributes(),
-        )
-        .await
+        let id = self
+            .send(
+                &self.topic_arn,
+                Body::PerProtocol {
+                    subject: &notification.subject,
+                    message: &notification.message,
+                },
+                notification.attributes(),
+            )
+            .await?;
+        if let Some(chat_topic) = &self.chat_topic_arn {
+            let document = notification.chat.document().to_string();
+            if let Err(error) = self
+                .send(chat_topic, Body::Raw(&document), notification.attributes())
+                .await
+            {
+                tracing::error!(
+                    chat_topic = %chat_topic,
+                    notice = ?notification.notice,
+                    cluster = notification.cluster.name(),
+                    %error,
+                    "chat publish failed; the alert topic's message went out"
+                );
+            }
+        }
+        Ok(id)
     }
 
     async fn send(
         &self,
-        subject: &str,
-        message: &str,
+        topic_arn: &str,
+        body: Body<'_>,
         attributes: Vec<Attribute>,
     ) -> Result<String, AwsError> {
-        let mut request = self
-            .client
-            .publish()
-            .topic_arn(&self.topic_arn)
-            .subject(subject)
-            .message_structure("json")
-            .message(message);
+        let request = self.client.publish().topic_arn(topic_arn);
+        let mut request = match body {
+            Body::PerProtocol { subject, message } => request
+                .subject(subject)
+                .message_structure("json")
+                .message(message),
+            Body::Raw(message) => request.message(message),
+        };
         for attribute in attributes {
             let value = MessageAttributeValue::builder()
                 .data_type(attribute.data_type)

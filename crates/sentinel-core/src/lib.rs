@@ -12,6 +12,7 @@
 //! - [`notification`]: the message every monitor sends, its SNS attributes and size rules.
 
 pub mod cache;
+pub mod chat;
 pub mod clock;
 pub mod emf;
 pub mod event;

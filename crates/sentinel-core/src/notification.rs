@@ -7,6 +7,7 @@
 //! Also the rendering rules all monitors keep: SNS's subject limit (100 printable ASCII
 //! characters) and message limit (a storm's message is shortened, never dropped).
 
+use crate::chat::ChatMessage;
 use crate::notice::Notice;
 use crate::ClusterArn;
 use serde::Serialize;
@@ -80,6 +81,8 @@ pub struct Notification {
     pub subject: String,
     /// The SNS `Message` for `MessageStructure=json` ([`sns_message`]).
     pub message: String,
+    /// The chat rendering, published to the chat topic when there is one.
+    pub chat: ChatMessage,
 }
 
 impl Notification {
@@ -230,6 +233,7 @@ mod tests {
             about: vec![],
             subject: "s".into(),
             message: "{}".into(),
+            chat: ChatMessage::default(),
         };
         let attributes: Vec<(&str, &str, String)> = n
             .attributes()

@@ -114,6 +114,15 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         Ok(arn)
     }
 
+    /// An SNS topic ARN that may be unset or empty (the template passes "" when the feature
+    /// is off).
+    pub fn optional_topic_arn(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
+        match self.get(name).filter(|v| !v.trim().is_empty()) {
+            None => Ok(None),
+            Some(_) => self.topic_arn(name, "").map(Some),
+        }
+    }
+
     /// An SQS queue URL, required.
     pub fn queue_url(&self, name: &'static str, help: &'static str) -> Result<String, ConfigError> {
         let url = self.required(name, help)?;
@@ -145,6 +154,8 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     }
 }
 
+/// The chat topic every notifying function also publishes its chat documents to (optional).
+pub const CHAT_TOPIC_ARN: &str = "CHAT_TOPIC_ARN";
 pub const MONITOR_ALL_CLUSTERS: &str = "MONITOR_ALL_CLUSTERS";
 pub const MONITORING_TAG_KEY: &str = "MONITORING_TAG_KEY";
 pub const MONITORING_TAG_VALUE: &str = "MONITORING_TAG_VALUE";

@@ -9,6 +9,7 @@ use crate::classify::{FailureKind, Recovery};
 use crate::episode::{FailureSample, TaskEpisode};
 use crate::event::Owner;
 use chrono::{DateTime, Utc};
+use sentinel_core::chat::{severity_badge, ChatMessage};
 use sentinel_core::notice::Notice;
 use sentinel_core::notification::{
     console_url, fit_sns_message, human_duration, plural, sns_message, subject_around,
@@ -315,6 +316,172 @@ impl TaskMessage {
         )
     }
 
+    /// One thread per episode: its alert, reminders and RESOLVED share the owner and the
+    /// time the episode opened; the next episode of the same service starts a new thread.
+    fn thread_id(&self) -> String {
+        let key = &self.episode.key;
+        let (what, name) = match &key.owner {
+            Owner::Service(name) => ("service", name),
+            Owner::Family(name) => ("family", name),
+        };
+        format!(
+            "ecs-sentinel-tasks-{}-{}-{}-{what}-{name}-{}",
+            key.cluster.account(),
+            key.cluster.region(),
+            key.cluster.name(),
+            self.episode.state.first_seen_at.timestamp()
+        )
+    }
+
+    /// The chat rendering: severity, service, count and kind as the title; the counts by
+    /// kind, the latest reason and exit codes, and console links as markdown; what usually
+    /// fixes the kind as the next step; the ids a "Show stopped tasks" button needs.
+    pub fn chat(&self) -> ChatMessage {
+        let e = &self.episode;
+        let c = &e.key.cluster;
+        let resolved = self.notice == Notice::Resolved;
+        let mut description = match self.notice {
+            Notice::Resolved => format!(
+                "**{}** in cluster **{}** ({}) is healthy again: {}. It had {} over {}.\n",
+                self.what(),
+                self.cluster_name(),
+                c.region(),
+                self.resolution_text(),
+                self.count(),
+                human_duration(e.state.duration(self.checked_at))
+            ),
+            _ => format!(
+                "**{}** in cluster **{}** ({}): {} since {}{}.\n",
+                self.what(),
+                self.cluster_name(),
+                c.region(),
+                self.count(),
+                clock(e.state.first_seen_at),
+                if self.notice == Notice::Reminder {
+                    format!(
+                        ", {} new since the last message",
+                        e.failures - e.failures_notified
+                    )
+                } else {
+                    String::new()
+                }
+            ),
+        };
+        for (kind, n) in &e.by_kind {
+            let _ = write!(description, "\n• `{}`: {n}", kind.as_str());
+        }
+        if let (false, Some(latest)) = (resolved, e.samples.last()) {
+            if let Some(reason) = &latest.reason {
+                let _ = write!(description, "\n\nLatest: {reason}");
+            }
+            for container in &latest.containers {
+                let _ = write!(
+                    description,
+                    "\n`{}` exit {}{}",
+                    container.name,
+                    container
+                        .exit_code
+                        .map_or_else(|| "-".to_owned(), |code| code.to_string()),
+                    container
+                        .reason
+                        .as_deref()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
+                );
+            }
+        }
+        if let (false, Some(tail)) = (resolved, &self.log_tail) {
+            let last: Vec<&String> = tail.lines.iter().rev().take(5).rev().collect();
+            if !last.is_empty() {
+                let _ = write!(
+                    description,
+                    "\n\nLast log lines of `{}`:\n```",
+                    tail.container
+                );
+                for line in last {
+                    let _ = write!(description, "\n{line}");
+                }
+                description.push_str("\n```");
+            }
+        }
+        let links: Vec<String> = self
+            .links()
+            .into_iter()
+            .map(|(what, url)| format!("[{what}]({url})"))
+            .collect();
+        if !links.is_empty() {
+            let _ = write!(description, "\n\n{}", links.join(" · "));
+        }
+        let mut keywords = vec![self.cluster_name().to_owned()];
+        let (Owner::Service(name) | Owner::Family(name)) = &e.key.owner;
+        keywords.push(name.clone());
+        if resolved {
+            keywords.push("resolved".into());
+        } else {
+            keywords.extend(e.by_kind.keys().map(|k| k.as_str().to_owned()));
+        }
+        let mut context = vec![
+            ("Monitor".to_owned(), "tasks".to_owned()),
+            ("ClusterName".to_owned(), self.cluster_name().to_owned()),
+            ("Region".to_owned(), c.region().to_owned()),
+        ];
+        match &e.key.owner {
+            Owner::Service(name) => context.push(("ServiceName".into(), name.clone())),
+            Owner::Family(name) => context.push(("TaskFamily".into(), name.clone())),
+        }
+        ChatMessage {
+            title: match self.notice {
+                Notice::Resolved => format!(
+                    "{} · {} in {}: {}",
+                    severity_badge(Severity::Info, true),
+                    self.what(),
+                    self.cluster_name(),
+                    self.resolution_text()
+                ),
+                _ => format!(
+                    "{} · {}{} in {}: {} - {}",
+                    severity_badge(self.severity(), false),
+                    if self.notice == Notice::Reminder {
+                        "Reminder - "
+                    } else {
+                        ""
+                    },
+                    self.what(),
+                    self.cluster_name(),
+                    self.count(),
+                    self.kind().as_str()
+                ),
+            },
+            description,
+            next_steps: if resolved {
+                Vec::new()
+            } else {
+                vec![format!(
+                    "What usually fixes {}: {}.",
+                    self.kind().as_str(),
+                    self.kind().advice()
+                )]
+            },
+            keywords,
+            thread_id: self.thread_id(),
+            summary: self.subject(),
+            event_type: if resolved {
+                "task-resolved"
+            } else {
+                "task-alert"
+            }
+            .to_owned(),
+            related_resources: e
+                .samples
+                .iter()
+                .rev()
+                .filter_map(|s| s.task_arn.clone())
+                .take(20)
+                .collect(),
+            additional_context: context,
+        }
+    }
+
     /// The message to send: `monitor` = `tasks`, with the `service` attribute for services.
     pub fn notification(&self) -> Result<Notification, serde_json::Error> {
         Ok(Notification {
@@ -338,6 +505,7 @@ impl TaskMessage {
             about: vec![self.episode.key.as_key()],
             subject: self.subject(),
             message: self.sns_message()?,
+            chat: self.chat(),
         })
     }
 }
@@ -535,6 +703,120 @@ mod tests {
             checked_at: t(9),
             log_tail: None,
         }
+    }
+
+    /// Every notice of a service episode as a chat document: valid against the custom
+    /// notification schema, in one thread that the next episode does not share, with the
+    /// ids the "Show stopped tasks" button reads; a task family's too.
+    #[test]
+    fn chat_renderings_are_valid_and_an_episode_keeps_its_thread() {
+        use sentinel_core::chat::validate;
+        let api = || episode(Owner::Service("api".into()), 37, 0);
+        let mut with_tail = message(api(), Notice::Alert);
+        with_tail.log_tail = Some(LogTail {
+            container: "app".into(),
+            log_group: "/ecs/api".into(),
+            log_stream: "ecs/app/1".into(),
+            lines: (1..=8).map(|n| format!("line {n}")).collect(),
+        });
+        let alert = with_tail.notification().unwrap().chat.document();
+        let mut later = api();
+        later.failures_notified = 37;
+        later.failures = 50;
+        let reminder = message(later, Notice::Reminder)
+            .notification()
+            .unwrap()
+            .chat
+            .document();
+        let mut done = api();
+        done.resolution = Some(Recovery::SteadyState);
+        let resolved = message(done, Notice::Resolved)
+            .notification()
+            .unwrap()
+            .chat
+            .document();
+        for doc in [&alert, &reminder, &resolved] {
+            assert_eq!(validate(doc), Ok(()), "{doc:#}");
+            assert_eq!(doc["metadata"]["threadId"], alert["metadata"]["threadId"]);
+            assert_eq!(doc["metadata"]["additionalContext"]["ServiceName"], "api");
+            assert_eq!(doc["metadata"]["additionalContext"]["ClusterName"], "prod");
+            assert_eq!(doc["metadata"]["additionalContext"]["Monitor"], "tasks");
+        }
+        assert_eq!(
+            alert["metadata"]["threadId"],
+            format!(
+                "ecs-sentinel-tasks-123456789012-us-east-1-prod-service-api-{}",
+                t(0).timestamp()
+            )
+        );
+        assert_eq!(
+            alert["content"]["title"],
+            "🟠 HIGH · api in prod: 37 tasks failed - out-of-memory"
+        );
+        assert_eq!(
+            alert["content"]["keywords"],
+            serde_json::json!(["prod", "api", "out-of-memory", "container-exit"])
+        );
+        let description = alert["content"]["description"].as_str().unwrap_or_default();
+        assert!(
+            description.contains("• `out-of-memory`: 35"),
+            "{description}"
+        );
+        assert!(
+            description.contains("`app` exit 137: OutOfMemoryError"),
+            "{description}"
+        );
+        assert!(
+            description.contains("```\nline 4\nline 5\nline 6\nline 7\nline 8\n```"),
+            "the last five log lines: {description}"
+        );
+        assert!(description.contains("[Service events](https://console.aws.amazon.com/ecs/v2/clusters/prod/services/api/events?region=us-east-1)"));
+        assert!(alert["content"]["nextSteps"][0]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("What usually fixes out-of-memory:"));
+        assert!(reminder["content"]["title"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Reminder - api in prod: 50 tasks failed"));
+        assert_eq!(
+            resolved["content"]["title"],
+            "✅ RESOLVED · api in prod: steady state"
+        );
+        assert_eq!(resolved["content"]["nextSteps"], serde_json::json!([]));
+        assert_eq!(resolved["metadata"]["eventType"], "task-resolved");
+
+        let mut next = api();
+        next.state.first_seen_at = t(600);
+        let next = message(next, Notice::Alert)
+            .notification()
+            .unwrap()
+            .chat
+            .document();
+        assert_ne!(
+            next["metadata"]["threadId"], alert["metadata"]["threadId"],
+            "a new episode, a new thread"
+        );
+
+        let family = message(
+            episode(Owner::Family("nightly".into()), 3, 0),
+            Notice::Alert,
+        )
+        .notification()
+        .unwrap()
+        .chat
+        .document();
+        assert_eq!(validate(&family), Ok(()));
+        assert_eq!(
+            family["metadata"]["additionalContext"]["TaskFamily"],
+            "nightly"
+        );
+        assert!(
+            family["metadata"]["additionalContext"]
+                .get("ServiceName")
+                .is_none(),
+            "no Show stopped tasks button without a service"
+        );
     }
 
     #[test]

@@ -7,7 +7,9 @@ use sentinel_core::MonitoringPolicy;
 use sentinel_lambda::Env;
 use std::time::Duration;
 
-pub use sentinel_lambda::env::{MONITORING_TAG_KEY, MONITORING_TAG_VALUE, MONITOR_ALL_CLUSTERS};
+pub use sentinel_lambda::env::{
+    CHAT_TOPIC_ARN, MONITORING_TAG_KEY, MONITORING_TAG_VALUE, MONITOR_ALL_CLUSTERS,
+};
 pub use sentinel_lambda::ConfigError;
 
 pub const ALERT_TOPIC_ARN: &str = "ALERT_TOPIC_ARN";
@@ -21,6 +23,7 @@ pub const TAG_CACHE_TTL_SECONDS: &str = "TAG_CACHE_TTL_SECONDS";
 /// Every variable the function reads (besides the standard AWS_* ones the SDK reads).
 pub const VARIABLES: &[&str] = &[
     ALERT_TOPIC_ARN,
+    CHAT_TOPIC_ARN,
     ALERT_TABLE_NAME,
     DEAD_LETTER_QUEUE_URL,
     MONITOR_ALL_CLUSTERS,
@@ -44,6 +47,8 @@ const NOTICE_LEASE: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub alert_topic_arn: String,
+    /// The chat topic, when chat notifications are on.
+    pub chat_topic_arn: Option<String>,
     /// The shared alert table: task episodes are keyed `tasks#…`.
     pub alert_table_name: String,
     pub dead_letter_queue_url: String,
@@ -74,6 +79,7 @@ impl Config {
             "a whole number of hours (0 switches reminders off)",
         )?;
         Ok(Config {
+            chat_topic_arn: env.optional_topic_arn(CHAT_TOPIC_ARN)?,
             alert_topic_arn: env.topic_arn(
                 ALERT_TOPIC_ARN,
                 "set it to the ARN of the SNS topic that receives alerts",

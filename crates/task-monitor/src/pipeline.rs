@@ -152,10 +152,10 @@ impl TaskMonitor {
                     clients.dynamodb,
                     &config.alert_table_name,
                 )),
-                notifier: Arc::new(sentinel_aws::SnsNotifier::new(
-                    clients.sns,
-                    &config.alert_topic_arn,
-                )),
+                notifier: Arc::new(
+                    sentinel_aws::SnsNotifier::new(clients.sns, &config.alert_topic_arn)
+                        .with_chat_topic(config.chat_topic_arn.clone()),
+                ),
                 logs: Arc::new(ContainerLogs::new(clients.ecs, clients.logs)),
             },
             DeadLetterQueue::new(clients.sqs, &config.dead_letter_queue_url),

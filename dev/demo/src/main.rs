@@ -141,6 +141,11 @@ async fn run(grace_seconds: u64) -> anyhow::Result<()> {
         ),
     );
     let archive = archive::Archive::set_up(&t, &sdk, &stack, &facts).await?;
+    let chat = chat_topic(&sdk, &stack).await?;
+    t.say(
+        "chat",
+        "ChatNotifications=Enabled: every notification also goes to a chat topic as an Amazon Q Developer custom notification (a queue stands in for the Slack channel)",
+    );
 
     let fleet = Fleet::new(&emulator, &sdk);
     fleet
@@ -173,7 +178,7 @@ async fn run(grace_seconds: u64) -> anyhow::Result<()> {
     let sandbox = sandbox.first().context("sandbox instance")?;
     let monitor = Monitor::new(
         Clients::from_sdk_config(&sdk),
-        demo_config(&stack, grace_seconds)?,
+        demo_config(&stack, &chat, grace_seconds)?,
     )?;
     let delay_poller =
         QueuePoller::new(stack.sqs.clone(), &delay.url, &delay.arn, REGION).wait_seconds(2);
@@ -248,10 +253,12 @@ async fn run(grace_seconds: u64) -> anyhow::Result<()> {
     )
     .await?;
     print_calls(&emulator)?;
+    show_chat(&t, &chat).await?;
 
     // ── Act 2 ──
     t.act("act 2: an alerted agent comes back");
     recovery.agent_back(stays_down, &mut collected).await?;
+    show_chat(&t, &chat).await?;
 
     // ── Act 3 ──
     t.act("act 3: an event is lost, the sweep finds it");
@@ -299,6 +306,7 @@ async fn run(grace_seconds: u64) -> anyhow::Result<()> {
     collected
         .metrics
         .extend(second.metrics.iter().map(|m| m.to_emf()));
+    show_chat(&t, &chat).await?;
 
     // ── Act 4 ──
     t.act("act 4: a service crash-loops, its deployment fails, it recovers (task monitor)");
@@ -309,9 +317,11 @@ async fn run(grace_seconds: u64) -> anyhow::Result<()> {
         stack: &stack,
         facts: &facts,
         visibility: VISIBILITY,
+        chat_topic: &chat.topic_arn,
     }
     .run(&mut collected)
     .await?;
+    show_chat(&t, &chat).await?;
 
     // ── Act 5 ──
     t.act("act 5: what ECS forgets in an hour, kept (event archive, fleet recorder, operator commands)");
@@ -456,11 +466,72 @@ fn print_calls(emulator: &Emulator) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A chat topic with a queue subscribed, standing in for a Slack channel.
+async fn chat_topic(sdk: &aws_config::SdkConfig, stack: &Stack) -> anyhow::Result<Stack> {
+    let topic = aws_sdk_sns::Client::new(sdk)
+        .create_topic()
+        .name("ecs-sentinel-chat")
+        .send()
+        .await
+        .context("creating the chat topic")?
+        .topic_arn()
+        .unwrap_or_default()
+        .to_owned();
+    Ok(Stack::adopt(
+        sdk,
+        "ecs-sentinel-chat",
+        topic,
+        stack.dead_letter_url.clone(),
+        stack.table_name.clone(),
+    )
+    .await?)
+}
+
+/// The act's chat messages: how many, and the first one as a chat channel renders it.
+async fn show_chat(t: &Timeline, chat: &Stack) -> anyhow::Result<()> {
+    let messages = chat.drain_inbox().await?;
+    let Some(first) = messages.first() else {
+        t.say("chat", "no chat message in this act");
+        return Ok(());
+    };
+    let doc = &first.document;
+    sentinel_core::chat::validate(doc).map_err(anyhow::Error::msg)?;
+    t.say(
+        "chat",
+        format!(
+            "{} chat message{} (custom notifications); the first, as the channel shows it:",
+            messages.len(),
+            if messages.len() == 1 { "" } else { "s" }
+        ),
+    );
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    println!("{INDENT}┃ {}", text(&doc["content"]["title"]));
+    for line in text(&doc["content"]["description"]).lines() {
+        println!("{INDENT}┃ {line}");
+    }
+    for step in doc["content"]["nextSteps"].as_array().into_iter().flatten() {
+        println!("{INDENT}┃ → {}", text(step));
+    }
+    let keywords: Vec<String> = doc["content"]["keywords"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(text)
+        .collect();
+    println!(
+        "{INDENT}┃ [{}]  thread {}",
+        keywords.join("] ["),
+        text(&doc["metadata"]["threadId"])
+    );
+    Ok(())
+}
+
 /// The demo monitors tagged clusters only, so the untagged sandbox shows a skip, and runs
 /// remediation (restart-agent) as a dry run.
-fn demo_config(stack: &Stack, grace_seconds: u64) -> anyhow::Result<Config> {
+fn demo_config(stack: &Stack, chat: &Stack, grace_seconds: u64) -> anyhow::Result<Config> {
     let env: HashMap<&str, String> = HashMap::from([
         (config::ALERT_TOPIC_ARN, stack.topic_arn.clone()),
+        (config::CHAT_TOPIC_ARN, chat.topic_arn.clone()),
         (config::DEAD_LETTER_QUEUE_URL, stack.dead_letter_url.clone()),
         (config::ALERT_TABLE_NAME, stack.table_name.clone()),
         (config::GRACE_PERIOD_SECONDS, grace_seconds.to_string()),

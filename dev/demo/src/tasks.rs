@@ -35,6 +35,8 @@ pub struct TaskAct<'a> {
     pub stack: &'a Stack,
     pub facts: &'a TemplateFacts,
     pub visibility: Duration,
+    /// The chat topic (ChatNotifications=Enabled).
+    pub chat_topic: &'a str,
 }
 
 impl TaskAct<'_> {
@@ -135,6 +137,7 @@ impl TaskAct<'_> {
         use task_monitor::config::*;
         let env: HashMap<&str, String> = HashMap::from([
             (ALERT_TOPIC_ARN, self.stack.topic_arn.clone()),
+            (CHAT_TOPIC_ARN, self.chat_topic.to_owned()),
             (ALERT_TABLE_NAME, self.stack.table_name.clone()),
             (DEAD_LETTER_QUEUE_URL, self.stack.dead_letter_url.clone()),
             (MONITOR_ALL_CLUSTERS, "false".to_owned()),

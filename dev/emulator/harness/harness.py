@@ -4,9 +4,10 @@
 moto (pinned in requirements.txt) does the AWS work. The layer in front of it adds only
 what moto lacks and what tests need (see README.md): a per-operation call counter, fault
 injection, flipping a container instance's agentConnected, ECS Anywhere (`mi-…`)
-container instances and SSM DescribeInstanceInformation for them, and two fixes to what
-moto's CloudFormation creates (Lambda environment values as strings, role policies as JSON). The control API lives
-under /_harness/ and is never counted or faulted.
+container instances and SSM DescribeInstanceInformation for them, two fixes to what
+moto's CloudFormation creates (Lambda environment values as strings, role policies as JSON),
+and CloudWatch over the RPC v2 CBOR protocol the current SDKs speak (moto reads only query
+and JSON there). The control API lives under /_harness/ and is never counted or faulted.
 
 Usage: harness.py --port 0   prints `READY <port>` on stdout once it accepts connections.
 """
@@ -14,9 +15,11 @@ Usage: harness.py --port 0   prints `READY <port>` on stdout once it accepts con
 import argparse
 import base64
 import contextlib
+import gzip
 import io
 import json
 import logging
+import os
 import random
 import signal
 import socket
@@ -25,11 +28,15 @@ import threading
 import time
 import uuid
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs
 
+import cbor2
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.exceptions import ServiceException
 from moto.awslambda.models import LambdaFunction
-from moto.iam.models import Role
+from moto.cloudwatch.models import Statistics, cloudwatch_backends
+from moto.iam.models import Role, get_account_id_from
 from moto.core.utils import utcnow
 from moto.ecs.models import ContainerInstance, EC2ContainerServiceBackend, Task, ecs_backends
 from moto.events.models import Archive, EventBus
@@ -64,6 +71,14 @@ ERROR_CODES = {
 }
 FAULT_KINDS = ("throttle", "server_error", "latency", "reset", "lost_answer")
 
+# Smithy RPC v2 CBOR: what the current AWS SDKs speak to CloudWatch. The request names the
+# protocol in a header and the operation in its path, /service/<Service>/operation/<Op>.
+CBOR_PROTOCOL = "rpc-v2-cbor"
+# Services that are `awsQueryCompatible`: their SDKs take the error code from the
+# x-amzn-query-error header (`<query code>;Sender|Receiver`), the code the old query
+# protocol had, and match modelled errors on it (CloudWatch: InvalidParameterValue, ...).
+QUERY_COMPATIBLE_CBOR_SERVICES = {"monitoring"}
+
 
 class HarnessError(Exception):
     """A bad control request: becomes `{"error": ...}` with the given HTTP status."""
@@ -84,6 +99,20 @@ class AwsError(Exception):
 # --------------------------------------------------------------------------- requests
 
 
+def sigv4_scope(environ):
+    """Return (access key, region, service) from the SigV4 credential scope, or empty strings.
+
+    Every SDK signs its requests, and the scope is the only place that names the service
+    and region here: the Host header is just 127.0.0.1.
+    """
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    if "Credential=" in auth:
+        scope = auth.split("Credential=", 1)[1].split(",", 1)[0].split("/")
+        if len(scope) == 5:
+            return scope[0], scope[2], scope[3].lower()
+    return "", "", ""
+
+
 def identify(environ, body):
     """Return (service, operation, protocol) of an AWS request.
 
@@ -91,12 +120,17 @@ def identify(environ, body):
     sends and the Host header is just 127.0.0.1 here.
     """
     target = environ.get("HTTP_X_AMZ_TARGET", "")
-    service = ""
-    auth = environ.get("HTTP_AUTHORIZATION", "")
-    if "Credential=" in auth:
-        scope = auth.split("Credential=", 1)[1].split(",", 1)[0].split("/")
-        if len(scope) == 5:
-            service = scope[3].lower()
+    _key, _region, service = sigv4_scope(environ)
+    if environ.get("HTTP_SMITHY_PROTOCOL", "").lower() == CBOR_PROTOCOL:
+        # RPC v2 CBOR (CloudWatch) has neither X-Amz-Target nor an Action field: the
+        # operation is the last segment of /service/<Service>/operation/<Operation>.
+        path = environ.get("PATH_INFO", "")
+        parts = path.split("/")
+        if len(parts) == 5 and parts[1] == "service" and parts[3] == "operation" and parts[4]:
+            operation = parts[4]
+        else:
+            operation = f"{environ.get('REQUEST_METHOD')} {path}"
+        return service or "unknown", operation, CBOR_PROTOCOL
     if target:
         prefix, _, operation = target.partition(".")
         return service or TARGET_PREFIX_SERVICE.get(prefix, "unknown"), operation, "json"
@@ -131,6 +165,10 @@ def error_response(kind, service, protocol):
     message = (
         f"{'Rate exceeded' if kind == 'throttle' else 'Internal failure'} (injected by harness)"
     )
+    if protocol == CBOR_PROTOCOL:
+        # `__type` is the modelled shape, the query-compatible header the old query code
+        # (Throttling / InternalFailure), which is the code the SDK then reports.
+        return cbor_error(service, status, json_code, message, query_code)
     request_id = str(uuid.uuid4())
     headers = [("x-amzn-RequestId", request_id)]
     if protocol == "json":
@@ -203,7 +241,9 @@ class Harness:
             return self.control(environ, start_response, path[len(CONTROL_PREFIX) :])
         body = read_body(environ)
         service, operation, protocol = identify(environ, body)
-        fault = self.record_and_pick_fault(service, operation, body)
+        # CBOR bodies are binary: keep them readable for /_harness/requests as JSON.
+        text = cbor_request_as_json(environ, body) if protocol == CBOR_PROTOCOL else None
+        fault = self.record_and_pick_fault(service, operation, body, text)
         if fault is not None:
             if fault["kind"] == "latency":
                 time.sleep(fault["latency_ms"] / 1000.0)
@@ -212,12 +252,15 @@ class Harness:
             elif fault["kind"] == "lost_answer":
                 # The call takes effect in moto, then its answer is lost: the client sees
                 # an internal error and its SDK retries a call that already happened.
-                self.take_effect(environ, service, operation, body)
+                self.take_effect(environ, service, operation, body, protocol)
                 status, headers, payload = error_response("server_error", service, protocol)
                 return respond(start_response, status, headers, payload)
             else:
                 status, headers, payload = error_response(fault["kind"], service, protocol)
                 return respond(start_response, status, headers, payload)
+        if protocol == CBOR_PROTOCOL:
+            status, headers, payload = cbor_answer(environ, service, operation, body)
+            return respond(start_response, status, headers, payload)
         if service == "ssm" and operation == "DescribeInstanceInformation":
             return self.describe_instance_information(start_response, body)
         if service == "dynamodb":
@@ -243,11 +286,15 @@ class Harness:
         start_response(answer["status"], answer["headers"])
         return [payload]
 
-    def take_effect(self, environ, service, operation, body):
-        """Runs the request through moto (or the harness's own SSM) and drops the answer."""
+    def take_effect(self, environ, service, operation, body, protocol):
+        """Runs the request through moto (or the harness's own SSM or CBOR layer) and drops
+        the answer."""
         def ignore(_status, _headers, _exc_info=None):
             return lambda _data: None
 
+        if protocol == CBOR_PROTOCOL:
+            cbor_answer(environ, service, operation, body)
+            return
         if service == "ssm" and operation == "DescribeInstanceInformation":
             return
         environ["wsgi.input"] = io.BytesIO(body)
@@ -263,12 +310,14 @@ class Harness:
             if close is not None:
                 close()
 
-    def record_and_pick_fault(self, service, operation, body):
+    def record_and_pick_fault(self, service, operation, body, text=None):
+        """Counts the request, keeps its body (`text` if given, for binary bodies) and
+        returns the first fault rule that fires for it, if any."""
         with self.lock:
             key = f"{service}.{operation}"
             self.calls[key] += 1
             recent = self.requests.setdefault(key, [])
-            recent.append(body.decode("utf-8", "replace"))
+            recent.append(text if text is not None else body.decode("utf-8", "replace"))
             del recent[:-REQUESTS_KEPT]
             for rule in self.faults:
                 if rule["service"] not in ("*", service):
@@ -689,6 +738,433 @@ def respond(start_response, status, headers, payload):
     }[status]
     start_response(f"{status} {reason}", headers + [("Content-Length", str(len(payload)))])
     return [payload]
+
+
+# --------------------------------------------------------------------------- CloudWatch CBOR
+
+BASIC_STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
+METRICS_PAGE = 500  # ListMetrics answers at most 500 metrics a page, as CloudWatch does
+
+
+def cbor_answer(environ, service, operation, body):
+    """Answers one RPC v2 CBOR request as (status, headers, payload); never raises.
+
+    The current AWS SDKs speak RPC v2 CBOR to CloudWatch, and moto 5.2.5 reads CloudWatch
+    only in the query and JSON protocols. So the harness decodes the CBOR itself, calls
+    moto's CloudWatch backend (where the metrics live, whichever protocol put them) and
+    encodes the answer the way the SDK decodes it. An operation without a translation gets
+    a clear error naming it, not a 404 from moto that the SDK could not even parse.
+    """
+    handler = CLOUDWATCH_CBOR_OPERATIONS.get(operation) if service == "monitoring" else None
+    if handler is None:
+        translated = ", ".join(sorted(CLOUDWATCH_CBOR_OPERATIONS))
+        return cbor_error(
+            service,
+            400,
+            "UnsupportedOperation",
+            f"{service}.{operation}: the emulator harness's RPC v2 CBOR layer does not "
+            f"translate this operation yet (it translates CloudWatch {translated}); "
+            "see dev/emulator/harness/README.md",
+        )
+    try:
+        result = handler(cloudwatch_backend(environ), decode_cbor_request(environ, body))
+    except AwsError as err:
+        return cbor_error(service, 400, err.code, str(err))
+    except ServiceException as err:  # moto's own validation (InvalidParameterValue, ...)
+        return cbor_error(service, 400, err.code, err.message)
+    except (cbor2.CBORError, OSError, KeyError, TypeError, ValueError, AttributeError) as err:
+        # Not CBOR, a bad gzip stream, or a shape the model does not allow (a string
+        # where a list belongs): what a real service rejects before reading the request.
+        return cbor_error(
+            service,
+            400,
+            "SerializationException",
+            f"{operation}: the harness could not read this request ({err!r})",
+        )
+    except Exception as err:  # pylint: disable=broad-except  (answer, never crash)
+        # A CBOR error the SDK can read, rather than werkzeug's HTML page it cannot.
+        return cbor_error(service, 500, "InternalFailure", f"harness bug: {err!r}")
+    headers = [
+        ("smithy-protocol", CBOR_PROTOCOL),
+        ("Content-Type", "application/cbor"),
+        ("x-amzn-RequestId", str(uuid.uuid4())),
+    ]
+    return 200, headers, cbor2.dumps(cbor_value(result))
+
+
+def cbor_error(service, status, code, message, query_code=None):
+    """An RPC v2 CBOR error the way the SDKs parse it: a CBOR map with `__type` and
+    `message`, and the `smithy-protocol` header. CloudWatch is awsQueryCompatible: its
+    SDK takes the error code from `x-amzn-query-error: <query code>;Sender|Receiver` when
+    present and matches its modelled errors on those query codes (InvalidParameterValue,
+    MissingParameter, ...), so the header is what makes an error the right one."""
+    headers = [
+        ("smithy-protocol", CBOR_PROTOCOL),
+        ("Content-Type", "application/cbor"),
+        ("x-amzn-RequestId", str(uuid.uuid4())),
+    ]
+    if service in QUERY_COMPATIBLE_CBOR_SERVICES:
+        fault = "Sender" if status < 500 else "Receiver"
+        headers.append(("x-amzn-query-error", f"{query_code or code};{fault}"))
+    return status, headers, cbor2.dumps({"__type": code, "message": message})
+
+
+def cloudwatch_backend(environ):
+    """moto's CloudWatch backend for the request, with the account chosen as moto's own
+    request handling chooses it (MOTO_ACCOUNT_ID, x-moto-account-id, then the access key),
+    so metrics put over CBOR and read over query (or the reverse) meet."""
+    access_key, region, _service = sigv4_scope(environ)
+    account = (
+        os.environ.get("MOTO_ACCOUNT_ID")
+        or environ.get("HTTP_X_MOTO_ACCOUNT_ID")
+        or get_account_id_from(access_key)
+    )
+    try:
+        return cloudwatch_backends[account][region or DEFAULT_REGION]
+    except KeyError:
+        raise AwsError(
+            "InvalidParameterValue", f"region {region!r} is not an AWS region moto knows"
+        ) from None
+
+
+def decode_cbor_request(environ, body):
+    """The request's CBOR map, its timestamps as naive UTC datetimes (moto's own form).
+
+    The SDK sends maps of indefinite length, doubles as 64-bit floats and timestamps as
+    tag 1 over float epoch seconds, all of which cbor2 reads. It gzips a PutMetricData
+    body of 10 KiB or more (`Content-Encoding: gzip`); an operation without input may
+    send no body at all.
+    """
+    if "gzip" in environ.get("HTTP_CONTENT_ENCODING", "").lower():
+        body = gzip.decompress(body)
+    if not body:
+        return {}
+    request = naive_utc(cbor2.loads(body))
+    if not isinstance(request, dict):
+        raise AwsError("SerializationException", "the request body must be a CBOR map")
+    return request
+
+
+def cbor_request_as_json(environ, body):
+    """A CBOR request body as JSON text (timestamps as epoch seconds), so that
+    /_harness/requests stays readable; None when it does not decode (the raw bytes are
+    kept then)."""
+
+    def plain(value):
+        if isinstance(value, datetime):
+            return value.replace(tzinfo=timezone.utc).timestamp()
+        return repr(value)
+
+    try:
+        return json.dumps(decode_cbor_request(environ, body), default=plain)
+    except (AwsError, cbor2.CBORError, OSError, ValueError, TypeError):
+        return None
+
+
+def naive_utc(value):
+    """`value` with every timestamp (cbor2 reads tag 1 as an aware datetime) as a naive UTC
+    datetime, which is how moto stores and compares them: mixing the two raises."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+    if isinstance(value, dict):
+        return {key: naive_utc(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [naive_utc(item) for item in value]
+    return value
+
+
+def cbor_value(value):
+    """An answer in the types the SDK's CBOR decoder insists on: a timestamp must be tag 1
+    (over float epoch seconds here, as the SDK itself sends them), and a double must be a
+    CBOR float: the decoder refuses an integer there, so the operations below pass every
+    number the model calls a double through float()."""
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+        return cbor2.CBORTag(1, aware.timestamp())
+    if isinstance(value, dict):
+        return {key: cbor_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [cbor_value(item) for item in value]
+    return value
+
+
+def field(request, name, kind, required=True, default=None):
+    """A request member checked against its model type, with the errors CloudWatch gives:
+    MissingParameter when a required one is absent, InvalidParameterValue when it is of
+    the wrong type (bool is not an int here)."""
+    value = request.get(name)
+    if value is None:
+        if required:
+            raise AwsError("MissingParameter", f"The parameter {name} is required.")
+        return default
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise AwsError(
+            "InvalidParameterValue", f"The parameter {name} must be a {kind.__name__}."
+        )
+    return value
+
+
+def dimensions_of(items, where, value_required=True):
+    """A list of {"Name", "Value"} dimensions, checked (a ListMetrics filter may leave the
+    Value out), so that moto never meets a half-formed one."""
+    if not isinstance(items, list):
+        raise AwsError("InvalidParameterValue", f"The parameter {where} must be a list.")
+    dimensions = []
+    for number, item in enumerate(items, 1):
+        member = f"{where}.member.{number}"
+        if not isinstance(item, dict):
+            raise AwsError("InvalidParameterValue", f"The parameter {member} must be a map.")
+        name = field(item, "Name", str)
+        value = field(item, "Value", str, required=value_required)
+        dimensions.append({"Name": name, "Value": value} if value is not None else {"Name": name})
+    return dimensions
+
+
+def time_window(request):
+    """StartTime and EndTime, the start cut to whole seconds as moto does."""
+    start = field(request, "StartTime", datetime).replace(microsecond=0)
+    end = field(request, "EndTime", datetime)
+    if start >= end:
+        raise AwsError(
+            "InvalidParameterValue",
+            "The parameter StartTime must be less than the parameter EndTime.",
+        )
+    return start, end
+
+
+def period_of(value, name):
+    """A period in seconds: 1, 5, 10, 20, 30 (high resolution) or a multiple of 60."""
+    if value is None:
+        raise AwsError("MissingParameter", f"The parameter {name} is required.")
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise AwsError("InvalidParameterValue", f"The parameter {name} must be a positive integer.")
+    if value % 60 and value not in (1, 5, 10, 20, 30):
+        raise AwsError("InvalidParameterValue", f"The parameter {name} must be a multiple of 60.")
+    return value
+
+
+def dimension_key(dimensions):
+    """moto Dimension objects as a comparable, order-free key."""
+    return tuple(sorted((dimension.name, dimension.value) for dimension in dimensions))
+
+
+def metric_periods(backend, namespace, name, dimensions, start, end, period, unit):
+    """The data of one metric in [start, end) grouped into periods counted from start, as
+    [(period start, data)], oldest first; empty periods are left out, as CloudWatch does.
+
+    CloudWatch treats every combination of dimensions as a metric of its own, so the
+    dimensions must match exactly. moto's get_metric_statistics also takes data that merely
+    has them among others, which would add a per-instance datum to its per-cluster sum.
+    """
+    wanted = tuple(sorted((d["Name"], d["Value"]) for d in dimensions))
+    periods = {}
+    for datum in backend.get_all_metrics():
+        if datum.namespace != namespace or datum.name != name:
+            continue
+        if not start <= datum.timestamp < end or (unit and datum.unit != unit):
+            continue
+        if dimension_key(datum.dimensions) != wanted:
+            continue
+        index = int((datum.timestamp - start).total_seconds() // period)
+        periods.setdefault(index, []).append(datum)
+    return [
+        (start + timedelta(seconds=index * period), data)
+        for index, data in sorted(periods.items())
+    ]
+
+
+def computed(stat_names, timestamp, data):
+    """moto's own arithmetic (Statistics) over a period's data: {stat: float}. Values that
+    do not exist (an Average over no samples) are left out."""
+    statistics = Statistics(list(stat_names), timestamp)
+    statistics.metric_data = data
+    values = {}
+    for stat in stat_names:
+        value = statistics.get_statistics_for_type(stat)
+        if value is not None:
+            values[stat] = float(value)  # SampleCount is an int in moto: the SDK wants a double
+    return values
+
+
+def cw_put_metric_data(backend, request):
+    """PutMetricData: each datum (Value, Values with Counts, or StatisticValues; MetricName,
+    Dimensions, Unit, Timestamp) goes to moto's backend as its query protocol would put it.
+    StorageResolution is accepted and ignored, as moto does."""
+    namespace = field(request, "Namespace", str)
+    if namespace.startswith("AWS/"):
+        raise AwsError(
+            "InvalidParameterValue", f"The value {namespace} for parameter Namespace is invalid."
+        )
+    if request.get("EntityMetricData"):
+        raise AwsError(
+            "InvalidParameterValue",
+            "EntityMetricData is not translated by the emulator harness's CBOR layer; "
+            "send MetricData",
+        )
+    data = field(request, "MetricData", list)
+    for number, datum in enumerate(data, 1):
+        member = f"MetricData.member.{number}"
+        if not isinstance(datum, dict):
+            raise AwsError("InvalidParameterValue", f"The parameter {member} must be a map.")
+        if not isinstance(datum.get("MetricName"), str):
+            raise AwsError("MissingParameter", f"The parameter {member}.MetricName is required.")
+        dimensions_of(datum.get("Dimensions") or [], f"{member}.Dimensions")
+        field(datum, "Timestamp", datetime, required=False)
+    backend.put_metric_data(namespace, data)
+    return {}
+
+
+def cw_list_metrics(backend, request):
+    """ListMetrics: every metric (namespace, name and exact set of dimensions) once, in the
+    order first put, 500 a page. A dimension filter keeps the metrics that have that
+    dimension (any value when Value is left out), as in CloudWatch. moto's own listing
+    repeats a metric with two or more dimensions once per datum (its are_dimensions_same
+    compares every pair of dimensions), so the harness de-duplicates itself.
+    RecentlyActive, IncludeLinkedAccounts and OwningAccount are ignored."""
+    namespace = field(request, "Namespace", str, required=False)
+    name = field(request, "MetricName", str, required=False)
+    filters = dimensions_of(request.get("Dimensions") or [], "Dimensions", value_required=False)
+    start = 0
+    token = field(request, "NextToken", str, required=False)
+    if token:
+        try:
+            prefix, _, offset = base64.urlsafe_b64decode(token).decode().partition(":")
+            start = int(offset)
+            if prefix != "harness-metrics" or start < 0:
+                raise ValueError(start)
+        except ValueError:
+            raise AwsError(
+                "InvalidParameterValue", "Request parameter NextToken is invalid"
+            ) from None
+    seen, metrics = set(), []
+    for datum in backend.get_all_metrics():
+        if not datum.filter(namespace, name, filters):
+            continue
+        key = (datum.namespace, datum.name, dimension_key(datum.dimensions))
+        if key in seen:
+            continue
+        seen.add(key)
+        metrics.append(
+            {
+                "Namespace": datum.namespace,
+                "MetricName": datum.name,
+                "Dimensions": [{"Name": d.name, "Value": d.value} for d in datum.dimensions],
+            }
+        )
+    page = {"Metrics": metrics[start : start + METRICS_PAGE]}
+    if start + METRICS_PAGE < len(metrics):
+        token = f"harness-metrics:{start + METRICS_PAGE}".encode()
+        page["NextToken"] = base64.urlsafe_b64encode(token).decode()
+    return page
+
+
+def cw_get_metric_statistics(backend, request):
+    """GetMetricStatistics with Statistics (SampleCount, Average, Sum, Minimum, Maximum)
+    for the metric with exactly these dimensions, one datapoint per period that has data.
+    Percentiles (ExtendedStatistics) are refused with a clear error."""
+    namespace = field(request, "Namespace", str)
+    name = field(request, "MetricName", str)
+    start, end = time_window(request)
+    period = period_of(request.get("Period"), "Period")
+    if request.get("ExtendedStatistics"):
+        raise AwsError(
+            "InvalidParameterValue",
+            "ExtendedStatistics (percentiles) are not computed by the emulator harness's "
+            "CBOR layer",
+        )
+    statistics = field(request, "Statistics", list, required=False, default=[])
+    if not statistics:
+        raise AwsError(
+            "InvalidParameterCombination", "Must specify either Statistics or ExtendedStatistics"
+        )
+    for stat in statistics:
+        if stat not in BASIC_STATISTICS:
+            raise AwsError(
+                "InvalidParameterValue",
+                f"The value {stat!r} for parameter Statistics is invalid; "
+                f"use {', '.join(BASIC_STATISTICS)}.",
+            )
+    unit = field(request, "Unit", str, required=False)
+    dimensions = dimensions_of(request.get("Dimensions") or [], "Dimensions")
+    datapoints = []
+    for timestamp, data in metric_periods(
+        backend, namespace, name, dimensions, start, end, period, unit
+    ):
+        point = {"Timestamp": timestamp, **computed(statistics, timestamp, data)}
+        point["Unit"] = unit or data[0].unit or "None"
+        datapoints.append(point)
+    return {"Label": name, "Datapoints": datapoints}
+
+
+def cw_get_metric_data(backend, request):
+    """GetMetricData for MetricStat queries with a basic Stat, over the same periods and
+    exact dimensions as GetMetricStatistics; ScanBy orders them (newest first by default).
+    Metric math and Metrics Insights expressions are refused with a clear error rather
+    than half computed; MaxDatapoints, NextToken and LabelOptions are ignored (one page)."""
+    queries = field(request, "MetricDataQueries", list)
+    start, end = time_window(request)
+    scan_by = field(request, "ScanBy", str, required=False, default="TimestampDescending")
+    if scan_by not in ("TimestampDescending", "TimestampAscending"):
+        raise AwsError("InvalidParameterValue", f"The value {scan_by} for ScanBy is invalid.")
+    results = []
+    for number, query in enumerate(queries, 1):
+        member = f"MetricDataQueries.member.{number}"
+        if not isinstance(query, dict):
+            raise AwsError("InvalidParameterValue", f"The parameter {member} must be a map.")
+        query_id = field(query, "Id", str)
+        if query.get("Expression") is not None:
+            raise AwsError(
+                "InvalidParameterValue",
+                f"{member}.Expression: metric math and Metrics Insights are not computed by "
+                "the emulator harness's CBOR layer; use MetricStat",
+            )
+        metric_stat = field(query, "MetricStat", dict)
+        metric = field(metric_stat, "Metric", dict)
+        stat = field(metric_stat, "Stat", str)
+        if stat not in BASIC_STATISTICS:
+            raise AwsError(
+                "InvalidParameterValue",
+                f"{member}.MetricStat.Stat {stat!r} is not computed by the emulator harness's "
+                f"CBOR layer; use {', '.join(BASIC_STATISTICS)}",
+            )
+        periods = metric_periods(
+            backend,
+            field(metric, "Namespace", str),
+            field(metric, "MetricName", str),
+            dimensions_of(metric.get("Dimensions") or [], f"{member}.MetricStat.Metric.Dimensions"),
+            start,
+            end,
+            period_of(metric_stat.get("Period"), f"{member}.MetricStat.Period"),
+            field(metric_stat, "Unit", str, required=False),
+        )
+        if scan_by == "TimestampDescending":
+            periods.reverse()
+        timestamps, values = [], []
+        for timestamp, data in periods:
+            value = computed([stat], timestamp, data).get(stat)
+            if value is not None:
+                timestamps.append(timestamp)
+                values.append(value)
+        if query.get("ReturnData", True):
+            results.append(
+                {
+                    "Id": query_id,
+                    "Label": query.get("Label") or metric["MetricName"],
+                    "Timestamps": timestamps,
+                    "Values": values,
+                    "StatusCode": "Complete",
+                }
+            )
+    return {"MetricDataResults": results}
+
+
+# What the CBOR layer translates; anything else answers UnsupportedOperation.
+CLOUDWATCH_CBOR_OPERATIONS = {
+    "PutMetricData": cw_put_metric_data,
+    "ListMetrics": cw_list_metrics,
+    "GetMetricStatistics": cw_get_metric_statistics,
+    "GetMetricData": cw_get_metric_data,
+}
 
 
 # --------------------------------------------------------------------------- main

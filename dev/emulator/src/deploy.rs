@@ -41,6 +41,14 @@ pub const EMULATOR_CANNOT_CREATE: &[(&str, &str)] = &[
         "the ecs-task-fail-count metric filter on the event log: cfn-lint",
     ),
     (
+        "AWS::Chatbot::CustomAction",
+        "the chat buttons (only with ChatNotifications): cfn-lint and checkov",
+    ),
+    (
+        "AWS::Chatbot::SlackChannelConfiguration",
+        "the Slack channel (only with Slack ids): cfn-lint and checkov",
+    ),
+    (
         "AWS::Events::EventBusPolicy",
         "the central bus's organization policy (only with OrganizationId): cfn-lint and checkov",
     ),

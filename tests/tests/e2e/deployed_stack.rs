@@ -362,7 +362,12 @@ async fn emulator_template(world: &World) -> anyhow::Result<Value> {
     );
     assert_eq!(
         pruned.removed_outputs,
-        BTreeSet::from(["DashboardUrl".to_owned(), "SweepScheduleName".to_owned()])
+        BTreeSet::from([
+            "ChatCustomActionArns".to_owned(),
+            "DashboardUrl".to_owned(),
+            "SlackChannelConfigurationArn".to_owned(),
+            "SweepScheduleName".to_owned(),
+        ])
     );
 
     Ok(pruned.template)
@@ -442,6 +447,12 @@ async fn the_expanded_template_deploys_and_carries_a_disconnect_from_rule_to_top
         Some(team_a.output("AlertTableName")?)
     );
     assert_eq!(variable("MONITORING_TAG_VALUE"), Some("team-a"));
+    assert_eq!(
+        variable("CHAT_TOPIC_ARN"),
+        Some(""),
+        "chat is off by default"
+    );
+    assert!(!team_a.resources.contains_key("ChatTopic"));
     assert!(
         role.ends_with(&format!("/{}", team_a.resource("AgentMonitorRole")?)),
         "the function runs as {role}, not the stack's AgentMonitorRole"
@@ -677,6 +688,7 @@ async fn the_encrypted_variant_deploys_and_publishes_to_an_existing_topic() -> a
             ),
             ("ExistingAlertTopicArn", &existing_topic),
             ("RemediationAction", "drain"),
+            ("ChatNotifications", "Enabled"),
         ],
     )
     .await?;
@@ -694,9 +706,49 @@ async fn the_encrypted_variant_deploys_and_publishes_to_an_existing_topic() -> a
     let lambda = aws_sdk_lambda::Client::new(&world.sdk);
     let (environment, _, _) = function_settings(&lambda, stack.output("FunctionName")?).await?;
     let variable = |name: &str| environment.get(name).map(String::as_str);
+    let iam = aws_sdk_iam::Client::new(&world.sdk);
     assert_eq!(variable("ALERT_TOPIC_ARN"), Some(existing_topic.as_str()));
     assert_eq!(variable("REMEDIATION_ACTION"), Some("drain"));
-    let iam = aws_sdk_iam::Client::new(&world.sdk);
+
+    // Chat on: the chat topic, encrypted like the rest, named to both notifying functions,
+    // which may publish to it; the fleet recorder sends no notifications and is not told.
+    let chat_topic = stack.output("ChatTopicArn")?;
+    let chat_attributes = aws_sdk_sns::Client::new(&world.sdk)
+        .get_topic_attributes()
+        .topic_arn(chat_topic)
+        .send()
+        .await
+        .explain()?;
+    assert_eq!(
+        chat_attributes
+            .attributes()
+            .and_then(|a| a.get("KmsMasterKeyId"))
+            .map(String::as_str),
+        Some(key_arn)
+    );
+    assert_eq!(variable("CHAT_TOPIC_ARN"), Some(chat_topic));
+    let (task_environment, _, _) =
+        function_settings(&lambda, stack.output("TaskMonitorFunctionName")?).await?;
+    assert_eq!(
+        task_environment.get("CHAT_TOPIC_ARN").map(String::as_str),
+        Some(chat_topic)
+    );
+    for (role, policy) in [
+        ("AgentMonitorRole", "AgentMonitor"),
+        ("TaskMonitorRole", "TaskMonitor"),
+    ] {
+        let document = role_policy(&iam, stack.resource(role)?, policy).await?;
+        let publish = document["Statement"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["Sid"] == "PublishAlerts"))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(
+            publish["Resource"],
+            json!([existing_topic, chat_topic]),
+            "{role} publishes to the alert topic and the chat topic"
+        );
+    }
     let granted =
         sids(&role_policy(&iam, stack.resource("AgentMonitorRole")?, "AgentMonitor").await?);
     for expected in ["UseStackKeyThroughServices", "RemediateDrain"] {

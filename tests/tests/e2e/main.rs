@@ -3,6 +3,7 @@
 
 mod bootstrap;
 mod cli;
+mod cloudwatch_cbor;
 mod contract;
 mod decisions;
 mod deployed_stack;

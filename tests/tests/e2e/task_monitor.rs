@@ -417,3 +417,77 @@ async fn faults_fail_records_for_redelivery_and_the_redelivery_pages_once() -> a
     assert!(world.stack.drain_inbox().await?.is_empty());
     Ok(())
 }
+
+/// With CHAT_TOPIC_ARN set, each notification is also one Publish of its chat document to
+/// the chat topic, with the alert topic's attributes; a failing chat publish costs only the
+/// chat message (logged), never a second email.
+#[tokio::test]
+async fn chat_on_publishes_one_chat_document_per_notification() -> anyhow::Result<()> {
+    let world = World::start().await?;
+    let chat_topic = aws_sdk_sns::Client::new(&world.sdk)
+        .create_topic()
+        .name("sentinel-chat")
+        .send()
+        .await?
+        .topic_arn()
+        .unwrap_or_default()
+        .to_owned();
+    // A queue subscribed to the chat topic, standing in for the chat channel.
+    let chat = sentinel_emulator::stack::Stack::adopt(
+        &world.sdk,
+        "chat",
+        chat_topic.clone(),
+        world.stack.dead_letter_url.clone(),
+        world.stack.table_name.clone(),
+    )
+    .await?;
+    let monitor = task_monitor_with(&world, &[("CHAT_TOPIC_ARN", chat_topic.as_str())])?;
+    let bodies: Vec<String> = (0..100).map(oom_stop).collect();
+    world.emulator.reset_calls()?;
+    let report = monitor.process(&records(&bodies)).await;
+    assert!(report.failed_record_ids.is_empty(), "{:?}", report.errors);
+    assert_eq!(
+        world.calls()?.get("sns.Publish"),
+        Some(&2),
+        "one notification: the alert topic's message and one chat document"
+    );
+    let alerts = world.stack.drain_inbox().await?;
+    let chats = chat.drain_inbox().await?;
+    assert_eq!((alerts.len(), chats.len()), (1, 1));
+    let doc = &chats[0].document;
+    assert_eq!(sentinel_core::chat::validate(doc), Ok(()), "{doc:#}");
+    assert_eq!(
+        doc["content"]["title"],
+        "🟠 HIGH · api in prod: 100 tasks failed - out-of-memory"
+    );
+    assert_eq!(doc["metadata"]["additionalContext"]["ServiceName"], "api");
+    assert_eq!(
+        chats[0].attributes, alerts[0].attributes,
+        "the same SNS attributes"
+    );
+    assert_eq!(chats[0].attributes["service"]["Value"], "api");
+
+    // The chat topic refuses every publish: the alert still goes out once, the batch
+    // succeeds, and the redelivery that never comes cannot double the email.
+    world.emulator.inject(
+        &integration_tests::Fault::new("sns", "Publish", integration_tests::FaultKind::ServerError)
+            .when_body_contains("sentinel-chat"),
+    )?;
+    // Another service's crash: a new episode, so a new alert.
+    let web: Vec<String> = (0..3)
+        .map(|n| oom_stop(1000 + n).replace("service:api", "service:web"))
+        .collect();
+    world.emulator.reset_calls()?;
+    let report = monitor.process(&records(&web)).await;
+    assert!(report.failed_record_ids.is_empty(), "{:?}", report.errors);
+    let alerts = world.stack.drain_inbox().await?;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].attributes["service"]["Value"], "web");
+    assert_eq!(
+        world.calls()?.get("sns.Publish"),
+        Some(&4),
+        "the alert once, the chat document tried three times by the SDK"
+    );
+    assert!(chat.drain_inbox().await?.is_empty());
+    Ok(())
+}
