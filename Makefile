@@ -58,10 +58,10 @@ demo: venv
 lint: venv $(LINT_STAMP)
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --quiet -- -D warnings
-	$(VENV)/bin/cfn-lint template.yaml deploy/stackset.yaml
+	$(VENV)/bin/cfn-lint template.yaml deploy/stackset.yaml deploy/agent-probe-alarm.yaml
 	$(PY) deploy/expand_template.py --code-uri s3://example-artifacts/ecs-sentinel/0.1.0 --output target/lint/ecs-sentinel.json
 	$(VENV)/bin/cfn-lint target/lint/ecs-sentinel.json
-	$(LINT_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml -f deploy/stackset.yaml -f target/lint/ecs-sentinel.json
+	$(LINT_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml -f deploy/stackset.yaml -f deploy/agent-probe-alarm.yaml -f target/lint/ecs-sentinel.json
 
 release:
 	$(CARGO) build --release -p agent-monitor --bin bootstrap
@@ -78,6 +78,8 @@ bench: venv release
 # cargo-lambda links with Zig for the Lambda runtime's glibc; the venv's bin directory on
 # PATH is how it finds `python3 -m ziglang`. One zip per function, named after it, in one
 # folder: the layout `make expand` (CODE_URI / CODE_KEY) and the StackSet upload expect.
+PROBE_TRIPLE = $(if $(filter arm64,$(ARCH)),aarch64,x86_64)-unknown-linux-gnu
+
 package: $(PACKAGE_STAMP)
 	PATH="$(CURDIR)/$(PACKAGE_VENV)/bin:$$PATH" $(PACKAGE_VENV)/bin/cargo-lambda lambda build \
 		--release --$(subst _,-,$(ARCH)) -p agent-monitor --bin bootstrap \
@@ -88,7 +90,17 @@ package: $(PACKAGE_STAMP)
 	PATH="$(CURDIR)/$(PACKAGE_VENV)/bin:$$PATH" $(PACKAGE_VENV)/bin/cargo-lambda lambda build \
 		--release --$(subst _,-,$(ARCH)) -p fleet-recorder --bin fleet-recorder \
 		--output-format zip --lambda-dir target/lambda/$(ARCH)
+	# The on-host probe runs on Amazon Linux 2 (glibc 2.26) and older ECS Anywhere hosts:
+	# linked through Zig against glibc 2.17, then checked.
+	PATH="$(CURDIR)/$(PACKAGE_VENV)/bin:$$PATH" $(PACKAGE_VENV)/bin/cargo-lambda lambda build \
+		--release --target $(PROBE_TRIPLE).2.17 -p agent-probe --bin ecs-agent-probe \
+		--lambda-dir target/lambda/$(ARCH)
 	mkdir -p dist/$(ARCH)
+	cp target/lambda/$(ARCH)/ecs-agent-probe/bootstrap dist/$(ARCH)/ecs-agent-probe
+	@glibc=$$(objdump -T dist/$(ARCH)/ecs-agent-probe | grep -o 'GLIBC_[0-9.]*' | sort -u -V | tail -n 1); \
+		echo "dist/$(ARCH)/ecs-agent-probe: $$(du -k dist/$(ARCH)/ecs-agent-probe | cut -f1) KiB, needs $$glibc at most"; \
+		case "$$glibc" in GLIBC_2.1[0-7]|GLIBC_2.[0-9]|GLIBC_2.17) ;; \
+		*) echo "ecs-agent-probe needs $$glibc: newer than glibc 2.17" >&2; exit 1;; esac
 	cp target/lambda/$(ARCH)/bootstrap/bootstrap.zip dist/$(ARCH)/agent-monitor.zip
 	cp target/lambda/$(ARCH)/task-monitor/bootstrap.zip dist/$(ARCH)/task-monitor.zip
 	cp target/lambda/$(ARCH)/fleet-recorder/bootstrap.zip dist/$(ARCH)/fleet-recorder.zip
