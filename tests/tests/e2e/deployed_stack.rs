@@ -689,6 +689,7 @@ async fn the_encrypted_variant_deploys_and_publishes_to_an_existing_topic() -> a
             ("ExistingAlertTopicArn", &existing_topic),
             ("RemediationAction", "drain"),
             ("ChatNotifications", "Enabled"),
+            ("AgentProbePolicy", "Enabled"),
         ],
     )
     .await?;
@@ -767,6 +768,41 @@ async fn the_encrypted_variant_deploys_and_publishes_to_an_existing_topic() -> a
             "{output}"
         );
     }
+    // The agent probe's policy: PutMetricData into the probe's namespace, nothing else.
+    let policy_arn = stack.output("AgentProbePolicyArn")?;
+    let policy = iam
+        .get_policy()
+        .policy_arn(policy_arn)
+        .send()
+        .await
+        .explain()?;
+    let version = policy
+        .policy()
+        .and_then(|p| p.default_version_id())
+        .unwrap_or("v1")
+        .to_owned();
+    let document = iam
+        .get_policy_version()
+        .policy_arn(policy_arn)
+        .version_id(version)
+        .send()
+        .await
+        .explain()?;
+    let text = document
+        .policy_version()
+        .and_then(|v| v.document())
+        .unwrap_or_default();
+    let text = percent_encoding::percent_decode_str(text).decode_utf8()?;
+    let document: Value = serde_json::from_str(&text)?;
+    assert_eq!(
+        document["Statement"],
+        json!([{
+            "Sid": "PutAgentProbeMetric", "Effect": "Allow", "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"cloudwatch:namespace": "ECS/AgentProbe"}}
+        }])
+    );
+
     // The table's encryption, TTL and point-in-time recovery are not checked here: moto's
     // CloudFormation does not apply a table's SSESpecification, TimeToLiveSpecification or
     // PointInTimeRecoverySpecification (dev/emulator/harness/README.md). checkov checks the
