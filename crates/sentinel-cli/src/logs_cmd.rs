@@ -75,20 +75,42 @@ pub struct LogReaders<'a> {
     pub task_definitions: &'a ContainerLogs,
 }
 
+/// The clients behind [`LogReaders`], built from one SDK configuration.
+pub struct LogClients {
+    services: ServiceReader,
+    logs: aws_sdk_cloudwatchlogs::Client,
+    task_definitions: ContainerLogs,
+}
+
+impl LogClients {
+    pub fn new(sdk: &sentinel_aws::sdk::SdkConfig) -> Self {
+        let logs = aws_sdk_cloudwatchlogs::Client::new(sdk);
+        LogClients {
+            services: ServiceReader::new(sdk),
+            task_definitions: ContainerLogs::new(aws_sdk_ecs::Client::new(sdk), logs.clone()),
+            logs,
+        }
+    }
+
+    pub fn readers(&self) -> LogReaders<'_> {
+        LogReaders {
+            services: &self.services,
+            logs: &self.logs,
+            task_definitions: &self.task_definitions,
+        }
+    }
+}
+
 /// Finds each service's log groups from the task definition its primary deployment runs.
 pub async fn locate(
     readers: &LogReaders<'_>,
     options: &LogsOptions,
 ) -> anyhow::Result<Vec<ServiceLogs>> {
     let cluster = &options.cluster;
-    let names =
-        if options.services.is_empty() {
-            readers.services.service_names(cluster).await.map_err(|e| {
-                anyhow::anyhow!("cannot list the services of cluster {cluster}: {e}")
-            })?
-        } else {
-            options.services.clone()
-        };
+    let names = readers
+        .services
+        .named_or_all(cluster, &options.services)
+        .await?;
     let described = readers
         .services
         .describe(cluster, &names)
@@ -550,14 +572,10 @@ pub async fn restarts(
     out: &mut impl Write,
 ) -> anyhow::Result<Outcome> {
     let cluster = &options.cluster;
-    let names =
-        if options.services.is_empty() {
-            readers.services.service_names(cluster).await.map_err(|e| {
-                anyhow::anyhow!("cannot list the services of cluster {cluster}: {e}")
-            })?
-        } else {
-            options.services.clone()
-        };
+    let names = readers
+        .services
+        .named_or_all(cluster, &options.services)
+        .await?;
     let mut outcome = Outcome::default();
     let mut all = Vec::new();
     for service in &names {

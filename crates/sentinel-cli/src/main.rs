@@ -75,6 +75,13 @@ struct LogsArgs {
     /// The services (comma-separated or repeated), or `all`.
     #[arg(long = "service", env = "ECS_SERVICES", default_value = "all")]
     services: Vec<String>,
+    #[command(flatten)]
+    window: Window,
+}
+
+/// How much of each service's logs, and how to print them.
+#[derive(Args)]
+struct Window {
     /// How far back to read.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(i64).range(1..=60 * 24 * 30))]
     minutes: i64,
@@ -124,14 +131,8 @@ enum LogsAction {
         /// The AWS region (default: the SDK's).
         #[arg(long, env = "ECS_REGION")]
         region: Option<String>,
-        #[arg(long, default_value_t = 60)]
-        minutes: i64,
-        #[arg(long)]
-        limit: Option<usize>,
-        #[arg(long, env = "ECS_LOG_PATTERN", default_value = logs_cmd::DEFAULT_LOG_PATTERN)]
-        log_pattern: String,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        window: Window,
     },
 }
 
@@ -381,16 +382,17 @@ fn logs_options(args: LogsArgs, verbose: bool) -> (Option<String>, logs_cmd::Log
         .flat_map(|s| health::parse_list(s))
         .collect();
     let all = services.is_empty() || services.iter().any(|s| s == "all");
+    let window = args.window;
     (
         args.target.region,
         logs_cmd::LogsOptions {
             cluster: args.target.cluster,
             services: if all { Vec::new() } else { services },
-            minutes: args.minutes,
-            limit: args.limit,
-            json: args.json,
+            minutes: window.minutes,
+            limit: window.limit,
+            json: window.json,
             verbose,
-            pattern: args.log_pattern,
+            pattern: window.log_pattern,
             page_size: None,
             backoff: sentinel_aws::logs::Backoff::default(),
         },
@@ -410,10 +412,7 @@ async fn logs_command(action: LogsAction, verbose: bool) -> anyhow::Result<u8> {
             state,
             outdir,
             region,
-            minutes,
-            limit,
-            log_pattern,
-            json,
+            window,
         } => {
             let path = state_path(state, outdir.as_ref()).context(
                 "say where the health state file is: --state FILE (or ECS_HEALTH_STATE), or --outdir DIR",
@@ -421,7 +420,7 @@ async fn logs_command(action: LogsAction, verbose: bool) -> anyhow::Result<u8> {
             let report = state::read(&path)?;
             let bad = report.services_needing_a_look();
             if bad.is_empty() {
-                if json {
+                if window.json {
                     println!("{}", serde_json::json!({"services": []}));
                 } else {
                     println!(
@@ -437,10 +436,7 @@ async fn logs_command(action: LogsAction, verbose: bool) -> anyhow::Result<u8> {
                     region,
                 },
                 services: vec![bad.join(",")],
-                minutes,
-                limit,
-                log_pattern,
-                json,
+                window,
             };
             (args, None, Some(logs_cmd::LineCommand::Diagnose))
         }
@@ -451,15 +447,8 @@ async fn logs_command(action: LogsAction, verbose: bool) -> anyhow::Result<u8> {
         Some(source) => optional_fleet_table(source).await?,
         None => None,
     };
-    let reader = sentinel_cli::services::ServiceReader::new(&sdk);
-    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
-    let task_definitions =
-        sentinel_aws::ContainerLogs::new(aws_sdk_ecs::Client::new(&sdk), logs.clone());
-    let readers = logs_cmd::LogReaders {
-        services: &reader,
-        logs: &logs,
-        task_definitions: &task_definitions,
-    };
+    let clients = logs_cmd::LogClients::new(&sdk);
+    let readers = clients.readers();
     let mut out = std::io::stdout().lock();
     let now = chrono::Utc::now();
     let outcome = match command {

@@ -62,6 +62,20 @@ impl ServiceReader {
             .collect())
     }
 
+    /// The services named, or every service of the cluster when none is.
+    pub async fn named_or_all(
+        &self,
+        cluster: &str,
+        named: &[String],
+    ) -> anyhow::Result<Vec<String>> {
+        if !named.is_empty() {
+            return Ok(named.to_vec());
+        }
+        self.service_names(cluster)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot list the services of cluster {cluster}: {e}"))
+    }
+
     /// The named services, in the order given; a name ECS does not know comes back with
     /// status `MISSING` (an operator asked for it, so its absence is news, not an error).
     pub async fn describe(

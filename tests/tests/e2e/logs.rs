@@ -6,10 +6,8 @@
 use integration_tests::runtime_api::cli_binary;
 use integration_tests::{Fault, FaultKind, World};
 use sentinel_aws::logs::Backoff;
-use sentinel_aws::ContainerLogs;
 use sentinel_cli::health::report::{HealthReport, Status};
-use sentinel_cli::logs_cmd::{self, LineCommand, LogReaders, LogsOptions};
-use sentinel_cli::services::ServiceReader;
+use sentinel_cli::logs_cmd::{self, LineCommand, LogClients, LogsOptions};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -123,14 +121,8 @@ async fn run(
     command: LineCommand,
     options: &LogsOptions,
 ) -> anyhow::Result<(String, logs_cmd::Outcome)> {
-    let reader = ServiceReader::new(&world.sdk);
-    let logs = aws_sdk_cloudwatchlogs::Client::new(&world.sdk);
-    let task_definitions = ContainerLogs::new(aws_sdk_ecs::Client::new(&world.sdk), logs.clone());
-    let readers = LogReaders {
-        services: &reader,
-        logs: &logs,
-        task_definitions: &task_definitions,
-    };
+    let clients = LogClients::new(&world.sdk);
+    let readers = clients.readers();
     let mut out = Vec::new();
     let outcome = logs_cmd::lines(
         command,
@@ -305,14 +297,8 @@ async fn restarts_come_from_ecs_stopped_tasks_of_the_service_only() -> anyhow::R
             .await?;
         stopped.push(arn);
     }
-    let reader = ServiceReader::new(&world.sdk);
-    let logs = aws_sdk_cloudwatchlogs::Client::new(&world.sdk);
-    let task_definitions = ContainerLogs::new(aws_sdk_ecs::Client::new(&world.sdk), logs.clone());
-    let readers = LogReaders {
-        services: &reader,
-        logs: &logs,
-        task_definitions: &task_definitions,
-    };
+    let clients = LogClients::new(&world.sdk);
+    let readers = clients.readers();
     let mut out = Vec::new();
     let outcome = logs_cmd::restarts(
         &readers,

@@ -101,14 +101,7 @@ async fn check_services(
     options: &HealthOptions,
 ) -> anyhow::Result<Vec<ServiceHealth>> {
     let cluster = &options.cluster;
-    let names = if options.services.is_empty() {
-        reader
-            .service_names(cluster)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot list the services of cluster {cluster}: {e}"))?
-    } else {
-        options.services.clone()
-    };
+    let names = reader.named_or_all(cluster, &options.services).await?;
     let described = reader
         .describe(cluster, &names)
         .await
