@@ -99,8 +99,8 @@ package: $(PACKAGE_STAMP)
 	cp target/lambda/$(ARCH)/ecs-agent-probe/bootstrap dist/$(ARCH)/ecs-agent-probe
 	@glibc=$$(objdump -T dist/$(ARCH)/ecs-agent-probe | grep -o 'GLIBC_[0-9.]*' | sort -u -V | tail -n 1); \
 		echo "dist/$(ARCH)/ecs-agent-probe: $$(du -k dist/$(ARCH)/ecs-agent-probe | cut -f1) KiB, needs $$glibc at most"; \
-		case "$$glibc" in GLIBC_2.1[0-7]|GLIBC_2.[0-9]|GLIBC_2.17) ;; \
-		*) echo "ecs-agent-probe needs $$glibc: newer than glibc 2.17" >&2; exit 1;; esac
+		test "$$(printf '%s\n' $$glibc GLIBC_2.17 | sort -V | tail -n 1)" = GLIBC_2.17 || \
+		{ echo "ecs-agent-probe needs $$glibc: newer than glibc 2.17" >&2; exit 1; }
 	cp target/lambda/$(ARCH)/bootstrap/bootstrap.zip dist/$(ARCH)/agent-monitor.zip
 	cp target/lambda/$(ARCH)/task-monitor/bootstrap.zip dist/$(ARCH)/task-monitor.zip
 	cp target/lambda/$(ARCH)/fleet-recorder/bootstrap.zip dist/$(ARCH)/fleet-recorder.zip
