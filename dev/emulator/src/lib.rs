@@ -117,6 +117,8 @@ pub struct Emulator {
     // Held open: the harness exits when it closes, so no orphan outlives this process.
     _stdin: Option<ChildStdin>,
     endpoint: String,
+    /// The harness's stderr; kept only when a test fails (panics) with it running.
+    log: PathBuf,
 }
 
 impl Emulator {
@@ -163,6 +165,7 @@ impl Emulator {
                 child,
                 _stdin: stdin,
                 endpoint: format!("http://127.0.0.1:{port}"),
+                log,
             }),
             _ => {
                 let _ = child.kill();
@@ -383,6 +386,11 @@ impl Drop for Emulator {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Every test starts its own harness: without this, each run left hundreds of logs
+        // in the temp directory. A failing test's log stays, for its diagnosis.
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_file(&self.log);
+        }
     }
 }
 
