@@ -384,3 +384,84 @@ async fn the_binary_exits_by_status_and_never_replaces_the_state_with_a_failed_c
     std::fs::remove_dir_all(&dir)?;
     Ok(())
 }
+
+/// A CA (its PEM) and a TLS server on 127.0.0.1 presenting a leaf for `localhost` that the
+/// CA signed, expiring in `days` days. The server completes handshakes and closes.
+async fn tls_server(days: u32) -> anyhow::Result<(String, u16)> {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let day = Duration::from_secs(86_400);
+    let now = std::time::SystemTime::now();
+    let ca_key = KeyPair::generate()?;
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "sentinel health test CA");
+    ca.not_before = (now - day).into();
+    ca.not_after = (now + 365 * day).into();
+    let ca_pem = ca.self_signed(&ca_key)?.pem();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate()?;
+    let mut leaf = CertificateParams::new(vec!["localhost".to_owned()])?;
+    leaf.not_before = (now - day).into();
+    leaf.not_after = (now + day * days).into();
+    let cert = leaf.signed_by(&key, &issuer)?;
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![cert.der().clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+    )?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let _ = acceptor.accept(socket).await;
+            });
+        }
+    });
+    Ok((ca_pem, port))
+}
+
+/// `--domain` and `--ca-file` through the binary: a certificate ten days from expiry warns,
+/// which degrades an otherwise healthy report (exit 1), with its days, issuer and verdict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_near_expiry_degrades_the_report() -> anyhow::Result<()> {
+    let world = World::start().await?;
+    shop(&world).await?;
+    let (ca_pem, port) = tls_server(10).await?;
+    let dir = std::env::temp_dir().join(format!("sentinel-health-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, ca_pem)?;
+    let mut command = health_command(&world, &dir.join("state.json"))?;
+    command
+        .env("ECS_DOMAIN", format!("localhost:{port}"))
+        .arg("--ca-file")
+        .arg(&ca_file)
+        .arg("--json");
+    // The server runs on this test's runtime: wait for the binary off it.
+    let output = tokio::task::spawn_blocking(move || command.output()).await??;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let report: Value = serde_json::from_slice(&output.stdout)?;
+    let certificate = &report["certificate"];
+    assert_eq!(certificate["domain"], format!("localhost:{port}"));
+    assert_eq!(certificate["verdict"], "warn", "{certificate}");
+    assert_eq!(certificate["ok"], true);
+    assert!(
+        matches!(certificate["daysLeft"].as_i64(), Some(9..=10)),
+        "{certificate}"
+    );
+    assert!(certificate["issuer"]
+        .as_str()
+        .is_some_and(|i| i.contains("sentinel health test CA")));
+    assert_eq!(report["status"], "degraded", "the two services are healthy");
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
