@@ -280,6 +280,11 @@ pub async fn lines(
     let mut diagnoses = Vec::new();
     let mut rows = Vec::new();
     let several = located.len() > 1;
+    // Summary's restarts: the cluster and the fleet table are read once for all services.
+    let stopped = match command {
+        LineCommand::Summary => Some(StoppedTasks::read(readers, options, fleet, now).await),
+        _ => None,
+    };
     for service in &located {
         let read = match &service.error {
             Some(error) => Err(error.clone()),
@@ -336,15 +341,19 @@ pub async fn lines(
             }
             LineCommand::Summary => {
                 let diagnosis = diagnose(&lines);
-                let restarts =
-                    match restarts_of(readers, options, &service.service, fleet, now).await {
-                        Ok(tasks) => Some(tasks.len()),
-                        Err(error) => {
-                            outcome.unreadable += 1;
-                            eprintln!("error: {}: {error}", service.service);
-                            None
-                        }
-                    };
+                let tasks = match &stopped {
+                    Some(Ok(stopped)) => stopped.of(readers, &service.service).await,
+                    Some(Err(error)) => Err(error.clone()),
+                    None => Err("stopped tasks are read for summary only".to_owned()),
+                };
+                let restarts = match tasks {
+                    Ok(tasks) => Some(tasks.len()),
+                    Err(error) => {
+                        outcome.unreadable += 1;
+                        eprintln!("error: {}: {error}", service.service);
+                        None
+                    }
+                };
                 let http_5xx: usize = diagnosis
                     .http_status()
                     .iter()
@@ -478,63 +487,92 @@ fn print_diagnosis(
     Ok(())
 }
 
-/// One service's stopped tasks within the window: what ECS remembers (about an hour),
-/// and what the fleet table kept (14 days by default) when it is given; newest first.
-async fn restarts_of(
-    readers: &LogReaders<'_>,
-    options: &LogsOptions,
-    service: &str,
-    fleet: Option<&FleetTable>,
-    now: DateTime<Utc>,
-) -> Result<Vec<TaskRecord>, String> {
-    let since = now - TimeDelta::minutes(options.minutes);
-    let cluster = cluster_arn(readers, &options.cluster).await?;
-    let inventory = FleetInventory::new(readers.services.ecs().clone());
-    let mut by_arn: BTreeMap<String, TaskRecord> = BTreeMap::new();
-    if let Some(fleet) = fleet {
-        let seen = crate::fleet_cmd::read(
-            fleet,
-            Some(cluster.as_str()),
-            Some(sentinel_fleet::Kind::Task),
-        )
-        .await
-        .map_err(|e| format!("cannot read the fleet table: {e:#}"))?;
-        let filter = TaskFilter {
-            cluster: Some(cluster.as_str().to_owned()),
-            service: Some(service.to_owned()),
-            stopped_only: true,
-            since: Some(since),
+/// What `restarts` and `summary` read once per command, not once per service: the
+/// cluster's ARN and, when the fleet table is given, its stopped tasks of the window.
+struct StoppedTasks {
+    cluster: ClusterArn,
+    since: DateTime<Utc>,
+    /// The fleet table's stopped tasks of the cluster within the window.
+    kept: Vec<TaskRecord>,
+}
+
+impl StoppedTasks {
+    async fn read(
+        readers: &LogReaders<'_>,
+        options: &LogsOptions,
+        fleet: Option<&FleetTable>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, String> {
+        let since = now - TimeDelta::minutes(options.minutes);
+        let cluster = cluster_arn(readers, &options.cluster).await?;
+        let kept = match fleet {
+            Some(fleet) => {
+                let seen = crate::fleet_cmd::read(
+                    fleet,
+                    Some(cluster.as_str()),
+                    Some(sentinel_fleet::Kind::Task),
+                )
+                .await
+                .map_err(|e| format!("cannot read the fleet table: {e:#}"))?;
+                let filter = TaskFilter {
+                    cluster: Some(cluster.as_str().to_owned()),
+                    service: None,
+                    stopped_only: true,
+                    since: Some(since),
+                };
+                select_tasks(&seen, &filter).into_iter().cloned().collect()
+            }
+            None => Vec::new(),
         };
-        for task in select_tasks(&seen, &filter) {
-            by_arn.insert(task.task_arn.clone(), task.clone());
-        }
+        Ok(StoppedTasks {
+            cluster,
+            since,
+            kept,
+        })
     }
-    // ECS's own answer is the freshest: it replaces the table's copy of the same task.
-    // ListTasks was asked for the service's tasks; the group check costs nothing and keeps
-    // another service's task out whatever the listing did.
-    let group = format!("service:{service}");
-    for task in inventory
-        .stopped_service_tasks(&cluster, service)
-        .await
-        .map_err(|e| format!("cannot list the stopped tasks of {service}: {e}"))?
-        .into_iter()
-        .filter(|t| t.group.as_deref() == Some(group.as_str()))
-    {
-        let stopped = task
-            .stopped_at
-            .as_deref()
-            .and_then(sentinel_fleet::record::parse_time);
-        if stopped.is_none_or(|at| at >= since) {
-            by_arn.insert(task.task_arn.clone(), task);
+
+    /// One service's stopped tasks within the window: what ECS remembers (about an hour),
+    /// and what the fleet table kept (14 days by default) when it is given; newest first.
+    async fn of(&self, readers: &LogReaders<'_>, service: &str) -> Result<Vec<TaskRecord>, String> {
+        let group = format!("service:{service}");
+        let mut by_arn: BTreeMap<String, TaskRecord> = self
+            .kept
+            .iter()
+            .filter(|t| t.group.as_deref() == Some(group.as_str()))
+            .map(|t| (t.task_arn.clone(), t.clone()))
+            .collect();
+        // ECS's own answer is the freshest: it replaces the table's copy of the same task.
+        // ListTasks was asked for the service's tasks; the group check costs nothing and
+        // keeps another service's task out whatever the listing did.
+        let inventory = FleetInventory::new(readers.services.ecs().clone());
+        for task in inventory
+            .stopped_service_tasks(&self.cluster, service)
+            .await
+            .map_err(|e| format!("cannot list the stopped tasks of {service}: {e}"))?
+            .into_iter()
+            .filter(|t| t.group.as_deref() == Some(group.as_str()))
+        {
+            let stopped = task
+                .stopped_at
+                .as_deref()
+                .and_then(sentinel_fleet::record::parse_time);
+            if stopped.is_none_or(|at| at >= self.since) {
+                by_arn.insert(task.task_arn.clone(), task);
+            }
         }
+        let mut tasks: Vec<TaskRecord> = by_arn.into_values().collect();
+        newest_first(&mut tasks);
+        Ok(tasks)
     }
-    let mut tasks: Vec<TaskRecord> = by_arn.into_values().collect();
+}
+
+/// Stopped tasks newest first (by when they stopped, then their last update).
+fn newest_first(tasks: &mut [TaskRecord]) {
     tasks.sort_by(|a, b| {
         b.stopped_at
             .cmp(&a.stopped_at)
             .then(b.updated_at.cmp(&a.updated_at))
     });
-    Ok(tasks)
 }
 
 /// The cluster's ARN (a name is looked up once with DescribeClusters).
@@ -578,8 +616,13 @@ pub async fn restarts(
         .await?;
     let mut outcome = Outcome::default();
     let mut all = Vec::new();
+    let stopped = StoppedTasks::read(readers, options, fleet, now).await;
     for service in &names {
-        match restarts_of(readers, options, service, fleet, now).await {
+        let tasks = match &stopped {
+            Ok(stopped) => stopped.of(readers, service).await,
+            Err(error) => Err(error.clone()),
+        };
+        match tasks {
             Ok(tasks) => all.extend(tasks),
             Err(error) => {
                 outcome.unreadable += 1;
@@ -587,11 +630,7 @@ pub async fn restarts(
             }
         }
     }
-    all.sort_by(|a, b| {
-        b.stopped_at
-            .cmp(&a.stopped_at)
-            .then(b.updated_at.cmp(&a.updated_at))
-    });
+    newest_first(&mut all);
     if let Some(limit) = options.limit {
         all.truncate(limit);
     }

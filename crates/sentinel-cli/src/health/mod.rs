@@ -134,12 +134,10 @@ pub const CERTIFICATE_POLICY: CertPolicy = CertPolicy {
 };
 
 async fn check_certificate(domain: &str, probe: &ProbeOptions) -> CertificateHealth {
-    let (host, port) = match domain.rsplit_once(':') {
-        Some((host, port)) if port.parse::<u16>().is_ok() => {
-            (host, port.parse::<u16>().unwrap_or(443))
-        }
-        _ => (domain, 443),
-    };
+    let (host, port) = domain
+        .rsplit_once(':')
+        .and_then(|(host, port)| Some((host, port.parse::<u16>().ok()?)))
+        .unwrap_or((domain, 443));
     let found = sentinel_http::inspect_certificate(
         host,
         port,
