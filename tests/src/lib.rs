@@ -4,10 +4,10 @@
 pub mod runtime_api;
 
 use agent_monitor::config::{self, Config};
+use agent_monitor::EpisodeStore;
 use agent_monitor::{Clients, Monitor};
 use aws_lambda_events::event::sqs::SqsMessage;
 use sentinel_agent::episode::Episode;
-use sentinel_aws::EpisodeStore;
 use sentinel_emulator::fleet::{Fleet, Member};
 use sentinel_emulator::stack::Stack;
 use sentinel_emulator::Emulator;

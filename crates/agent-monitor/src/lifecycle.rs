@@ -1,31 +1,24 @@
-//! The alert lifecycle at work: run each decision through [`episode::step`], store the new
-//! episode states (conditionally), send what is owed — one message per cluster and kind of
-//! notice — and record that it was sent. Shared by the event path and the sweep; it talks to
-//! the world only through the [`ports`](crate::ports), so its races and failures are tested
-//! over the in-memory ports.
-//!
-//! The protocol for every notice: claim it on the episode (a conditional write), send it,
-//! then record it sent — or, if sending failed, release the claim so the redelivery sends it
-//! at once. A run that dies in between leaves a claim that expires after its lease.
+//! The agent monitor wired to the notice engine ([`sentinel_lambda::engine`]): each
+//! decision runs through [`episode::step`], the engine claims what is owed, this module
+//! groups it into one message per cluster and kind of notice (remediating new alerts first,
+//! so the alert can say what was done), and the engine sends and records them. Shared by
+//! the event path and the sweep; it talks to the world only through the
+//! [`ports`](crate::ports), so its wiring is tested over the in-memory ports.
 
 use crate::actions::ActionRegistry;
 use crate::ports::{EpisodeRepo, Notifier};
 use crate::remediate::Remediation;
 use chrono::{DateTime, Utc};
-use sentinel_agent::episode::{self, Episode, LifecycleSettings, Notice, Sighting, Source, Step};
+use sentinel_agent::episode::{self, Episode, LifecycleSettings, Notice, Sighting, Source};
 use sentinel_agent::recovery::ClusterResolved;
 use sentinel_agent::{
     assess, AffectedInstance, ClusterAlert, DecisionSettings, Observation, Verdict,
 };
-use sentinel_aws::{AwsError, Written};
 use sentinel_core::notification::Notification;
 use sentinel_core::ClusterArn;
+use sentinel_lambda::engine::{Engine, Outgoing, Owed, Proposal};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-
-/// Recording that a notice went out is retried this often (each try with the SDK's own
-/// retries): a lost record would mean the notice is sent again after its lease.
-const MARK_SENT_TRIES: u32 = 4;
 
 /// One container instance a run has decided about.
 #[derive(Debug, Clone)]
@@ -88,22 +81,6 @@ pub struct Settled {
     pub action_failures: usize,
 }
 
-/// What storing a step came to.
-enum Effect {
-    Done,
-    /// Another run holds the episode's notice: look again on redelivery (or next sweep).
-    Later,
-    /// The stored claim of `Notice`; with `look_again`, the records are delivered again
-    /// after the notice went out (an ended episode's RESOLVED while the agent is down anew).
-    Owes {
-        episode: Episode,
-        notice: Notice,
-        look_again: bool,
-    },
-    Failed(AwsError),
-    Conflict,
-}
-
 /// The lifecycle's collaborators: where episodes live, where notices go, what may be done
 /// about a down agent, and the custom actions run on first alerts.
 pub struct Lifecycle {
@@ -139,147 +116,72 @@ impl Lifecycle {
         &self.remediation
     }
 
+    /// Runs the decisions through the engine: claim, compose one message per cluster and
+    /// kind of notice, send and record; then the custom actions of first alerts.
     pub async fn settle(
         &self,
         decided: Vec<Decided>,
         source: Source,
         now: DateTime<Utc>,
     ) -> Settled {
-        let settings = self.settings;
-        let mut settled = Settled::default();
-
-        // 1. Store each new state, all in one batched write (a transaction per 100); a
-        //    notice is owed only once its claim is stored.
-        let steps: Vec<(Decided, Step)> = decided
+        let engine = Engine::new(self.episodes.as_ref(), self.notifier.as_ref());
+        let proposals = decided
             .into_iter()
-            .map(|d| {
-                let step = episode::step(
+            .map(|d| Proposal {
+                step: episode::step(
                     d.stored.as_ref(),
                     &d.verdict,
                     &d.sighting,
                     source,
                     now,
-                    &settings,
-                );
-                (d, step)
+                    &self.settings,
+                ),
+                stored: d.stored.clone(),
+                records: d.record_ids.clone(),
+                scope: d.sighting.cluster_arn.name().to_owned(),
+                context: d,
             })
             .collect();
-        let outcomes = self.store(steps, now).await;
+        let claimed = engine.claim(proposals, now).await;
+        let mut outcome = claimed.outcome;
 
-        // 2. Group what is owed: one message per cluster and kind of notice.
-        let mut owed: BTreeMap<(ClusterArn, Notice), Vec<(Episode, Decided)>> = BTreeMap::new();
-        let mut look_again_ids = BTreeSet::new();
-        for (d, outcome) in outcomes {
-            match outcome {
-                Effect::Done => {}
-                Effect::Owes {
-                    episode,
-                    notice,
-                    look_again,
-                } => {
-                    if look_again {
-                        look_again_ids.extend(d.record_ids.iter().cloned());
-                    }
-                    owed.entry((episode.cluster_arn.clone(), notice))
-                        .or_default()
-                        .push((episode, d))
-                }
-                Effect::Later | Effect::Conflict => {
-                    // Redelivery (or the next sweep) re-reads the item and acts on what is
-                    // there then.
-                    tracing::info!(
-                        container_instance = d.sighting.container_instance_arn,
-                        "another run holds or just changed this episode; will look again"
-                    );
-                    settled.conflicts += 1;
-                    settled.failed_record_ids.extend(d.record_ids);
-                }
-                Effect::Failed(err) => {
-                    tracing::error!(container_instance = d.sighting.container_instance_arn, error = %err, "could not store the episode");
-                    settled
-                        .errors
-                        .push((d.sighting.cluster_arn.name().to_owned(), err.to_string()));
-                    settled.failed_record_ids.extend(d.record_ids);
-                }
-            }
+        let mut by_message: BTreeMap<(ClusterArn, Notice), Vec<Owed<Episode, Decided>>> =
+            BTreeMap::new();
+        for owed in claimed.owed {
+            by_message
+                .entry((owed.episode.cluster_arn.clone(), owed.notice))
+                .or_default()
+                .push(owed);
         }
+        let outgoing = self.compose(by_message, now).await;
+        let sent = engine.deliver(outgoing, now, &mut outcome).await;
 
-        // 3. Remediate new alerts (once per episode, within the hourly budget), so the alert
-        //    can say what was done.
-        let new_alerts: Vec<ClusterArn> = owed
-            .keys()
-            .filter(|(_, notice)| *notice == Notice::Alert)
-            .map(|(cluster, _)| cluster.clone())
-            .collect();
-        let sizes = self.remediation.cluster_sizes(&new_alerts).await;
-        let sizes = &sizes;
-
-        // 4. Send, then record that it was sent (or release the claim for a retry).
-        let sends = owed
-            .into_iter()
-            .map(|((cluster, notice), mut group)| async move {
-                group.sort_by(|a, b| a.0.container_instance_arn.cmp(&b.0.container_instance_arn));
-                if notice == Notice::Alert {
-                    self.remediation
-                        .remediate(&cluster, &mut group, sizes, self.episodes.as_ref(), now)
-                        .await;
-                }
-                let message = match notice {
-                    Notice::Alert | Notice::Reminder => Message::Alert(ClusterAlert {
-                        cluster_arn: cluster.clone(),
-                        checked_at: now,
-                        instances: group
-                            .iter()
-                            .map(|(e, d)| {
-                                AffectedInstance::from_episode(
-                                    e,
-                                    d.observation.container_instance.as_ref(),
-                                    d.observation.node.as_ref(),
-                                )
-                            })
-                            .collect(),
-                        reminder: notice == Notice::Reminder,
-                    }),
-                    Notice::Resolved => Message::Resolved(ClusterResolved {
-                        cluster_arn: cluster.clone(),
-                        checked_at: now,
-                        episodes: group.iter().map(|(e, _)| e.clone()).collect(),
-                    }),
-                };
-                let result = match message.notification() {
-                    Ok(notification) => self.notifier.publish(&notification).await,
-                    Err(e) => Err(AwsError::new(
-                        "sns",
-                        "Publish",
-                        format!("cannot render the message: {e}"),
-                    )),
-                };
-                let episodes: Vec<&Episode> = group.iter().map(|(e, _)| e).collect();
-                match &result {
-                    Ok(_) => self.record_all_sent(&episodes, notice, now).await,
-                    Err(_) => self.release_claims(&episodes, notice, now).await,
-                }
-                (notice, message, group, result)
-            });
-        for (notice, message, group, result) in futures::future::join_all(sends).await {
-            match (result, message) {
-                (Ok(message_id), Message::Alert(alert)) => {
+        let mut settled = Settled {
+            failed_record_ids: outcome.failed_record_ids,
+            errors: outcome.errors,
+            conflicts: outcome.conflicts,
+            ..Settled::default()
+        };
+        for sent in sent {
+            let (message_id, subject) = (sent.message_id, sent.notification.subject);
+            match sent.message {
+                Message::Alert(alert) => {
                     tracing::warn!(
                         cluster = alert.cluster_name(),
-                        notice = notice.as_str(),
+                        notice = sent.notice.as_str(),
                         instances = alert.instances.len(),
                         message_id,
-                        subject = alert.subject(),
+                        subject,
                         "alert published"
                     );
                     settled.alerts.push(PublishedAlert { alert, message_id });
                 }
-                (Ok(message_id), Message::Resolved(resolved)) => {
+                Message::Resolved(resolved) => {
                     tracing::warn!(
                         cluster = resolved.cluster_name(),
                         instances = resolved.episodes.len(),
                         message_id,
-                        subject = resolved.subject(),
+                        subject,
                         "resolution published"
                     );
                     settled.resolutions.push(PublishedResolved {
@@ -287,25 +189,9 @@ impl Lifecycle {
                         message_id,
                     });
                 }
-                (Err(err), message) => {
-                    let cluster = match &message {
-                        Message::Alert(a) => a.cluster_name().to_owned(),
-                        Message::Resolved(r) => r.cluster_name().to_owned(),
-                    };
-                    tracing::error!(cluster, notice = notice.as_str(), error = %err, "could not publish; the notice stays owed");
-                    settled.errors.push((cluster, err.to_string()));
-                    for (_, d) in group {
-                        settled.failed_record_ids.extend(d.record_ids);
-                    }
-                }
             }
         }
-
-        // An ended episode's owed RESOLVED went out (or not) while its agent is down anew:
-        // the redelivery opens the new episode.
-        settled.failed_record_ids.extend(look_again_ids);
-
-        // 5. Custom actions, on first alerts only.
+        // Custom actions, on first alerts only.
         if !self.actions.is_empty() {
             let first_alerts = settled.alerts.iter().filter(|p| !p.alert.reminder);
             let outcomes =
@@ -316,169 +202,82 @@ impl Lifecycle {
         settled
     }
 
-    /// Stores what the steps change: every new state in one `put_all`, suspicions to forget
-    /// one by one (rare). A step that claims a notice owes it only once the claim is stored.
-    async fn store(
+    /// One message per cluster and kind of notice, its instances in ARN order; new alerts
+    /// are remediated first (once per episode, within the hourly budget).
+    async fn compose(
         &self,
-        steps: Vec<(Decided, Step)>,
+        by_message: BTreeMap<(ClusterArn, Notice), Vec<Owed<Episode, Decided>>>,
         now: DateTime<Utc>,
-    ) -> Vec<(Decided, Effect)> {
-        let writes: Vec<Episode> = steps
-            .iter()
-            .filter_map(|(_, step)| match step {
-                Step::Store(e) | Step::Notify(e, _) | Step::NotifyThenLater(e, _) => {
-                    Some(e.clone())
-                }
-                Step::Nothing | Step::Later | Step::Forget => None,
-            })
+    ) -> Vec<Outgoing<Episode, Decided, Message>> {
+        let new_alerts: Vec<ClusterArn> = by_message
+            .keys()
+            .filter(|(_, notice)| *notice == Notice::Alert)
+            .map(|(cluster, _)| cluster.clone())
             .collect();
-        let mut written = if writes.is_empty() {
-            Vec::new().into_iter()
-        } else {
-            match self.episodes.put_all(&writes, now).await {
-                Ok(answers) => answers.into_iter().map(Ok).collect::<Vec<_>>().into_iter(),
-                Err(err) => vec![Err(err); writes.len()].into_iter(),
-            }
-        };
-        let mut outcomes = Vec::with_capacity(steps.len());
-        for (d, step) in steps {
-            let claimed = |e: Episode, notice, look_again, answer| match answer {
-                Ok(Written::Stored { version }) => Effect::Owes {
-                    episode: Episode { version, ..e },
+        let sizes = self.remediation.cluster_sizes(&new_alerts).await;
+        let sizes = &sizes;
+        let composed = by_message
+            .into_iter()
+            .map(|((cluster, notice), mut group)| async move {
+                group.sort_by(|a, b| {
+                    a.episode
+                        .container_instance_arn
+                        .cmp(&b.episode.container_instance_arn)
+                });
+                if notice == Notice::Alert {
+                    self.remediation
+                        .remediate(&cluster, &mut group, sizes, self.episodes.as_ref(), now)
+                        .await;
+                }
+                let message = Message::new(cluster, notice, &group, now);
+                Outgoing {
                     notice,
-                    look_again,
-                },
-                Ok(Written::Conflict) => Effect::Conflict,
-                Err(err) => Effect::Failed(err),
-            };
-            let mut answer = || {
-                written.next().unwrap_or_else(|| {
-                    Err(AwsError::new(
-                        "store",
-                        "put_all",
-                        "fewer answers than writes",
-                    ))
-                })
-            };
-            let effect = match step {
-                Step::Nothing => Effect::Done,
-                Step::Later => Effect::Later,
-                Step::Store(_) => match answer() {
-                    Ok(Written::Stored { .. }) => Effect::Done,
-                    Ok(Written::Conflict) => Effect::Conflict,
-                    Err(err) => Effect::Failed(err),
-                },
-                Step::Notify(e, notice) => claimed(e, notice, false, answer()),
-                Step::NotifyThenLater(e, notice) => claimed(e, notice, true, answer()),
-                Step::Forget => match d.stored.as_ref() {
-                    Some(stored) => match self.episodes.delete(stored).await {
-                        Ok(Written::Stored { .. }) => Effect::Done,
-                        Ok(Written::Conflict) => Effect::Conflict,
-                        Err(err) => Effect::Failed(err),
-                    },
-                    None => Effect::Done,
-                },
-            };
-            outcomes.push((d, effect));
-        }
-        outcomes
-    }
-
-    async fn record_sent(&self, e: &Episode, notice: Notice, now: DateTime<Utc>) {
-        let mut sent = episode::notice_sent(e, notice, now);
-        for attempt in 1..=MARK_SENT_TRIES {
-            match self.episodes.put(&sent, now).await {
-                Ok(Written::Stored { .. }) => return,
-                Ok(Written::Conflict) => {
-                    // Changed since we claimed it: record the notice on what is there now,
-                    // as long as it still owes this notice.
-                    match self
-                        .episodes
-                        .get_many(std::slice::from_ref(&e.container_instance_arn))
-                        .await
-                    {
-                        Ok(mut fresh) => match fresh.episodes.remove(&e.container_instance_arn) {
-                            Some(current)
-                                if current.state.pending.map(|(n, _)| n) == Some(notice) =>
-                            {
-                                let mut merged = current;
-                                if merged.remediations.is_empty() {
-                                    merged.remediations = e.remediations.clone();
-                                }
-                                sent = episode::notice_sent(&merged, notice, now);
-                            }
-                            _ => return,
-                        },
-                        Err(err) if attempt == MARK_SENT_TRIES => {
-                            tracing::error!(container_instance = e.container_instance_arn, error = %err, "notice sent but not recorded; it may be sent again after its lease");
-                        }
-                        Err(_) => {}
-                    }
+                    notification: message.notification().map_err(|e| e.to_string()),
+                    message,
+                    owed: group,
                 }
-                Err(err) if attempt == MARK_SENT_TRIES => {
-                    tracing::error!(container_instance = e.container_instance_arn, error = %err, "notice sent but not recorded; it may be sent again after its lease");
-                }
-                Err(_) => {
-                    tokio::time::sleep(std::time::Duration::from_millis(50 * u64::from(attempt)))
-                        .await
-                }
-            }
-        }
-    }
-
-    /// Records `notice` sent on every episode of its message, in one batched write; an
-    /// episode whose write did not go through is recorded on its own (with re-reads and
-    /// retries).
-    async fn record_all_sent(&self, group: &[&Episode], notice: Notice, now: DateTime<Utc>) {
-        let sent: Vec<Episode> = group
-            .iter()
-            .map(|e| episode::notice_sent(e, notice, now))
-            .collect();
-        let answers = match self.episodes.put_all(&sent, now).await {
-            Ok(answers) => answers,
-            Err(_) => vec![Written::Conflict; group.len()],
-        };
-        let stragglers = group
-            .iter()
-            .zip(answers)
-            .filter(|(_, answer)| !matches!(answer, Written::Stored { .. }))
-            .map(|(e, _)| self.record_sent(e, notice, now));
-        futures::future::join_all(stragglers).await;
-    }
-
-    /// Releases the claims of a message that could not be sent, so the redelivery sends it
-    /// at once. Best effort: a claim not released expires after its lease.
-    async fn release_claims(&self, group: &[&Episode], notice: Notice, now: DateTime<Utc>) {
-        let released: Vec<Episode> = group
-            .iter()
-            .map(|e| episode::notice_failed(e, notice))
-            .collect();
-        match self.episodes.put_all(&released, now).await {
-            Ok(answers) => {
-                let kept = answers
-                    .iter()
-                    .filter(|a| !matches!(a, Written::Stored { .. }))
-                    .count();
-                if kept > 0 {
-                    tracing::warn!(
-                        claims = kept,
-                        "some notice claims were not released; they expire after their lease"
-                    );
-                }
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "could not release the notice claims; they expire after their lease")
-            }
-        }
+            });
+        futures::future::join_all(composed).await
     }
 }
 
+/// One message of the agent monitor: a cluster's alert (or reminder), or its RESOLVED.
 enum Message {
     Alert(ClusterAlert),
     Resolved(ClusterResolved),
 }
 
 impl Message {
+    fn new(
+        cluster: ClusterArn,
+        notice: Notice,
+        group: &[Owed<Episode, Decided>],
+        now: DateTime<Utc>,
+    ) -> Self {
+        match notice {
+            Notice::Alert | Notice::Reminder => Message::Alert(ClusterAlert {
+                cluster_arn: cluster,
+                checked_at: now,
+                instances: group
+                    .iter()
+                    .map(|o| {
+                        AffectedInstance::from_episode(
+                            &o.episode,
+                            o.context.observation.container_instance.as_ref(),
+                            o.context.observation.node.as_ref(),
+                        )
+                    })
+                    .collect(),
+                reminder: notice == Notice::Reminder,
+            }),
+            Notice::Resolved => Message::Resolved(ClusterResolved {
+                cluster_arn: cluster,
+                checked_at: now,
+                episodes: group.iter().map(|o| o.episode.clone()).collect(),
+            }),
+        }
+    }
+
     fn notification(&self) -> Result<Notification, serde_json::Error> {
         match self {
             Message::Alert(alert) => alert.notification(),

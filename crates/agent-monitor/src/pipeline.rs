@@ -11,6 +11,7 @@ use crate::lifecycle::{Decided, Lifecycle, PublishedAlert, PublishedResolved};
 use crate::observe::Observer;
 use crate::ports::AwsRemedies;
 use crate::remediate::Remediation;
+use crate::store::EpisodeStore;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
 use sentinel_agent::episode::{Episode, Sighting, Source};
@@ -18,8 +19,7 @@ use sentinel_agent::metrics;
 use sentinel_agent::remediation::Outcome;
 use sentinel_agent::{group_by_cluster, parse_state_change, InstanceStatus, SkipReason, Verdict};
 use sentinel_aws::{
-    DeadLetterQueue, Ec2Inventory, EcsInventory, EpisodeStore, Found, ManagedNodes, Remediator,
-    SnsNotifier,
+    DeadLetterQueue, Ec2Inventory, EcsInventory, Found, ManagedNodes, Remediator, SnsNotifier,
 };
 use sentinel_core::MetricRecord;
 use sentinel_core::{Clock, ClusterArn, SystemClock};

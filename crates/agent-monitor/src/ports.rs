@@ -6,37 +6,19 @@
 //! Futures are boxed so the ports can be held as trait objects (`Arc<dyn …>`): one
 //! allocation per call is nothing next to a network round trip.
 
+use crate::store::{EpisodeStore, Listing};
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use sentinel_agent::episode::Episode;
 use sentinel_agent::NodeId;
-use sentinel_aws::{AwsError, EcsInventory, EpisodeStore, Found, Listing, Remediator, Written};
+use sentinel_aws::{AwsError, EcsInventory, Found, Remediator, Written};
 use sentinel_core::ClusterArn;
+use sentinel_lambda::engine;
 use std::collections::HashMap;
 
 /// Where episodes live: one item per container instance, every write conditional on the
-/// version it read.
-pub trait EpisodeRepo: Send + Sync {
-    /// The stored episodes of these container instances, by ARN, read consistently.
-    fn get_many<'a>(
-        &'a self,
-        arns: &'a [String],
-    ) -> BoxFuture<'a, Result<Found<Episode>, AwsError>>;
-    /// Writes `episode` if the stored item still has `episode.version` (0: no item).
-    fn put<'a>(
-        &'a self,
-        episode: &'a Episode,
-        now: DateTime<Utc>,
-    ) -> BoxFuture<'a, Result<Written, AwsError>>;
-    /// Writes each episode as `put` would, in as few calls as the store allows (DynamoDB:
-    /// one transaction per 100); one answer per episode, in order.
-    fn put_all<'a>(
-        &'a self,
-        episodes: &'a [Episode],
-        now: DateTime<Utc>,
-    ) -> BoxFuture<'a, Result<Vec<Written>, AwsError>>;
-    /// Deletes the item if it still has `episode.version`.
-    fn delete<'a>(&'a self, episode: &'a Episode) -> BoxFuture<'a, Result<Written, AwsError>>;
+/// version it read (the engine's store), and the sweep's view of all of them.
+pub trait EpisodeRepo: engine::EpisodeRepo<Episode> {
     /// Every stored episode (the sweep's view). Items that cannot be read are skipped and
     /// counted, never fatal: one bad item must not stop every sweep.
     fn all(&self) -> BoxFuture<'_, Result<Listing, AwsError>>;
@@ -78,7 +60,7 @@ pub trait NodeRemedies: Send + Sync {
     fn replace<'a>(&'a self, node: &'a NodeId) -> BoxFuture<'a, Result<Option<String>, AwsError>>;
 }
 
-impl EpisodeRepo for EpisodeStore {
+impl engine::EpisodeRepo<Episode> for EpisodeStore {
     fn get_many<'a>(
         &'a self,
         arns: &'a [String],
@@ -105,7 +87,9 @@ impl EpisodeRepo for EpisodeStore {
     fn delete<'a>(&'a self, episode: &'a Episode) -> BoxFuture<'a, Result<Written, AwsError>> {
         Box::pin(EpisodeStore::delete(self, episode))
     }
+}
 
+impl EpisodeRepo for EpisodeStore {
     fn all(&self) -> BoxFuture<'_, Result<Listing, AwsError>> {
         Box::pin(EpisodeStore::all(self))
     }

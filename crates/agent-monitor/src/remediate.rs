@@ -10,6 +10,7 @@ use sentinel_agent::remediation::{hourly_budget, Outcome, RemediationAction, Rem
 use sentinel_agent::NodeView;
 use sentinel_aws::Written;
 use sentinel_core::ClusterArn;
+use sentinel_lambda::engine::Owed;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -61,7 +62,7 @@ impl Remediation {
     pub(crate) async fn remediate(
         &self,
         cluster: &ClusterArn,
-        group: &mut [(Episode, Decided)],
+        group: &mut [Owed<Episode, Decided>],
         sizes: &HashMap<ClusterArn, usize>,
         episodes: &dyn EpisodeRepo,
         now: DateTime<Utc>,
@@ -74,7 +75,12 @@ impl Remediation {
             sizes.get(cluster).copied().unwrap_or(0),
             settings.max_percent_per_hour,
         );
-        for (episode, decided) in group.iter_mut() {
+        for Owed {
+            episode,
+            context: decided,
+            ..
+        } in group.iter_mut()
+        {
             if !episode.remediations.is_empty() {
                 continue; // once per episode
             }

@@ -8,9 +8,12 @@
 //! nothing else.
 
 pub mod config;
+#[cfg(any(test, feature = "testing"))]
 pub mod memory;
 pub mod pipeline;
 pub mod ports;
+pub mod store;
 
 pub use config::Config;
 pub use pipeline::{Clients, FleetRecorder, ReconcileReport, RecordReport};
+pub use store::{FleetInventory, FleetTable, Recorded, StoredRecord};

@@ -3,9 +3,10 @@
 //! to fail.
 
 use crate::ports::{FleetStore, Listing};
+use crate::store::{Recorded, StoredRecord};
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
-use sentinel_aws::{AwsError, Recorded, StoredRecord};
+use sentinel_aws::AwsError;
 use sentinel_core::ClusterArn;
 use sentinel_fleet::FleetRecord;
 use std::collections::{BTreeMap, VecDeque};

@@ -11,8 +11,9 @@
 
 use crate::config::{Config, METRICS_NAMESPACE};
 use crate::ports::{EcsListing, FleetStore, Listing};
+use crate::store::{FleetInventory, FleetTable, Recorded};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use sentinel_aws::{AwsError, DeadLetterQueue, EcsInventory, FleetInventory, FleetTable, Recorded};
+use sentinel_aws::{AwsError, DeadLetterQueue, EcsInventory};
 use sentinel_core::{Clock, MetricRecord, SystemClock};
 use sentinel_fleet::{newest_per_key, parse_fleet_event, reconcile, FleetRecord, Repair};
 use sentinel_lambda::invocation::Invocation;

@@ -2,9 +2,10 @@
 //! (newer-only writes, marking gone, a cluster's records) and what ECS lists now. The AWS
 //! adapters implement them; [`crate::memory`] has in-memory twins for the pipeline's tests.
 
+use crate::store::{FleetInventory, FleetTable, Recorded, StoredRecord};
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
-use sentinel_aws::{AwsError, EcsInventory, FleetInventory, FleetTable, Recorded, StoredRecord};
+use sentinel_aws::{AwsError, EcsInventory};
 use sentinel_core::ClusterArn;
 use sentinel_fleet::FleetRecord;
 

@@ -3,8 +3,8 @@
 //! Three renderings of the same facts: a subject line (SNS allows at most 100 ASCII
 //! characters), a plain-text body for a tired on-call human reading email on a phone, and a
 //! versioned JSON document for machines (SQS, Lambda, HTTPS subscribers). The JSON schema is
-//! documented in the README; change both together and bump [`SCHEMA_VERSION`] on breaking
-//! changes.
+//! documented in docs/agent-monitor.md; change both together and bump [`SCHEMA_VERSION`] on
+//! breaking changes.
 
 use crate::decision::{AlertKind, Severity};
 use crate::episode::Notice;
@@ -388,7 +388,8 @@ impl ClusterAlert {
         }
     }
 
-    /// The machine-readable document (schema in the README), every instance in detail.
+    /// The machine-readable document (schema in docs/agent-monitor.md), every instance in
+    /// detail.
     pub fn document(&self) -> AlertDocument {
         self.document_listing(self.instances.len())
     }

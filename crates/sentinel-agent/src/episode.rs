@@ -15,7 +15,8 @@ use crate::node::NodeId;
 use crate::remediation::Outcome;
 use crate::states::InstanceStatus;
 use chrono::{DateTime, TimeDelta, Utc};
-use sentinel_core::notice::{self, Change, Condition, Episodic};
+use sentinel_core::notice::{self, Change, Condition, Episodic, NoticeEpisode};
+use sentinel_core::store::Versioned;
 use sentinel_core::ClusterArn;
 
 pub use sentinel_core::notice::{
@@ -81,6 +82,18 @@ pub struct Episode {
     pub version: u64,
 }
 
+impl Versioned for Episode {
+    fn key(&self) -> String {
+        self.container_instance_arn.clone()
+    }
+    fn version(&self) -> u64 {
+        self.version
+    }
+    fn set_version(&mut self, version: u64) {
+        self.version = version;
+    }
+}
+
 impl Episodic for Episode {
     fn state(&self) -> &EpisodeState {
         &self.state
@@ -117,25 +130,9 @@ pub struct Sighting {
     pub event_time: Option<DateTime<Utc>>,
 }
 
-/// What to do with an episode.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
-    /// Nothing to store, nothing to send.
-    Nothing,
-    /// Store this new state (no notice).
-    Store(Episode),
-    /// Store this state, which claims `notice`, then send it.
-    Notify(Episode, Notice),
-    /// Delete the stored suspicion: the agent is fine.
-    Forget,
-    /// Another run holds this episode's notice (its lease is running): change nothing now
-    /// and look again later, so that run's record of the notice is not overwritten.
-    Later,
-    /// Store this state, which claims the RESOLVED notice an ended episode still owes, send
-    /// it, then look again later: the agent is down anew, and the next look opens a new
-    /// episode (which the same item cannot hold until the old one is closed).
-    NotifyThenLater(Episode, Notice),
-}
+/// What the lifecycle does with one agent episode: the kernel's [`notice::Step`] over
+/// [`Episode`].
+pub type Step = notice::Step<Episode>;
 
 /// The lifecycle, purely: stored episode + fresh verdict + time → what to store and send.
 /// An alert verdict is a failure; a skip ends an open episode or holds it ([`ending`]).
@@ -209,20 +206,13 @@ fn ending(reason: &SkipReason) -> Option<Resolution> {
     }
 }
 
-/// The state after `notice` is confirmed sent.
-pub fn notice_sent(e: &Episode, notice: Notice, now: DateTime<Utc>) -> Episode {
-    Episode {
-        state: e.state.sent(notice, now),
-        ..e.clone()
-    }
-}
-
-/// The state after sending `notice` failed: the claim is released so the next run (the
-/// redelivery) may send it at once.
-pub fn notice_failed(e: &Episode, notice: Notice) -> Episode {
-    Episode {
-        state: e.state.failed(notice),
-        ..e.clone()
+impl NoticeEpisode for Episode {
+    /// A remediation recorded on the claimed copy (the alert says what was done) is kept
+    /// when the notice is recorded on a newer stored episode.
+    fn carry_over(&mut self, claimed: &Self) {
+        if self.remediations.is_empty() {
+            self.remediations = claimed.remediations.clone();
+        }
     }
 }
 
@@ -282,7 +272,7 @@ mod tests {
             t(0),
             &SETTINGS,
         ));
-        notice_sent(&e, n, t(0))
+        e.sent(n, t(0))
     }
 
     #[test]
@@ -299,7 +289,7 @@ mod tests {
         assert_eq!(e.state.phase, Phase::Open);
         assert_eq!(e.state.first_seen_at, t(-2), "down since the event");
         assert_eq!(e.state.pending, Some((Notice::Alert, t(0))));
-        let sent = notice_sent(&e, notice, t(0));
+        let sent = e.sent(notice, t(0));
         assert!(sent.state.alert_sent);
         assert_eq!(sent.state.pending, None);
         assert_eq!(sent.state.notices_sent, 1);
@@ -366,7 +356,7 @@ mod tests {
         assert_eq!(n, Notice::Alert);
         assert_eq!(again.state.pending, Some((Notice::Alert, t(2))));
         // A released claim (publish failed) is taken over at once.
-        let released = notice_failed(&claimed, Notice::Alert);
+        let released = claimed.released(Notice::Alert);
         assert!(matches!(
             step(
                 Some(&released),
@@ -395,7 +385,7 @@ mod tests {
         assert_eq!(resolved.state.phase, Phase::Resolved);
         assert_eq!(resolved.resolution, Some(Resolution::AgentReconnected));
         assert_eq!(resolved.downtime(t(99)), TimeDelta::minutes(32));
-        let done = notice_sent(&resolved, n, t(30));
+        let done = resolved.sent(n, t(30));
         // A second reconnect event finds nothing to do.
         assert_eq!(
             step(
@@ -582,7 +572,7 @@ mod tests {
         assert_eq!(sweep_at(&e, 239, &SETTINGS), Step::Nothing);
         let (reminding, n) = notified(sweep_at(&e, 240, &SETTINGS));
         assert_eq!(n, Notice::Reminder);
-        let reminded = notice_sent(&reminding, n, t(240));
+        let reminded = reminding.sent(n, t(240));
         assert_eq!(sweep_at(&reminded, 479, &SETTINGS), Step::Nothing);
         assert!(matches!(
             sweep_at(&reminded, 480, &SETTINGS),
@@ -609,7 +599,7 @@ mod tests {
         let resolved = Episode {
             // As stored: every write bumps the version.
             version: 7,
-            ..notice_sent(&resolved, n, t(5))
+            ..resolved.sent(n, t(5))
         };
         let (again, n) = notified(step(
             Some(&resolved),

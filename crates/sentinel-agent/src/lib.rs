@@ -12,7 +12,7 @@
 //! - [`alert`]: the aggregated per-cluster notification (subject, email text, JSON document).
 //! - [`recovery`]: the RESOLVED notice.
 //! - [`remediation`]: what may be done about a down agent, and how much per hour.
-//! - [`states`]: AWS state names (ECS, EC2, SSM) as enums, parsed at the edge.
+//! - `node`, `states`: the kernel's machines and AWS state names, re-exported.
 //! - [`metrics`]: the names of its CloudWatch metrics.
 
 pub mod alert;
@@ -21,11 +21,13 @@ pub mod decision;
 pub mod episode;
 pub mod event;
 pub mod metrics;
-pub mod node;
 pub mod observation;
 pub mod recovery;
 pub mod remediation;
-pub mod states;
+
+// The machines and their states are the kernel's (the ECS, EC2 and SSM readers fill them);
+// re-exported so the domain reads as one vocabulary.
+pub use sentinel_core::{node, states};
 
 pub use alert::{AffectedInstance, ClusterAlert};
 pub use batch::{group_by_cluster, Candidate, ClusterBatch};
@@ -35,4 +37,5 @@ pub use decision::{
 pub use event::{parse_state_change, InvalidEvent, StateChange};
 pub use node::{NodeId, NodeKind};
 pub use observation::{ContainerInstanceView, NodeView, Observation};
+
 pub use states::{Ec2State, InstanceStatus, PingStatus};

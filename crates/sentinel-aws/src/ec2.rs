@@ -1,9 +1,9 @@
 //! EC2 lookups: instance state for the `i-…` nodes under container instances.
 
-use crate::{chunks, AwsError};
+use crate::{chunks, AwsError, FromSdk};
 use aws_sdk_ec2::types::Instance;
 use futures::future::try_join_all;
-use sentinel_agent::{Ec2State, NodeId, NodeView};
+use sentinel_core::{Ec2State, NodeId, NodeView};
 use std::collections::HashMap;
 
 /// DescribeInstances takes at most 1000 instance ids per call.
@@ -77,7 +77,7 @@ impl Ec2Inventory {
 fn ids_named_in(message: &str) -> Vec<String> {
     message
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-        .filter(|word| NodeId::parse(word).is_ok_and(|n| n.kind() == sentinel_agent::NodeKind::Ec2))
+        .filter(|word| NodeId::parse(word).is_ok_and(|n| n.kind() == sentinel_core::NodeKind::Ec2))
         .map(str::to_owned)
         .collect()
 }

@@ -1,11 +1,11 @@
 //! ECS lookups: cluster tags (DescribeClusters) and container instances
 //! (DescribeContainerInstances).
 
-use crate::{chunks, AwsError};
+use crate::{chunks, AwsError, FromSdk};
 use aws_sdk_ecs::types::{ClusterField, ContainerInstance};
 use futures::future::try_join_all;
-use sentinel_agent::{ContainerInstanceView, InstanceStatus, NodeId};
 use sentinel_core::{ClusterArn, Tag};
+use sentinel_core::{ContainerInstanceView, InstanceStatus, NodeId};
 use std::collections::HashMap;
 
 /// DescribeClusters takes at most 100 clusters per call.

@@ -1,30 +1,19 @@
-//! One error type for every AWS call that failed after the SDK's own retries.
+//! One error type for every AWS call that failed after the SDK's own retries: the kernel's
+//! [`AwsError`], built here from the SDK's errors (their code and full context).
 
 use aws_sdk_ecs::error::{DisplayErrorContext, ProvideErrorMetadata};
+pub use sentinel_core::AwsError;
 
-/// An AWS call that failed after the SDK retried what it could. The caller decides what it
-/// costs: the pipeline fails (and SQS redelivers) only the records that depended on it.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{service}:{operation} failed{}: {message}", code.as_deref().map(|c| format!(" with {c}")).unwrap_or_default())]
-pub struct AwsError {
-    pub service: &'static str,
-    pub operation: &'static str,
-    /// The AWS error code, when the service sent one (ThrottlingException, AccessDenied, …).
-    pub code: Option<String>,
-    pub message: String,
+/// Builds an [`AwsError`] from any SDK operation error: `AwsError::from_sdk(service,
+/// operation, err)` with this trait in scope.
+pub trait FromSdk {
+    fn from_sdk<E>(service: &'static str, operation: &'static str, err: E) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error;
 }
 
-impl AwsError {
-    pub fn new(service: &'static str, operation: &'static str, message: impl Into<String>) -> Self {
-        AwsError {
-            service,
-            operation,
-            code: None,
-            message: message.into(),
-        }
-    }
-
-    pub fn from_sdk<E>(service: &'static str, operation: &'static str, err: E) -> Self
+impl FromSdk for AwsError {
+    fn from_sdk<E>(service: &'static str, operation: &'static str, err: E) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error,
     {

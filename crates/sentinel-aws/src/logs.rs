@@ -4,8 +4,8 @@
 //! GetLogEvents call. A container that logs elsewhere, or without a stream prefix (its
 //! stream name cannot be known), has no tail; that is not an error.
 
-use crate::AwsError;
-use sentinel_tasks::message::LogTail;
+use crate::{AwsError, FromSdk};
+use sentinel_core::logs::LogTail;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 

@@ -2,10 +2,10 @@
 //! Safety limits and dry runs are decided before these are called; see
 //! `sentinel_agent::remediation`.
 
-use crate::AwsError;
+use crate::{AwsError, FromSdk};
 use aws_sdk_ecs::types::ContainerInstanceStatus;
-use sentinel_agent::NodeId;
 use sentinel_core::ClusterArn;
+use sentinel_core::NodeId;
 
 #[derive(Debug, Clone)]
 pub struct Remediator {

@@ -1,6 +1,6 @@
 //! The SNS notifier: sends a monitor's [`Notification`], rendered for every protocol at once.
 
-use crate::AwsError;
+use crate::{AwsError, FromSdk};
 use aws_sdk_sns::types::MessageAttributeValue;
 use sentinel_core::notification::{Attribute, Notification};
 

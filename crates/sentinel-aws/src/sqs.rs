@@ -1,7 +1,7 @@
 //! The dead-letter writer: records the function cannot use are parked, with the reason,
 //! in the dead-letter queue, and only then acknowledged. Nothing is silently dropped.
 
-use crate::AwsError;
+use crate::{AwsError, FromSdk};
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 use futures::future::join_all;
 

@@ -1,9 +1,9 @@
 //! SSM lookups: reachability of ECS Anywhere (`mi-…`) managed nodes.
 
-use crate::{chunks, AwsError};
+use crate::{chunks, AwsError, FromSdk};
 use aws_sdk_ssm::types::{InstanceInformation, InstanceInformationStringFilter};
 use futures::future::try_join_all;
-use sentinel_agent::{NodeId, NodeView, PingStatus};
+use sentinel_core::{NodeId, NodeView, PingStatus};
 use std::collections::HashMap;
 
 /// DescribeInstanceInformation returns at most 50 nodes per page, so asking for more ids

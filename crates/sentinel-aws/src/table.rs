@@ -4,10 +4,10 @@
 //! writes go as transactions of up to 100; every write carries a write id, so a committed
 //! write whose answer was lost is recognised, not taken for a conflict.
 //!
-//! A monitor's item type says how it is stored ([`Stored`]); reading, writing and the
+//! A monitor says how its item type is stored ([`Format`]); reading, writing and the
 //! conflict rules live here once.
 
-use crate::AwsError;
+use crate::{AwsError, FromSdk};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
@@ -24,57 +24,23 @@ const UNPROCESSED_ROUNDS: usize = 5;
 /// The attribute holding the id of the write that stored an item.
 const WRITE_ID: &str = "write_id";
 
-/// An item type a monitor keeps in the table.
-pub trait Stored: Clone {
-    /// The partition key (`pk`).
-    fn key(&self) -> String;
-    /// The version it was read at (0: not stored yet).
-    fn version(&self) -> u64;
-    fn set_version(&mut self, version: u64);
-    /// The item to write, carrying `self.version()`.
-    fn to_item(&self, now: DateTime<Utc>) -> HashMap<String, AttributeValue>;
+/// How a monitor keeps its item type in the table: the monitor's own stored format (its
+/// crate implements this on a type of its own), over the kernel's [`Versioned`] items.
+pub trait Format {
+    type Item: Versioned + Clone;
+    /// The item to write, carrying `item.version()`.
+    fn to_item(item: &Self::Item, now: DateTime<Utc>) -> HashMap<String, AttributeValue>;
     /// Reads an item back; a malformed item is an error naming the item and the field,
     /// never a guess.
-    fn from_item(item: &HashMap<String, AttributeValue>) -> Result<Self, AwsError>;
+    fn from_item(raw: &HashMap<String, AttributeValue>) -> Result<Self::Item, AwsError>;
 }
 
-/// The outcome of a conditional write.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Written {
-    /// Stored; the item now has this version.
-    Stored { version: u64 },
-    /// Someone else changed the item since it was read: nothing was written.
-    Conflict,
-}
-
-/// A stored item that cannot be read: its key, and why. It costs only itself: the sweep
-/// skips it, the event path leaves its records to the dead-letter queue.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unreadable {
-    pub key: String,
-    pub why: String,
-}
-
-/// The items of some keys, by key, and the items that were unreadable.
-#[derive(Debug, Clone)]
-pub struct Found<T> {
-    pub episodes: HashMap<String, T>,
-    pub unreadable: Vec<Unreadable>,
-}
-
-impl<T> Default for Found<T> {
-    fn default() -> Self {
-        Found {
-            episodes: HashMap::new(),
-            unreadable: Vec::new(),
-        }
-    }
-}
+pub use sentinel_core::store::{Found, Unreadable, Versioned, Written};
 
 #[derive(Debug, Clone)]
 pub struct VersionedTable {
-    pub(crate) client: aws_sdk_dynamodb::Client,
-    pub(crate) table: String,
+    pub client: aws_sdk_dynamodb::Client,
+    pub table: String,
 }
 
 impl VersionedTable {
@@ -88,7 +54,7 @@ impl VersionedTable {
     /// The stored items of these keys. One call per 100 keys (plus one per round of keys
     /// DynamoDB left unprocessed). An item that cannot be read is returned apart, so it
     /// fails only its own key.
-    pub async fn get_many<T: Stored>(&self, arns: &[String]) -> Result<Found<T>, AwsError> {
+    pub async fn get_many<F: Format>(&self, arns: &[String]) -> Result<Found<F::Item>, AwsError> {
         let mut unique: Vec<&String> = arns.iter().collect();
         unique.sort();
         unique.dedup();
@@ -98,7 +64,7 @@ impl VersionedTable {
         let mut found = Found::default();
         for items in try_join_all(calls).await? {
             for item in items {
-                match T::from_item(&item) {
+                match F::from_item(&item) {
                     Ok(episode) => {
                         found.episodes.insert(episode.key(), episode);
                     }
@@ -157,14 +123,14 @@ impl VersionedTable {
     }
 
     /// Writes `stored` if the stored item still has `stored.version()` (0: no item).
-    pub async fn put<T: Stored>(
+    pub async fn put<F: Format>(
         &self,
-        stored: &T,
+        stored: &F::Item,
         now: DateTime<Utc>,
     ) -> Result<Written, AwsError> {
         let mut next = stored.clone();
         next.set_version(stored.version() + 1);
-        self.put_versioned(next.to_item(now), stored.version())
+        self.put_versioned(F::to_item(&next, now), stored.version())
             .await
     }
 
@@ -175,21 +141,21 @@ impl VersionedTable {
     /// A transaction is all or nothing: when some items' conditions fail, DynamoDB cancels it
     /// and names them; those are conflicts (unless the item carries this call's write id: a
     /// committed attempt whose answer was lost), and the rest go again without them.
-    pub async fn put_all<T: Stored>(
+    pub async fn put_all<F: Format>(
         &self,
-        episodes: &[T],
+        episodes: &[F::Item],
         now: DateTime<Utc>,
     ) -> Result<Vec<Written>, AwsError> {
         let mut answers = Vec::with_capacity(episodes.len());
         for chunk in episodes.chunks(ITEMS_PER_TRANSACTION) {
-            answers.extend(self.put_chunk(chunk, now).await?);
+            answers.extend(self.put_chunk::<F>(chunk, now).await?);
         }
         Ok(answers)
     }
 
-    async fn put_chunk<T: Stored>(
+    async fn put_chunk<F: Format>(
         &self,
-        chunk: &[T],
+        chunk: &[F::Item],
         now: DateTime<Utc>,
     ) -> Result<Vec<Written>, AwsError> {
         let mut answers: Vec<Option<Written>> = vec![None; chunk.len()];
@@ -199,7 +165,7 @@ impl VersionedTable {
             match pending.as_slice() {
                 [] => break,
                 [only] => {
-                    answers[*only] = Some(self.put(&chunk[*only], now).await?);
+                    answers[*only] = Some(self.put::<F>(&chunk[*only], now).await?);
                     break;
                 }
                 _ => {}
@@ -210,7 +176,7 @@ impl VersionedTable {
                 let episode = &chunk[*i];
                 let mut next = episode.clone();
                 next.set_version(episode.version() + 1);
-                let mut item = next.to_item(now);
+                let mut item = F::to_item(&next, now);
                 item.insert(WRITE_ID.to_owned(), number(write_id));
                 let (condition, values) = expecting(episode.version());
                 let put = Put::builder()
@@ -391,7 +357,7 @@ impl VersionedTable {
     }
 
     /// Deletes the item if it still has `stored.version()`.
-    pub async fn delete<T: Stored>(&self, stored: &T) -> Result<Written, AwsError> {
+    pub async fn delete<T: Versioned>(&self, stored: &T) -> Result<Written, AwsError> {
         let episode = stored;
         let (condition, values) = expecting(episode.version());
         let result = self
@@ -415,7 +381,7 @@ impl VersionedTable {
 
 /// The condition of every versioned write: the item is still at `version` (0: no item yet).
 /// Returns the condition expression and its values, for any of DynamoDB's write requests.
-fn expecting(version: u64) -> (&'static str, Option<HashMap<String, AttributeValue>>) {
+pub fn expecting(version: u64) -> (&'static str, Option<HashMap<String, AttributeValue>>) {
     if version == 0 {
         ("attribute_not_exists(pk)", None)
     } else {
@@ -430,20 +396,20 @@ fn is_conflict(error: Option<&impl aws_sdk_dynamodb::error::ProvideErrorMetadata
     error.and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
 }
 
-pub(crate) fn number(n: impl ToString) -> AttributeValue {
+pub fn number(n: impl ToString) -> AttributeValue {
     AttributeValue::N(n.to_string())
 }
 
-pub(crate) fn text(s: impl Into<String>) -> AttributeValue {
+pub fn text(s: impl Into<String>) -> AttributeValue {
     AttributeValue::S(s.into())
 }
 
-pub(crate) fn time(t: DateTime<Utc>) -> AttributeValue {
+pub fn time(t: DateTime<Utc>) -> AttributeValue {
     number(t.timestamp())
 }
 
 /// The `pk` of an item, or "" for an item without one.
-pub(crate) fn item_key(item: &HashMap<String, AttributeValue>) -> String {
+pub fn item_key(item: &HashMap<String, AttributeValue>) -> String {
     item.get("pk")
         .and_then(|v| v.as_s().ok())
         .cloned()
@@ -452,7 +418,7 @@ pub(crate) fn item_key(item: &HashMap<String, AttributeValue>) -> String {
 
 /// Reads the fields of one item; a missing or malformed field is an error naming the item
 /// and the field, never a guess.
-pub(crate) struct Fields<'a> {
+pub struct Fields<'a> {
     item: &'a HashMap<String, AttributeValue>,
     pk: String,
 }
@@ -546,7 +512,7 @@ impl<'a> Fields<'a> {
 }
 
 /// Writes the notice lifecycle's part of an episode into `item`.
-pub(crate) fn write_state(item: &mut HashMap<String, AttributeValue>, state: &EpisodeState) {
+pub fn write_state(item: &mut HashMap<String, AttributeValue>, state: &EpisodeState) {
     item.insert("status".to_owned(), text(state.phase.as_str()));
     item.insert("first_seen".to_owned(), time(state.first_seen_at));
     item.insert("last_seen".to_owned(), time(state.last_seen_at));

@@ -2,7 +2,7 @@
 
 use crate::render;
 use chrono::{DateTime, Utc};
-use sentinel_aws::FleetTable;
+use fleet_recorder::FleetTable;
 use sentinel_fleet::record::TaskRecord;
 use sentinel_fleet::view::{select_tasks, summarize, Seen, TaskFilter};
 use sentinel_fleet::Kind;

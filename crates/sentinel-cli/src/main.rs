@@ -263,7 +263,7 @@ enum StackCommand {
 }
 
 /// The fleet table, by name or from the stack's outputs.
-async fn fleet_table(source: FleetSource) -> anyhow::Result<sentinel_aws::FleetTable> {
+async fn fleet_table(source: FleetSource) -> anyhow::Result<fleet_recorder::FleetTable> {
     let sdk = sentinel_aws::sdk::from_env().await;
     let name = locate::resolve(
         &sdk,
@@ -274,7 +274,7 @@ async fn fleet_table(source: FleetSource) -> anyhow::Result<sentinel_aws::FleetT
     )
     .await?;
     // Reading needs no retention; the recorder's own setting governs what it writes.
-    Ok(sentinel_aws::FleetTable::new(
+    Ok(fleet_recorder::FleetTable::new(
         aws_sdk_dynamodb::Client::new(&sdk),
         name,
         chrono::TimeDelta::days(14),
@@ -284,7 +284,7 @@ async fn fleet_table(source: FleetSource) -> anyhow::Result<sentinel_aws::FleetT
 /// The fleet table when --table or --stack says where it is.
 async fn optional_fleet_table(
     source: FleetSource,
-) -> anyhow::Result<Option<sentinel_aws::FleetTable>> {
+) -> anyhow::Result<Option<fleet_recorder::FleetTable>> {
     if source.table.is_none() && source.stack.stack.is_none() {
         return Ok(None);
     }

@@ -6,7 +6,7 @@
 
 use crate::health::report::{Deployment, ServiceFacts, Target};
 use futures::stream::{self, StreamExt, TryStreamExt};
-use sentinel_aws::AwsError;
+use sentinel_aws::{AwsError, FromSdk};
 use std::collections::BTreeMap;
 
 /// DescribeServices takes at most 10 services per call.

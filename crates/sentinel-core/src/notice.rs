@@ -12,6 +12,7 @@
 //! notice to send ([`Change`]) out. A monitor's domain keeps its own episode type around an
 //! [`EpisodeState`] and maps its verdicts to conditions; the rules live here once.
 
+use crate::store::Versioned;
 use chrono::{DateTime, TimeDelta, Utc};
 
 /// Where an episode is in its life.
@@ -189,6 +190,30 @@ pub trait Episodic: Clone {
     fn state_mut(&mut self) -> &mut EpisodeState;
 }
 
+/// An episode the notice engine can carry: kept in a versioned store under its key, its
+/// notices claimed, recorded sent or released on it.
+pub trait NoticeEpisode: Episodic + Versioned + Send + Sync {
+    /// The episode after `notice` is confirmed sent (a monitor may note more, such as the
+    /// count a reminder will compare with).
+    fn sent(&self, notice: Notice, now: DateTime<Utc>) -> Self {
+        let mut next = self.clone();
+        *next.state_mut() = self.state().sent(notice, now);
+        next
+    }
+
+    /// The episode after sending `notice` failed: the claim is released for the redelivery.
+    fn released(&self, notice: Notice) -> Self {
+        let mut next = self.clone();
+        *next.state_mut() = self.state().failed(notice);
+        next
+    }
+
+    /// Another run changed the stored episode after this run claimed `notice` on it, and
+    /// this run's send is being recorded on what is stored now: keep whatever this run added
+    /// to its claimed copy that the stored one lacks.
+    fn carry_over(&mut self, _claimed: &Self) {}
+}
+
 /// The bare state is an episode too (what the lifecycle's own tests use).
 impl Episodic for EpisodeState {
     fn state(&self) -> &EpisodeState {
@@ -224,6 +249,28 @@ pub enum Change<E, K, R> {
     /// Store it, which claims the RESOLVED an ended episode still owes, send it, then look
     /// again later: the thing is failing anew, and the next look opens a new episode (which
     /// the same record cannot hold until the old one is closed).
+    NotifyThenLater(E, Notice),
+}
+
+/// What the notice engine does with one episode: a monitor's [`Change`] mapped onto its own
+/// episode type (a new episode built around the state, the resolution recorded), the one
+/// vocabulary every monitor hands the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step<E> {
+    /// Nothing to store, nothing to send.
+    Nothing,
+    /// Store this new state (no notice).
+    Store(E),
+    /// Store this state, which claims `notice`, then send it.
+    Notify(E, Notice),
+    /// Delete the stored suspicion: it came to nothing, nobody was told.
+    Forget,
+    /// Another run holds this episode's notice (its lease is running): change nothing now
+    /// and look again later, so that run's record of the notice is not overwritten.
+    Later,
+    /// Store this state, which claims the RESOLVED an ended episode still owes, send it,
+    /// then look again later: the watched thing is failing anew, and the next look opens a
+    /// new episode (which the same item cannot hold until the old one is closed).
     NotifyThenLater(E, Notice),
 }
 

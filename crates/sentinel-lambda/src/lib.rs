@@ -9,15 +9,22 @@
 //! - [`emf`]: metric records written to stdout, where Lambda's log shipping turns them into
 //!   CloudWatch metrics.
 //! - [`notify`]: the `Notifier` port messages go through, wired to SNS.
+//! - [`engine`]: the notice engine, the one protocol every monitor's notices follow (claim,
+//!   publish, record or release; the owed RESOLVED), generic over the monitor's episodes.
+//! - `testing` (feature `testing`): in-memory twins of the engine's ports and the fault
+//!   exploration every monitor wired to the engine passes.
 //! - [`local_source`]: a local stand-in for the SQS event source mapping (demo, tests).
 
 pub mod emf;
+pub mod engine;
 pub mod env;
 pub mod invocation;
 pub mod local_source;
 pub mod logging;
 pub mod notify;
 pub mod records;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use env::{ConfigError, Env};
 pub use local_source::{BatchHandler, QueuePoller};

@@ -5,7 +5,7 @@
 
 use aws_lambda_events::event::sqs::SqsMessage;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
-use sentinel_aws::AwsError;
+use sentinel_aws::{AwsError, FromSdk};
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::time::{Duration, Instant};

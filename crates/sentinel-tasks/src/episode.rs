@@ -11,8 +11,9 @@ use crate::classify::{FailureKind, Recovery, Verdict};
 use crate::event::{Owner, TaskEvent};
 use chrono::{DateTime, Utc};
 use sentinel_core::notice::{
-    self, Change, Condition, EpisodeState, Episodic, Notice, Phase, Source,
+    self, Change, Condition, EpisodeState, Episodic, Notice, NoticeEpisode, Phase, Source,
 };
+use sentinel_core::store::Versioned;
 use sentinel_core::ClusterArn;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -82,6 +83,30 @@ pub struct TaskEpisode {
     pub version: u64,
 }
 
+impl Versioned for TaskEpisode {
+    fn key(&self) -> String {
+        self.key.as_key()
+    }
+    fn version(&self) -> u64 {
+        self.version
+    }
+    fn set_version(&mut self, version: u64) {
+        self.version = version;
+    }
+}
+
+impl NoticeEpisode for TaskEpisode {
+    /// A sent notice also remembers how many failures it told of: a reminder says how many
+    /// are new.
+    fn sent(&self, notice: Notice, now: DateTime<Utc>) -> TaskEpisode {
+        TaskEpisode {
+            state: self.state.sent(notice, now),
+            failures_notified: self.failures,
+            ..self.clone()
+        }
+    }
+}
+
 impl Episodic for TaskEpisode {
     fn state(&self) -> &EpisodeState {
         &self.state
@@ -99,39 +124,11 @@ impl TaskEpisode {
             .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
             .map(|(kind, _)| *kind)
     }
-
-    /// The state after `notice` is confirmed sent.
-    pub fn sent(&self, notice: Notice, now: DateTime<Utc>) -> TaskEpisode {
-        TaskEpisode {
-            state: self.state.sent(notice, now),
-            failures_notified: self.failures,
-            ..self.clone()
-        }
-    }
-
-    /// The state after sending `notice` failed: the claim is released for the redelivery.
-    pub fn failed(&self, notice: Notice) -> TaskEpisode {
-        TaskEpisode {
-            state: self.state.failed(notice),
-            ..self.clone()
-        }
-    }
 }
 
-/// What one batch does to one episode.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fold {
-    /// Nothing to store or send (only news that changes nothing, or only redeliveries).
-    Nothing,
-    /// Store this (new counts), no notice.
-    Store(TaskEpisode),
-    /// Store this, which claims `notice`, then send it.
-    Notify(TaskEpisode, Notice),
-    /// Another run holds this episode's notice: leave the batch's records for redelivery.
-    Later,
-    /// Send the RESOLVED the ended episode still owes, then leave the records for later.
-    NotifyThenLater(TaskEpisode, Notice),
-}
+/// What one batch does to one task episode: the kernel's [`notice::Step`] over
+/// [`TaskEpisode`] (a batch never forgets: only a sweep suspects).
+pub type Fold = notice::Step<TaskEpisode>;
 
 /// One batch's events of one service (or family) through the lifecycle. `events` are the
 /// batch's events with their verdicts, any order; those already counted are skipped.
@@ -517,7 +514,7 @@ mod tests {
         let batch = crash_loop(3, 0);
         let (claimed, _) = notified(run(&api(), None, &batch, 1));
         // The publish failed and the claim was released: the same batch comes back.
-        let released = claimed.failed(Notice::Alert);
+        let released = claimed.released(Notice::Alert);
         let (again, notice) = notified(run(&api(), Some(&released), &batch, 2));
         assert_eq!(notice, Notice::Alert);
         assert_eq!(again.failures, 3, "not counted twice");
@@ -528,7 +525,7 @@ mod tests {
             &[steady(5)],
             5,
         ));
-        let released = resolving.failed(Notice::Resolved);
+        let released = resolving.released(Notice::Resolved);
         assert!(matches!(
             run(&api(), Some(&released), &[steady(5)], 6),
             Fold::Notify(_, Notice::Resolved)

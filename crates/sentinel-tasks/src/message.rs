@@ -20,15 +20,7 @@ use std::fmt::Write as _;
 
 pub const SCHEMA_VERSION: &str = "1.0";
 
-/// The last lines a failed container logged, as the runner found them (awslogs driver).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LogTail {
-    pub container: String,
-    pub log_group: String,
-    pub log_stream: String,
-    pub lines: Vec<String>,
-}
+pub use sentinel_core::logs::LogTail;
 
 /// One message about one episode.
 #[derive(Debug, Clone, PartialEq, Eq)]

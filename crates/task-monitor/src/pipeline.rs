@@ -13,14 +13,13 @@
 
 use crate::config::Config;
 use crate::ports::{LogTails, Notifier, TaskEpisodeRepo};
+use crate::store::TaskEpisodeStore;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
-use sentinel_aws::{
-    AwsError, ClusterPolicy, ContainerLogs, DeadLetterQueue, EcsInventory, TaskEpisodeStore,
-    Written,
-};
+use sentinel_aws::{ClusterPolicy, ContainerLogs, DeadLetterQueue, EcsInventory, Found};
 use sentinel_core::notice::Notice;
 use sentinel_core::{Clock, ClusterArn, ClusterView, MetricRecord, SystemClock};
+use sentinel_lambda::engine::{Engine, Outgoing, Owed, Proposal};
 use sentinel_lambda::Rejection;
 use sentinel_tasks::episode::{fold, EpisodeKey, Fold, TaskEpisode};
 use sentinel_tasks::message::{LogTail, TaskMessage};
@@ -300,7 +299,8 @@ impl TaskMonitor {
         groups
     }
 
-    /// Steps 5–6: read, fold, store (claiming notices), send, record.
+    /// Steps 5–6: read, fold each group into its episode, then the notice engine: claim,
+    /// compose one message per episode that owes one, send, record or release.
     async fn settle(
         &self,
         groups: BTreeMap<EpisodeKey, Group>,
@@ -317,15 +317,53 @@ impl TaskMonitor {
                 return;
             }
         };
+        let proposals = self.fold_groups(groups, found, now, report);
+        if proposals.is_empty() {
+            return;
+        }
+        let engine = Engine::new(self.episodes.as_ref(), self.notifier.as_ref());
+        let claimed = engine.claim(proposals, now).await;
+        let mut outcome = claimed.outcome;
+        let outgoing =
+            futures::future::join_all(claimed.owed.into_iter().map(|owed| self.compose(owed, now)))
+                .await;
+        for sent in engine.deliver(outgoing, now, &mut outcome).await {
+            let key = sent.message.episode.key.as_key();
+            tracing::warn!(
+                key,
+                notice = sent.notice.as_str(),
+                message_id = sent.message_id,
+                subject = sent.notification.subject,
+                "task notice published"
+            );
+            report.published.push(Published {
+                key,
+                notice: sent.notice,
+                subject: sent.notification.subject,
+                text: sent.message.text(),
+                message_id: sent.message_id,
+            });
+        }
+        report.failed_record_ids.extend(outcome.failed_record_ids);
+        report.errors.extend(outcome.errors);
+    }
+
+    /// Each group's events folded into its episode: what the engine is to do with it. An
+    /// unreadable stored episode fails only its own records.
+    fn fold_groups(
+        &self,
+        groups: BTreeMap<EpisodeKey, Group>,
+        found: Found<TaskEpisode>,
+        now: DateTime<Utc>,
+        report: &mut TaskBatchReport,
+    ) -> Vec<Proposal<TaskEpisode, ()>> {
         let unreadable: BTreeMap<String, String> = found
             .unreadable
             .into_iter()
             .map(|u| (u.key, u.why))
             .collect();
-
         let settings = self.config.lifecycle_settings();
-        // (episode to store, notice it claims, records, look again later)
-        let mut changes: Vec<(TaskEpisode, Option<Notice>, Vec<String>, bool)> = Vec::new();
+        let mut proposals = Vec::new();
         for (key, group) in groups {
             let k = key.as_key();
             if let Some(why) = unreadable.get(&k) {
@@ -337,115 +375,45 @@ impl TaskMonitor {
                 );
                 continue;
             }
+            let stored = found.episodes.get(&k);
             let events: Vec<(&TaskEvent, &Verdict)> =
                 group.events.iter().map(|(e, v)| (e, v)).collect();
-            match fold(&key, found.episodes.get(&k), &events, now, &settings) {
-                Fold::Nothing => {}
-                Fold::Later => {
-                    tracing::info!(
-                        key = k,
-                        "another run holds this episode's notice; looking again later"
-                    );
-                    report.failed_record_ids.extend(group.records);
-                }
-                Fold::Store(e) => changes.push((e, None, group.records, false)),
-                Fold::Notify(e, notice) => changes.push((e, Some(notice), group.records, false)),
-                Fold::NotifyThenLater(e, notice) => {
-                    changes.push((e, Some(notice), group.records, true))
-                }
+            let step = fold(&key, stored, &events, now, &settings);
+            if step == Fold::Later {
+                tracing::info!(
+                    key = k,
+                    "another run holds this episode's notice; looking again later"
+                );
             }
-        }
-        if changes.is_empty() {
-            return;
-        }
-
-        let episodes: Vec<TaskEpisode> = changes.iter().map(|c| c.0.clone()).collect();
-        let answers = match self.episodes.put_all(&episodes, now).await {
-            Ok(answers) => answers,
-            Err(err) => {
-                tracing::error!(error = %err, "cannot store task episodes; SQS will deliver their records again");
-                let records = changes.into_iter().flat_map(|c| c.2);
-                report.fail("*", err.to_string(), records);
-                return;
-            }
-        };
-        let mut owed = Vec::new();
-        for ((mut episode, notice, records, later), answer) in changes.into_iter().zip(answers) {
-            match answer {
-                Written::Stored { version } => {
-                    episode.version = version;
-                    if later {
-                        report.failed_record_ids.extend(records.iter().cloned());
-                    }
-                    if let Some(notice) = notice {
-                        owed.push((episode, notice, records));
-                    }
-                }
-                Written::Conflict => {
-                    // Another run changed it since we read it: the redelivery looks again.
-                    tracing::info!(
-                        key = episode.key.as_key(),
-                        "task episode changed under us; looking again later"
-                    );
-                    report.failed_record_ids.extend(records);
-                }
-            }
-        }
-
-        let sends = owed
-            .into_iter()
-            .map(|(episode, notice, records)| async move {
-                let message = TaskMessage {
-                    log_tail: self.log_tail(&episode, notice).await,
-                    episode: episode.clone(),
-                    notice,
-                    checked_at: now,
-                };
-                let result = match message.notification() {
-                    Ok(notification) => self
-                        .notifier
-                        .publish(&notification)
-                        .await
-                        .map(|id| (id, notification.subject, message.text())),
-                    Err(e) => Err(AwsError::new(
-                        "sns",
-                        "Publish",
-                        format!("cannot render the message: {e}"),
-                    )),
-                };
-                (episode, notice, records, result)
+            proposals.push(Proposal {
+                step,
+                stored: stored.cloned(),
+                records: group.records,
+                scope: k,
+                context: (),
             });
-        let mut sent = Vec::new();
-        let mut released = Vec::new();
-        for (episode, notice, records, result) in futures::future::join_all(sends).await {
-            let key = episode.key.as_key();
-            match result {
-                Ok((message_id, subject, text)) => {
-                    tracing::warn!(
-                        key,
-                        notice = notice.as_str(),
-                        message_id,
-                        subject,
-                        "task notice published"
-                    );
-                    report.published.push(Published {
-                        key,
-                        notice,
-                        subject,
-                        text,
-                        message_id,
-                    });
-                    sent.push(episode.sent(notice, now));
-                }
-                Err(err) => {
-                    tracing::error!(key, notice = notice.as_str(), error = %err, "could not publish; the notice stays owed");
-                    report.fail(&key, err.to_string(), records);
-                    released.push(episode.failed(notice));
-                }
-            }
         }
-        self.record(&sent, now, "recording notices sent").await;
-        self.record(&released, now, "releasing notice claims").await;
+        proposals
+    }
+
+    /// One message about one episode, with the failed container's last log lines.
+    async fn compose(
+        &self,
+        owed: Owed<TaskEpisode, ()>,
+        now: DateTime<Utc>,
+    ) -> Outgoing<TaskEpisode, (), TaskMessage> {
+        let message = TaskMessage {
+            log_tail: self.log_tail(&owed.episode, owed.notice).await,
+            episode: owed.episode.clone(),
+            notice: owed.notice,
+            checked_at: now,
+        };
+        Outgoing {
+            notice: owed.notice,
+            notification: message.notification().map_err(|e| e.to_string()),
+            message,
+            owed: vec![owed],
+        }
     }
 
     /// The failed container's last log lines for an alert or reminder, when configured and
@@ -465,28 +433,6 @@ impl TaskMonitor {
             Err(err) => {
                 tracing::warn!(key = episode.key.as_key(), error = %err, "could not read the failed container's log; the message goes without it");
                 None
-            }
-        }
-    }
-
-    /// Best effort: a record of a notice sent that is lost means the notice goes out again
-    /// after its lease; a claim not released expires after its lease.
-    async fn record(&self, episodes: &[TaskEpisode], now: DateTime<Utc>, what: &str) {
-        if episodes.is_empty() {
-            return;
-        }
-        match self.episodes.put_all(episodes, now).await {
-            Ok(answers) => {
-                let missed = answers
-                    .iter()
-                    .filter(|a| !matches!(a, Written::Stored { .. }))
-                    .count();
-                if missed > 0 {
-                    tracing::warn!(episodes = missed, "{what}: some episodes changed meanwhile; their claims expire after the lease");
-                }
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "{what} failed; the claims expire after the lease")
             }
         }
     }

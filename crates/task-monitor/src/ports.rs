@@ -3,35 +3,35 @@
 //! container's last log lines are. The AWS adapters
 //! implement them; [`crate::memory`] has in-memory twins for the pipeline's tests.
 
+use crate::store::TaskEpisodeStore;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
-use sentinel_aws::{AwsError, ContainerLogs, Found, TaskEpisodeStore, VersionedTable, Written};
+use sentinel_aws::{AwsError, ContainerLogs, Found, Written};
+use sentinel_lambda::engine;
 use sentinel_tasks::episode::{FailureSample, TaskEpisode};
 use sentinel_tasks::message::LogTail;
 
 pub use sentinel_lambda::Notifier;
 
-pub trait TaskEpisodeRepo: Send + Sync {
-    /// The stored episodes of these keys, read consistently; unreadable items apart.
-    fn get_many<'a>(
-        &'a self,
-        keys: &'a [String],
-    ) -> BoxFuture<'a, Result<Found<TaskEpisode>, AwsError>>;
-    /// Writes each episode if its stored item still has the version it carries, in as few
-    /// calls as the store allows; one answer per episode, in order.
-    fn put_all<'a>(
-        &'a self,
-        episodes: &'a [TaskEpisode],
-        now: DateTime<Utc>,
-    ) -> BoxFuture<'a, Result<Vec<Written>, AwsError>>;
-}
+/// Where task episodes live: the engine's versioned store over [`TaskEpisode`]s.
+pub trait TaskEpisodeRepo: engine::EpisodeRepo<TaskEpisode> {}
 
-impl TaskEpisodeRepo for TaskEpisodeStore {
+impl<T: engine::EpisodeRepo<TaskEpisode>> TaskEpisodeRepo for T {}
+
+impl engine::EpisodeRepo<TaskEpisode> for TaskEpisodeStore {
     fn get_many<'a>(
         &'a self,
         keys: &'a [String],
     ) -> BoxFuture<'a, Result<Found<TaskEpisode>, AwsError>> {
-        Box::pin(self.get_many::<TaskEpisode>(keys))
+        Box::pin(TaskEpisodeStore::get_many(self, keys))
+    }
+
+    fn put<'a>(
+        &'a self,
+        episode: &'a TaskEpisode,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Written, AwsError>> {
+        Box::pin(TaskEpisodeStore::put(self, episode, now))
     }
 
     fn put_all<'a>(
@@ -39,7 +39,11 @@ impl TaskEpisodeRepo for TaskEpisodeStore {
         episodes: &'a [TaskEpisode],
         now: DateTime<Utc>,
     ) -> BoxFuture<'a, Result<Vec<Written>, AwsError>> {
-        Box::pin(VersionedTable::put_all(self, episodes, now))
+        Box::pin(TaskEpisodeStore::put_all(self, episodes, now))
+    }
+
+    fn delete<'a>(&'a self, episode: &'a TaskEpisode) -> BoxFuture<'a, Result<Written, AwsError>> {
+        Box::pin(TaskEpisodeStore::delete(self, episode))
     }
 }
 

@@ -19,7 +19,7 @@ const EVENT_LOG: &str = "/aws/events/ecs-sentinel/ecs";
 pub struct Archive {
     queue: RuleQueue,
     recorder: fleet_recorder::FleetRecorder,
-    table: sentinel_aws::FleetTable,
+    table: fleet_recorder::FleetTable,
 }
 
 impl Archive {
@@ -77,7 +77,7 @@ impl Archive {
         Ok(Archive {
             queue,
             recorder,
-            table: sentinel_aws::FleetTable::new(
+            table: fleet_recorder::FleetTable::new(
                 aws_sdk_dynamodb::Client::new(sdk),
                 FLEET_TABLE,
                 retention,

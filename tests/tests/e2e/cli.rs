@@ -30,7 +30,7 @@ fn instance_event(id: &str, connected: bool) -> String {
 
 /// A recorded fleet: two instances (one agent down), api running once and crashed once ten
 /// minutes ago, web's task replaced by a deployment.
-async fn recorded_fleet(world: &World) -> anyhow::Result<sentinel_aws::FleetTable> {
+async fn recorded_fleet(world: &World) -> anyhow::Result<fleet_recorder::FleetTable> {
     sentinel_emulator::stack::create_fleet_table(&world.sdk, TABLE).await?;
     let env = [
         ("FLEET_TABLE_NAME", TABLE.to_owned()),
@@ -63,7 +63,7 @@ async fn recorded_fleet(world: &World) -> anyhow::Result<sentinel_aws::FleetTabl
     ];
     let report = recorder.process(&records(&bodies)).await;
     anyhow::ensure!(report.written == 5, "{report:?}");
-    Ok(sentinel_aws::FleetTable::new(
+    Ok(fleet_recorder::FleetTable::new(
         aws_sdk_dynamodb::Client::new(&world.sdk),
         TABLE,
         chrono::TimeDelta::days(14),

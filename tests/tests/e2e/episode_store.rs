@@ -2,9 +2,10 @@
 //! transaction per 100 episodes, conflicts named and left out, the rest written, and a
 //! committed transaction whose answer was lost recognised as its own.
 
+use agent_monitor::EpisodeStore;
 use integration_tests::{records, Fault, FaultKind, World};
 use sentinel_agent::episode::{Episode, Phase};
-use sentinel_aws::{EpisodeStore, Written};
+use sentinel_aws::Written;
 
 fn store(world: &World) -> EpisodeStore {
     EpisodeStore::new(

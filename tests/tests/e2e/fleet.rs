@@ -2,8 +2,8 @@
 //! by-cluster index, TTL), its dead-letter queue, and the reconcile against ECS's own
 //! listings, with the exact calls each costs.
 
+use fleet_recorder::FleetTable;
 use integration_tests::{records, World};
-use sentinel_aws::FleetTable;
 use sentinel_fleet::{FleetRecord, Kind};
 use sentinel_tasks::event::fixtures::stopped_task;
 use serde_json::{json, Value};

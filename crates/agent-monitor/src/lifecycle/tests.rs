@@ -14,6 +14,7 @@ use sentinel_agent::episode::Phase;
 use sentinel_agent::remediation::{RemediationAction, RemediationSettings};
 use sentinel_agent::{AlertKind, NodeId, SkipReason};
 use sentinel_core::ClusterView;
+use sentinel_lambda::testing::{explore_faults, Script, Told};
 
 const ARN: &str = "arn:aws:ecs:us-east-1:123456789012:container-instance/api/0a1b2c";
 
@@ -225,65 +226,26 @@ async fn an_owed_resolved_goes_out_before_a_new_episode_opens() {
     assert_eq!((e.state.phase, e.state.alert_sent), (Phase::Open, true));
 }
 
-/// Every script of faults on the first three writes and the first two publishes (576 of
-/// them), with the agent down, then back: SQS redelivers until every record is acknowledged.
+/// The engine's fault exploration through the agent monitor's wiring: every script of faults
+/// on the first three writes and the first two publishes (576), with the agent down, then
+/// back; SQS redelivers until every record is acknowledged.
 #[tokio::test(start_paused = true)]
 async fn every_fault_script_closes_what_it_alerted() {
-    let writes = [
-        Fault::Pass,
-        Fault::Fail,
-        Fault::FailAfterEffect,
-        Fault::ConflictAfterEffect,
-    ];
-    let publishes = [Fault::Pass, Fault::Fail, Fault::FailAfterEffect];
-    let mut scripts = 0;
-    let mut closed_without_alert = 0;
-    let mut duplicates = 0;
-    for w1 in writes {
-        for w2 in writes {
-            for w3 in writes {
-                for p1 in publishes {
-                    for p2 in publishes {
-                        let script = ([w1, w2, w3], [p1, p2]);
-                        let (alerts, resolveds) = play(script).await;
-                        scripts += 1;
-                        let lost_answer = script.0.iter().chain(&script.1).any(|f| {
-                            matches!(f, Fault::FailAfterEffect | Fault::ConflictAfterEffect)
-                        });
-                        assert!(
-                            alerts == 0 || resolveds >= 1,
-                            "{script:?}: alerted {alerts}, never resolved"
-                        );
-                        assert!(
-                            resolveds <= 1 || lost_answer,
-                            "{script:?}: {resolveds} RESOLVED without a lost answer"
-                        );
-                        if alerts == 0 && resolveds > 0 {
-                            closed_without_alert += 1;
-                        }
-                        if alerts > 1 || resolveds > 1 {
-                            duplicates += 1;
-                        }
-                    }
-                }
-            }
-        }
-    }
-    assert_eq!(scripts, 576);
+    let found = explore_faults(play).await;
+    assert_eq!(found.scripts, 576);
     // A RESOLVED without a delivered alert happens when the alert's publish failed cleanly
     // and the agent came back before the retry: the monitor cannot tell a clean failure from
     // a lost answer, so it closes what it may have opened. Counted so a change shows.
-    assert!(closed_without_alert > 0 && closed_without_alert < scripts);
-    assert!(duplicates < scripts);
+    assert!(found.closed_without_alert > 0 && found.closed_without_alert < found.scripts);
+    assert!(found.duplicates < found.scripts);
 }
 
 /// Plays one script: the disconnect delivered once while the agent is down, the agent back,
-/// then every outstanding record redelivered until acknowledged. Returns (alerts, RESOLVED)
-/// that reached subscribers.
-async fn play(script: ([Fault; 3], [Fault; 2])) -> (usize, usize) {
+/// then every outstanding record redelivered until acknowledged. Returns what subscribers
+/// heard.
+async fn play(script: Script) -> Told {
     let world = MemoryWorld::new();
-    world.fail_next(Op::Put, &script.0);
-    world.fail_next(Op::Publish, &script.1);
+    script.install(&world);
     let lifecycle = lifecycle(&world);
     let mut now = t(0);
     let mut outstanding = Vec::new();
@@ -313,7 +275,10 @@ async fn play(script: ([Fault; 3], [Fault; 2])) -> (usize, usize) {
         assert_eq!(e.state.pending, None, "{script:?}: {e:?}");
         assert_eq!(e.state.phase, Phase::Resolved, "{script:?}");
     }
-    (told(&world, Notice::Alert), told(&world, Notice::Resolved))
+    Told {
+        alerts: told(&world, Notice::Alert),
+        resolveds: told(&world, Notice::Resolved),
+    }
 }
 
 /// A redelivery arriving while the first run is publishing leaves the episode alone.

@@ -5,6 +5,7 @@ use super::*;
 use crate::memory::{Fault, MemoryTasks};
 use chrono::{TimeDelta, TimeZone};
 use sentinel_core::ManualClock;
+use sentinel_lambda::testing::{explore_faults, Script, Told};
 use serde_json::{json, Value};
 
 const CLUSTER: &str = "arn:aws:ecs:us-east-1:123456789012:cluster/prod";
@@ -410,8 +411,11 @@ async fn the_readme_shows_each_kind_as_it_is_sent() {
             ),
         ),
     ];
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
-        .expect("README.md beside the workspace");
+    let readme = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/task-monitor.md"
+    ))
+    .expect("docs/task-monitor.md in the workspace");
     let mut missing = Vec::new();
     for (kind, events) in examples {
         let world = Arc::new(MemoryTasks::default());
@@ -443,7 +447,73 @@ async fn the_readme_shows_each_kind_as_it_is_sent() {
     }
     assert!(
         missing.is_empty(),
-        "README.md lacks:\n{}",
+        "docs/task-monitor.md lacks:\n{}",
         missing.join("\n")
     );
+}
+
+/// SQS hands a failed record back after its visibility timeout, longer than a notice's lease.
+const REDELIVERY: TimeDelta = TimeDelta::minutes(6);
+
+/// The engine's fault exploration through the task monitor's wiring: every script of faults
+/// on the first three writes and the first two publishes (576), with a service's task
+/// failing, then the service steady again; SQS hands back what was not acknowledged.
+#[tokio::test(start_paused = true)]
+async fn every_fault_script_closes_what_it_alerted() {
+    let found = explore_faults(play).await;
+    assert_eq!(found.scripts, 576);
+    assert!(found.closed_without_alert > 0 && found.closed_without_alert < found.scripts);
+    assert!(found.duplicates < found.scripts);
+}
+
+/// Plays one script: a task of `api` stops, delivered alone; then the steady state; then
+/// every outstanding record delivered again (together, as one batch) until acknowledged.
+async fn play(script: Script) -> Told {
+    let world = Arc::new(MemoryTasks::default());
+    script.install::<TaskEpisode>(&world);
+    let clock = Arc::new(ManualClock::at(t(1)));
+    let monitor = monitor(&world, &clock);
+    let record = |id: &str, event: Value| {
+        let mut record = SqsMessage::default();
+        record.message_id = Some(id.to_owned());
+        record.body = Some(event.to_string());
+        record
+    };
+    let down = record("down", stopped("api", 0, 0, json!({})));
+    let up = record(
+        "up",
+        service_event("ECS Service Action", "api", "SERVICE_STEADY_STATE", 1),
+    );
+    let mut outstanding = Vec::new();
+    if !monitor
+        .process(std::slice::from_ref(&down))
+        .await
+        .failed_record_ids
+        .is_empty()
+    {
+        outstanding.push(down);
+    }
+    outstanding.push(up);
+    clock.advance(TimeDelta::minutes(1));
+    for _ in 0..12 {
+        let report = monitor.process(&outstanding).await;
+        outstanding.retain(|r| {
+            r.message_id
+                .as_ref()
+                .is_some_and(|id| report.failed_record_ids.contains(id))
+        });
+        if outstanding.is_empty() {
+            break;
+        }
+        clock.advance(REDELIVERY);
+    }
+    assert!(outstanding.is_empty(), "{script:?}: never acknowledged");
+    let stored = world.stored(&format!("tasks#{CLUSTER}#service#api"));
+    if let Some(e) = stored {
+        assert_eq!(e.state.pending, None, "{script:?}: {e:?}");
+    }
+    Told {
+        alerts: world.notices(Notice::Alert),
+        resolveds: world.notices(Notice::Resolved),
+    }
 }

@@ -8,12 +8,12 @@
 //! reconcile found ECS no longer knows it), `ttl` (stopped tasks, deregistered instances and
 //! gone records expire), `recorded_at`.
 
-use crate::ecs::LIST_PAGE_SIZE;
-use crate::table::{number, text, time, Fields};
-use crate::{chunks, AwsError, Unreadable};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::StreamExt;
+use sentinel_aws::ecs::LIST_PAGE_SIZE;
+use sentinel_aws::table::{number, text, time, Fields};
+use sentinel_aws::{chunks, AwsError, FromSdk, Unreadable};
 use sentinel_core::ClusterArn;
 use sentinel_fleet::record::{Container, InstanceRecord, Resources, TaskRecord};
 use sentinel_fleet::{FleetRecord, Kind, StoredSummary};
@@ -240,7 +240,7 @@ fn read_items(items: &[HashMap<String, AttributeValue>]) -> (Vec<StoredRecord>, 
         match read_item(item) {
             Ok(record) => records.push(record),
             Err(e) => unreadable.push(Unreadable {
-                key: crate::table::item_key(item),
+                key: sentinel_aws::table::item_key(item),
                 why: e.to_string(),
             }),
         }
@@ -273,7 +273,7 @@ impl FleetInventory {
     /// The cluster's container instances (every status ECS lists) as instance records:
     /// ListContainerInstances pages of 100, DescribeContainerInstances per 100.
     pub async fn instances(&self, cluster: &ClusterArn) -> Result<Vec<InstanceRecord>, AwsError> {
-        let inventory = crate::EcsInventory::new(self.client.clone());
+        let inventory = sentinel_aws::EcsInventory::new(self.client.clone());
         let arns = inventory.list_container_instances(cluster).await?;
         inventory
             .describe_container_instances(cluster, &arns, |i| instance_record(cluster, i))

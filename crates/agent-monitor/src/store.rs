@@ -2,16 +2,16 @@
 //! instance, holding its latest disconnection episode, written through the shared
 //! [`VersionedTable`] (conditional on the version read, batched in transactions).
 
-use crate::table::{
-    item_key, number, text, time, write_state, Fields, Found, Stored, Unreadable, VersionedTable,
-    Written,
-};
-use crate::AwsError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeDelta, Utc};
 use sentinel_agent::episode::{Episode, Phase, RemediationRecord, Resolution};
 use sentinel_agent::remediation::Outcome;
 use sentinel_agent::{AlertKind, NodeId};
+use sentinel_aws::table::{
+    item_key, number, text, time, write_state, Fields, Format, Found, Unreadable, VersionedTable,
+    Written,
+};
+use sentinel_aws::{AwsError, FromSdk};
 use sentinel_core::ClusterArn;
 use std::collections::HashMap;
 
@@ -34,20 +34,15 @@ pub struct EpisodeStore {
     table: VersionedTable,
 }
 
-impl Stored for Episode {
-    fn key(&self) -> String {
-        self.container_instance_arn.clone()
+/// How an agent episode is kept in the alert table.
+pub struct EpisodeFormat;
+
+impl Format for EpisodeFormat {
+    type Item = Episode;
+    fn to_item(episode: &Episode, now: DateTime<Utc>) -> HashMap<String, AttributeValue> {
+        to_item(episode, now)
     }
-    fn version(&self) -> u64 {
-        self.version
-    }
-    fn set_version(&mut self, version: u64) {
-        self.version = version;
-    }
-    fn to_item(&self, now: DateTime<Utc>) -> HashMap<String, AttributeValue> {
-        to_item(self, now)
-    }
-    fn from_item(item: &HashMap<String, AttributeValue>) -> Result<Self, AwsError> {
+    fn from_item(item: &HashMap<String, AttributeValue>) -> Result<Episode, AwsError> {
         from_item(item)
     }
 }
@@ -62,12 +57,12 @@ impl EpisodeStore {
     /// The stored episodes of these container instances, by ARN
     /// ([`VersionedTable::get_many`]).
     pub async fn get_many(&self, arns: &[String]) -> Result<Found<Episode>, AwsError> {
-        self.table.get_many(arns).await
+        self.table.get_many::<EpisodeFormat>(arns).await
     }
 
     /// Writes `episode` if the stored item still has `episode.version` (0: no item).
     pub async fn put(&self, episode: &Episode, now: DateTime<Utc>) -> Result<Written, AwsError> {
-        self.table.put(episode, now).await
+        self.table.put::<EpisodeFormat>(episode, now).await
     }
 
     /// Writes every episode at the batching lower bound ([`VersionedTable::put_all`]).
@@ -76,7 +71,7 @@ impl EpisodeStore {
         episodes: &[Episode],
         now: DateTime<Utc>,
     ) -> Result<Vec<Written>, AwsError> {
-        self.table.put_all(episodes, now).await
+        self.table.put_all::<EpisodeFormat>(episodes, now).await
     }
 
     /// Deletes the episode if it still has `episode.version`.

@@ -4,10 +4,10 @@
 //! episodes'; the failure samples are kept as one JSON string (they are only ever read back
 //! whole, for messages).
 
-use crate::table::{number, text, time, write_state, Fields, Stored, VersionedTable};
-use crate::AwsError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeDelta, Utc};
+use sentinel_aws::table::{number, text, time, write_state, Fields, Format, VersionedTable};
+use sentinel_aws::{AwsError, Found, Written};
 use sentinel_core::ClusterArn;
 use sentinel_tasks::classify::{FailureKind, Recovery};
 use sentinel_tasks::episode::{EpisodeKey, FailureSample, TaskEpisode};
@@ -19,39 +19,74 @@ use std::collections::{BTreeMap, HashMap};
 pub const TASK_RETENTION: TimeDelta = TimeDelta::days(30);
 
 /// The task monitor's store: the shared table, read and written as [`TaskEpisode`]s.
-pub type TaskEpisodeStore = VersionedTable;
+#[derive(Debug, Clone)]
+pub struct TaskEpisodeStore {
+    table: VersionedTable,
+}
 
-impl Stored for TaskEpisode {
-    fn key(&self) -> String {
-        self.key.as_key()
-    }
-    fn version(&self) -> u64 {
-        self.version
-    }
-    fn set_version(&mut self, version: u64) {
-        self.version = version;
+impl TaskEpisodeStore {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        TaskEpisodeStore {
+            table: VersionedTable::new(client, table),
+        }
     }
 
-    fn to_item(&self, now: DateTime<Utc>) -> HashMap<String, AttributeValue> {
-        let (owner, name) = match &self.key.owner {
+    /// The stored episodes of these keys ([`VersionedTable::get_many`]).
+    pub async fn get_many(&self, keys: &[String]) -> Result<Found<TaskEpisode>, AwsError> {
+        self.table.get_many::<TaskEpisodeFormat>(keys).await
+    }
+
+    /// Writes `episode` if the stored item still has its version.
+    pub async fn put(
+        &self,
+        episode: &TaskEpisode,
+        now: DateTime<Utc>,
+    ) -> Result<Written, AwsError> {
+        self.table.put::<TaskEpisodeFormat>(episode, now).await
+    }
+
+    /// Writes every episode at the batching lower bound ([`VersionedTable::put_all`]).
+    pub async fn put_all(
+        &self,
+        episodes: &[TaskEpisode],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Written>, AwsError> {
+        self.table.put_all::<TaskEpisodeFormat>(episodes, now).await
+    }
+
+    /// Deletes the episode if it still has its version.
+    pub async fn delete(&self, episode: &TaskEpisode) -> Result<Written, AwsError> {
+        self.table.delete(episode).await
+    }
+}
+
+/// How a task episode is kept in the alert table.
+pub struct TaskEpisodeFormat;
+
+impl Format for TaskEpisodeFormat {
+    type Item = TaskEpisode;
+
+    fn to_item(episode: &TaskEpisode, now: DateTime<Utc>) -> HashMap<String, AttributeValue> {
+        let (owner, name) = match &episode.key.owner {
             Owner::Service(name) => ("service", name),
             Owner::Family(name) => ("family", name),
         };
         let mut item = HashMap::from([
-            ("pk".to_owned(), text(self.key.as_key())),
+            ("pk".to_owned(), text(episode.key.as_key())),
             ("monitor".to_owned(), text("tasks")),
-            ("cluster".to_owned(), text(self.key.cluster.as_str())),
+            ("cluster".to_owned(), text(episode.key.cluster.as_str())),
             ("owner".to_owned(), text(owner)),
             ("name".to_owned(), text(name)),
-            ("failures".to_owned(), number(self.failures)),
+            ("failures".to_owned(), number(episode.failures)),
             (
                 "failures_notified".to_owned(),
-                number(self.failures_notified),
+                number(episode.failures_notified),
             ),
             (
                 "by_kind".to_owned(),
                 AttributeValue::M(
-                    self.by_kind
+                    episode
+                        .by_kind
                         .iter()
                         .map(|(kind, n)| (kind.as_str().to_owned(), number(n)))
                         .collect(),
@@ -61,23 +96,23 @@ impl Stored for TaskEpisode {
                 "samples".to_owned(),
                 // Serialising plain strings, numbers and times cannot fail; an empty list
                 // is what a reader would make of a failure anyway.
-                text(serde_json::to_string(&self.samples).unwrap_or_else(|_| "[]".to_owned())),
+                text(serde_json::to_string(&episode.samples).unwrap_or_else(|_| "[]".to_owned())),
             ),
             (
                 "seen".to_owned(),
-                AttributeValue::L(self.seen.iter().map(text).collect()),
+                AttributeValue::L(episode.seen.iter().map(text).collect()),
             ),
-            ("version".to_owned(), number(self.version)),
+            ("version".to_owned(), number(episode.version)),
             ("ttl".to_owned(), time(now + TASK_RETENTION)),
         ]);
-        write_state(&mut item, &self.state);
-        if let Some(recovery) = self.resolution {
+        write_state(&mut item, &episode.state);
+        if let Some(recovery) = episode.resolution {
             item.insert("resolution".to_owned(), text(recovery.code()));
         }
         item
     }
 
-    fn from_item(item: &HashMap<String, AttributeValue>) -> Result<Self, AwsError> {
+    fn from_item(item: &HashMap<String, AttributeValue>) -> Result<TaskEpisode, AwsError> {
         let f = Fields::new(item);
         let cluster = ClusterArn::parse(f.required_s("cluster")?).map_err(|_| f.bad("cluster"))?;
         let name = f.required_s("name")?.clone();
@@ -183,7 +218,7 @@ mod tests {
     #[test]
     fn items_round_trip() {
         let e = episode();
-        let item = e.to_item(Utc::now());
+        let item = TaskEpisodeFormat::to_item(&e, Utc::now());
         assert_eq!(
             item["pk"].as_s().unwrap(),
             "tasks#arn:aws:ecs:us-east-1:1:cluster/prod#service#api"
@@ -192,12 +227,12 @@ mod tests {
             item.contains_key("ttl"),
             "every task episode expires after a quiet month"
         );
-        assert_eq!(TaskEpisode::from_item(&item).unwrap(), e);
+        assert_eq!(TaskEpisodeFormat::from_item(&item).unwrap(), e);
         let mut family = e.clone();
         family.key.owner = Owner::Family("nightly".into());
         family.resolution = None;
         assert_eq!(
-            TaskEpisode::from_item(&family.to_item(Utc::now())).unwrap(),
+            TaskEpisodeFormat::from_item(&TaskEpisodeFormat::to_item(&family, Utc::now())).unwrap(),
             family
         );
     }
@@ -214,9 +249,9 @@ mod tests {
             ("failures", text("many")),
             ("status", text("sideways")),
         ] {
-            let mut item = episode().to_item(Utc::now());
+            let mut item = TaskEpisodeFormat::to_item(&episode(), Utc::now());
             item.insert(field.to_owned(), value);
-            let err = TaskEpisode::from_item(&item).unwrap_err();
+            let err = TaskEpisodeFormat::from_item(&item).unwrap_err();
             assert!(
                 err.message.contains(&format!("{field:?}")),
                 "{field}: {err}"
