@@ -3,7 +3,7 @@
 //! verbatim, exit codes per container, the task definition revision, first and last seen,
 //! what usually fixes this kind, the failed container's last log lines when known, and
 //! console links. The JSON document (schema [`SCHEMA_VERSION`]) carries the same facts for
-//! machines. Both are documented in the README; change them together.
+//! machines. Both are documented in docs/task-monitor.md; change them together.
 
 use crate::classify::{FailureKind, Recovery};
 use crate::episode::{FailureSample, TaskEpisode};

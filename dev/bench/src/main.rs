@@ -268,7 +268,7 @@ async fn main() -> anyhow::Result<()> {
         "\ninit: spawn to the first request for work; cold: spawn to the first answer; warm: mean\n\
          time per later invocation (same process); CPU: the function's own user+system time\n\
          over the whole run; RSS: peak resident memory; log: what it wrote to stdout (CloudWatch\n\
-         Logs); bound: the batching lower bound of the README's cost formulas"
+         Logs); bound: the batching lower bound of the cost formulas in docs/costs.md"
     );
     println!("\nAWS calls by operation, measured/lower bound:");
     for line in breakdown {
@@ -549,8 +549,8 @@ struct Bound {
     messages: usize,
 }
 
-/// The batching lower bound of a scenario, by the README's formula ("Cost per batch in AWS
-/// calls") for EC2 instances in all-clusters mode: per batch one read per 100 instances;
+/// The batching lower bound of a scenario, by the formula in docs/costs.md ("Cost per batch in
+/// AWS calls") for EC2 instances in all-clusters mode: per batch one read per 100 instances;
 /// for disconnects one DescribeContainerInstances per cluster and 100, one DescribeInstances
 /// per 1000, the claims in one write per 100, one message per cluster, each message's
 /// record of being sent in one write per 100 (a lone write is a PutItem). Reconnects with
@@ -608,10 +608,10 @@ fn lower_bound(scenario: &Scenario) -> Bound {
     Bound { calls, messages }
 }
 
-/// The task monitor's lower bound (README, issue 10): per batch one read per 100 episode
-/// keys and one write for every episode it changes (claims in the first batch, then the new
-/// counts); one message per service, and one write recording them sent. A lone write is a
-/// PutItem.
+/// The task monitor's lower bound (docs/task-monitor.md, issue 10): per batch one read per
+/// 100 episode keys and one write for every episode it changes (claims in the first batch,
+/// then the new counts); one message per service, and one write recording them sent. A lone
+/// write is a PutItem.
 fn task_lower_bound(scenario: &Scenario) -> Bound {
     let services = scenario.per_cluster.len();
     let batches = scenario
@@ -642,7 +642,7 @@ fn task_lower_bound(scenario: &Scenario) -> Bound {
     }
 }
 
-/// The fleet recorder's bound (README, "Fleet state"): one conditional write per distinct key
+/// The fleet recorder's bound (docs/fleet.md): one conditional write per distinct key
 /// per batch, nothing else.
 fn fleet_lower_bound(scenario: &Scenario) -> Bound {
     let writes: usize = fleet_order(scenario.per_cluster[0])

@@ -57,7 +57,7 @@ pub struct Batching {
     pub window_seconds: u64,
 }
 
-/// What the README and the contract tests need of one stack parameter.
+/// What the docs (docs/stack.md) and the contract tests need of one stack parameter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParameterFacts {
     pub name: String,

@@ -1,6 +1,6 @@
-//! The template, the function and the README agree on configuration: every variable the
-//! function reads is set by the template, every one the template sets is read, and every
-//! stack parameter is documented with its default.
+//! The template, the function and the docs (docs/stack.md) agree on configuration: every
+//! variable the function reads is set by the template, every one the template sets is read,
+//! and every stack parameter is documented with its default.
 
 use sentinel_emulator::template;
 use std::collections::BTreeSet;
@@ -53,13 +53,14 @@ fn the_task_monitor_reads_the_contracted_variables() {
     }
 }
 
-/// README's "Parameters and configuration" table has a row `| `Name` | variable | default |`
-/// per stack parameter, and its default matches the template's (`empty` for none).
+/// docs/stack.md's "Parameters and configuration" table has a row
+/// `| `Name` | variable | default |` per stack parameter, and its default matches the
+/// template's (`empty` for none).
 #[test]
 fn readme_documents_every_parameter_with_its_default() -> anyhow::Result<()> {
     let root = sentinel_emulator::repo_root();
     let facts = template::read(&root.join("template.yaml"))?;
-    let readme = std::fs::read_to_string(root.join("README.md"))?;
+    let readme = std::fs::read_to_string(root.join("docs/stack.md"))?;
     let documented: std::collections::BTreeMap<&str, &str> = readme
         .lines()
         .filter_map(|line| {
@@ -79,8 +80,10 @@ fn readme_documents_every_parameter_with_its_default() -> anyhow::Result<()> {
         };
         match documented.get(name.as_str()) {
             Some(found) if *found == expected => {}
-            Some(found) => wrong.push(format!("{name}: README says {found}, template {expected}")),
-            None => wrong.push(format!("{name}: not in README's parameter table")),
+            Some(found) => wrong.push(format!(
+                "{name}: docs/stack.md says {found}, template {expected}"
+            )),
+            None => wrong.push(format!("{name}: not in docs/stack.md's parameter table")),
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));

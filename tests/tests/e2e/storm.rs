@@ -142,7 +142,8 @@ async fn a_storm_with_the_templates_batching_is_a_few_messages_per_cluster() -> 
 /// ECS reports agentConnected=true on every task placement, so the recovery queue carries
 /// the fleet's task churn. With the template's batching, 300 such events on healthy
 /// instances cost ⌈300 / BatchSize⌉ invocations of one BatchGetItem each, and nothing else
-/// (the README works the figure out for 1,000 task starts a minute).
+/// (docs/agent-monitor.md, "Storms and task churn", works the figure out for 1,000 task
+/// starts a minute).
 #[tokio::test]
 async fn task_churn_on_the_recovery_queue_costs_one_read_per_batch() -> anyhow::Result<()> {
     let world = World::start().await?;
