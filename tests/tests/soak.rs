@@ -20,7 +20,7 @@ use sentinel_core::ManualClock;
 use sentinel_emulator::fleet::{state_change_event, Member};
 use sentinel_emulator::stack::RuleQueue;
 use sentinel_emulator::template;
-use sentinel_lambda::QueuePoller;
+use sentinel_emulator::QueuePoller;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

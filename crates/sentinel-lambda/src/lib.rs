@@ -13,21 +13,22 @@
 //!   publish, record or release; the owed RESOLVED), generic over the monitor's episodes.
 //! - `testing` (feature `testing`): in-memory twins of the engine's ports and the fault
 //!   exploration every monitor wired to the engine passes.
-//! - [`local_source`]: a local stand-in for the SQS event source mapping (demo, tests).
+//! - [`batch`]: the batch handler the event source mapping drives (Lambda, or the demo's and
+//!   tests' local stand-in in `dev/emulator`).
 
+pub mod batch;
 pub mod emf;
 pub mod engine;
 pub mod env;
 pub mod invocation;
-pub mod local_source;
 pub mod logging;
 pub mod notify;
 pub mod records;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+pub use batch::BatchHandler;
 pub use env::{ConfigError, Env};
-pub use local_source::{BatchHandler, QueuePoller};
 pub use notify::Notifier;
 pub use records::{batch_answer, parse_or_park, Parsed, Rejection};
 

@@ -6,9 +6,9 @@ use crate::{Timeline, VISIBILITY};
 use anyhow::Context;
 use sentinel_emulator::stack::{create_fleet_table, RuleQueue, Stack};
 use sentinel_emulator::template::TemplateFacts;
+use sentinel_emulator::QueuePoller;
 use sentinel_emulator::{ACCOUNT, REGION};
 use sentinel_fleet::view::TaskFilter;
-use sentinel_lambda::QueuePoller;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 

@@ -25,8 +25,8 @@ use anyhow::Context;
 use clap::Parser;
 use sentinel_emulator::fleet::{Fleet, Member};
 use sentinel_emulator::stack::Stack;
+use sentinel_emulator::QueuePoller;
 use sentinel_emulator::{template, Emulator, REGION};
-use sentinel_lambda::QueuePoller;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 

@@ -16,9 +16,12 @@ use std::time::Duration;
 
 pub mod deploy;
 pub mod fleet;
+pub mod local_source;
 pub mod runtime_api;
 pub mod stack;
 pub mod template;
+
+pub use local_source::QueuePoller;
 
 pub const REGION: &str = "us-east-1";
 pub const ACCOUNT: &str = "123456789012";

@@ -4,7 +4,7 @@
 
 use integration_tests::{Fault, FaultKind, World};
 use sentinel_emulator::template;
-use sentinel_lambda::QueuePoller;
+use sentinel_emulator::QueuePoller;
 use std::time::{Duration, Instant};
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 mod bootstrap;
 mod cli;
 mod cloudwatch_cbor;
+mod code_map;
 mod contract;
 mod decisions;
 mod deployed_stack;

@@ -7,7 +7,7 @@ use agent_monitor::BatchReport;
 use integration_tests::{records, World};
 use sentinel_emulator::fleet::{state_change_event, Member};
 use sentinel_emulator::template::{self, Batching};
-use sentinel_lambda::QueuePoller;
+use sentinel_emulator::QueuePoller;
 use std::collections::HashMap;
 use std::time::Duration;
 

@@ -289,7 +289,7 @@ async fn the_templates_task_rules_feed_the_monitor_what_it_must_decide() -> anyh
     world.stack.put_events(&sent).await?;
 
     let monitor = task_monitor_with(&world, &[("LOG_TAIL_LINES", "0")])?;
-    let poller = sentinel_lambda::QueuePoller::new(
+    let poller = sentinel_emulator::QueuePoller::new(
         world.stack.sqs.clone(),
         &queue.url,
         &queue.arn,

@@ -1,4 +1,4 @@
-//! A local stand-in for Lambda's SQS event source mapping, for the demo, replays and tests:
+//! A local stand-in for Lambda's SQS event source mapping, for the demo and tests (dev-only):
 //! receive a batch, hand it to the same handler code the Lambda runs, delete what it
 //! acknowledged and leave the failures to come back after the visibility timeout, exactly
 //! as the real event source mapping with ReportBatchItemFailures does.
@@ -6,17 +6,8 @@
 use aws_lambda_events::event::sqs::SqsMessage;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
 use sentinel_aws::{AwsError, FromSdk};
-use std::collections::BTreeSet;
-use std::future::Future;
+use sentinel_lambda::BatchHandler;
 use std::time::{Duration, Instant};
-
-/// A function's batch handler as the event source mapping drives it: records in, a report
-/// out that names the records to deliver again (the partial-batch answer).
-pub trait BatchHandler {
-    type Report;
-    fn handle_batch(&self, records: &[SqsMessage]) -> impl Future<Output = Self::Report>;
-    fn failed_record_ids(report: &Self::Report) -> &BTreeSet<String>;
-}
 
 /// ReceiveMessage returns at most 10 messages per call.
 pub const RECEIVE_LIMIT: usize = 10;
