@@ -4,6 +4,7 @@
 
 pub mod actions;
 pub mod config;
+pub mod decided;
 pub mod lifecycle;
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;

@@ -6,51 +6,18 @@
 //! [`ports`](crate::ports), so its wiring is tested over the in-memory ports.
 
 use crate::actions::ActionRegistry;
+pub use crate::decided::Decided;
 use crate::ports::{EpisodeRepo, Notifier};
 use crate::remediate::Remediation;
 use chrono::{DateTime, Utc};
-use sentinel_agent::episode::{self, Episode, LifecycleSettings, Notice, Sighting, Source};
+use sentinel_agent::episode::{self, Episode, LifecycleSettings, Notice, Source};
 use sentinel_agent::recovery::ClusterResolved;
-use sentinel_agent::{
-    assess, AffectedInstance, ClusterAlert, DecisionSettings, Observation, Verdict,
-};
+use sentinel_agent::{AffectedInstance, ClusterAlert};
 use sentinel_core::notification::Notification;
 use sentinel_core::ClusterArn;
 use sentinel_lambda::engine::{Engine, Outgoing, Owed, Proposal};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-
-/// One container instance a run has decided about.
-#[derive(Debug, Clone)]
-pub struct Decided {
-    pub sighting: Sighting,
-    /// The SQS records that named it (none for the sweep).
-    pub record_ids: Vec<String>,
-    pub stored: Option<Episode>,
-    pub observation: Observation,
-    pub verdict: Verdict,
-}
-
-impl Decided {
-    /// The one way a candidate becomes a decision, for events and the sweep alike: what a
-    /// fresh look found, judged by [`sentinel_agent::assess`].
-    pub fn new(
-        sighting: Sighting,
-        record_ids: Vec<String>,
-        stored: Option<Episode>,
-        observation: Observation,
-        settings: DecisionSettings,
-    ) -> Self {
-        let verdict = assess(&observation, settings);
-        Decided {
-            sighting,
-            record_ids,
-            stored,
-            observation,
-            verdict,
-        }
-    }
-}
 
 /// An alert or reminder that went out.
 #[derive(Debug, Clone)]

@@ -7,7 +7,8 @@
 
 use crate::actions::{ActionRegistry, NodeAction};
 use crate::config::{Config, ConfigError, CUSTOM_ACTIONS};
-use crate::lifecycle::{Decided, Lifecycle, PublishedAlert, PublishedResolved};
+use crate::decided::Decided;
+use crate::lifecycle::{Lifecycle, PublishedAlert, PublishedResolved, Settled};
 use crate::observe::Observer;
 use crate::ports::AwsRemedies;
 use crate::remediate::Remediation;
@@ -17,14 +18,18 @@ use chrono::{DateTime, Utc};
 use sentinel_agent::episode::{Episode, Sighting, Source};
 use sentinel_agent::metrics;
 use sentinel_agent::remediation::Outcome;
-use sentinel_agent::{group_by_cluster, parse_state_change, InstanceStatus, SkipReason, Verdict};
+use sentinel_agent::{
+    group_by_cluster, parse_state_change, Candidate, ClusterBatch, InstanceStatus, Observation,
+    SkipReason, Verdict,
+};
 use sentinel_aws::{
     DeadLetterQueue, Ec2Inventory, EcsInventory, Found, ManagedNodes, Remediator, SnsNotifier,
 };
 use sentinel_core::MetricRecord;
+use sentinel_core::Unreadable;
 use sentinel_core::{Clock, ClusterArn, SystemClock};
 use sentinel_lambda::Rejection;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 /// The AWS clients the monitor talks to, built once per process.
@@ -89,6 +94,27 @@ impl BatchReport {
     /// The partial-batch answer: exactly the failed records come back.
     pub fn response(&self) -> SqsBatchResponse {
         sentinel_lambda::batch_answer(&self.failed_record_ids)
+    }
+
+    /// These records come back because of `error`, reported against `cluster`.
+    fn fail<'a>(
+        &mut self,
+        cluster: &str,
+        error: String,
+        records: impl IntoIterator<Item = &'a str>,
+    ) {
+        self.failed_record_ids
+            .extend(records.into_iter().map(str::to_owned));
+        self.errors.push((cluster.to_owned(), error));
+    }
+
+    /// What the lifecycle settled: the notices sent, the records to deliver again.
+    fn absorb(&mut self, settled: Settled) {
+        self.published = settled.alerts;
+        self.resolved = settled.resolutions;
+        self.failed_record_ids.extend(settled.failed_record_ids);
+        self.errors.extend(settled.errors);
+        self.action_failures = settled.action_failures;
     }
 }
 
@@ -187,6 +213,7 @@ impl Monitor {
         report.response()
     }
 
+    /// One batch, steps 1–7 of the flow in ARCHITECTURE.md, each a named step below.
     pub async fn process(&self, records: &[SqsMessage]) -> BatchReport {
         let now = self.clock.now();
         let mut report = BatchReport {
@@ -203,16 +230,29 @@ impl Monitor {
         .await;
         report.dead_lettered = parsed.dead_lettered;
         report.failed_record_ids.extend(parsed.unparked);
-        let valid = parsed.valid;
 
         // 2. Collapse duplicates, group by cluster.
-        let batches = group_by_cluster(valid);
-        if batches.is_empty() {
-            report.metrics = self.metric_records(&report, now);
-            return report;
+        let batches = group_by_cluster(parsed.valid);
+        if !batches.is_empty() {
+            // 3.–5. What is known, what to look at, what a fresh look says.
+            if let Some(decided) = self.decide(&batches, &mut report).await {
+                // 6. Lifecycle, notices, actions.
+                let settled = self.lifecycle.settle(decided, Source::Event, now).await;
+                report.absorb(settled);
+            }
         }
+        report.metrics = self.metric_records(&report, now);
+        report
+    }
 
-        // 3. What is already known (episodes) and which clusters are monitored, together.
+    /// Reads the stored episodes and the clusters' policy together, looks at what matters and
+    /// decides each instance looked at. `None` when the episodes could not be read: the
+    /// whole batch comes back.
+    async fn decide(
+        &self,
+        batches: &[ClusterBatch],
+        report: &mut BatchReport,
+    ) -> Option<Vec<Decided>> {
         let arns: Vec<String> = batches
             .iter()
             .flat_map(|b| {
@@ -226,143 +266,153 @@ impl Monitor {
             self.lifecycle.episodes.get_many(&arns),
             self.observer.cluster_views(&clusters)
         );
-        let Found {
-            episodes: mut stored,
-            unreadable,
-        } = match stored {
+        let known = match stored {
             Ok(found) => found,
             Err(err) => {
                 tracing::error!(error = %err, "cannot read alert state; SQS will deliver the batch again");
-                for batch in &batches {
-                    report
-                        .failed_record_ids
-                        .extend(batch.record_ids().map(str::to_owned));
-                    report
-                        .errors
-                        .push((batch.cluster_arn.name().to_owned(), err.to_string()));
+                for batch in batches {
+                    report.fail(
+                        batch.cluster_arn.name(),
+                        err.to_string(),
+                        batch.record_ids(),
+                    );
                 }
-                report.metrics = self.metric_records(&report, now);
-                return report;
+                return None;
             }
         };
+        let Found {
+            episodes: mut stored,
+            unreadable,
+        } = known;
+        let looked_at = self.worth_a_look(batches, &stored, unreadable, report);
+        let wanted: Vec<(ClusterArn, Vec<String>)> = batches
+            .iter()
+            .filter_map(|b| {
+                let arns: Vec<String> = b
+                    .candidates
+                    .iter()
+                    .map(|c| c.change.container_instance_arn.clone())
+                    .filter(|arn| looked_at.contains(arn))
+                    .collect();
+                (!arns.is_empty()).then(|| (b.cluster_arn.clone(), arns))
+            })
+            .collect();
+        let observed = self.observer.observe(views, &wanted).await;
 
-        // An item that is not a readable episode fails only its own records: redelivered,
-        // then parked in the dead-letter queue by the queue's redrive, for a person to read.
+        // A cluster whose lookups failed is left for redelivery as a whole.
+        let mut decided = Vec::new();
+        let mut failed_clusters = BTreeSet::new();
+        for batch in batches {
+            for candidate in &batch.candidates {
+                let arn = &candidate.change.container_instance_arn;
+                if !looked_at.contains(arn) || failed_clusters.contains(&batch.cluster_arn) {
+                    continue;
+                }
+                match observed.observation(&batch.cluster_arn, arn) {
+                    Ok(observation) => decided.push(self.decision(
+                        batch,
+                        candidate,
+                        stored.remove(arn),
+                        observation,
+                        report,
+                    )),
+                    Err(err) => {
+                        failed_clusters.insert(batch.cluster_arn.clone());
+                        tracing::error!(cluster = %batch.cluster_arn, error = %err, "lookup failed after retries; SQS will deliver these records again");
+                        report.fail(
+                            batch.cluster_arn.name(),
+                            err.to_string(),
+                            batch.record_ids(),
+                        );
+                    }
+                }
+            }
+        }
+        decided.retain(|d| !failed_clusters.contains(&d.sighting.cluster_arn));
+        Some(decided)
+    }
+
+    /// Which instances are worth a fresh look: disconnects of ACTIVE instances, and any other
+    /// change (reconnect, deregistration) only for instances with a live episode. An item
+    /// that is not a readable episode fails only its own records: redelivered, then parked
+    /// in the dead-letter queue by the queue's redrive, for a person to read.
+    fn worth_a_look(
+        &self,
+        batches: &[ClusterBatch],
+        stored: &HashMap<String, Episode>,
+        unreadable: Vec<Unreadable>,
+        report: &mut BatchReport,
+    ) -> BTreeSet<String> {
         let unreadable: BTreeMap<String, String> = unreadable
             .into_iter()
             .map(|item| (item.key, item.why))
             .collect();
-
-        // 4. Look at what matters: disconnects of ACTIVE instances, and any other change
-        //    (reconnect, deregistration) only for instances with a live episode.
         let mut looked_at = BTreeSet::new();
-        let mut wanted = Vec::new();
-        for batch in &batches {
-            let mut arns = Vec::new();
+        for batch in batches {
             for candidate in &batch.candidates {
                 let change = &candidate.change;
-                if let Some(why) = unreadable.get(&change.container_instance_arn) {
+                let arn = &change.container_instance_arn;
+                if let Some(why) = unreadable.get(arn) {
                     tracing::error!(
-                        container_instance = change.container_instance_arn,
+                        container_instance = arn,
                         reason = why,
                         "the stored alert state of this instance is unreadable; its records are left for redelivery and the dead-letter queue"
                     );
-                    report
-                        .failed_record_ids
-                        .extend(candidate.record_ids.iter().cloned());
-                    report.errors.push((
-                        batch.cluster_arn.name().to_owned(),
-                        format!(
-                            "unreadable alert state {}: {why}",
-                            change.container_instance_arn
-                        ),
-                    ));
+                    report.fail(
+                        batch.cluster_arn.name(),
+                        format!("unreadable alert state {arn}: {why}"),
+                        candidate.record_ids.iter().map(String::as_str),
+                    );
                     continue;
                 }
-                let live = stored
-                    .get(&change.container_instance_arn)
-                    .is_some_and(Episode::is_live);
+                let live = stored.get(arn).is_some_and(Episode::is_live);
                 let disconnect = !change.agent_connected && change.status == InstanceStatus::Active;
                 if disconnect || live {
-                    arns.push(change.container_instance_arn.clone());
-                    looked_at.insert(change.container_instance_arn.clone());
+                    looked_at.insert(arn.clone());
                 } else {
                     report.ignored_reconnects += candidate.record_ids.len();
                 }
             }
-            if !arns.is_empty() {
-                wanted.push((batch.cluster_arn.clone(), arns));
-            }
         }
-        let observed = self.observer.observe(views, &wanted).await;
+        looked_at
+    }
 
-        // 5. Decide; a cluster whose lookups failed is left for redelivery as a whole.
-        let mut decided = Vec::new();
-        let mut failed_clusters = BTreeSet::new();
-        for batch in &batches {
-            let cluster_name = batch.cluster_arn.name().to_owned();
-            for candidate in &batch.candidates {
-                let change = &candidate.change;
-                if !looked_at.contains(&change.container_instance_arn) {
-                    continue;
-                }
-                let observation = match observed
-                    .observation(&batch.cluster_arn, &change.container_instance_arn)
-                {
-                    Ok(observation) => observation,
-                    Err(err) => {
-                        if failed_clusters.insert(batch.cluster_arn.clone()) {
-                            tracing::error!(cluster = %batch.cluster_arn, error = %err, "lookup failed after retries; SQS will deliver these records again");
-                            report.errors.push((cluster_name.clone(), err.to_string()));
-                            report
-                                .failed_record_ids
-                                .extend(batch.record_ids().map(str::to_owned));
-                        }
-                        continue;
-                    }
-                };
-                let stored_episode = stored.remove(&change.container_instance_arn);
-                let live = stored_episode.as_ref().is_some_and(Episode::is_live);
-                let decision = Decided::new(
-                    Sighting {
-                        container_instance_arn: change.container_instance_arn.clone(),
-                        cluster_arn: batch.cluster_arn.clone(),
-                        node_id: change.node_id.clone(),
-                        event_time: change.time,
-                    },
-                    candidate.record_ids.clone(),
-                    stored_episode,
-                    observation,
-                    self.config.decision,
-                );
-                // With a live episode a skip is the lifecycle's business (it may resolve it).
-                if let (Verdict::Skip { reason }, false) = (&decision.verdict, live) {
-                    tracing::info!(cluster = cluster_name, container_instance = change.container_instance_arn, node = %change.node_id, code = reason.code(), reason = %reason, "no alert");
-                    report.skipped.push(Skipped {
-                        cluster: cluster_name.clone(),
-                        container_instance_arn: change.container_instance_arn.clone(),
-                        node_id: change.node_id.to_string(),
-                        reason: reason.clone(),
-                    });
-                }
-                decided.push(decision);
-            }
+    /// One instance's decision from what a fresh look found; a skip without a live episode
+    /// is reported with its reason (with a live episode a skip is the lifecycle's business:
+    /// it may resolve it).
+    fn decision(
+        &self,
+        batch: &ClusterBatch,
+        candidate: &Candidate,
+        stored: Option<Episode>,
+        observation: Observation,
+        report: &mut BatchReport,
+    ) -> Decided {
+        let change = &candidate.change;
+        let live = stored.as_ref().is_some_and(Episode::is_live);
+        let decision = Decided::new(
+            Sighting {
+                container_instance_arn: change.container_instance_arn.clone(),
+                cluster_arn: batch.cluster_arn.clone(),
+                node_id: change.node_id.clone(),
+                event_time: change.time,
+            },
+            candidate.record_ids.clone(),
+            stored,
+            observation,
+            self.config.decision,
+        );
+        if let (Verdict::Skip { reason }, false) = (&decision.verdict, live) {
+            let cluster = batch.cluster_arn.name();
+            tracing::info!(cluster, container_instance = change.container_instance_arn, node = %change.node_id, code = reason.code(), reason = %reason, "no alert");
+            report.skipped.push(Skipped {
+                cluster: cluster.to_owned(),
+                container_instance_arn: change.container_instance_arn.clone(),
+                node_id: change.node_id.to_string(),
+                reason: reason.clone(),
+            });
         }
-        let decided: Vec<Decided> = decided
-            .into_iter()
-            .filter(|d| !failed_clusters.contains(&d.sighting.cluster_arn))
-            .collect();
-
-        // 6. Lifecycle, notices, actions.
-        let settled = self.lifecycle.settle(decided, Source::Event, now).await;
-        report.published = settled.alerts;
-        report.resolved = settled.resolutions;
-        report.failed_record_ids.extend(settled.failed_record_ids);
-        report.errors.extend(settled.errors);
-        report.action_failures = settled.action_failures;
-
-        report.metrics = self.metric_records(&report, now);
-        report
+        decision
     }
 
     /// Adds the lifecycle counters of a run (event batch or sweep) to a metric record: instances

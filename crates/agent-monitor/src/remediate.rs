@@ -2,7 +2,7 @@
 //! published, so the alert can say what was done. The action and its outcome are recorded on
 //! the episode at once; a redelivery or a later run finds the record and never acts again.
 
-use crate::lifecycle::Decided;
+use crate::decided::Decided;
 use crate::ports::{EpisodeRepo, NodeRemedies, RemediationLedger};
 use chrono::{DateTime, Utc};
 use sentinel_agent::episode::{Episode, RemediationRecord};

@@ -7,7 +7,9 @@
 //! back or whose instance is gone, sends reminders, and reports per-cluster gauges of
 //! connected and disconnected agents (zeros included, so alarms always have data).
 
-use crate::lifecycle::{Decided, PublishedAlert, PublishedResolved};
+use crate::decided::Decided;
+use crate::lifecycle::{PublishedAlert, PublishedResolved};
+use crate::observe::Observed;
 use crate::pipeline::Monitor;
 use chrono::{DateTime, Utc};
 use sentinel_agent::episode::{Episode, Sighting, Source};
@@ -51,6 +53,40 @@ impl Monitor {
     pub async fn sweep(&self) -> SweepReport {
         let now = self.clock.now();
         let mut report = SweepReport::default();
+        if let Some((clusters, stored)) = self.sweep_inputs(&mut report).await {
+            let mut look = self.look_at(clusters, &stored).await;
+            let candidates = candidates(&look, &stored, &mut report);
+            let decided = self.sweep_decisions(candidates, &stored, &mut look);
+            for (cluster, err) in &look.unreadable {
+                tracing::error!(cluster = %cluster, error = %err, "sweep could not look at this cluster");
+                report
+                    .errors
+                    .push((cluster.name().to_owned(), err.to_string()));
+            }
+            let settled = self.lifecycle.settle(decided, Source::Sweep, now).await;
+            report.published = settled.alerts;
+            report.resolved = settled.resolutions;
+            report.errors.extend(settled.errors);
+            report.gauges.sort_by(|a, b| a.cluster.cmp(&b.cluster));
+        }
+        report.metrics = self.sweep_metrics(&report, now);
+        tracing::info!(
+            clusters = report.gauges.len(),
+            disconnected = report.gauges.iter().map(|g| g.disconnected).sum::<usize>(),
+            alerts = report.published.len(),
+            resolved = report.resolved.len(),
+            errors = report.errors.len(),
+            "sweep done"
+        );
+        report
+    }
+
+    /// The clusters ECS lists and every stored episode, read together. `None` when either
+    /// read failed: the sweep cannot start (and says so).
+    async fn sweep_inputs(
+        &self,
+        report: &mut SweepReport,
+    ) -> Option<(Vec<ClusterArn>, HashMap<String, Episode>)> {
         let (clusters, episodes) =
             tokio::join!(self.observer.list_clusters(), self.lifecycle.episodes.all());
         let (clusters, episodes) = match (clusters, episodes) {
@@ -58,8 +94,7 @@ impl Monitor {
             (Err(err), _) | (_, Err(err)) => {
                 tracing::error!(error = %err, "sweep cannot start");
                 report.errors.push(("*".to_owned(), err.to_string()));
-                report.metrics = self.sweep_metrics(&report, now);
-                return report;
+                return None;
             }
         };
         for item in &episodes.unreadable {
@@ -71,13 +106,17 @@ impl Monitor {
             );
         }
         report.unreadable_items = episodes.unreadable.len();
-        let stored: HashMap<String, Episode> = episodes
+        let stored = episodes
             .episodes
             .into_iter()
             .map(|e| (e.container_instance_arn.clone(), e))
             .collect();
+        Some((clusters, stored))
+    }
 
-        // Clusters of live episodes are looked at too, even if ECS no longer lists them.
+    /// Every container instance of every monitored cluster, and the clusters of live
+    /// episodes even if ECS no longer lists them, described with their nodes.
+    async fn look_at(&self, clusters: Vec<ClusterArn>, stored: &HashMap<String, Episode>) -> Look {
         let mut all_clusters: BTreeSet<ClusterArn> = clusters.into_iter().collect();
         all_clusters.extend(
             stored
@@ -87,7 +126,6 @@ impl Monitor {
         );
         let all_clusters: Vec<ClusterArn> = all_clusters.into_iter().collect();
         let views = self.observer.cluster_views(&all_clusters).await;
-
         let monitored: Vec<&ClusterArn> = all_clusters
             .iter()
             .filter(|c| matches!(views.get(*c), Some(Ok(ClusterView::Monitored))))
@@ -118,50 +156,27 @@ impl Monitor {
                 unreadable.insert(cluster.clone(), err.clone());
             }
         }
-
-        // Gauges, and a candidate for every disconnected agent.
-        let mut candidates: BTreeMap<String, Sighting> = BTreeMap::new();
-        for (cluster, _) in &wanted {
-            let Some(Ok(instances)) = observed.instances.get(cluster) else {
-                continue;
-            };
-            let mut gauge = ClusterGauge {
-                cluster: cluster.name().to_owned(),
-                connected: 0,
-                disconnected: 0,
-            };
-            for instance in instances.values() {
-                if !instance.status.is_in_service() {
-                    continue;
-                }
-                if instance.agent_connected {
-                    gauge.connected += 1;
-                    continue;
-                }
-                gauge.disconnected += 1;
-                if let Some(node_id) = &instance.node_id {
-                    candidates.insert(
-                        instance.arn.clone(),
-                        sighting(&instance.arn, cluster, node_id),
-                    );
-                }
-            }
-            report.gauges.push(gauge);
+        Look {
+            listed: wanted.into_iter().map(|(cluster, _)| cluster).collect(),
+            observed,
+            unreadable,
         }
-        // …and every live episode, so one whose instance vanished is closed.
-        for e in stored.values().filter(|e| e.is_live()) {
-            candidates
-                .entry(e.container_instance_arn.clone())
-                .or_insert_with(|| sighting(&e.container_instance_arn, &e.cluster_arn, &e.node_id));
-        }
+    }
 
+    /// The same decision as events, for each candidate. Never judge what could not be
+    /// looked at: an unreadable cluster's episodes wait.
+    fn sweep_decisions(
+        &self,
+        candidates: BTreeMap<String, Sighting>,
+        stored: &HashMap<String, Episode>,
+        look: &mut Look,
+    ) -> Vec<Decided> {
         let mut decided = Vec::new();
         for (arn, sighting) in candidates {
-            // Never judge what could not be looked at: an unreadable cluster's episodes wait.
-            if unreadable.contains_key(&sighting.cluster_arn) {
+            if look.unreadable.contains_key(&sighting.cluster_arn) {
                 continue;
             }
-            match observed.observation(&sighting.cluster_arn, &arn) {
+            match look.observed.observation(&sighting.cluster_arn, &arn) {
                 Ok(observation) => decided.push(Decided::new(
                     sighting,
                     Vec::new(),
@@ -170,32 +185,11 @@ impl Monitor {
                     self.config.decision,
                 )),
                 Err(err) => {
-                    unreadable.insert(sighting.cluster_arn.clone(), err);
+                    look.unreadable.insert(sighting.cluster_arn.clone(), err);
                 }
             }
         }
-        for (cluster, err) in &unreadable {
-            tracing::error!(cluster = %cluster, error = %err, "sweep could not look at this cluster");
-            report
-                .errors
-                .push((cluster.name().to_owned(), err.to_string()));
-        }
-
-        let settled = self.lifecycle.settle(decided, Source::Sweep, now).await;
-        report.published = settled.alerts;
-        report.resolved = settled.resolutions;
-        report.errors.extend(settled.errors);
-        report.gauges.sort_by(|a, b| a.cluster.cmp(&b.cluster));
-        report.metrics = self.sweep_metrics(&report, now);
-        tracing::info!(
-            clusters = report.gauges.len(),
-            disconnected = report.gauges.iter().map(|g| g.disconnected).sum::<usize>(),
-            alerts = report.published.len(),
-            resolved = report.resolved.len(),
-            errors = report.errors.len(),
-            "sweep done"
-        );
-        report
+        decided
     }
 
     fn sweep_metrics(&self, report: &SweepReport, now: DateTime<Utc>) -> Vec<MetricRecord> {
@@ -229,4 +223,55 @@ fn sighting(arn: &str, cluster: &ClusterArn, node_id: &NodeId) -> Sighting {
         node_id: node_id.clone(),
         event_time: None,
     }
+}
+
+/// What one sweep saw: the monitored clusters it listed, what their instances and nodes
+/// look like, and the clusters it could not read.
+struct Look {
+    listed: Vec<ClusterArn>,
+    observed: Observed,
+    unreadable: BTreeMap<ClusterArn, AwsError>,
+}
+
+/// The gauges of every listed cluster, and a candidate for every disconnected agent and
+/// every live episode (so one whose instance vanished is closed).
+fn candidates(
+    look: &Look,
+    stored: &HashMap<String, Episode>,
+    report: &mut SweepReport,
+) -> BTreeMap<String, Sighting> {
+    let mut candidates: BTreeMap<String, Sighting> = BTreeMap::new();
+    for cluster in &look.listed {
+        let Some(Ok(instances)) = look.observed.instances.get(cluster) else {
+            continue;
+        };
+        let mut gauge = ClusterGauge {
+            cluster: cluster.name().to_owned(),
+            connected: 0,
+            disconnected: 0,
+        };
+        for instance in instances.values() {
+            if !instance.status.is_in_service() {
+                continue;
+            }
+            if instance.agent_connected {
+                gauge.connected += 1;
+                continue;
+            }
+            gauge.disconnected += 1;
+            if let Some(node_id) = &instance.node_id {
+                candidates.insert(
+                    instance.arn.clone(),
+                    sighting(&instance.arn, cluster, node_id),
+                );
+            }
+        }
+        report.gauges.push(gauge);
+    }
+    for e in stored.values().filter(|e| e.is_live()) {
+        candidates
+            .entry(e.container_instance_arn.clone())
+            .or_insert_with(|| sighting(&e.container_instance_arn, &e.cluster_arn, &e.node_id));
+    }
+    candidates
 }

@@ -47,8 +47,8 @@ pub struct ChatMessage {
 }
 
 /// The emoji and word a title starts with, by severity.
-pub fn severity_badge(severity: crate::notification::Severity, resolved: bool) -> &'static str {
-    use crate::notification::Severity;
+pub fn severity_badge(severity: crate::severity::Severity, resolved: bool) -> &'static str {
+    use crate::severity::Severity;
     if resolved {
         return "✅ RESOLVED";
     }
@@ -280,7 +280,7 @@ pub fn validate(doc: &Value) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notification::Severity;
+    use crate::severity::Severity;
 
     fn message() -> ChatMessage {
         ChatMessage {

@@ -27,6 +27,7 @@ pub mod node;
 pub mod notice;
 pub mod notification;
 pub mod policy;
+pub mod severity;
 pub mod states;
 pub mod store;
 pub mod views;

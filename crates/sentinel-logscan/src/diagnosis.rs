@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::access::{self, Request};
-use crate::line::{self, Line};
+use crate::judge;
+use crate::line::Line;
 use crate::Category;
 
 /// Samples are cut to this many characters: enough to read an exception
@@ -53,7 +54,7 @@ impl Diagnosis {
         // Parsed once; the health, status and category rules all read the same parse.
         let line = Line::parse(raw);
         let request = access::request_of(&line);
-        let category = line::classify(&line, request.as_ref());
+        let category = judge::classify(&line, request.as_ref());
 
         if access::is_health_check(&line, request.as_ref()) {
             self.health_checks += 1;

@@ -49,6 +49,7 @@
 
 mod access;
 mod diagnosis;
+mod judge;
 mod line;
 mod rules;
 
@@ -138,7 +139,7 @@ impl Serialize for Category {
 pub fn classify(line: &str) -> Option<Category> {
     let line = line::Line::parse(line);
     let request = access::request_of(&line);
-    line::classify(&line, request.as_ref())
+    judge::classify(&line, request.as_ref())
 }
 
 /// Health-check request noise (load balancer checkers, GET/HEAD on health

@@ -7,7 +7,6 @@ use std::sync::LazyLock;
 use regex_lite::Regex;
 use serde_json::{Map, Value};
 
-use crate::access::{Origin, Request};
 use crate::rules::{self, compile};
 use crate::Category;
 
@@ -130,7 +129,7 @@ fn has_level_field(object: &Map<String, Value>) -> bool {
 
 /// The declared level of a JSON line; `None` when there is no level field or
 /// none with a value we recognise (then the line is judged by its words).
-fn json_level(object: &Map<String, Value>) -> Option<Level> {
+pub(crate) fn json_level(object: &Map<String, Value>) -> Option<Level> {
     LEVEL_FIELDS.iter().find_map(|name| {
         let value = field(object, name)?;
         match value {
@@ -205,7 +204,7 @@ static LOGFMT_LEVEL: LazyLock<Regex> = LazyLock::new(|| {
     compile(r#"(?:^|\s)(?:level|lvl|severity|log_level|loglevel)="?([A-Za-z]+)"?(?:\s|$)"#)
 });
 
-fn logfmt_level(text: &str) -> Option<Level> {
+pub(crate) fn logfmt_level(text: &str) -> Option<Level> {
     // Cheap pre-check: every key above ends in one of these.
     if !["level=", "lvl=", "severity="]
         .iter()
@@ -256,7 +255,7 @@ pub(crate) fn json_message_text(object: &Map<String, Value>) -> String {
 /// Whether an error field holds something: a non-empty string that is not a
 /// printed nil (Go code logging `err` with `%v` writes `<nil>`), or a non-empty
 /// object.
-fn has_error_field(object: &Map<String, Value>) -> bool {
+pub(crate) fn has_error_field(object: &Map<String, Value>) -> bool {
     ERROR_FIELDS.iter().any(|name| match object.get(*name) {
         Some(Value::String(s)) => {
             let s = s.trim();
@@ -268,66 +267,6 @@ fn has_error_field(object: &Map<String, Value>) -> bool {
         Some(Value::Object(inner)) => !inner.is_empty(),
         _ => false,
     })
-}
-
-/// The category of a parsed line; `request` is what [`crate::access`] read from it.
-pub(crate) fn classify(line: &Line<'_>, request: Option<&Request<'_>>) -> Option<Category> {
-    match &line.json {
-        Some(object) => classify_json(object, request),
-        None => classify_text(&line.text, request),
-    }
-}
-
-fn server_error(request: Option<&Request<'_>>) -> Option<Category> {
-    request
-        .and_then(|r| r.status)
-        .filter(|s| (500..=599).contains(s))
-        .map(|_| Category::Http5xx)
-}
-
-/// The earlier of two candidate categories in precedence order.
-fn first(a: Option<Category>, b: Option<Category>) -> Option<Category> {
-    a.into_iter().chain(b).min()
-}
-
-/// A JSON line: the declared level decides whether it is an error at all, the
-/// message text decides which kind, and a 5xx status is a fact whatever the
-/// level says (some access loggers log every request at `info`).
-fn classify_json(object: &Map<String, Value>, request: Option<&Request<'_>>) -> Option<Category> {
-    let text = json_message_text(object);
-    let verdict = match json_level(object) {
-        Some(Level::NotError) => None,
-        Some(Level::Error) => {
-            Some(rules::specific_category(&text).unwrap_or(Category::StructuredError))
-        }
-        None if has_error_field(object) => {
-            Some(rules::specific_category(&text).unwrap_or(Category::StructuredError))
-        }
-        // No level and no error field: the message is all we have, read like
-        // any text line (it may even be an access-log line a JSON formatter wrapped).
-        None => {
-            let inner = crate::access::text_request(&text);
-            classify_text(&text, inner.as_ref())
-        }
-    };
-    first(server_error(request), verdict)
-}
-
-/// A text line.
-fn classify_text(text: &str, request: Option<&Request<'_>>) -> Option<Category> {
-    // An access-log line is a record of a request; everything in it besides the
-    // status was chosen by the client, so only the status can make it an error.
-    if let Some(r) = request {
-        if r.origin == Origin::AccessLine {
-            return server_error(Some(r));
-        }
-    }
-    let verdict = match logfmt_level(text) {
-        Some(Level::NotError) => None,
-        Some(Level::Error) => Some(rules::word_category(text).unwrap_or(Category::Error)),
-        None => rules::word_category(text),
-    };
-    first(server_error(request), verdict)
 }
 
 #[cfg(test)]

@@ -330,71 +330,14 @@ impl TaskMessage {
     /// fixes the kind as the next step; the ids a "Show stopped tasks" button needs.
     pub fn chat(&self) -> ChatMessage {
         let e = &self.episode;
-        let c = &e.key.cluster;
         let resolved = self.notice == Notice::Resolved;
-        let mut description = match self.notice {
-            Notice::Resolved => format!(
-                "**{}** in cluster **{}** ({}) is healthy again: {}. It had {} over {}.\n",
-                self.what(),
-                self.cluster_name(),
-                c.region(),
-                self.resolution_text(),
-                self.count(),
-                human_duration(e.state.duration(self.checked_at))
-            ),
-            _ => format!(
-                "**{}** in cluster **{}** ({}): {} since {}{}.\n",
-                self.what(),
-                self.cluster_name(),
-                c.region(),
-                self.count(),
-                clock(e.state.first_seen_at),
-                if self.notice == Notice::Reminder {
-                    format!(
-                        ", {} new since the last message",
-                        e.failures - e.failures_notified
-                    )
-                } else {
-                    String::new()
-                }
-            ),
-        };
+        let mut description = self.chat_opening();
         for (kind, n) in &e.by_kind {
             let _ = write!(description, "\n• `{}`: {n}", kind.as_str());
         }
-        if let (false, Some(latest)) = (resolved, e.samples.last()) {
-            if let Some(reason) = &latest.reason {
-                let _ = write!(description, "\n\nLatest: {reason}");
-            }
-            for container in &latest.containers {
-                let _ = write!(
-                    description,
-                    "\n`{}` exit {}{}",
-                    container.name,
-                    container
-                        .exit_code
-                        .map_or_else(|| "-".to_owned(), |code| code.to_string()),
-                    container
-                        .reason
-                        .as_deref()
-                        .map(|r| format!(": {r}"))
-                        .unwrap_or_default()
-                );
-            }
-        }
-        if let (false, Some(tail)) = (resolved, &self.log_tail) {
-            let last: Vec<&String> = tail.lines.iter().rev().take(5).rev().collect();
-            if !last.is_empty() {
-                let _ = write!(
-                    description,
-                    "\n\nLast log lines of `{}`:\n```",
-                    tail.container
-                );
-                for line in last {
-                    let _ = write!(description, "\n{line}");
-                }
-                description.push_str("\n```");
-            }
+        if !resolved {
+            self.chat_latest_failure(&mut description);
+            self.chat_log_tail(&mut description);
         }
         let links: Vec<String> = self
             .links()
@@ -404,46 +347,8 @@ impl TaskMessage {
         if !links.is_empty() {
             let _ = write!(description, "\n\n{}", links.join(" · "));
         }
-        let mut keywords = vec![self.cluster_name().to_owned()];
-        let (Owner::Service(name) | Owner::Family(name)) = &e.key.owner;
-        keywords.push(name.clone());
-        if resolved {
-            keywords.push("resolved".into());
-        } else {
-            keywords.extend(e.by_kind.keys().map(|k| k.as_str().to_owned()));
-        }
-        let mut context = vec![
-            ("Monitor".to_owned(), "tasks".to_owned()),
-            ("ClusterName".to_owned(), self.cluster_name().to_owned()),
-            ("Region".to_owned(), c.region().to_owned()),
-        ];
-        match &e.key.owner {
-            Owner::Service(name) => context.push(("ServiceName".into(), name.clone())),
-            Owner::Family(name) => context.push(("TaskFamily".into(), name.clone())),
-        }
         ChatMessage {
-            title: match self.notice {
-                Notice::Resolved => format!(
-                    "{} · {} in {}: {}",
-                    severity_badge(Severity::Info, true),
-                    self.what(),
-                    self.cluster_name(),
-                    self.resolution_text()
-                ),
-                _ => format!(
-                    "{} · {}{} in {}: {} - {}",
-                    severity_badge(self.severity(), false),
-                    if self.notice == Notice::Reminder {
-                        "Reminder - "
-                    } else {
-                        ""
-                    },
-                    self.what(),
-                    self.cluster_name(),
-                    self.count(),
-                    self.kind().as_str()
-                ),
-            },
+            title: self.chat_title(),
             description,
             next_steps: if resolved {
                 Vec::new()
@@ -454,7 +359,7 @@ impl TaskMessage {
                     self.kind().advice()
                 )]
             },
-            keywords,
+            keywords: self.chat_keywords(),
             thread_id: self.thread_id(),
             summary: self.subject(),
             event_type: if resolved {
@@ -470,8 +375,143 @@ impl TaskMessage {
                 .filter_map(|s| s.task_arn.clone())
                 .take(20)
                 .collect(),
-            additional_context: context,
+            additional_context: self.chat_context(),
         }
+    }
+
+    /// The chat title: the severity badge first, then what, where and why.
+    fn chat_title(&self) -> String {
+        match self.notice {
+            Notice::Resolved => format!(
+                "{} · {} in {}: {}",
+                severity_badge(Severity::Info, true),
+                self.what(),
+                self.cluster_name(),
+                self.resolution_text()
+            ),
+            _ => format!(
+                "{} · {}{} in {}: {} - {}",
+                severity_badge(self.severity(), false),
+                if self.notice == Notice::Reminder {
+                    "Reminder - "
+                } else {
+                    ""
+                },
+                self.what(),
+                self.cluster_name(),
+                self.count(),
+                self.kind().as_str()
+            ),
+        }
+    }
+
+    /// The description's first line: what is failing (or healthy again), where, since when.
+    fn chat_opening(&self) -> String {
+        let e = &self.episode;
+        let region = e.key.cluster.region();
+        match self.notice {
+            Notice::Resolved => format!(
+                "**{}** in cluster **{}** ({}) is healthy again: {}. It had {} over {}.\n",
+                self.what(),
+                self.cluster_name(),
+                region,
+                self.resolution_text(),
+                self.count(),
+                human_duration(e.state.duration(self.checked_at))
+            ),
+            _ => format!(
+                "**{}** in cluster **{}** ({}): {} since {}{}.\n",
+                self.what(),
+                self.cluster_name(),
+                region,
+                self.count(),
+                clock(e.state.first_seen_at),
+                if self.notice == Notice::Reminder {
+                    format!(
+                        ", {} new since the last message",
+                        e.failures - e.failures_notified
+                    )
+                } else {
+                    String::new()
+                }
+            ),
+        }
+    }
+
+    /// The newest failure's stop reason and its containers' exit codes.
+    fn chat_latest_failure(&self, description: &mut String) {
+        let Some(latest) = self.episode.samples.last() else {
+            return;
+        };
+        if let Some(reason) = &latest.reason {
+            let _ = write!(description, "\n\nLatest: {reason}");
+        }
+        for container in &latest.containers {
+            let _ = write!(
+                description,
+                "\n`{}` exit {}{}",
+                container.name,
+                container
+                    .exit_code
+                    .map_or_else(|| "-".to_owned(), |code| code.to_string()),
+                container
+                    .reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+
+    /// The failed container's last five log lines, as a code block.
+    fn chat_log_tail(&self, description: &mut String) {
+        let Some(tail) = &self.log_tail else {
+            return;
+        };
+        let last: Vec<&String> = tail.lines.iter().rev().take(5).rev().collect();
+        if last.is_empty() {
+            return;
+        }
+        let _ = write!(
+            description,
+            "\n\nLast log lines of `{}`:\n```",
+            tail.container
+        );
+        for line in last {
+            let _ = write!(description, "\n{line}");
+        }
+        description.push_str("\n```");
+    }
+
+    /// Cluster, service or family, and the kinds (or `resolved`): shown as tags.
+    fn chat_keywords(&self) -> Vec<String> {
+        let e = &self.episode;
+        let mut keywords = vec![self.cluster_name().to_owned()];
+        let (Owner::Service(name) | Owner::Family(name)) = &e.key.owner;
+        keywords.push(name.clone());
+        if self.notice == Notice::Resolved {
+            keywords.push("resolved".into());
+        } else {
+            keywords.extend(e.by_kind.keys().map(|k| k.as_str().to_owned()));
+        }
+        keywords
+    }
+
+    /// The ids the channel's custom actions read.
+    fn chat_context(&self) -> Vec<(String, String)> {
+        let mut context = vec![
+            ("Monitor".to_owned(), "tasks".to_owned()),
+            ("ClusterName".to_owned(), self.cluster_name().to_owned()),
+            (
+                "Region".to_owned(),
+                self.episode.key.cluster.region().to_owned(),
+            ),
+        ];
+        match &self.episode.key.owner {
+            Owner::Service(name) => context.push(("ServiceName".into(), name.clone())),
+            Owner::Family(name) => context.push(("TaskFamily".into(), name.clone())),
+        }
+        context
     }
 
     /// The message to send: `monitor` = `tasks`, with the `service` attribute for services.

@@ -11,8 +11,9 @@ use crate::memory::{Fault, MemoryWorld, NoopRemedies, Op};
 use crate::remediate::Remediation;
 use chrono::{TimeDelta, TimeZone};
 use sentinel_agent::episode::Phase;
+use sentinel_agent::episode::Sighting;
 use sentinel_agent::remediation::{RemediationAction, RemediationSettings};
-use sentinel_agent::{AlertKind, NodeId, SkipReason};
+use sentinel_agent::{AlertKind, NodeId, Observation, SkipReason, Verdict};
 use sentinel_core::ClusterView;
 use sentinel_lambda::testing::{explore_faults, Script, Told};
 
