@@ -1,19 +1,20 @@
 //! EventBridge "ECS Container Instance State Change" events, as they arrive in SQS bodies.
 //!
-//! The envelope is the kernel's ([`sentinel_core::event`]); this module reads the detail:
-//! strict about what the decision needs and tolerant of everything else (AWS adds fields to
-//! events over time, so unknown fields are ignored, never rejected).
+//! The event model is the kernel's ([`sentinel_core::ecs_event`]); this module turns its
+//! [`ContainerInstanceStateChange`] into what the decision reads: strict about what the
+//! decision needs (cluster, container instance, node, connection, status) and tolerant of
+//! everything else (AWS adds fields to events over time, so unknown fields are ignored,
+//! never rejected).
 
 use crate::node::NodeId;
 use crate::states::InstanceStatus;
 use chrono::{DateTime, Utc};
-use sentinel_core::event::{parse_envelope, required, typed_detail};
+use sentinel_core::ecs_event::{parse_detail, ContainerInstanceStateChange};
+use sentinel_core::event::required;
 use sentinel_core::ClusterArn;
-use serde::Deserialize;
 
+pub use sentinel_core::ecs_event::CONTAINER_INSTANCE_STATE_CHANGE;
 pub use sentinel_core::event::{InvalidEvent, ECS_SOURCE};
-
-pub const CONTAINER_INSTANCE_STATE_CHANGE: &str = "ECS Container Instance State Change";
 
 /// What one state-change event says about one container instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,28 +33,10 @@ pub struct StateChange {
     pub version: Option<u64>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Detail {
-    cluster_arn: Option<String>,
-    container_instance_arn: Option<String>,
-    ec2_instance_id: Option<String>,
-    agent_connected: Option<bool>,
-    status: Option<String>,
-    version_info: Option<VersionInfo>,
-    version: Option<u64>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct VersionInfo {
-    agent_version: Option<String>,
-}
-
 /// Parses one SQS record body into a [`StateChange`], or says precisely why it cannot.
 pub fn parse_state_change(body: &str) -> Result<StateChange, InvalidEvent> {
-    let envelope = parse_envelope(body, &[CONTAINER_INSTANCE_STATE_CHANGE])?;
-    let detail: Detail = typed_detail(envelope.detail)?;
+    let event = parse_detail::<ContainerInstanceStateChange>(body)?;
+    let detail = event.detail;
 
     let cluster_arn = required(detail.cluster_arn, "clusterArn")?;
     let cluster_arn =
@@ -74,12 +57,12 @@ pub fn parse_state_change(body: &str) -> Result<StateChange, InvalidEvent> {
         problem,
     })?;
     let agent_connected = required(detail.agent_connected, "agentConnected")?;
-    let status = InstanceStatus::parse(&required(detail.status, "status")?);
+    let status = required(detail.status, "status")?;
 
     Ok(StateChange {
-        event_id: envelope.id,
+        event_id: event.id,
         // A malformed timestamp costs us only the "down since" line, so it is not fatal.
-        time: envelope.time,
+        time: event.time,
         cluster_arn,
         container_instance_arn,
         node_id,

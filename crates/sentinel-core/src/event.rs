@@ -31,6 +31,15 @@ pub enum InvalidEvent {
 }
 
 impl InvalidEvent {
+    /// A detail-type `found` where one of `expected` was wanted.
+    pub fn unexpected_detail_type(expected: &[&str], found: impl Into<String>) -> Self {
+        let expected: Vec<String> = expected.iter().map(|t| format!("{t:?}")).collect();
+        InvalidEvent::UnexpectedDetailType {
+            expected: expected.join(" or "),
+            found: found.into(),
+        }
+    }
+
     /// A short, stable code for metrics and message attributes.
     pub fn code(&self) -> &'static str {
         match self {
@@ -44,7 +53,8 @@ impl InvalidEvent {
     }
 }
 
-/// An `aws.ecs` event of one of the detail-types a monitor reads; `detail` is left to it.
+/// An `aws.ecs` event of one of the detail-types a monitor reads, its `detail` still JSON;
+/// [`crate::ecs_event`] types it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Envelope {
     /// EventBridge event id (absent in hand-made events).
@@ -94,11 +104,10 @@ pub fn parse_envelope(body: &str, detail_types: &[&str]) -> Result<Envelope, Inv
         return Err(InvalidEvent::UnexpectedSource { found: source });
     }
     if !detail_types.contains(&detail_type.as_str()) {
-        let expected: Vec<String> = detail_types.iter().map(|t| format!("{t:?}")).collect();
-        return Err(InvalidEvent::UnexpectedDetailType {
-            expected: expected.join(" or "),
-            found: detail_type,
-        });
+        return Err(InvalidEvent::unexpected_detail_type(
+            detail_types,
+            detail_type,
+        ));
     }
     if !detail.is_object() {
         return Err(InvalidEvent::NotAnEnvelope(format!(

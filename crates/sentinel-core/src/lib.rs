@@ -7,6 +7,7 @@
 //! - [`cache`]: a small time-to-live cache (cluster tags across warm invocations).
 //! - [`emf`]: CloudWatch Embedded Metric Format records.
 //! - [`event`]: EventBridge envelopes of `aws.ecs` events, and why a body is unusable.
+//! - [`ecs_event`]: the ECS event model, once: every detail-type ECS publishes, typed.
 //! - [`notice`]: the notice lifecycle every monitor's episodes follow (open once, notify
 //!   once, remind, resolve once, claims with leases).
 //! - [`notification`]: the message every monitor sends, its SNS attributes and size rules.
@@ -18,6 +19,7 @@
 pub mod cache;
 pub mod chat;
 pub mod clock;
+pub mod ecs_event;
 pub mod emf;
 pub mod error;
 pub mod event;

@@ -1,6 +1,9 @@
 //! `aws.ecs` events as fleet records: the newest known state of one container instance, task
 //! or service, with the order that says which of two states is newer.
 //!
+//! The event model is the kernel's ([`sentinel_core::ecs_event`]); a record keeps what the
+//! operator asks about, as ECS wrote it (the stored JSON is the CLI's stable schema).
+//!
 //! Tasks and container instances carry ECS's own counter (`detail.version`), which grows
 //! with every change of that one resource: EventBridge may deliver events late, twice or out
 //! of order, and the version still tells which state is newer. Service actions and
@@ -8,16 +11,20 @@
 //! Each key has one kind of order, so orders are only ever compared like with like.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use sentinel_core::event::{parse_envelope, required, typed_detail, Envelope, InvalidEvent};
+use sentinel_core::ecs_event::{
+    parse_ecs_event, ContainerInstanceStateChange, EcsDetail, Resource, ServiceEvent,
+    TaskStateChange, TaskStatus, Timestamp,
+};
+use sentinel_core::event::{required, InvalidEvent};
 use sentinel_core::ids::service_arn_parts;
+use sentinel_core::states::InstanceStatus;
 use serde::{Deserialize, Serialize};
 
-pub const CONTAINER_INSTANCE_STATE_CHANGE: &str = "ECS Container Instance State Change";
-pub const TASK_STATE_CHANGE: &str = "ECS Task State Change";
-pub const SERVICE_ACTION: &str = "ECS Service Action";
-pub const DEPLOYMENT_STATE_CHANGE: &str = "ECS Deployment State Change";
+pub use sentinel_core::ecs_event::{
+    CONTAINER_INSTANCE_STATE_CHANGE, DEPLOYMENT_STATE_CHANGE, SERVICE_ACTION, TASK_STATE_CHANGE,
+};
 /// The detail-types the fleet keeps. Every other `aws.ecs` event (API calls recorded by
-/// CloudTrail, say) is acknowledged and left to the event archive.
+/// CloudTrail, health changes, hooks, daemons) is acknowledged and left to the event archive.
 pub const DETAIL_TYPES: &[&str] = &[
     CONTAINER_INSTANCE_STATE_CHANGE,
     TASK_STATE_CHANGE,
@@ -260,7 +267,7 @@ impl FleetRecord {
         now: DateTime<Utc>,
     ) -> Option<DateTime<Utc>> {
         match self {
-            FleetRecord::Task(t) if t.last_status == "STOPPED" => {
+            FleetRecord::Task(t) if TaskStatus::parse(&t.last_status) == TaskStatus::Stopped => {
                 let stopped = t
                     .stopped_at
                     .as_deref()
@@ -269,7 +276,9 @@ impl FleetRecord {
                     .unwrap_or(now);
                 Some(stopped + stopped_retention)
             }
-            FleetRecord::Instance(i) if i.status == "INACTIVE" => {
+            FleetRecord::Instance(i)
+                if InstanceStatus::parse(&i.status) == InstanceStatus::Inactive =>
+            {
                 Some(self.updated_at().unwrap_or(now) + stopped_retention)
             }
             _ => None,
@@ -310,120 +319,67 @@ pub fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
 /// Parses one SQS record body. `Ok(None)` is an `aws.ecs` event of a detail-type the fleet
 /// does not keep (acknowledged, not an error); `Err` says why the body is unusable.
 pub fn parse_fleet_event(body: &str) -> Result<Option<FleetRecord>, InvalidEvent> {
-    let envelope = match parse_envelope(body, DETAIL_TYPES) {
-        Ok(envelope) => envelope,
+    let event = match parse_ecs_event(body, DETAIL_TYPES) {
+        Ok(event) => event,
         Err(InvalidEvent::UnexpectedDetailType { .. }) => return Ok(None),
         Err(other) => return Err(other),
     };
-    match envelope.detail_type.as_str() {
-        CONTAINER_INSTANCE_STATE_CHANGE => instance(envelope).map(FleetRecord::Instance),
-        TASK_STATE_CHANGE => task(envelope).map(FleetRecord::Task),
-        SERVICE_ACTION => service_event(envelope).map(FleetRecord::ServiceAction),
-        _ => service_event(envelope).map(FleetRecord::Deployment),
+    let service_arn = event.service_arn().map(str::to_owned);
+    let time = event.time;
+    match event.detail {
+        EcsDetail::ContainerInstanceStateChange(d) => instance(time, d).map(FleetRecord::Instance),
+        EcsDetail::TaskStateChange(d) => task(time, d).map(FleetRecord::Task),
+        EcsDetail::ServiceAction(d) => {
+            service_event(time, service_arn, d).map(FleetRecord::ServiceAction)
+        }
+        EcsDetail::DeploymentStateChange(d) => {
+            service_event(time, service_arn, d).map(FleetRecord::Deployment)
+        }
+        // Not a kept detail-type (the envelope admitted none other).
+        _ => return Ok(None),
     }
     .map(Some)
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct InstanceDetail {
-    container_instance_arn: Option<String>,
-    cluster_arn: Option<String>,
-    ec2_instance_id: Option<String>,
-    status: Option<String>,
-    agent_connected: Option<bool>,
-    version_info: Option<VersionInfo>,
-    #[serde(default)]
-    registered_resources: Vec<ResourceDetail>,
-    #[serde(default)]
-    remaining_resources: Vec<ResourceDetail>,
-    running_tasks_count: Option<i64>,
-    updated_at: Option<String>,
-    version: Option<u64>,
+/// The event's own `updatedAt` as ECS wrote it, or else the event time.
+fn updated_at(updated_at: Option<Timestamp>, time: Option<DateTime<Utc>>) -> Option<String> {
+    updated_at
+        .map(Timestamp::into_string)
+        .or_else(|| time.map(|t| t.to_rfc3339()))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct VersionInfo {
-    agent_version: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ResourceDetail {
-    name: Option<String>,
-    integer_value: Option<i64>,
-}
-
-fn resources(list: &[ResourceDetail]) -> Resources {
-    let value = |name: &str| {
-        list.iter()
-            .find(|r| r.name.as_deref() == Some(name))
-            .and_then(|r| r.integer_value)
-    };
+fn resources(list: &[Resource]) -> Resources {
     Resources {
-        cpu: value("CPU"),
-        memory: value("MEMORY"),
+        cpu: Resource::integer(list, "CPU"),
+        memory: Resource::integer(list, "MEMORY"),
     }
 }
 
-fn instance(envelope: Envelope) -> Result<InstanceRecord, InvalidEvent> {
-    let d: InstanceDetail = typed_detail(envelope.detail)?;
+fn instance(
+    time: Option<DateTime<Utc>>,
+    d: ContainerInstanceStateChange,
+) -> Result<InstanceRecord, InvalidEvent> {
     Ok(InstanceRecord {
         container_instance_arn: required(d.container_instance_arn, "containerInstanceArn")?,
         cluster_arn: required(d.cluster_arn, "clusterArn")?,
         ec2_instance_id: d.ec2_instance_id,
-        status: required(d.status, "status")?,
+        status: required(d.status, "status")?.as_str().to_owned(),
         agent_connected: required(d.agent_connected, "agentConnected")?,
         agent_version: d.version_info.and_then(|v| v.agent_version),
         registered: resources(&d.registered_resources),
         remaining: resources(&d.remaining_resources),
         running_tasks: d.running_tasks_count,
-        updated_at: d
-            .updated_at
-            .or_else(|| envelope.time.map(|t| t.to_rfc3339())),
+        updated_at: updated_at(d.updated_at, time),
         version: required(d.version, "version")?,
     })
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TaskDetail {
-    task_arn: Option<String>,
-    cluster_arn: Option<String>,
-    last_status: Option<String>,
-    desired_status: Option<String>,
-    group: Option<String>,
-    task_definition_arn: Option<String>,
-    launch_type: Option<String>,
-    capacity_provider_name: Option<String>,
-    #[serde(default)]
-    containers: Vec<ContainerDetail>,
-    stop_code: Option<String>,
-    stopped_reason: Option<String>,
-    created_at: Option<String>,
-    started_at: Option<String>,
-    stopped_at: Option<String>,
-    updated_at: Option<String>,
-    version: Option<u64>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ContainerDetail {
-    name: Option<String>,
-    last_status: Option<String>,
-    exit_code: Option<i64>,
-    reason: Option<String>,
-}
-
-fn task(envelope: Envelope) -> Result<TaskRecord, InvalidEvent> {
-    let d: TaskDetail = typed_detail(envelope.detail)?;
+fn task(time: Option<DateTime<Utc>>, d: TaskStateChange) -> Result<TaskRecord, InvalidEvent> {
     Ok(TaskRecord {
         task_arn: required(d.task_arn, "taskArn")?,
         cluster_arn: required(d.cluster_arn, "clusterArn")?,
-        last_status: required(d.last_status, "lastStatus")?,
-        desired_status: d.desired_status,
+        last_status: required(d.last_status, "lastStatus")?.as_str().to_owned(),
+        desired_status: d.desired_status.map(|s| s.as_str().to_owned()),
         group: d.group,
         task_definition_arn: d.task_definition_arn,
         launch_type: d.launch_type,
@@ -434,42 +390,26 @@ fn task(envelope: Envelope) -> Result<TaskRecord, InvalidEvent> {
             .map(|c| Container {
                 // A container without a name is still worth its exit code.
                 name: c.name.unwrap_or_else(|| "(unnamed)".to_owned()),
-                last_status: c.last_status,
+                last_status: c.last_status.map(|s| s.as_str().to_owned()),
                 exit_code: c.exit_code,
                 reason: c.reason,
             })
             .collect(),
-        stop_code: d.stop_code,
+        stop_code: d.stop_code.map(|c| c.as_str().to_owned()),
         stopped_reason: d.stopped_reason,
-        created_at: d.created_at,
-        started_at: d.started_at,
-        stopped_at: d.stopped_at,
-        updated_at: d
-            .updated_at
-            .or_else(|| envelope.time.map(|t| t.to_rfc3339())),
+        created_at: d.created_at.map(Timestamp::into_string),
+        started_at: d.started_at.map(Timestamp::into_string),
+        stopped_at: d.stopped_at.map(Timestamp::into_string),
+        updated_at: updated_at(d.updated_at, time),
         version: required(d.version, "version")?,
     })
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ServiceDetail {
-    event_type: Option<String>,
-    event_name: Option<String>,
-    cluster_arn: Option<String>,
-    reason: Option<String>,
-    deployment_id: Option<String>,
-    created_at: Option<String>,
-    updated_at: Option<String>,
-}
-
-fn service_event(envelope: Envelope) -> Result<ServiceEventRecord, InvalidEvent> {
-    let service_arn = envelope
-        .resources
-        .iter()
-        .find(|r| r.contains(":service/"))
-        .cloned();
-    let d: ServiceDetail = typed_detail(envelope.detail)?;
+fn service_event(
+    time: Option<DateTime<Utc>>,
+    service_arn: Option<String>,
+    d: ServiceEvent,
+) -> Result<ServiceEventRecord, InvalidEvent> {
     let service_arn = required(service_arn, "resources[] (the service ARN)")?;
     let (arn_cluster, service) = required(
         service_arn_parts(&service_arn),
@@ -485,15 +425,14 @@ fn service_event(envelope: Envelope) -> Result<ServiceEventRecord, InvalidEvent>
             })
         }
     };
-    let at = envelope
-        .time
-        .or_else(|| d.updated_at.as_deref().and_then(parse_time))
-        .or_else(|| d.created_at.as_deref().and_then(parse_time));
+    let at = time
+        .or_else(|| d.updated_at.as_ref().and_then(Timestamp::time))
+        .or_else(|| d.created_at.as_ref().and_then(Timestamp::time));
     Ok(ServiceEventRecord {
         cluster_arn,
         service,
-        event_name: required(d.event_name, "eventName")?,
-        event_type: d.event_type,
+        event_name: required(d.event_name, "eventName")?.as_str().to_owned(),
+        event_type: d.event_type.map(|l| l.as_str().to_owned()),
         reason: d.reason,
         deployment_id: d.deployment_id,
         at: required(at, "updatedAt")?.to_rfc3339(),

@@ -1,7 +1,10 @@
 //! **Why did this task stop, and is it worth a page?** One pure function per event, from
 //! the event alone: no ECS call. Every row of the table in the tests is a branch here.
 
-use crate::event::{DeploymentChange, Owner, ServiceAction, StopCode, TaskChange, TaskEvent};
+use crate::event::{
+    DeploymentChange, Level, Owner, ServiceAction, StopCode, TaskChange, TaskEvent,
+};
+use sentinel_core::ecs_event::{ServiceEventName, TaskStatus};
 use sentinel_core::notification::Severity;
 use serde::{Deserialize, Serialize};
 
@@ -163,9 +166,9 @@ pub fn classify_stop(task: &TaskChange) -> Verdict {
     ) {
         return Verdict::SpotInterruption;
     }
-    if task.last_status != "STOPPED" {
+    if task.last_status != TaskStatus::Stopped {
         return Verdict::NotAFailure(NotAFailure::NotStopped {
-            last_status: task.last_status.clone(),
+            last_status: task.last_status.as_str().to_owned(),
         });
     }
     if task.stop_code == Some(StopCode::UserInitiated) {
@@ -218,20 +221,20 @@ pub fn classify_stop(task: &TaskChange) -> Verdict {
 }
 
 fn classify_service_action(action: &ServiceAction) -> Verdict {
-    match action.name.as_str() {
-        "SERVICE_STEADY_STATE" => Verdict::Recovered(Recovery::SteadyState),
-        "SERVICE_TASK_PLACEMENT_FAILURE" => Verdict::Failed {
+    match action.event {
+        ServiceEventName::SteadyState => Verdict::Recovered(Recovery::SteadyState),
+        ServiceEventName::TaskPlacementFailure => Verdict::Failed {
             kind: FailureKind::Placement,
         },
-        "SERVICE_TASK_START_IMPAIRED" => Verdict::Failed {
+        ServiceEventName::TaskStartImpaired => Verdict::Failed {
             kind: FailureKind::StartImpaired,
         },
         // ECS telling us it throttled its own calls is not about the service's health.
-        "ECS_OPERATION_THROTTLED" | "SERVICE_DISCOVERY_OPERATION_THROTTLED" => {
+        ServiceEventName::EcsOperationThrottled | ServiceEventName::DiscoveryOperationThrottled => {
             informational(&action.name)
         }
         _ => match action.level {
-            crate::event::Level::Warn | crate::event::Level::Error => Verdict::Failed {
+            Level::Warn | Level::Error => Verdict::Failed {
                 kind: FailureKind::OtherFailure,
             },
             _ => informational(&action.name),
@@ -240,11 +243,11 @@ fn classify_service_action(action: &ServiceAction) -> Verdict {
 }
 
 fn classify_deployment(change: &DeploymentChange) -> Verdict {
-    match change.name.as_str() {
-        "SERVICE_DEPLOYMENT_FAILED" => Verdict::Failed {
+    match change.event {
+        ServiceEventName::DeploymentFailed => Verdict::Failed {
             kind: FailureKind::DeploymentFailed,
         },
-        "SERVICE_DEPLOYMENT_COMPLETED" => Verdict::Recovered(Recovery::DeploymentCompleted),
+        ServiceEventName::DeploymentCompleted => Verdict::Recovered(Recovery::DeploymentCompleted),
         _ => informational(&change.name),
     }
 }

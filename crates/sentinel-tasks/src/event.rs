@@ -1,18 +1,23 @@
-//! The three `aws.ecs` event types the task monitor reads, typed: task state changes,
-//! service actions, deployment state changes.
+//! The three `aws.ecs` event types the task monitor reads, as the monitor sees them: task
+//! state changes, service actions, deployment state changes.
 //!
-//! Strict about what classification and grouping need (cluster, task or service, stop code
-//! and reasons), tolerant of everything else: fields AWS adds are ignored, missing exit codes
-//! and reasons are normal, reasons are kept verbatim however long.
+//! The event model is the kernel's ([`sentinel_core::ecs_event`]); this module turns it into
+//! [`TaskEvent`]s, strict about what classification and grouping need (cluster, task or
+//! service, stop code and reasons), tolerant of everything else: fields AWS adds are
+//! ignored, missing exit codes and reasons are normal, reasons are kept verbatim however
+//! long.
 
 use chrono::{DateTime, Utc};
-use sentinel_core::event::{parse_envelope, required, typed_detail, Envelope, InvalidEvent};
+use sentinel_core::ecs_event::{
+    parse_ecs_event, EcsDetail, EcsEvent, ServiceEvent, ServiceEventName, TaskStateChange,
+    TaskStatus,
+};
+use sentinel_core::event::{required, InvalidEvent};
 use sentinel_core::ClusterArn;
-use serde::Deserialize;
 
-pub const TASK_STATE_CHANGE: &str = "ECS Task State Change";
-pub const SERVICE_ACTION: &str = "ECS Service Action";
-pub const DEPLOYMENT_STATE_CHANGE: &str = "ECS Deployment State Change";
+pub use sentinel_core::ecs_event::{
+    EventLevel as Level, StopCode, DEPLOYMENT_STATE_CHANGE, SERVICE_ACTION, TASK_STATE_CHANGE,
+};
 pub const DETAIL_TYPES: &[&str] = &[TASK_STATE_CHANGE, SERVICE_ACTION, DEPLOYMENT_STATE_CHANGE];
 
 /// One event the task monitor reads.
@@ -57,44 +62,6 @@ impl Owner {
     }
 }
 
-/// Why ECS stopped a task (`detail.stopCode`); codes AWS adds later are kept as they are.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StopCode {
-    TaskFailedToStart,
-    EssentialContainerExited,
-    UserInitiated,
-    ServiceSchedulerInitiated,
-    SpotInterruption,
-    TerminationNotice,
-    Other(String),
-}
-
-impl StopCode {
-    pub fn parse(raw: &str) -> Self {
-        match raw {
-            "TaskFailedToStart" => StopCode::TaskFailedToStart,
-            "EssentialContainerExited" => StopCode::EssentialContainerExited,
-            "UserInitiated" => StopCode::UserInitiated,
-            "ServiceSchedulerInitiated" => StopCode::ServiceSchedulerInitiated,
-            "SpotInterruption" => StopCode::SpotInterruption,
-            "TerminationNotice" => StopCode::TerminationNotice,
-            other => StopCode::Other(other.to_owned()),
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        match self {
-            StopCode::TaskFailedToStart => "TaskFailedToStart",
-            StopCode::EssentialContainerExited => "EssentialContainerExited",
-            StopCode::UserInitiated => "UserInitiated",
-            StopCode::ServiceSchedulerInitiated => "ServiceSchedulerInitiated",
-            StopCode::SpotInterruption => "SpotInterruption",
-            StopCode::TerminationNotice => "TerminationNotice",
-            StopCode::Other(raw) => raw,
-        }
-    }
-}
-
 /// A container of the task as the event reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerState {
@@ -118,7 +85,7 @@ pub struct TaskChange {
     pub owner: Owner,
     pub started_by: Option<String>,
     /// `STOPPED` for stops; `RUNNING` for a Spot termination notice.
-    pub last_status: String,
+    pub last_status: TaskStatus,
     pub stop_code: Option<StopCode>,
     pub stopped_reason: Option<String>,
     pub containers: Vec<ContainerState>,
@@ -144,26 +111,6 @@ pub struct ServiceRef {
     pub name: String,
 }
 
-/// The level ECS gives a service or deployment event (`detail.eventType`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Level {
-    Info,
-    Warn,
-    Error,
-    Other(String),
-}
-
-impl Level {
-    fn parse(raw: &str) -> Self {
-        match raw {
-            "INFO" => Level::Info,
-            "WARN" => Level::Warn,
-            "ERROR" => Level::Error,
-            other => Level::Other(other.to_owned()),
-        }
-    }
-}
-
 /// An "ECS Service Action" (steady state, placement failure, start impaired, …).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceAction {
@@ -171,7 +118,10 @@ pub struct ServiceAction {
     pub time: Option<DateTime<Utc>>,
     pub service: ServiceRef,
     pub level: Level,
+    /// The event's name as ECS wrote it (`SERVICE_STEADY_STATE`, …), for people.
     pub name: String,
+    /// The same name, parsed: what classification matches on.
+    pub event: ServiceEventName,
     pub reason: Option<String>,
 }
 
@@ -182,82 +132,65 @@ pub struct DeploymentChange {
     pub time: Option<DateTime<Utc>>,
     pub service: ServiceRef,
     pub level: Level,
+    /// The event's name as ECS wrote it (`SERVICE_DEPLOYMENT_FAILED`, …), for people.
     pub name: String,
+    /// The same name, parsed: what classification matches on.
+    pub event: ServiceEventName,
     pub deployment_id: Option<String>,
     pub reason: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TaskDetail {
-    cluster_arn: Option<String>,
-    task_arn: Option<String>,
-    task_definition_arn: Option<String>,
-    group: Option<String>,
-    started_by: Option<String>,
-    last_status: Option<String>,
-    stop_code: Option<String>,
-    stopped_reason: Option<String>,
-    #[serde(default)]
-    containers: Vec<ContainerDetail>,
-    version: Option<u64>,
-    stopped_at: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ContainerDetail {
-    name: Option<String>,
-    exit_code: Option<i64>,
-    reason: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ServiceDetail {
-    event_type: Option<String>,
-    event_name: Option<String>,
-    cluster_arn: Option<String>,
-    reason: Option<String>,
-    deployment_id: Option<String>,
-    /// Events of `create-service` name the service here, of `update-service` in `service`.
-    service_name: Option<String>,
-    service: Option<String>,
-}
-
 /// Parses one SQS record body into a [`TaskEvent`], or says precisely why it cannot.
 pub fn parse_task_event(body: &str) -> Result<TaskEvent, InvalidEvent> {
-    let envelope = parse_envelope(body, DETAIL_TYPES)?;
-    match envelope.detail_type.as_str() {
-        TASK_STATE_CHANGE => task_change(envelope).map(TaskEvent::Task),
-        SERVICE_ACTION => {
-            let (envelope, detail, service) = service_parts(envelope)?;
+    let event = parse_ecs_event(body, DETAIL_TYPES)?;
+    let service_arn = event.service_arn().map(str::to_owned);
+    let EcsEvent {
+        id, time, detail, ..
+    } = event;
+    match detail {
+        EcsDetail::TaskStateChange(detail) => task_change(id, time, detail).map(TaskEvent::Task),
+        EcsDetail::ServiceAction(detail) => {
+            let service = service_ref(service_arn.as_deref(), &detail)?;
+            let level = required(detail.event_type, "eventType")?;
+            let event = required(detail.event_name, "eventName")?;
             Ok(TaskEvent::Service(ServiceAction {
-                event_id: envelope.id,
-                time: envelope.time,
+                event_id: id,
+                time,
                 service,
-                level: Level::parse(&required(detail.event_type, "eventType")?),
-                name: required(detail.event_name, "eventName")?,
+                level,
+                name: event.as_str().to_owned(),
+                event,
                 reason: detail.reason,
             }))
         }
-        _ => {
-            let (envelope, detail, service) = service_parts(envelope)?;
+        EcsDetail::DeploymentStateChange(detail) => {
+            let service = service_ref(service_arn.as_deref(), &detail)?;
+            let level = required(detail.event_type, "eventType")?;
+            let event = required(detail.event_name, "eventName")?;
             Ok(TaskEvent::Deployment(DeploymentChange {
-                event_id: envelope.id,
-                time: envelope.time,
+                event_id: id,
+                time,
                 service,
-                level: Level::parse(&required(detail.event_type, "eventType")?),
-                name: required(detail.event_name, "eventName")?,
+                level,
+                name: event.as_str().to_owned(),
+                event,
                 deployment_id: detail.deployment_id,
                 reason: detail.reason,
             }))
         }
+        // The envelope admitted only the three detail-types above.
+        other => Err(InvalidEvent::unexpected_detail_type(
+            DETAIL_TYPES,
+            other.detail_type(),
+        )),
     }
 }
 
-fn task_change(envelope: Envelope) -> Result<TaskChange, InvalidEvent> {
-    let detail: TaskDetail = typed_detail(envelope.detail)?;
+fn task_change(
+    event_id: Option<String>,
+    time: Option<DateTime<Utc>>,
+    detail: TaskStateChange,
+) -> Result<TaskChange, InvalidEvent> {
     let cluster = cluster_arn(required(detail.cluster_arn, "clusterArn")?)?;
     let task_arn = required(detail.task_arn, "taskArn")?;
     if !task_arn.contains(":task/") {
@@ -285,8 +218,8 @@ fn task_change(envelope: Envelope) -> Result<TaskChange, InvalidEvent> {
         _ => Owner::Family(family.clone()),
     };
     Ok(TaskChange {
-        event_id: envelope.id,
-        time: envelope.time,
+        event_id,
+        time,
         cluster,
         task_arn,
         task_definition_arn,
@@ -295,7 +228,7 @@ fn task_change(envelope: Envelope) -> Result<TaskChange, InvalidEvent> {
         owner,
         started_by: detail.started_by,
         last_status: required(detail.last_status, "lastStatus")?,
-        stop_code: detail.stop_code.as_deref().map(StopCode::parse),
+        stop_code: detail.stop_code,
         stopped_reason: detail.stopped_reason,
         containers: detail
             .containers
@@ -307,28 +240,18 @@ fn task_change(envelope: Envelope) -> Result<TaskChange, InvalidEvent> {
             })
             .collect(),
         version: detail.version,
-        stopped_at: detail
-            .stopped_at
-            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-            .map(|t| t.with_timezone(&Utc)),
+        stopped_at: detail.stopped_at.and_then(|t| t.time()),
     })
 }
 
-/// The detail and the service of a service or deployment event. The service is the event's
-/// resource (`…:service/cluster/name`); the cluster comes from `detail.clusterArn` or, for
-/// deployment events that carry none, from that ARN.
-fn service_parts(
-    envelope: Envelope,
-) -> Result<(Envelope, ServiceDetail, ServiceRef), InvalidEvent> {
-    let detail: ServiceDetail = typed_detail(envelope.detail.clone())?;
-    let service_arn = envelope
-        .resources
-        .iter()
-        .find(|r| r.contains(":service/"))
-        .cloned();
-    let from_arn = service_arn
-        .as_deref()
-        .and_then(sentinel_core::ids::service_arn_parts);
+/// The service of a service or deployment event. The service is the event's resource
+/// (`…:service/cluster/name`), or failing that `serviceName` or `service`; the cluster comes
+/// from `detail.clusterArn` or, for deployment events that carry none, from that ARN.
+fn service_ref(
+    service_arn: Option<&str>,
+    detail: &ServiceEvent,
+) -> Result<ServiceRef, InvalidEvent> {
+    let from_arn = service_arn.and_then(sentinel_core::ids::service_arn_parts);
     let name = from_arn
         .as_ref()
         .map(|(_, name)| name.clone())
@@ -349,7 +272,7 @@ fn service_parts(
             })
         }
     };
-    Ok((envelope, detail, ServiceRef { cluster, name }))
+    Ok(ServiceRef { cluster, name })
 }
 
 fn family_and_revision(task_definition_arn: &str) -> Option<(String, Option<u32>)> {
