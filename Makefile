@@ -120,7 +120,7 @@ expand: venv
 # fat-LTO release build is for packaging and benchmarks only, and would double CI's time).
 test: lint
 	$(CARGO) build --quiet -p agent-monitor -p task-monitor -p fleet-recorder -p sentinel-cli --bin bootstrap --bin task-monitor --bin fleet-recorder --bin ecs-sentinel
-	$(CARGO) nextest run --workspace --no-fail-fast
+	$(CARGO) nextest run --workspace --no-fail-fast $(if $(CI),--profile ci,)
 
 clean:
 	$(CARGO) clean

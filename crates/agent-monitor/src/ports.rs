@@ -6,12 +6,12 @@
 //! Futures are boxed so the ports can be held as trait objects (`Arc<dyn …>`): one
 //! allocation per call is nothing next to a network round trip.
 
-use crate::store::{EpisodeStore, Listing};
+use crate::store::{self, EpisodeStore, Listing};
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use sentinel_agent::episode::Episode;
 use sentinel_agent::NodeId;
-use sentinel_aws::{AwsError, EcsInventory, Found, Remediator, Written};
+use sentinel_aws::{AwsError, EcsInventory, Remediator};
 use sentinel_core::ClusterArn;
 use sentinel_lambda::engine;
 use std::collections::HashMap;
@@ -60,38 +60,9 @@ pub trait NodeRemedies: Send + Sync {
     fn replace<'a>(&'a self, node: &'a NodeId) -> BoxFuture<'a, Result<Option<String>, AwsError>>;
 }
 
-impl engine::EpisodeRepo<Episode> for EpisodeStore {
-    fn get_many<'a>(
-        &'a self,
-        arns: &'a [String],
-    ) -> BoxFuture<'a, Result<Found<Episode>, AwsError>> {
-        Box::pin(EpisodeStore::get_many(self, arns))
-    }
-
-    fn put<'a>(
-        &'a self,
-        episode: &'a Episode,
-        now: DateTime<Utc>,
-    ) -> BoxFuture<'a, Result<Written, AwsError>> {
-        Box::pin(EpisodeStore::put(self, episode, now))
-    }
-
-    fn put_all<'a>(
-        &'a self,
-        episodes: &'a [Episode],
-        now: DateTime<Utc>,
-    ) -> BoxFuture<'a, Result<Vec<Written>, AwsError>> {
-        Box::pin(EpisodeStore::put_all(self, episodes, now))
-    }
-
-    fn delete<'a>(&'a self, episode: &'a Episode) -> BoxFuture<'a, Result<Written, AwsError>> {
-        Box::pin(EpisodeStore::delete(self, episode))
-    }
-}
-
 impl EpisodeRepo for EpisodeStore {
     fn all(&self) -> BoxFuture<'_, Result<Listing, AwsError>> {
-        Box::pin(EpisodeStore::all(self))
+        Box::pin(store::all(self))
     }
 }
 
@@ -102,7 +73,7 @@ impl RemediationLedger for EpisodeStore {
         now: DateTime<Utc>,
         budget: usize,
     ) -> BoxFuture<'a, Result<bool, AwsError>> {
-        Box::pin(self.take_remediation_slot(cluster, now, budget))
+        Box::pin(store::take_remediation_slot(self, cluster, now, budget))
     }
 }
 

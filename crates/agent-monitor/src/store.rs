@@ -8,8 +8,7 @@ use sentinel_agent::episode::{Episode, Phase, RemediationRecord, Resolution};
 use sentinel_agent::remediation::Outcome;
 use sentinel_agent::{AlertKind, NodeId};
 use sentinel_aws::table::{
-    item_key, number, text, time, write_state, Fields, Format, Found, Unreadable, VersionedTable,
-    Written,
+    item_key, number, text, time, write_state, Fields, Format, Table, Unreadable, Written,
 };
 use sentinel_aws::{AwsError, FromSdk};
 use sentinel_core::ClusterArn;
@@ -28,11 +27,9 @@ pub struct Listing {
 }
 
 /// The agent monitor's episodes in the alert table: one item per container instance, keyed
-/// by its ARN, holding its latest disconnection episode; and the remediation windows.
-#[derive(Debug, Clone)]
-pub struct EpisodeStore {
-    table: VersionedTable,
-}
+/// by its ARN, holding its latest disconnection episode; beside them, the remediation
+/// windows ([`take_remediation_slot`]) and the sweep's scan ([`all`]).
+pub type EpisodeStore = Table<EpisodeFormat>;
 
 /// How an agent episode is kept in the alert table.
 pub struct EpisodeFormat;
@@ -47,131 +44,98 @@ impl Format for EpisodeFormat {
     }
 }
 
-impl EpisodeStore {
-    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
-        EpisodeStore {
-            table: VersionedTable::new(client, table),
+/// Every stored episode, for the sweep, page by page. Resolved ones are included: a
+/// new episode on the same instance must be written against their version. The table
+/// holds one item per instance seen down in the last 30 days, so this stays small.
+/// Items that cannot be read as episodes are returned apart as (key, why), so one bad
+/// item costs only itself.
+pub async fn all(store: &EpisodeStore) -> Result<Listing, AwsError> {
+    let mut listing = Listing::default();
+    let mut pages = store
+        .versioned()
+        .client
+        .scan()
+        .table_name(&store.versioned().table)
+        .consistent_read(true)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("dynamodb", "Scan", e))?;
+        // Only agent episodes: not remediation windows, not other monitors' episodes.
+        for item in page.items().iter().filter(|i| is_episode(i)) {
+            match from_item(item) {
+                Ok(episode) => listing.episodes.push(episode),
+                Err(err) => listing.unreadable.push(Unreadable {
+                    key: item_key(item),
+                    why: err.message,
+                }),
+            }
         }
     }
+    Ok(listing)
+}
 
-    /// The stored episodes of these container instances, by ARN
-    /// ([`VersionedTable::get_many`]).
-    pub async fn get_many(&self, arns: &[String]) -> Result<Found<Episode>, AwsError> {
-        self.table.get_many::<EpisodeFormat>(arns).await
-    }
-
-    /// Writes `episode` if the stored item still has `episode.version` (0: no item).
-    pub async fn put(&self, episode: &Episode, now: DateTime<Utc>) -> Result<Written, AwsError> {
-        self.table.put::<EpisodeFormat>(episode, now).await
-    }
-
-    /// Writes every episode at the batching lower bound ([`VersionedTable::put_all`]).
-    pub async fn put_all(
-        &self,
-        episodes: &[Episode],
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Written>, AwsError> {
-        self.table.put_all::<EpisodeFormat>(episodes, now).await
-    }
-
-    /// Deletes the episode if it still has `episode.version`.
-    pub async fn delete(&self, episode: &Episode) -> Result<Written, AwsError> {
-        self.table.delete(episode).await
-    }
-
-    /// Every stored episode, for the sweep, page by page. Resolved ones are included: a
-    /// new episode on the same instance must be written against their version. The table
-    /// holds one item per instance seen down in the last 30 days, so this stays small.
-    /// Items that cannot be read as episodes are returned apart as (key, why), so one bad
-    /// item costs only itself.
-    pub async fn all(&self) -> Result<Listing, AwsError> {
-        let mut listing = Listing::default();
-        let mut pages = self
-            .table
+/// Takes a remediation slot for `cluster` if fewer than `budget` actions were taken in
+/// the last hour; returns whether one was taken. The window is one item per cluster,
+/// written on the version read, so concurrent runs cannot both take the last slot.
+pub async fn take_remediation_slot(
+    store: &EpisodeStore,
+    cluster: &ClusterArn,
+    now: DateTime<Utc>,
+    budget: usize,
+) -> Result<bool, AwsError> {
+    let key = format!("{WINDOW_PREFIX}{}", cluster.as_str());
+    for _ in 0..WINDOW_TRIES {
+        let output = store
+            .versioned()
             .client
-            .scan()
-            .table_name(&self.table.table)
+            .get_item()
+            .table_name(&store.versioned().table)
+            .key("pk", text(&key))
             .consistent_read(true)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| AwsError::from_sdk("dynamodb", "Scan", e))?;
-            // Only agent episodes: not remediation windows, not other monitors' episodes.
-            for item in page.items().iter().filter(|i| is_episode(i)) {
-                match from_item(item) {
-                    Ok(episode) => listing.episodes.push(episode),
-                    Err(err) => listing.unreadable.push(Unreadable {
-                        key: item_key(item),
-                        why: err.message,
-                    }),
-                }
-            }
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("dynamodb", "GetItem", e))?;
+        let item = output.item();
+        let version = item
+            .and_then(|i| i.get("version"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+        let recent: Vec<DateTime<Utc>> = item
+            .and_then(|i| i.get("times"))
+            .and_then(|v| v.as_l().ok())
+            .map(|times| {
+                times
+                    .iter()
+                    .filter_map(|t| t.as_n().ok()?.parse::<i64>().ok())
+                    .filter_map(|secs| DateTime::from_timestamp(secs, 0))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (allowed, window) = sentinel_agent::remediation::take_slot(&recent, now, budget);
+        if !allowed {
+            return Ok(false);
         }
-        Ok(listing)
-    }
-
-    /// Takes a remediation slot for `cluster` if fewer than `budget` actions were taken in
-    /// the last hour; returns whether one was taken. The window is one item per cluster,
-    /// written on the version read, so concurrent runs cannot both take the last slot.
-    pub async fn take_remediation_slot(
-        &self,
-        cluster: &ClusterArn,
-        now: DateTime<Utc>,
-        budget: usize,
-    ) -> Result<bool, AwsError> {
-        let key = format!("{WINDOW_PREFIX}{}", cluster.as_str());
-        for _ in 0..WINDOW_TRIES {
-            let output = self
-                .table
-                .client
-                .get_item()
-                .table_name(&self.table.table)
-                .key("pk", text(&key))
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("dynamodb", "GetItem", e))?;
-            let item = output.item();
-            let version = item
-                .and_then(|i| i.get("version"))
-                .and_then(|v| v.as_n().ok())
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0);
-            let recent: Vec<DateTime<Utc>> = item
-                .and_then(|i| i.get("times"))
-                .and_then(|v| v.as_l().ok())
-                .map(|times| {
-                    times
-                        .iter()
-                        .filter_map(|t| t.as_n().ok()?.parse::<i64>().ok())
-                        .filter_map(|secs| DateTime::from_timestamp(secs, 0))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let (allowed, window) = sentinel_agent::remediation::take_slot(&recent, now, budget);
-            if !allowed {
-                return Ok(false);
-            }
-            let item = HashMap::from([
-                ("pk".to_owned(), text(&key)),
-                (
-                    "times".to_owned(),
-                    AttributeValue::L(window.into_iter().map(time).collect()),
-                ),
-                ("version".to_owned(), number(version + 1)),
-                ("ttl".to_owned(), time(now + TimeDelta::hours(2))),
-            ]);
-            match self.table.put_versioned(item, version).await? {
-                Written::Stored { .. } => return Ok(true),
-                Written::Conflict => continue,
-            }
+        let item = HashMap::from([
+            ("pk".to_owned(), text(&key)),
+            (
+                "times".to_owned(),
+                AttributeValue::L(window.into_iter().map(time).collect()),
+            ),
+            ("version".to_owned(), number(version + 1)),
+            ("ttl".to_owned(), time(now + TimeDelta::hours(2))),
+        ]);
+        match store.versioned().put_versioned(item, version).await? {
+            Written::Stored { .. } => return Ok(true),
+            Written::Conflict => continue,
         }
-        Err(AwsError::new(
-            "dynamodb",
-            "PutItem",
-            format!("the remediation window of {cluster} kept changing under concurrent runs"),
-        ))
     }
+    Err(AwsError::new(
+        "dynamodb",
+        "PutItem",
+        format!("the remediation window of {cluster} kept changing under concurrent runs"),
+    ))
 }
 
 const WINDOW_PREFIX: &str = "remediation#";

@@ -29,7 +29,7 @@ pub use remediation::Remediator;
 pub use sns::SnsNotifier;
 pub use sqs::{DeadLetter, DeadLetterQueue};
 pub use ssm::ManagedNodes;
-pub use table::{Format, Found, Unreadable, Versioned, VersionedTable, Written};
+pub use table::{Format, Found, Table, Unreadable, Versioned, VersionedTable, Written};
 
 /// Splits `items` into request-sized chunks.
 pub fn chunks<T>(items: &[T], size: usize) -> impl Iterator<Item = &[T]> {

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use futures::future::try_join_all;
 use sentinel_core::notice::{EpisodeState, Notice, Phase};
 use std::collections::{HashMap, HashSet};
+use std::marker::PhantomData;
 
 /// BatchGetItem takes at most 100 keys per call.
 pub const KEYS_PER_CALL: usize = 100;
@@ -36,6 +37,69 @@ pub trait Format {
 }
 
 pub use sentinel_core::store::{Found, Unreadable, Versioned, Written};
+
+/// The table read and written as one monitor's item type: a [`VersionedTable`] with the
+/// monitor's [`Format`] fixed, so a monitor's store is this type and nothing more.
+pub struct Table<F> {
+    table: VersionedTable,
+    format: PhantomData<fn() -> F>,
+}
+
+impl<F> Clone for Table<F> {
+    fn clone(&self) -> Self {
+        Table {
+            table: self.table.clone(),
+            format: PhantomData,
+        }
+    }
+}
+
+impl<F> std::fmt::Debug for Table<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Table")
+            .field("table", &self.table.table)
+            .finish()
+    }
+}
+
+impl<F: Format> Table<F> {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Table {
+            table: VersionedTable::new(client, table),
+            format: PhantomData,
+        }
+    }
+
+    /// The untyped table, for what a monitor keeps beside its items (the agent monitor's
+    /// remediation windows, its scan).
+    pub fn versioned(&self) -> &VersionedTable {
+        &self.table
+    }
+
+    /// The stored items of these keys ([`VersionedTable::get_many`]).
+    pub async fn get_many(&self, keys: &[String]) -> Result<Found<F::Item>, AwsError> {
+        self.table.get_many::<F>(keys).await
+    }
+
+    /// Writes `item` if the stored item still has its version (0: no item).
+    pub async fn put(&self, item: &F::Item, now: DateTime<Utc>) -> Result<Written, AwsError> {
+        self.table.put::<F>(item, now).await
+    }
+
+    /// Writes every item at the batching lower bound ([`VersionedTable::put_all`]).
+    pub async fn put_all(
+        &self,
+        items: &[F::Item],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Written>, AwsError> {
+        self.table.put_all::<F>(items, now).await
+    }
+
+    /// Deletes the item if it still has its version.
+    pub async fn delete(&self, item: &F::Item) -> Result<Written, AwsError> {
+        self.table.delete(item).await
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct VersionedTable {

@@ -58,6 +58,40 @@ pub trait EpisodeRepo<E>: Send + Sync {
     fn delete<'a>(&'a self, episode: &'a E) -> BoxFuture<'a, Result<Written, AwsError>>;
 }
 
+/// Every monitor's DynamoDB store is the shared table read as its own format.
+impl<F> EpisodeRepo<F::Item> for sentinel_aws::Table<F>
+where
+    F: sentinel_aws::Format + Send + Sync,
+    F::Item: NoticeEpisode,
+{
+    fn get_many<'a>(
+        &'a self,
+        keys: &'a [String],
+    ) -> BoxFuture<'a, Result<Found<F::Item>, AwsError>> {
+        Box::pin(sentinel_aws::Table::get_many(self, keys))
+    }
+
+    fn put<'a>(
+        &'a self,
+        episode: &'a F::Item,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Written, AwsError>> {
+        Box::pin(sentinel_aws::Table::put(self, episode, now))
+    }
+
+    fn put_all<'a>(
+        &'a self,
+        episodes: &'a [F::Item],
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Vec<Written>, AwsError>> {
+        Box::pin(sentinel_aws::Table::put_all(self, episodes, now))
+    }
+
+    fn delete<'a>(&'a self, episode: &'a F::Item) -> BoxFuture<'a, Result<Written, AwsError>> {
+        Box::pin(sentinel_aws::Table::delete(self, episode))
+    }
+}
+
 /// One episode a run has decided about: the step the monitor's domain chose, what the run
 /// read first, the SQS records that named it, and whatever the monitor needs again to
 /// compose its message (`C`).

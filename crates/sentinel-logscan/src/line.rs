@@ -7,8 +7,7 @@ use std::sync::LazyLock;
 use regex_lite::Regex;
 use serde_json::{Map, Value};
 
-use crate::rules::{self, compile};
-use crate::Category;
+use crate::rules::compile;
 
 /// A log line as the rules read it.
 pub(crate) struct Line<'a> {

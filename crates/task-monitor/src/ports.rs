@@ -3,10 +3,8 @@
 //! container's last log lines are. The AWS adapters
 //! implement them; [`crate::memory`] has in-memory twins for the pipeline's tests.
 
-use crate::store::TaskEpisodeStore;
-use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
-use sentinel_aws::{AwsError, ContainerLogs, Found, Written};
+use sentinel_aws::{AwsError, ContainerLogs};
 use sentinel_lambda::engine;
 use sentinel_tasks::episode::{FailureSample, TaskEpisode};
 use sentinel_tasks::message::LogTail;
@@ -17,35 +15,6 @@ pub use sentinel_lambda::Notifier;
 pub trait TaskEpisodeRepo: engine::EpisodeRepo<TaskEpisode> {}
 
 impl<T: engine::EpisodeRepo<TaskEpisode>> TaskEpisodeRepo for T {}
-
-impl engine::EpisodeRepo<TaskEpisode> for TaskEpisodeStore {
-    fn get_many<'a>(
-        &'a self,
-        keys: &'a [String],
-    ) -> BoxFuture<'a, Result<Found<TaskEpisode>, AwsError>> {
-        Box::pin(TaskEpisodeStore::get_many(self, keys))
-    }
-
-    fn put<'a>(
-        &'a self,
-        episode: &'a TaskEpisode,
-        now: DateTime<Utc>,
-    ) -> BoxFuture<'a, Result<Written, AwsError>> {
-        Box::pin(TaskEpisodeStore::put(self, episode, now))
-    }
-
-    fn put_all<'a>(
-        &'a self,
-        episodes: &'a [TaskEpisode],
-        now: DateTime<Utc>,
-    ) -> BoxFuture<'a, Result<Vec<Written>, AwsError>> {
-        Box::pin(TaskEpisodeStore::put_all(self, episodes, now))
-    }
-
-    fn delete<'a>(&'a self, episode: &'a TaskEpisode) -> BoxFuture<'a, Result<Written, AwsError>> {
-        Box::pin(TaskEpisodeStore::delete(self, episode))
-    }
-}
 
 /// The last lines a failed container logged (the alert quotes them).
 pub trait LogTails: Send + Sync {

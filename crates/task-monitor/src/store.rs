@@ -1,13 +1,13 @@
 //! The task monitor's episodes in the shared alert table: one item per service (or task
 //! family), keyed `tasks#<cluster ARN>#service#<name>` (or `#family#`), written through the
-//! [`VersionedTable`] like the agent's. The lifecycle attributes are the same as the agent
+//! [`sentinel_aws::VersionedTable`] like the agent's. The lifecycle attributes are the same as the agent
 //! episodes'; the failure samples are kept as one JSON string (they are only ever read back
 //! whole, for messages).
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeDelta, Utc};
-use sentinel_aws::table::{number, text, time, write_state, Fields, Format, VersionedTable};
-use sentinel_aws::{AwsError, Found, Written};
+use sentinel_aws::table::{number, text, time, write_state, Fields, Format, Table};
+use sentinel_aws::AwsError;
 use sentinel_core::ClusterArn;
 use sentinel_tasks::classify::{FailureKind, Recovery};
 use sentinel_tasks::episode::{EpisodeKey, FailureSample, TaskEpisode};
@@ -19,46 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 pub const TASK_RETENTION: TimeDelta = TimeDelta::days(30);
 
 /// The task monitor's store: the shared table, read and written as [`TaskEpisode`]s.
-#[derive(Debug, Clone)]
-pub struct TaskEpisodeStore {
-    table: VersionedTable,
-}
-
-impl TaskEpisodeStore {
-    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
-        TaskEpisodeStore {
-            table: VersionedTable::new(client, table),
-        }
-    }
-
-    /// The stored episodes of these keys ([`VersionedTable::get_many`]).
-    pub async fn get_many(&self, keys: &[String]) -> Result<Found<TaskEpisode>, AwsError> {
-        self.table.get_many::<TaskEpisodeFormat>(keys).await
-    }
-
-    /// Writes `episode` if the stored item still has its version.
-    pub async fn put(
-        &self,
-        episode: &TaskEpisode,
-        now: DateTime<Utc>,
-    ) -> Result<Written, AwsError> {
-        self.table.put::<TaskEpisodeFormat>(episode, now).await
-    }
-
-    /// Writes every episode at the batching lower bound ([`VersionedTable::put_all`]).
-    pub async fn put_all(
-        &self,
-        episodes: &[TaskEpisode],
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Written>, AwsError> {
-        self.table.put_all::<TaskEpisodeFormat>(episodes, now).await
-    }
-
-    /// Deletes the episode if it still has its version.
-    pub async fn delete(&self, episode: &TaskEpisode) -> Result<Written, AwsError> {
-        self.table.delete(episode).await
-    }
-}
+pub type TaskEpisodeStore = Table<TaskEpisodeFormat>;
 
 /// How a task episode is kept in the alert table.
 pub struct TaskEpisodeFormat;
