@@ -2,6 +2,8 @@
 //! to the fleet recorder's rule only (the monitors ignore replays anyway, and other rules
 //! of the account are not ours to trigger), and shows the replay's progress.
 
+use crate::args::ReplayArgs;
+use crate::locate::{Aws, Locator};
 use anyhow::Context;
 use aws_sdk_eventbridge::primitives::DateTime as SdkTime;
 use aws_sdk_eventbridge::types::{ReplayDestination, ReplayState};
@@ -25,6 +27,27 @@ fn sdk_time(t: DateTime<Utc>) -> SdkTime {
 
 fn explain<E: std::error::Error>(e: E) -> anyhow::Error {
     anyhow::anyhow!("{}", aws_sdk_eventbridge::error::DisplayErrorContext(&e))
+}
+
+/// How often the replay's progress is asked for.
+pub const POLL: Duration = Duration::from_secs(5);
+
+/// `ecs-sentinel replay --from T [--to T]`: the window checked first, then the archive of
+/// `--archive` or `--stack` replayed (to the stack's fleet rule when the stack is known).
+pub async fn run(args: ReplayArgs, aws: &Aws, out: &mut impl Write) -> anyhow::Result<()> {
+    let now = Utc::now();
+    let from =
+        parse_when(args.from.as_deref().unwrap_or_default(), now).map_err(anyhow::Error::msg)?;
+    let to = match args.to {
+        Some(to) => parse_when(&to, now).map_err(anyhow::Error::msg)?,
+        None => now,
+    };
+    let sdk = aws.config(None).await;
+    let (archive, rule) = Locator::new(&sdk, &args.stack)
+        .archive(args.archive)
+        .await?;
+    let events = aws_sdk_eventbridge::Client::new(&sdk);
+    replay(&events, &archive, from, to, rule.as_deref(), POLL, out).await
 }
 
 /// Starts the replay and follows it until it ends; an error if it failed or was cancelled.

@@ -2,6 +2,8 @@
 //! window, every page; the cluster, service and type are chosen here, in code, so the
 //! answer is the same whatever the log service does with filter patterns.
 
+use crate::args::EventsArgs;
+use crate::locate::{Aws, Locator};
 use crate::render::table;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -143,6 +145,31 @@ fn print(events: &[Value], json: bool, header: bool, out: &mut impl Write) -> an
         write!(out, "{text}")?;
     }
     Ok(())
+}
+
+/// `ecs-sentinel events`: the log group of `--log-group` or `--stack`, filtered.
+pub async fn run(args: EventsArgs, aws: &Aws, out: &mut impl Write) -> anyhow::Result<()> {
+    let now = Utc::now();
+    let sdk = aws.config(None).await;
+    let group = Locator::new(&sdk, &args.stack)
+        .event_log_group(args.log_group)
+        .await?;
+    let filter = EventFilter {
+        cluster: args.cluster,
+        service: args.service,
+        kind: args.kind,
+    };
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+    events(
+        &logs,
+        &group,
+        now - args.since,
+        &filter,
+        args.json,
+        args.follow,
+        out,
+    )
+    .await
 }
 
 /// Prints the matching events since `since`; with `follow`, keeps polling every 5 s.

@@ -1,5 +1,7 @@
 //! `ecs-sentinel fleet` and `ecs-sentinel tasks`: the fleet table, read and shown.
 
+use crate::args::{FleetArgs, TasksArgs};
+use crate::locate::{self, Aws};
 use crate::render;
 use chrono::{DateTime, Utc};
 use fleet_recorder::FleetTable;
@@ -37,6 +39,25 @@ pub(crate) async fn read(
         .collect())
 }
 
+/// `ecs-sentinel fleet`: the table of `--table` or `--stack`, summarised per cluster.
+pub async fn run_fleet(args: FleetArgs, aws: &Aws, out: &mut impl Write) -> anyhow::Result<()> {
+    let table = locate::fleet_table(aws, &args.source).await?;
+    fleet(&table, args.cluster.as_deref(), args.json, Utc::now(), out).await
+}
+
+/// `ecs-sentinel tasks`: the chosen tasks of the table of `--table` or `--stack`.
+pub async fn run_tasks(args: TasksArgs, aws: &Aws, out: &mut impl Write) -> anyhow::Result<()> {
+    let table = locate::fleet_table(aws, &args.source).await?;
+    let filter = TaskFilter {
+        cluster: Some(args.cluster),
+        service: args.service,
+        stopped_only: args.stopped,
+        since: args.since.map(|age| Utc::now() - age),
+    };
+    tasks(&table, &filter, args.limit, args.json, out).await
+}
+
+/// Per cluster: instances, agents down, tasks by status, what failed in the last hour.
 pub async fn fleet(
     table: &FleetTable,
     cluster: Option<&str>,

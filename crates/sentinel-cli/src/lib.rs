@@ -1,8 +1,19 @@
-//! `ecs-sentinel`, the operator command line, as a library: each command reads through the
-//! real AWS SDK and writes to any `Write`, so the tests run them in-process against the
-//! AWS emulator. The binary is clap over these. Never links the emulator harness.
+//! `ecs-sentinel`, the operator command line, as a library: each command is a function
+//! that takes its flags as one struct ([`args`]), finds what it reads through [`locate`],
+//! reads through the real AWS SDK and writes to any `Write`, so the tests run them
+//! in-process against the AWS emulator. The binary only parses and dispatches. Never links
+//! the emulator harness.
+//!
+//! - [`health`]: `health` (services, target groups, endpoints, certificate) and its state
+//!   file ([`state`]); [`services`]: how services are read.
+//! - [`logs_cmd`]: `logs pull|errors|diagnose|restarts|summary|auto-diagnose`.
+//! - [`fleet_cmd`]: `fleet`, `tasks`; [`events_cmd`]: `events`.
+//! - [`replay`]: `replay FILE` through the monitors; [`archive_cmd`]: `replay --from`.
+//! - [`locate`]: the AWS configuration, stack outputs, tables, log groups, archive, state
+//!   file and monitor settings, for every command.
 
 pub mod archive_cmd;
+pub mod args;
 pub mod events_cmd;
 pub mod fleet_cmd;
 pub mod health;

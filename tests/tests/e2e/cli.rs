@@ -1,9 +1,13 @@
 //! The operator commands, in-process, against the emulator: a fleet recorded by the fleet
-//! recorder shown as tables and JSON, the event log read back and filtered, and an archive
-//! replay followed to its end.
+//! recorder shown as tables and JSON, the event log read back and filtered, an archive
+//! replay followed to its end, and an event file replayed through the monitors its events
+//! belong to.
 
+use anyhow::Context;
 use integration_tests::{records, World};
-use sentinel_cli::{archive_cmd, events_cmd, fleet_cmd};
+use sentinel_cli::args::{Cli, Command, StackCommand};
+use sentinel_cli::locate::{Aws, MonitorSettings};
+use sentinel_cli::{archive_cmd, events_cmd, fleet_cmd, replay};
 use sentinel_fleet::view::TaskFilter;
 use sentinel_tasks::event::fixtures::stopped_task;
 use serde_json::{json, Value};
@@ -112,6 +116,33 @@ async fn fleet_and_tasks_show_a_recorded_fleet_as_tables_and_json() -> anyhow::R
     fleet_cmd::tasks(&table, &stopped_api, 100, true, &mut json_out).await?;
     let tasks: Value = serde_json::from_slice(&json_out)?;
     assert_eq!(tasks.as_array().map(Vec::len), Some(1), "{tasks}");
+    // The same through the command as the binary runs it, in-process: flags parsed, the
+    // table found by --table.
+    let cli = Cli::try_from_args([
+        "ecs-sentinel",
+        "tasks",
+        "--cluster",
+        "prod",
+        "--service",
+        "api",
+        "--stopped",
+        "--since",
+        "24h",
+        "--table",
+        TABLE,
+        "--json",
+    ])?;
+    let Command::Stack(StackCommand::Tasks(args)) = cli.command else {
+        anyhow::bail!("`tasks` parsed as another command");
+    };
+    let mut parsed_out = Vec::new();
+    fleet_cmd::run_tasks(
+        args,
+        &Aws::Given(Box::new(world.sdk.clone())),
+        &mut parsed_out,
+    )
+    .await?;
+    assert_eq!(serde_json::from_slice::<Value>(&parsed_out)?, tasks);
     let task = &tasks[0];
     assert_eq!(task["taskArn"], task_arn(2));
     assert_eq!(task["lastStatus"], "STOPPED");
@@ -253,5 +284,113 @@ async fn replay_follows_an_archive_replay_to_its_end() -> anyhow::Result<()> {
         format!("{err:#}").contains("cannot find the event archive \"no-such-archive\""),
         "{err:#}"
     );
+    Ok(())
+}
+
+/// `replay FILE` with an agent event, a task event and one no monitor reads: the agent
+/// monitor alerts about the instance, the task monitor about the service, the fleet
+/// recorder records both, and the third is reported with its line and skipped.
+#[tokio::test]
+async fn replay_sends_each_event_of_a_file_to_its_monitor() -> anyhow::Result<()> {
+    let world = World::start().await?;
+    let (members, agent_events) = world.cluster_with_stopped_agents("alpha", &[], 1).await?;
+    let agent_event: Value = serde_json::from_str(&agent_events[0])?;
+    let task_event = stopped_task(json!({
+        "taskArn": task_arn(7), "version": 3,
+        "containers": [{"name": "app", "exitCode": 137,
+                        "reason": "OutOfMemoryError: Container killed due to memory usage"}]
+    }));
+    let unknown = json!({"version": "0", "id": "u1", "source": "aws.ecs", "account": "123456789012",
+                         "detail-type": "ECS Capacity Provider Change", "region": "us-east-1",
+                         "time": chrono::Utc::now().to_rfc3339(), "resources": [], "detail": {}});
+    let text = serde_json::to_string_pretty(&json!([agent_event, task_event, unknown]))?;
+    let dir = std::env::temp_dir().join(format!("sentinel-replay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join("events.json");
+    std::fs::write(&file, &text)?;
+    sentinel_emulator::stack::create_fleet_table(&world.sdk, "replay-fleet").await?;
+
+    // The functions' settings as the template sets them; no log tail (no task definition).
+    let env: std::collections::HashMap<String, String> = [
+        ("ALERT_TOPIC_ARN", world.stack.topic_arn.clone()),
+        ("ALERT_TABLE_NAME", world.stack.table_name.clone()),
+        ("DEAD_LETTER_QUEUE_URL", world.stack.dead_letter_url.clone()),
+        ("FLEET_TABLE_NAME", "replay-fleet".to_owned()),
+        ("LOG_TAIL_LINES", "0".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let settings = MonitorSettings::new(Box::new(move |name| env.get(name).cloned()), None);
+    let (mut out, mut warnings) = (Vec::new(), Vec::new());
+    let replayed = replay::replay(
+        replay::events::read(&file)?,
+        replay::Wiring {
+            sdk: &world.sdk,
+            settings: &settings,
+        },
+        &mut out,
+        &mut warnings,
+    )
+    .await?;
+
+    let agent = replayed.agent.as_ref().context("the agent monitor ran")?;
+    assert_eq!(agent.received, 1);
+    assert_eq!(agent.published.len(), 1, "{agent:?}");
+    assert!(
+        world.episode(&members[0]).await?.is_some(),
+        "the agent monitor stored its episode"
+    );
+    let tasks = replayed.tasks.as_ref().context("the task monitor ran")?;
+    assert_eq!(tasks.received, 1);
+    assert_eq!(tasks.failures.len(), 1, "{tasks:?}");
+    assert_eq!(tasks.published.len(), 1, "{tasks:?}");
+    let subject = &tasks.published[0].subject;
+    assert!(
+        subject.ends_with("api in prod: 1 task failed - out-of-memory"),
+        "{subject}"
+    );
+    let fleet = replayed.fleet.as_ref().context("the fleet recorder ran")?;
+    assert_eq!((fleet.received, fleet.written), (2, 2), "{fleet:?}");
+    assert!(agent.dead_lettered.is_empty() && tasks.dead_lettered.is_empty());
+
+    // One message from each monitor on the topic.
+    let mut monitors: Vec<String> = world
+        .stack
+        .drain_inbox()
+        .await?
+        .iter()
+        .filter_map(|m| m.attributes["monitor"]["Value"].as_str().map(str::to_owned))
+        .collect();
+    monitors.sort();
+    assert_eq!(monitors, ["agent", "tasks"]);
+
+    // The third event: reported with its file and line, sent nowhere.
+    assert_eq!(replayed.skipped.len(), 1);
+    let lines: Vec<&str> = text.lines().collect();
+    let line = lines
+        .iter()
+        .rposition(|l| *l == "  {")
+        .map(|i| i + 1)
+        .unwrap_or_default();
+    assert_eq!(replayed.skipped[0].place.line, Some(line));
+    let warnings = String::from_utf8(warnings)?;
+    assert!(
+        warnings.contains(&format!(
+            "warning: {} line {line} (event 3) has detail-type \"ECS Capacity Provider Change\", which no monitor reads",
+            file.display()
+        )),
+        "{warnings}"
+    );
+    let out = String::from_utf8(out)?;
+    for section in [
+        "agent monitor: 1 record(s):",
+        "task monitor: 1 record(s):",
+        "fleet recorder: 2 record(s):",
+    ] {
+        assert!(out.contains(section), "{section}: {out}");
+    }
+    assert!(out.contains(&format!("  alert  {subject}")), "{out}");
+    std::fs::remove_dir_all(&dir)?;
     Ok(())
 }

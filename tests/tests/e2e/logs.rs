@@ -6,7 +6,9 @@
 use integration_tests::runtime_api::cli_binary;
 use integration_tests::{Fault, FaultKind, World};
 use sentinel_aws::logs::Backoff;
+use sentinel_cli::args::{Cli, Command};
 use sentinel_cli::health::report::{HealthReport, Status};
+use sentinel_cli::locate::Aws;
 use sentinel_cli::logs_cmd::{self, LineCommand, LogClients, LogsOptions};
 use serde_json::Value;
 use std::time::Duration;
@@ -142,7 +144,7 @@ async fn diagnose_reads_every_page_and_counts_what_the_lines_mean() -> anyhow::R
     shop(&world).await?;
     world.emulator.reset_calls()?;
     let (text, outcome) = run(&world, LineCommand::Diagnose, &options(&["api"])).await?;
-    assert_eq!(outcome.unreadable, 0);
+    assert_eq!(outcome.unreadable(), 0);
     let calls = world.calls()?;
     assert_eq!(
         calls.get("logs.FilterLogEvents"),
@@ -190,7 +192,7 @@ async fn throttled_pages_are_asked_again_and_limit_keeps_the_newest() -> anyhow:
     let mut limited = options(&["api"]);
     limited.limit = Some(5);
     let (text, outcome) = run(&world, LineCommand::Pull, &limited).await?;
-    assert_eq!(outcome.unreadable, 0);
+    assert_eq!(outcome.unreadable(), 0);
     let calls = world.calls()?;
     assert_eq!(
         calls.get("logs.FilterLogEvents"),
@@ -232,9 +234,50 @@ async fn an_empty_window_is_zero_and_a_missing_group_is_an_error() -> anyhow::Re
     assert_eq!(doc["services"][0]["categories"], serde_json::json!({}));
     // legacy's task definition names no group; its fallback /ecs/legacy does not exist.
     assert_eq!(
-        outcome.unreadable, 1,
+        outcome.unreadable(),
+        1,
         "an unreadable group is never \"no errors\""
     );
+    // Returned, not printed: the caller prints one line per service and exits 2.
+    assert_eq!(outcome.errors[0].service, "legacy");
+    assert_eq!(outcome.exit_code(), 2);
+    let mut stderr = Vec::new();
+    outcome.print_errors(&mut stderr)?;
+    let stderr = String::from_utf8(stderr)?;
+    assert!(
+        stderr.starts_with("error: legacy: cannot read log group /ecs/legacy"),
+        "{stderr}"
+    );
+    // The command as the binary runs it, in-process: the same error on stderr, exit 2.
+    let cli = Cli::try_from_args([
+        "ecs-sentinel",
+        "logs",
+        "diagnose",
+        "--cluster",
+        CLUSTER,
+        "--service",
+        "api,legacy",
+        "--minutes",
+        "1",
+        "--json",
+    ])?;
+    let Command::Logs { action } = cli.command else {
+        anyhow::bail!("`logs diagnose` parsed as another command");
+    };
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let aws = Aws::Given(Box::new(world.sdk.clone()));
+    let code = logs_cmd::run(action, false, &aws, &mut out, &mut err).await?;
+    assert_eq!(code, 2);
+    // The AWS error carries its request id, so compare up to it.
+    let printed = String::from_utf8(err)?;
+    assert!(
+        printed.starts_with("error: legacy: cannot read log group /ecs/legacy: logs:FilterLogEvents failed with ResourceNotFoundException"),
+        "{printed}"
+    );
+    assert_eq!(printed.lines().count(), 1, "{printed}");
+    let printed_doc: Value = serde_json::from_slice(&out)?;
+    assert_eq!(printed_doc["services"][0], doc["services"][0]);
+    assert_eq!(printed_doc["services"][1]["logGroup"], "/ecs/legacy");
     let legacy = &doc["services"][1];
     assert_eq!(legacy["logGroup"], "/ecs/legacy");
     let error = legacy["error"].as_str().unwrap_or_default();
@@ -255,7 +298,7 @@ async fn an_empty_window_is_zero_and_a_missing_group_is_an_error() -> anyhow::Re
         FaultKind::ServerError,
     ))?;
     let (text, outcome) = run(&world, LineCommand::Summary, &options(&["api"])).await?;
-    assert_eq!(outcome.unreadable, 1);
+    assert_eq!(outcome.unreadable(), 1);
     let doc: Value = serde_json::from_str(&text)?;
     assert!(
         doc["services"][0]["error"]
@@ -308,7 +351,7 @@ async fn restarts_come_from_ecs_stopped_tasks_of_the_service_only() -> anyhow::R
         &mut out,
     )
     .await?;
-    assert_eq!(outcome.unreadable, 0);
+    assert_eq!(outcome.unreadable(), 0);
     let tasks: Vec<Value> = serde_json::from_slice(&out)?;
     let mut arns: Vec<&str> = tasks.iter().filter_map(|t| t["taskArn"].as_str()).collect();
     arns.sort_unstable();

@@ -5,7 +5,10 @@
 //! a probe that got no HTTP answer fails, and an AWS error is "could not check" (exit 2),
 //! never "no problems".
 
+pub mod command;
 pub mod report;
+
+pub use command::run;
 
 use crate::render::table;
 use crate::services::{ServiceReader, CONCURRENCY};
