@@ -1188,6 +1188,39 @@ def lambda_environment_as_strings():
     LambdaFunction.__init__ = init
 
 
+def lambda_logging_config():
+    """Lambda keeps a function's `LoggingConfig` (log format, application and system log
+    levels, log group) and GetFunctionConfiguration returns it; moto drops it, from
+    CreateFunction and from CloudFormation alike. Keep it as given, so the deployed-stack
+    tests can read back how each function logs."""
+    original_init = LambdaFunction.__init__
+    original_configuration = LambdaFunction.get_configuration
+    original_from_cloudformation = LambdaFunction.create_from_cloudformation_json.__func__
+
+    def init(self, account_id, spec, *args, **kwargs):
+        original_init(self, account_id, spec, *args, **kwargs)
+        self.logging_config = spec.get("LoggingConfig")
+
+    def get_configuration(self, *args, **kwargs):
+        config = original_configuration(self, *args, **kwargs)
+        if getattr(self, "logging_config", None):
+            config["LoggingConfig"] = self.logging_config
+        return config
+
+    def from_cloudformation(cls, resource_name, cloudformation_json, *args, **kwargs):
+        function = original_from_cloudformation(
+            cls, resource_name, cloudformation_json, *args, **kwargs
+        )
+        logging_config = cloudformation_json.get("Properties", {}).get("LoggingConfig")
+        if logging_config:
+            function.logging_config = logging_config
+        return function
+
+    LambdaFunction.__init__ = init
+    LambdaFunction.get_configuration = get_configuration
+    LambdaFunction.create_from_cloudformation_json = classmethod(from_cloudformation)
+
+
 def role_policies_as_json():
     """A role's inline policies from a template (`Policies`) reach moto as dicts, which it
     stores as they are, so GetRolePolicy answers with their Python repr rather than the
@@ -1325,6 +1358,7 @@ def main():
     )
     args = parser.parse_args()
     lambda_environment_as_strings()
+    lambda_logging_config()
     role_policies_as_json()
     archives_from_templates()
     log_timestamps_as_integers()

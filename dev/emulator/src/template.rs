@@ -47,6 +47,17 @@ pub struct TemplateFacts {
     pub recovery_batching: Batching,
     pub task_batching: Batching,
     pub fleet_batching: Batching,
+    /// Every function's log settings.
+    pub function_logging: Vec<FunctionLogging>,
+}
+
+/// How one function logs (its `LoggingConfig`): the format, and the level as written (a
+/// `!Ref` reads `!Ref Name`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionLogging {
+    pub resource: String,
+    pub log_format: Option<String>,
+    pub application_log_level: Option<String>,
 }
 
 /// An SQS event source mapping's batching: an invocation gets up to `batch_size` records,
@@ -207,7 +218,37 @@ pub fn parse(text: &str) -> Result<TemplateFacts, TemplateError> {
         recovery_batching,
         task_batching,
         fleet_batching,
+        function_logging: function_logging(&doc),
     })
+}
+
+/// Every `AWS::Serverless::Function`'s log settings, by resource name.
+fn function_logging(doc: &Yaml) -> Vec<FunctionLogging> {
+    let resources = doc.get("Resources").and_then(Yaml::as_mapping);
+    resources
+        .into_iter()
+        .flat_map(|r| r.iter())
+        .filter(|(_, r)| r.get("Type").and_then(Yaml::as_str) == Some("AWS::Serverless::Function"))
+        .map(|(name, r)| {
+            let logging = r.get("Properties").and_then(|p| p.get("LoggingConfig"));
+            let field = |key: &str| -> Option<String> {
+                match logging?.get(key)? {
+                    Yaml::String(text) => Some(text.clone()),
+                    Yaml::Tagged(tagged) => Some(format!(
+                        "{} {}",
+                        tagged.tag,
+                        tagged.value.as_str().unwrap_or_default()
+                    )),
+                    _ => None,
+                }
+            };
+            FunctionLogging {
+                resource: name.as_str().unwrap_or_default().to_owned(),
+                log_format: field("LogFormat"),
+                application_log_level: field("ApplicationLogLevel"),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -128,3 +128,35 @@ fn notification_email_pattern_takes_real_addresses_and_refuses_the_rest() -> any
     }
     Ok(())
 }
+
+/// Every function logs JSON at the stack's level: without `LogFormat: JSON` Lambda sets
+/// `AWS_LAMBDA_LOG_FORMAT=Text`, the functions log text, and the saved queries and the
+/// dashboard, which read `level` and `fields.message`, find nothing.
+#[test]
+fn every_function_logs_json_at_the_stacks_level() -> anyhow::Result<()> {
+    let facts = template::read(&sentinel_emulator::repo_root().join("template.yaml"))?;
+    let mut functions: Vec<&str> = facts
+        .function_logging
+        .iter()
+        .map(|f| f.resource.as_str())
+        .collect();
+    functions.sort_unstable();
+    assert_eq!(
+        functions,
+        [
+            "AgentMonitorFunction",
+            "FleetRecorderFunction",
+            "TaskMonitorFunction"
+        ]
+    );
+    for f in &facts.function_logging {
+        assert_eq!(f.log_format.as_deref(), Some("JSON"), "{}", f.resource);
+        assert_eq!(
+            f.application_log_level.as_deref(),
+            Some("!Ref LogLevel"),
+            "{}",
+            f.resource
+        );
+    }
+    Ok(())
+}

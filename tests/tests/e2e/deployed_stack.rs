@@ -146,7 +146,8 @@ async fn create_stack(
     Ok(Deployed { outputs, resources })
 }
 
-/// The deployed function's environment variables, timeout (seconds) and role ARN.
+/// The deployed function's environment variables, timeout (seconds) and role ARN, once it is
+/// seen to log JSON at the stack's level.
 async fn function_settings(
     lambda: &aws_sdk_lambda::Client,
     name: &str,
@@ -157,6 +158,15 @@ async fn function_settings(
         .send()
         .await
         .explain()?;
+    // Every function logs JSON at the stack's level (LogLevel, INFO by default): the saved
+    // queries and the dashboard read its JSON fields.
+    let logging = configuration.logging_config();
+    anyhow::ensure!(
+        logging.and_then(|l| l.log_format()) == Some(&aws_sdk_lambda::types::LogFormat::Json)
+            && logging.and_then(|l| l.application_log_level())
+                == Some(&aws_sdk_lambda::types::ApplicationLogLevel::Info),
+        "{name} does not log JSON at INFO: {logging:?}"
+    );
     let environment: BTreeMap<String, String> = configuration
         .environment()
         .and_then(|e| e.variables())
