@@ -66,6 +66,9 @@ struct ProbeArgs {
     /// The whole run's time, reporting and its retries included.
     #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = parse_duration)]
     budget: Duration,
+    /// How long one PutMetricData attempt may take before it is retried (within --budget).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    report_timeout: Duration,
     /// Also report this systemd unit's state (e.g. `ecs`); informational only.
     #[arg(long, value_name = "UNIT")]
     systemd_unit: Option<String>,
@@ -374,7 +377,7 @@ async fn probe(args: ProbeArgs, env: &Env, out: &mut dyn Write, err: &mut dyn Wr
     // The SDK's own operation timeout covers the call; this also bounds loading the
     // configuration, so nothing outlives the budget.
     let sent = tokio::time::timeout(remaining, async {
-        let config = sdk_config(&datum.region, remaining).await;
+        let config = sdk_config(&datum.region, remaining, args.report_timeout).await;
         report(&aws_sdk_cloudwatch::Client::new(&config), &datum).await
     })
     .await;

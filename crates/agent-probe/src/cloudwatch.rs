@@ -108,12 +108,13 @@ pub async fn report(client: &aws_sdk_cloudwatch::Client, datum: &Datum) -> Resul
 }
 
 /// Time limits that fit what is left of the run's budget: the whole operation (credentials,
-/// retries and their backoff included) ends by then, and one slow attempt cannot eat it all.
-pub fn timeouts(remaining: Duration) -> TimeoutConfig {
+/// retries and their backoff included) ends by then, and one slow attempt (longer than
+/// `attempt`, `--report-timeout`) cannot eat it all.
+pub fn timeouts(remaining: Duration, attempt: Duration) -> TimeoutConfig {
     TimeoutConfig::builder()
         .connect_timeout(remaining.min(Duration::from_secs(2)))
-        .read_timeout(remaining.min(Duration::from_secs(5)))
-        .operation_attempt_timeout(remaining.min(Duration::from_secs(5)))
+        .read_timeout(remaining.min(attempt))
+        .operation_attempt_timeout(remaining.min(attempt))
         .operation_timeout(remaining)
         .build()
 }
@@ -129,10 +130,10 @@ pub fn retries() -> RetryConfig {
 /// The SDK configuration for one run: the resolved region, the default credential chain
 /// (instance role on EC2, the SSM-provided profile on ECS Anywhere), and `AWS_ENDPOINT_URL`
 /// honoured as the SDK always does.
-pub async fn sdk_config(region: &str, remaining: Duration) -> SdkConfig {
+pub async fn sdk_config(region: &str, remaining: Duration, attempt: Duration) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.to_string()))
-        .timeout_config(timeouts(remaining))
+        .timeout_config(timeouts(remaining, attempt))
         .retry_config(retries())
         .load()
         .await
@@ -205,11 +206,11 @@ mod tests {
 
     #[test]
     fn timeouts_never_exceed_what_is_left() {
-        let t = timeouts(Duration::from_secs(1));
+        let t = timeouts(Duration::from_secs(1), Duration::from_secs(5));
         assert_eq!(t.operation_timeout(), Some(Duration::from_secs(1)));
         assert_eq!(t.operation_attempt_timeout(), Some(Duration::from_secs(1)));
         assert_eq!(t.connect_timeout(), Some(Duration::from_secs(1)));
-        let t = timeouts(Duration::from_secs(17));
+        let t = timeouts(Duration::from_secs(17), Duration::from_secs(5));
         assert_eq!(t.operation_timeout(), Some(Duration::from_secs(17)));
         assert_eq!(t.operation_attempt_timeout(), Some(Duration::from_secs(5)));
         assert_eq!(retries().max_attempts(), MAX_ATTEMPTS);

@@ -577,9 +577,13 @@ async fn the_binary_reports_to_the_emulator_and_the_metric_reads_back() {
     let dir = TempDir::new("binary");
     let agent = format!("http://{}/v1/metadata", refused_addr().await);
     let (imds, _) = imds().await;
+    // A loaded machine's emulator can take seconds to answer: one attempt may take a minute
+    // here (production gives it 5 s), so a slow answer is never retried and the count of
+    // exactly one PutMetricData below cannot race the clock.
     let args: Vec<String> = dry_run(&agent, &imds, &dir)
         .into_iter()
         .filter(|a| a != "--dry-run")
+        .chain(["--budget", "150s", "--report-timeout", "60s"].map(String::from))
         .collect();
     emulator.reset_calls().unwrap();
     let output = run_binary(args, sdk_env(&dir, emulator.endpoint())).await;
