@@ -517,3 +517,198 @@ async fn play(script: Script) -> Told {
         resolveds: world.notices(Notice::Resolved),
     }
 }
+
+const API: &str = "tasks#arn:aws:ecs:us-east-1:123456789012:cluster/prod#service#api";
+
+/// The claim (the first write) fails: nothing is sent, the whole group comes back, and the
+/// redelivery alerts once with the count of the first delivery.
+#[tokio::test]
+async fn a_failing_episode_write_sends_nothing_and_the_redelivery_alerts_once() {
+    let world = Arc::new(MemoryTasks::default());
+    world.script_writes(&[Some(Fault::Fail)]);
+    let clock = Arc::new(ManualClock::at(t(1)));
+    let monitor = monitor(&world, &clock);
+    let batch = records(&crash_loop("api", 0..3));
+    let first = monitor.process(&batch).await;
+    assert_eq!(first.failed_record_ids.len(), 3, "{:?}", first.errors);
+    assert!(first.published.is_empty() && world.delivered().is_empty());
+    assert!(world.stored(API).is_none(), "a failed claim stores nothing");
+    assert_eq!(world.calls(), (1, 1, 0));
+
+    let second = monitor.process(&batch).await;
+    assert!(second.failed_record_ids.is_empty(), "{:?}", second.errors);
+    assert_eq!(world.delivered().len(), 1);
+    assert_eq!(world.stored(API).map(|e| e.failures), Some(3));
+    assert!(world.stored(API).is_some_and(|e| e.state.alert_sent));
+    // Second run: read, claim, record sent, publish.
+    assert_eq!(world.calls(), (2, 3, 1));
+}
+
+/// The claim commits but its answer says conflict (an SDK retry of a committed write): the
+/// run sends nothing it did not claim; the redelivery, once the claim's lease has passed,
+/// alerts exactly once and counts each task once.
+#[tokio::test]
+async fn a_conflicting_episode_write_never_sends_twice() {
+    let world = Arc::new(MemoryTasks::default());
+    world.script_writes(&[Some(Fault::ConflictAfterEffect)]);
+    let clock = Arc::new(ManualClock::at(t(1)));
+    let monitor = monitor(&world, &clock);
+    let batch = records(&crash_loop("api", 0..3));
+    let first = monitor.process(&batch).await;
+    let sent_first = world.delivered().len();
+    assert!(sent_first <= 1);
+    clock.set(t(5));
+    let second = monitor.process(&batch).await;
+    assert!(second.failed_record_ids.is_empty(), "{:?}", second.errors);
+    clock.set(t(10));
+    monitor.process(&batch).await;
+    assert_eq!(
+        world.delivered().len(),
+        1,
+        "one alert whatever the first run believed: {:?} / {:?}",
+        first.errors,
+        second.errors
+    );
+    assert_eq!(world.stored(API).map(|e| e.failures), Some(3));
+    assert!(world.stored(API).is_some_and(|e| e.state.alert_sent));
+}
+
+/// The alert goes out and its first two "sent" records fail: the engine's own retries
+/// record it, the records are settled, nothing is sent again.
+#[tokio::test]
+async fn a_failing_sent_record_is_recorded_by_the_retries() {
+    let world = Arc::new(MemoryTasks::default());
+    // The claim passes; the batched record fails, then its first retry alone.
+    world.script_writes(&[None, Some(Fault::Fail), Some(Fault::Fail)]);
+    let clock = Arc::new(ManualClock::at(t(1)));
+    let monitor = monitor(&world, &clock);
+    let batch = records(&crash_loop("api", 0..3));
+    let first = monitor.process(&batch).await;
+    assert!(first.failed_record_ids.is_empty(), "{:?}", first.errors);
+    assert_eq!(world.delivered().len(), 1);
+    assert!(world.stored(API).is_some_and(|e| e.state.alert_sent));
+    // Read, claim, the batched record, two records alone.
+    assert_eq!(world.calls(), (1, 4, 1));
+    clock.set(t(5));
+    monitor.process(&records(&crash_loop("api", 3..4))).await;
+    assert_eq!(
+        world.delivered().len(),
+        1,
+        "the new failure is counted, silently"
+    );
+    assert_eq!(world.stored(API).map(|e| e.failures), Some(4));
+}
+
+/// The alert goes out and every try to record it fails: the records are acknowledged (the
+/// alert did go out); the claim holds for its lease, so a failure meanwhile sends nothing;
+/// after the lease the episode, never confirmed, is alerted again once — the one duplicate
+/// the engine documents ("sent but not recorded; it may be sent again after its lease") —
+/// and that one is recorded.
+#[tokio::test]
+async fn a_sent_record_failing_every_try_is_sent_again_only_after_the_lease() {
+    let world = Arc::new(MemoryTasks::default());
+    // The claim passes; the batched record and its four tries alone fail.
+    world.script_writes(&[
+        None,
+        Some(Fault::Fail),
+        Some(Fault::Fail),
+        Some(Fault::Fail),
+        Some(Fault::Fail),
+        Some(Fault::Fail),
+    ]);
+    let clock = Arc::new(ManualClock::at(t(1)));
+    let monitor = monitor(&world, &clock);
+    let first = monitor.process(&records(&crash_loop("api", 0..3))).await;
+    assert!(first.failed_record_ids.is_empty(), "{:?}", first.errors);
+    assert_eq!(world.delivered().len(), 1);
+    assert!(world.stored(API).is_some_and(|e| !e.state.alert_sent));
+    assert_eq!(world.calls(), (1, 6, 1));
+
+    clock.set(t(1) + TimeDelta::seconds(30));
+    let within = monitor.process(&records(&crash_loop("api", 3..4))).await;
+    assert_eq!(
+        world.delivered().len(),
+        1,
+        "the claim still holds: {:?}",
+        within.errors
+    );
+
+    clock.set(t(5));
+    let after = monitor.process(&records(&crash_loop("api", 4..5))).await;
+    assert!(after.failed_record_ids.is_empty(), "{:?}", after.errors);
+    let delivered = world.delivered();
+    assert_eq!(
+        delivered.len(),
+        2,
+        "{:?}",
+        delivered.iter().map(|d| &d.subject).collect::<Vec<_>>()
+    );
+    assert!(!delivered[1].subject.starts_with("[RESOLVED]"));
+    assert!(world.stored(API).is_some_and(|e| e.state.alert_sent));
+    clock.set(t(9));
+    monitor.process(&records(&crash_loop("api", 5..6))).await;
+    assert_eq!(world.delivered().len(), 2, "recorded now: no third");
+}
+
+/// A stored task episode that cannot be read costs only its own service's records (left
+/// for redelivery and, in the end, the dead-letter queue); the other service alerts.
+#[tokio::test]
+async fn an_unreadable_task_episode_costs_only_its_own_records() {
+    let world = Arc::new(MemoryTasks::default());
+    world.insert_unreadable(API, "failures is not a number");
+    let clock = Arc::new(ManualClock::at(t(1)));
+    let monitor = monitor(&world, &clock);
+    let mut events = crash_loop("api", 0..3);
+    events.extend(crash_loop("web", 10..12));
+    let report = monitor.process(&records(&events)).await;
+    let failed: Vec<&str> = report
+        .failed_record_ids
+        .iter()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(failed, ["m0", "m1", "m2"], "exactly api's records");
+    assert!(
+        report
+            .errors
+            .iter()
+            .any(|(_, e)| e.contains("unreadable task episode")
+                && e.contains("failures is not a number")),
+        "{:?}",
+        report.errors
+    );
+    let delivered = world.delivered();
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(
+        delivered[0].subject,
+        "[HIGH] web in prod: 2 tasks failed - container-exit"
+    );
+    assert!(report.dead_lettered.is_empty());
+}
+
+/// An unusable body whose dead-letter send fails is handed back to SQS (never dropped),
+/// and costs the usable records of its batch nothing.
+#[tokio::test]
+async fn an_unusable_record_is_handed_back_when_the_dead_letter_send_fails() {
+    let world = Arc::new(MemoryTasks::default());
+    let clock = Arc::new(ManualClock::at(t(1)));
+    let monitor = monitor(&world, &clock);
+    let mut batch = records(&crash_loop("api", 0..2));
+    let mut poison = SqsMessage::default();
+    poison.message_id = Some("poison".into());
+    poison.body = Some("{not json".into());
+    batch.push(poison);
+    // The dead-letter queue's client points at a closed port.
+    let report = monitor.process(&batch).await;
+    assert_eq!(
+        report
+            .failed_record_ids
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        ["poison"],
+        "{:?}",
+        report.errors
+    );
+    assert!(report.dead_lettered.is_empty());
+    assert_eq!(world.delivered().len(), 1, "the usable records still alert");
+}
