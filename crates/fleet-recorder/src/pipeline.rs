@@ -194,6 +194,13 @@ impl FleetRecorder {
         report.failed_record_ids.extend(parsed.unparked);
         let kept = parsed.valid.into_iter().filter_map(|(id, record)| {
             if record.is_none() {
+                // An `aws.ecs` event of a detail-type the fleet does not keep (health,
+                // hooks, daemons, CloudTrail's API calls): the rule sends every ECS event
+                // here, so it is no error; the archive keeps it. Counted (EventsIgnored).
+                tracing::info!(
+                    record_id = id.as_str(),
+                    "not a detail-type the fleet keeps: acknowledged"
+                );
                 report.ignored += 1;
             }
             record.map(|r| (id, r))

@@ -10,7 +10,7 @@ use crate::node::NodeId;
 use crate::states::InstanceStatus;
 use chrono::{DateTime, Utc};
 use sentinel_core::ecs_event::{parse_detail, ContainerInstanceStateChange};
-use sentinel_core::event::required;
+use sentinel_core::event::{ecs_arn, key_part, quoted, required, PARTITION_KEY_MAX_BYTES};
 use sentinel_core::ClusterArn;
 
 pub use sentinel_core::ecs_event::CONTAINER_INSTANCE_STATE_CHANGE;
@@ -33,25 +33,54 @@ pub struct StateChange {
     pub version: Option<u64>,
 }
 
+/// The longest cluster ARN accepted (ECS's own are under 350 bytes).
+pub const CLUSTER_ARN_MAX_BYTES: usize = 1024;
+/// The longest node id accepted (`i-` or `mi-` and 17 hex digits today).
+pub const NODE_ID_MAX_BYTES: usize = 64;
+
 /// Parses one SQS record body into a [`StateChange`], or says precisely why it cannot.
 pub fn parse_state_change(body: &str) -> Result<StateChange, InvalidEvent> {
     let event = parse_detail::<ContainerInstanceStateChange>(body)?;
     let detail = event.detail;
 
     let cluster_arn = required(detail.cluster_arn, "clusterArn")?;
-    let cluster_arn =
-        ClusterArn::parse(&cluster_arn).map_err(|problem| InvalidEvent::InvalidField {
-            field: "clusterArn",
-            problem,
-        })?;
+    // The cluster's name is a message attribute and part of the remediation budget's key:
+    // never empty, and (ECS names are at most 255 characters) never near a key's limit.
+    key_part("clusterArn", &cluster_arn, CLUSTER_ARN_MAX_BYTES)?;
+    let cluster_arn = ClusterArn::parse(&cluster_arn).map_err(|_| InvalidEvent::InvalidField {
+        field: "clusterArn",
+        problem: format!(
+            "expected arn:<partition>:ecs:<region>:<account>:cluster/<name>, found {}",
+            quoted(&cluster_arn)
+        ),
+    })?;
     let container_instance_arn = required(detail.container_instance_arn, "containerInstanceArn")?;
-    if !container_instance_arn.contains(":container-instance/") {
+    // The episode's key in the alert table (DynamoDB: 1 to 2,048 bytes).
+    ecs_arn(
+        "containerInstanceArn",
+        &container_instance_arn,
+        "container-instance",
+        PARTITION_KEY_MAX_BYTES,
+    )
+    .map_err(|_| InvalidEvent::InvalidField {
+        field: "containerInstanceArn",
+        problem: format!(
+            "expected a container-instance ARN of at most {PARTITION_KEY_MAX_BYTES} bytes, found {}",
+            quoted(&container_instance_arn)
+        ),
+    })?;
+    let node_id = required(detail.ec2_instance_id, "ec2InstanceId")?;
+    // EC2 and SSM ids are 10 to 20 characters; a longer one is refused by every call
+    // that names it, so it is refused here, and quoted only in part.
+    if node_id.len() > NODE_ID_MAX_BYTES {
         return Err(InvalidEvent::InvalidField {
-            field: "containerInstanceArn",
-            problem: format!("expected a container-instance ARN, found {container_instance_arn:?}"),
+            field: "ec2InstanceId",
+            problem: format!(
+                "expected an EC2 instance id (i-…) or an SSM managed node id (mi-…), found {}",
+                quoted(&node_id)
+            ),
         });
     }
-    let node_id = required(detail.ec2_instance_id, "ec2InstanceId")?;
     let node_id = NodeId::parse(&node_id).map_err(|problem| InvalidEvent::InvalidField {
         field: "ec2InstanceId",
         problem,

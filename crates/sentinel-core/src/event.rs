@@ -28,6 +28,14 @@ pub enum InvalidEvent {
         field: &'static str,
         problem: String,
     },
+    /// What the monitor would store is over a limit of the store (DynamoDB's 400 KB item):
+    /// the write could never succeed, so the record is parked rather than retried.
+    #[error("{what} would be {bytes} bytes, over the {max} bytes a store accepts")]
+    TooLarge {
+        what: &'static str,
+        bytes: usize,
+        max: usize,
+    },
 }
 
 impl InvalidEvent {
@@ -49,7 +57,97 @@ impl InvalidEvent {
             InvalidEvent::UnexpectedDetailType { .. } => "unexpected-detail-type",
             InvalidEvent::MissingField { .. } => "missing-field",
             InvalidEvent::InvalidField { .. } => "invalid-field",
+            InvalidEvent::TooLarge { .. } => "too-large",
         }
+    }
+}
+
+/// DynamoDB's limits on a key value, in UTF-8 bytes (a partition key 1 to 2,048 bytes, a
+/// sort key 1 to 1,024; an index's keys alike). A value outside them is refused with a
+/// ValidationException on every try, so the edge refuses it first.
+pub const PARTITION_KEY_MAX_BYTES: usize = 2048;
+pub const SORT_KEY_MAX_BYTES: usize = 1024;
+/// DynamoDB's item limit (400 KB, binary units), names and values included.
+pub const ITEM_MAX_BYTES: usize = 400 * 1024;
+/// How much of a value a reason quotes: reasons travel as SQS message attributes with the
+/// body (256 KiB together), so a huge field must not make its own letter unsendable.
+pub const QUOTED_MAX_CHARS: usize = 120;
+
+/// `value` for a reason: as `{:?}` prints it, cut to [`QUOTED_MAX_CHARS`] characters (on a
+/// character boundary) with the full length said.
+pub fn quoted(value: &str) -> String {
+    let shown = format!("{value:?}");
+    if shown.chars().count() <= QUOTED_MAX_CHARS {
+        return shown;
+    }
+    let cut: String = shown.chars().take(QUOTED_MAX_CHARS).collect();
+    format!("{cut}… ({} bytes)", value.len())
+}
+
+/// Free text for a reason (serde's messages quote what they found), cut like [`quoted`].
+fn clipped(text: String) -> String {
+    if text.chars().count() <= 4 * QUOTED_MAX_CHARS {
+        return text;
+    }
+    let cut: String = text.chars().take(4 * QUOTED_MAX_CHARS).collect();
+    format!("{cut}… ({} bytes)", text.len())
+}
+
+/// A field that becomes (part of) a key or a message attribute: SNS and DynamoDB refuse
+/// empty values, DynamoDB values over `max_bytes`.
+pub fn key_part(field: &'static str, value: &str, max_bytes: usize) -> Result<(), InvalidEvent> {
+    if value.is_empty() {
+        return Err(InvalidEvent::InvalidField {
+            field,
+            problem: "is empty".into(),
+        });
+    }
+    if value.len() > max_bytes {
+        return Err(InvalidEvent::InvalidField {
+            field,
+            problem: format!(
+                "is {} bytes, over the {max_bytes} bytes a key may hold: {}",
+                value.len(),
+                quoted(value)
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// An ECS ARN of `resource` type (`task`, `container-instance`, `service`, …):
+/// `arn:<partition>:ecs:<region>:<account>:<resource>/<id>` with every part present, and
+/// within `max_bytes` (see [`key_part`]).
+pub fn ecs_arn(
+    field: &'static str,
+    value: &str,
+    resource: &str,
+    max_bytes: usize,
+) -> Result<(), InvalidEvent> {
+    key_part(field, value, max_bytes)?;
+    let parts: Vec<&str> = value.splitn(6, ':').collect();
+    let shaped = match parts.as_slice() {
+        ["arn", partition, "ecs", region, account, rest] => {
+            !partition.is_empty()
+                && !region.is_empty()
+                && !account.is_empty()
+                && rest
+                    .strip_prefix(resource)
+                    .and_then(|r| r.strip_prefix('/'))
+                    .is_some_and(|id| !id.is_empty())
+        }
+        _ => false,
+    };
+    if shaped {
+        Ok(())
+    } else {
+        Err(InvalidEvent::InvalidField {
+            field,
+            problem: format!(
+                "expected arn:<partition>:ecs:<region>:<account>:{resource}/<id>, found {}",
+                quoted(value)
+            ),
+        })
     }
 }
 
@@ -83,15 +181,15 @@ struct RawEnvelope {
 /// precisely why it cannot.
 pub fn parse_envelope(body: &str, detail_types: &[&str]) -> Result<Envelope, InvalidEvent> {
     let value: serde_json::Value =
-        serde_json::from_str(body).map_err(|e| InvalidEvent::NotJson(e.to_string()))?;
+        serde_json::from_str(body).map_err(|e| InvalidEvent::NotJson(clipped(e.to_string())))?;
     if !value.is_object() {
         return Err(InvalidEvent::NotAnEnvelope(format!(
             "expected a JSON object, found {}",
             json_kind(&value)
         )));
     }
-    let raw: RawEnvelope =
-        serde_json::from_value(value).map_err(|e| InvalidEvent::NotAnEnvelope(e.to_string()))?;
+    let raw: RawEnvelope = serde_json::from_value(value)
+        .map_err(|e| InvalidEvent::NotAnEnvelope(clipped(e.to_string())))?;
     let (source, detail_type, detail) = match (raw.source, raw.detail_type, raw.detail) {
         (Some(s), Some(t), Some(d)) => (s, t, d),
         _ => {
@@ -101,12 +199,14 @@ pub fn parse_envelope(body: &str, detail_types: &[&str]) -> Result<Envelope, Inv
         }
     };
     if source != ECS_SOURCE {
-        return Err(InvalidEvent::UnexpectedSource { found: source });
+        return Err(InvalidEvent::UnexpectedSource {
+            found: clipped(source),
+        });
     }
     if !detail_types.contains(&detail_type.as_str()) {
         return Err(InvalidEvent::unexpected_detail_type(
             detail_types,
-            detail_type,
+            clipped(detail_type),
         ));
     }
     if !detail.is_object() {
@@ -137,7 +237,7 @@ pub fn typed_detail<T: serde::de::DeserializeOwned>(
 ) -> Result<T, InvalidEvent> {
     serde_json::from_value(detail).map_err(|e| InvalidEvent::InvalidField {
         field: "*",
-        problem: e.to_string(),
+        problem: clipped(e.to_string()),
     })
 }
 
@@ -210,6 +310,60 @@ mod tests {
             assert_eq!(err.code(), code, "{body}");
             assert!(err.to_string().contains(text), "{body}: {err}");
         }
+    }
+
+    #[test]
+    fn key_parts_are_non_empty_and_within_dynamodbs_limits() {
+        assert!(key_part("clusterArn", "x", PARTITION_KEY_MAX_BYTES).is_ok());
+        let empty = key_part("clusterArn", "", PARTITION_KEY_MAX_BYTES).unwrap_err();
+        assert_eq!(empty.code(), "invalid-field");
+        assert_eq!(empty.to_string(), "detail.clusterArn is invalid: is empty");
+        let huge = "é".repeat(1025);
+        let err = key_part("taskArn", &huge, PARTITION_KEY_MAX_BYTES).unwrap_err();
+        assert!(err.to_string().contains("2050 bytes"), "{err}");
+        assert!(
+            err.to_string().len() < 400,
+            "the reason quotes a part: {err}"
+        );
+    }
+
+    #[test]
+    fn ecs_arns_have_every_part() {
+        let ok = "arn:aws:ecs:us-east-1:111122223333:task/b99d40b3";
+        assert!(ecs_arn("taskArn", ok, "task", 2000).is_ok());
+        assert!(ecs_arn(
+            "taskArn",
+            "arn:aws:ecs:us-east-1:1:task/prod/abc",
+            "task",
+            2000
+        )
+        .is_ok());
+        for bad in [
+            "",
+            "task/abc",
+            "arn:aws:ecs:us-east-1:1:task/",
+            "arn:aws:ecs::1:task/abc",
+            "arn:aws:ec2:us-east-1:1:task/abc",
+            "arn:aws:ecs:us-east-1:1:container-instance/abc",
+            "arn:aws:ecs:us-east-1:1:taskset/abc",
+        ] {
+            let err = ecs_arn("taskArn", bad, "task", 2000).unwrap_err();
+            assert_eq!(err.code(), "invalid-field", "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_huge_value_is_quoted_in_part() {
+        let body = format!("{{\"source\":\"{}\"", "x".repeat(100_000));
+        let err = parse_envelope(&body, TYPES).unwrap_err();
+        assert!(err.to_string().len() < 1000, "{}", err.to_string().len());
+        let body = format!(
+            r#"{{"source":"{}","detail-type":"ECS Service Action","detail":{{}}}}"#,
+            "y".repeat(100_000)
+        );
+        let err = parse_envelope(&body, TYPES).unwrap_err();
+        assert_eq!(err.code(), "unexpected-source");
+        assert!(err.to_string().len() < 1000);
     }
 
     #[test]

@@ -15,7 +15,9 @@ use sentinel_core::ecs_event::{
     parse_ecs_event, ContainerInstanceStateChange, EcsDetail, Resource, ServiceEvent,
     TaskStateChange, TaskStatus, Timestamp,
 };
-use sentinel_core::event::{required, InvalidEvent};
+use sentinel_core::event::{
+    ecs_arn, required, InvalidEvent, ITEM_MAX_BYTES, PARTITION_KEY_MAX_BYTES,
+};
 use sentinel_core::ids::service_arn_parts;
 use sentinel_core::states::InstanceStatus;
 use serde::{Deserialize, Serialize};
@@ -317,8 +319,58 @@ pub fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Parses one SQS record body. `Ok(None)` is an `aws.ecs` event of a detail-type the fleet
-/// does not keep (acknowledged, not an error); `Err` says why the body is unusable.
+/// does not keep (acknowledged, not an error); `Err` says why the body is unusable, which
+/// includes a record the fleet table could never store (see [`storable`]).
 pub fn parse_fleet_event(body: &str) -> Result<Option<FleetRecord>, InvalidEvent> {
+    match parse_kept(body)? {
+        Some(record) => storable(record).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Room in an item for everything but the record's JSON and its two keys: the attribute
+/// names, `kind`, `sk` (a kind and a time), `order`, `recorded_at`, `ttl`, `gone`.
+const ITEM_OVERHEAD_BYTES: usize = 1024;
+
+/// Refuses a record whose write DynamoDB would refuse on every try: its key (`<kind>#<ARN>`,
+/// the table's partition key) and cluster (the `by-cluster` index's partition key) empty or
+/// over 2,048 bytes, or the item over 400 KB. The parse functions check the ARNs' shapes and
+/// lengths already; this checks what they compose.
+pub fn storable(record: FleetRecord) -> Result<FleetRecord, InvalidEvent> {
+    let key = record.key();
+    if key.len() > PARTITION_KEY_MAX_BYTES {
+        return Err(InvalidEvent::TooLarge {
+            what: "the record's key",
+            bytes: key.len(),
+            max: PARTITION_KEY_MAX_BYTES,
+        });
+    }
+    let bytes = record.to_json().to_string().len()
+        + key.len()
+        + record.cluster_arn().len()
+        + ITEM_OVERHEAD_BYTES;
+    if bytes > ITEM_MAX_BYTES {
+        return Err(InvalidEvent::TooLarge {
+            what: "the fleet table item",
+            bytes,
+            max: ITEM_MAX_BYTES,
+        });
+    }
+    Ok(record)
+}
+
+/// The longest ARN a key of any kind can hold: the key is `<kind>#<ARN>`, and the longest
+/// kind is `service-action`.
+const ARN_MAX_BYTES: usize = PARTITION_KEY_MAX_BYTES - "service-action#".len();
+
+/// A cluster ARN the `by-cluster` index can hold.
+fn cluster(value: Option<String>) -> Result<String, InvalidEvent> {
+    let value = required(value, "clusterArn")?;
+    ecs_arn("clusterArn", &value, "cluster", PARTITION_KEY_MAX_BYTES)?;
+    Ok(value)
+}
+
+fn parse_kept(body: &str) -> Result<Option<FleetRecord>, InvalidEvent> {
     let event = match parse_ecs_event(body, DETAIL_TYPES) {
         Ok(event) => event,
         Err(InvalidEvent::UnexpectedDetailType { .. }) => return Ok(None),
@@ -359,9 +411,16 @@ fn instance(
     time: Option<DateTime<Utc>>,
     d: ContainerInstanceStateChange,
 ) -> Result<InstanceRecord, InvalidEvent> {
+    let container_instance_arn = required(d.container_instance_arn, "containerInstanceArn")?;
+    ecs_arn(
+        "containerInstanceArn",
+        &container_instance_arn,
+        "container-instance",
+        ARN_MAX_BYTES,
+    )?;
     Ok(InstanceRecord {
-        container_instance_arn: required(d.container_instance_arn, "containerInstanceArn")?,
-        cluster_arn: required(d.cluster_arn, "clusterArn")?,
+        container_instance_arn,
+        cluster_arn: cluster(d.cluster_arn)?,
         ec2_instance_id: d.ec2_instance_id,
         status: required(d.status, "status")?.as_str().to_owned(),
         agent_connected: required(d.agent_connected, "agentConnected")?,
@@ -375,9 +434,11 @@ fn instance(
 }
 
 fn task(time: Option<DateTime<Utc>>, d: TaskStateChange) -> Result<TaskRecord, InvalidEvent> {
+    let task_arn = required(d.task_arn, "taskArn")?;
+    ecs_arn("taskArn", &task_arn, "task", ARN_MAX_BYTES)?;
     Ok(TaskRecord {
-        task_arn: required(d.task_arn, "taskArn")?,
-        cluster_arn: required(d.cluster_arn, "clusterArn")?,
+        task_arn,
+        cluster_arn: cluster(d.cluster_arn)?,
         last_status: required(d.last_status, "lastStatus")?.as_str().to_owned(),
         desired_status: d.desired_status.map(|s| s.as_str().to_owned()),
         group: d.group,
@@ -401,7 +462,11 @@ fn task(time: Option<DateTime<Utc>>, d: TaskStateChange) -> Result<TaskRecord, I
         started_at: d.started_at.map(Timestamp::into_string),
         stopped_at: d.stopped_at.map(Timestamp::into_string),
         updated_at: updated_at(d.updated_at, time),
-        version: required(d.version, "version")?,
+        // AWS's own example of a Fargate Spot notice carries no version. Such a state
+        // cannot be ordered against the task's others, so it counts as older than all of
+        // them (0; ECS's versions start at 1): it is kept only while nothing else is known
+        // of the task, and any versioned event replaces it.
+        version: d.version.unwrap_or(0),
     })
 }
 
@@ -415,9 +480,15 @@ fn service_event(
         service_arn_parts(&service_arn),
         "resources[] (the service ARN)",
     )?;
+    ecs_arn(
+        "resources[] (the service ARN)",
+        &service_arn,
+        "service",
+        ARN_MAX_BYTES,
+    )?;
     // Deployment events name their cluster only through the service ARN.
     let cluster_arn = match (d.cluster_arn, arn_cluster) {
-        (Some(arn), _) => arn,
+        (Some(arn), _) => cluster(Some(arn))?,
         (None, Some(cluster)) => cluster.as_str().to_owned(),
         (None, None) => {
             return Err(InvalidEvent::MissingField {

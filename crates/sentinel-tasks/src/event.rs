@@ -12,7 +12,7 @@ use sentinel_core::ecs_event::{
     parse_ecs_event, EcsDetail, EcsEvent, ServiceEvent, ServiceEventName, TaskStateChange,
     TaskStatus,
 };
-use sentinel_core::event::{required, InvalidEvent};
+use sentinel_core::event::{ecs_arn, key_part, quoted, required, InvalidEvent};
 use sentinel_core::ClusterArn;
 
 pub use sentinel_core::ecs_event::{
@@ -140,9 +140,101 @@ pub struct DeploymentChange {
     pub reason: Option<String>,
 }
 
-/// Parses one SQS record body into a [`TaskEvent`], or says precisely why it cannot.
+/// What a record on the task queue turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Incoming {
+    /// An event the monitor classifies.
+    Event(TaskEvent),
+    /// A Spot task's two minutes' notice that names no task definition (AWS's own example
+    /// of the Fargate Spot notice has none): it cannot be grouped, only counted per cluster.
+    SpotNotice(SpotNotice),
+    /// An `aws.ecs` event of a detail-type the task monitor does not read (a container
+    /// instance's state change, a health change, …): not a bad record, only not ours.
+    NotForThisMonitor { detail_type: String },
+}
+
+/// A Spot interruption known only by its cluster and task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpotNotice {
+    pub event_id: Option<String>,
+    pub time: Option<DateTime<Utc>>,
+    pub cluster: ClusterArn,
+    pub task_arn: String,
+    /// The service, when the event's `group` names one.
+    pub service: Option<String>,
+}
+
+/// The longest cluster ARN accepted. An episode's key is `tasks#<cluster ARN>#service#<name>`
+/// (DynamoDB: at most 2,048 bytes) and the cluster's name is a message attribute: with
+/// [`NAME_MAX_BYTES`] the key always fits. ECS names are at most 255 characters, so only
+/// what ECS never sends is refused.
+pub const CLUSTER_ARN_MAX_BYTES: usize = 1024;
+/// The longest service or family name accepted (a key part and the `service` attribute).
+pub const NAME_MAX_BYTES: usize = 1000;
+/// The longest task ARN accepted: an episode keeps the ARNs of up to 1,000 tasks it
+/// counted in one item (400 KB). ECS's longest (a 255-character cluster name, a 32-digit
+/// id, the longest partition and region) is about 350 bytes.
+pub const TASK_ARN_MAX_BYTES: usize = 400;
+/// The most text (reasons, container names) one event may bring: an episode keeps five
+/// samples in one item. ECS's own reasons are a few hundred characters.
+pub const EVENT_TEXT_MAX_BYTES: usize = 32 * 1024;
+
+/// Parses one SQS record body into what it is for the task monitor, or says precisely why
+/// it is unusable.
+pub fn parse_incoming(body: &str) -> Result<Incoming, InvalidEvent> {
+    let event = match parse_ecs_event(body, DETAIL_TYPES) {
+        Ok(event) => event,
+        // The source is checked before the detail-type, so this is an `aws.ecs` event.
+        Err(InvalidEvent::UnexpectedDetailType { found, .. }) => {
+            return Ok(Incoming::NotForThisMonitor { detail_type: found })
+        }
+        Err(other) => return Err(other),
+    };
+    if let EcsDetail::TaskStateChange(detail) = &event.detail {
+        if detail.task_definition_arn.is_none()
+            && matches!(
+                detail.stop_code,
+                Some(StopCode::SpotInterruption | StopCode::TerminationNotice)
+            )
+        {
+            return spot_notice(event.id.clone(), event.time, detail).map(Incoming::SpotNotice);
+        }
+    }
+    from_event(event).map(Incoming::Event)
+}
+
+fn spot_notice(
+    event_id: Option<String>,
+    time: Option<DateTime<Utc>>,
+    detail: &TaskStateChange,
+) -> Result<SpotNotice, InvalidEvent> {
+    let cluster = cluster_arn(required(detail.cluster_arn.clone(), "clusterArn")?)?;
+    let task_arn = required(detail.task_arn.clone(), "taskArn")?;
+    ecs_arn("taskArn", &task_arn, "task", TASK_ARN_MAX_BYTES)?;
+    let service = match detail
+        .group
+        .as_deref()
+        .and_then(|g| g.strip_prefix("service:"))
+    {
+        Some(service) => Some(name("group", service)?),
+        None => None,
+    };
+    Ok(SpotNotice {
+        event_id,
+        time,
+        cluster,
+        task_arn,
+        service,
+    })
+}
+
+/// Parses one SQS record body into a [`TaskEvent`], or says precisely why it cannot (a
+/// record [`parse_incoming`] would count or acknowledge is an error here).
 pub fn parse_task_event(body: &str) -> Result<TaskEvent, InvalidEvent> {
-    let event = parse_ecs_event(body, DETAIL_TYPES)?;
+    from_event(parse_ecs_event(body, DETAIL_TYPES)?)
+}
+
+fn from_event(event: EcsEvent) -> Result<TaskEvent, InvalidEvent> {
     let service_arn = event.service_arn().map(str::to_owned);
     let EcsEvent {
         id, time, detail, ..
@@ -153,6 +245,7 @@ pub fn parse_task_event(body: &str) -> Result<TaskEvent, InvalidEvent> {
             let service = service_ref(service_arn.as_deref(), &detail)?;
             let level = required(detail.event_type, "eventType")?;
             let event = required(detail.event_name, "eventName")?;
+            text_within(detail.reason.iter().map(String::len).sum())?;
             Ok(TaskEvent::Service(ServiceAction {
                 event_id: id,
                 time,
@@ -167,6 +260,10 @@ pub fn parse_task_event(body: &str) -> Result<TaskEvent, InvalidEvent> {
             let service = service_ref(service_arn.as_deref(), &detail)?;
             let level = required(detail.event_type, "eventType")?;
             let event = required(detail.event_name, "eventName")?;
+            text_within(
+                detail.reason.iter().map(String::len).sum::<usize>()
+                    + detail.deployment_id.iter().map(String::len).sum::<usize>(),
+            )?;
             Ok(TaskEvent::Deployment(DeploymentChange {
                 event_id: id,
                 time,
@@ -193,20 +290,25 @@ fn task_change(
 ) -> Result<TaskChange, InvalidEvent> {
     let cluster = cluster_arn(required(detail.cluster_arn, "clusterArn")?)?;
     let task_arn = required(detail.task_arn, "taskArn")?;
-    if !task_arn.contains(":task/") {
-        return Err(InvalidEvent::InvalidField {
+    ecs_arn("taskArn", &task_arn, "task", TASK_ARN_MAX_BYTES).map_err(|_| {
+        InvalidEvent::InvalidField {
             field: "taskArn",
-            problem: format!("expected a task ARN, found {task_arn:?}"),
-        });
-    }
+            problem: format!(
+                "expected a task ARN of at most {TASK_ARN_MAX_BYTES} bytes, found {}",
+                quoted(&task_arn)
+            ),
+        }
+    })?;
     let task_definition_arn = required(detail.task_definition_arn, "taskDefinitionArn")?;
     let (family, revision) =
         family_and_revision(&task_definition_arn).ok_or_else(|| InvalidEvent::InvalidField {
             field: "taskDefinitionArn",
             problem: format!(
-                "expected …:task-definition/family:revision, found {task_definition_arn:?}"
+                "expected …:task-definition/family:revision, found {}",
+                quoted(&task_definition_arn)
             ),
         })?;
+    let family = name("taskDefinitionArn", &family)?;
     // Service tasks are grouped `service:NAME`; everything else by its family (a standalone
     // task's group is `family:NAME` unless its starter chose another group name).
     let owner = match detail
@@ -214,9 +316,20 @@ fn task_change(
         .as_deref()
         .and_then(|g| g.strip_prefix("service:"))
     {
-        Some(service) if !service.is_empty() => Owner::Service(service.to_owned()),
+        Some(service) if !service.is_empty() => Owner::Service(name("group", service)?),
         _ => Owner::Family(family.clone()),
     };
+    text_within(
+        detail.stopped_reason.iter().map(String::len).sum::<usize>()
+            + task_definition_arn.len()
+            + detail
+                .containers
+                .iter()
+                .map(|c| {
+                    c.name.as_deref().map_or(0, str::len) + c.reason.as_deref().map_or(0, str::len)
+                })
+                .sum::<usize>(),
+    )?;
     Ok(TaskChange {
         event_id,
         time,
@@ -260,6 +373,7 @@ fn service_ref(
         .ok_or(InvalidEvent::MissingField {
             field: "resources (the service ARN)",
         })?;
+    let name = self::name("resources (the service ARN)", &name)?;
     let cluster = match (
         &detail.cluster_arn,
         from_arn.and_then(|(cluster, _)| cluster),
@@ -285,10 +399,32 @@ fn family_and_revision(task_definition_arn: &str) -> Option<(String, Option<u32>
 }
 
 fn cluster_arn(raw: String) -> Result<ClusterArn, InvalidEvent> {
-    ClusterArn::parse(&raw).map_err(|problem| InvalidEvent::InvalidField {
+    key_part("clusterArn", &raw, CLUSTER_ARN_MAX_BYTES)?;
+    ClusterArn::parse(&raw).map_err(|_| InvalidEvent::InvalidField {
         field: "clusterArn",
-        problem,
+        problem: format!(
+            "expected arn:<partition>:ecs:<region>:<account>:cluster/<name>, found {}",
+            quoted(&raw)
+        ),
     })
+}
+
+/// A service or family name: part of the episode's key and (a service) a message
+/// attribute, so neither empty nor longer than [`NAME_MAX_BYTES`].
+fn name(field: &'static str, raw: &str) -> Result<String, InvalidEvent> {
+    key_part(field, raw, NAME_MAX_BYTES)?;
+    Ok(raw.to_owned())
+}
+
+fn text_within(bytes: usize) -> Result<(), InvalidEvent> {
+    if bytes > EVENT_TEXT_MAX_BYTES {
+        return Err(InvalidEvent::TooLarge {
+            what: "the event's reasons and container names",
+            bytes,
+            max: EVENT_TEXT_MAX_BYTES,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(any(test, feature = "fixtures"))]
@@ -500,6 +636,111 @@ mod tests {
         let err = parse_task_event(&old.to_string()).unwrap_err();
         assert_eq!(err.code(), "missing-field");
         assert!(err.to_string().contains("names no cluster"), "{err}");
+    }
+
+    macro_rules! documented {
+        ($file:literal) => {
+            (
+                $file,
+                include_str!(concat!(
+                    "../../sentinel-core/tests/fixtures/ecs-events/",
+                    $file
+                )),
+            )
+        };
+    }
+
+    /// AWS's examples of the task events: each is an event, a counted Spot notice (the
+    /// Fargate Spot examples name no task definition; they used to be dead-lettered as
+    /// `missing-field`), or acknowledged as not ours. None is unusable.
+    #[test]
+    fn every_documented_shape_is_read_or_acknowledged() {
+        use super::Incoming::*;
+        let cases = [
+            (documented!("task-state-change-fargate.json"), "event"),
+            (documented!("task-state-change-ec2.json"), "event"),
+            (
+                documented!("task-state-change-fargate-spot-interruption.json"),
+                "spot",
+            ),
+            (
+                documented!("task-state-change-fargate-spot-termination-notice.json"),
+                "spot",
+            ),
+            (documented!("service-action-steady-state.json"), "event"),
+            (
+                documented!("service-action-task-placement-failure.json"),
+                "event",
+            ),
+            (
+                documented!("service-action-task-start-impaired.json"),
+                "event",
+            ),
+            (
+                documented!("service-action-capacity-provider-steady-state.json"),
+                "event",
+            ),
+            (
+                documented!("deployment-state-change-completed.json"),
+                "event",
+            ),
+            (documented!("deployment-state-change-failed.json"), "event"),
+            (
+                documented!("deployment-state-change-in-progress.json"),
+                "event",
+            ),
+            (
+                documented!("deployment-state-change-rollback-in-progress.json"),
+                "event",
+            ),
+            (
+                documented!("container-instance-state-change.json"),
+                "not ours",
+            ),
+            (documented!("hook-state-change-pause-hook.json"), "not ours"),
+        ];
+        for ((file, body), expected) in cases {
+            let got = match parse_incoming(body) {
+                Ok(Event(_)) => "event",
+                Ok(SpotNotice(notice)) => {
+                    assert_eq!(notice.cluster.name(), "default", "{file}");
+                    "spot"
+                }
+                Ok(NotForThisMonitor { .. }) => "not ours",
+                Err(err) => panic!("{file}: {err}"),
+            };
+            assert_eq!(got, expected, "{file}");
+        }
+    }
+
+    #[test]
+    fn keys_and_attributes_that_could_never_be_written_are_refused() {
+        let long = |n: usize| "a".repeat(n);
+        let cases = [
+            json!({"clusterArn": ""}),
+            json!({"clusterArn": format!("arn:aws:ecs:us-east-1:1:cluster/{}", long(2000))}),
+            json!({"taskArn": format!("arn:aws:ecs:us-east-1:1:task/prod/{}", long(2000))}),
+            json!({"taskArn": "arn:aws:ecs:us-east-1:1:task/"}),
+            json!({"group": format!("service:{}", long(1500))}),
+            json!({"taskDefinitionArn": format!("arn:aws:ecs:us-east-1:1:task-definition/{}:1", long(1500))}),
+            json!({"stoppedReason": long(40_000)}),
+        ];
+        for patch in cases {
+            let err = parse_task_event(&stopped_task(patch.clone()).to_string()).unwrap_err();
+            assert!(
+                matches!(err.code(), "invalid-field" | "too-large"),
+                "{patch}: {err}"
+            );
+            assert!(err.to_string().len() < 500, "{err}");
+        }
+        let mut nameless = service_event(
+            SERVICE_ACTION,
+            json!({"eventType": "WARN", "eventName": "SERVICE_TASK_START_IMPAIRED",
+                   "clusterArn": CLUSTER, "serviceName": ""}),
+        );
+        nameless["resources"] = json!([]);
+        let err = parse_task_event(&nameless.to_string()).unwrap_err();
+        assert_eq!(err.code(), "invalid-field", "{err}");
     }
 
     proptest::proptest! {

@@ -21,4 +21,4 @@ pub mod message;
 pub mod metrics;
 
 pub use classify::{classify, FailureKind, NotAFailure, Recovery, Verdict};
-pub use event::{parse_task_event, Owner, TaskEvent};
+pub use event::{parse_incoming, parse_task_event, Incoming, Owner, SpotNotice, TaskEvent};

@@ -3,8 +3,12 @@
 /// Failed tasks (and failing service or deployment events), by cluster and service, and by
 /// cluster and kind.
 pub const TASK_FAILURES: &str = "TaskFailures";
-/// Spot tasks told to stop: counted, never paged.
+/// Spot tasks told to stop: counted, never paged. Once per batch without dimensions, and
+/// by cluster (the notices AWS documents for Fargate Spot name no service).
 pub const SPOT_INTERRUPTIONS: &str = "SpotInterruptions";
+/// `aws.ecs` events of a detail-type the task monitor does not read (a container instance
+/// event on the task queue): acknowledged and logged, never dead-lettered.
+pub const EVENTS_NOT_FOR_THIS_MONITOR: &str = "EventsNotForThisMonitor";
 /// Stops that are not failures (scale-in, replacements, finished jobs, stopped by people).
 pub const NOT_FAILURES: &str = "StopsNotFailures";
 pub const INVALID_RECORDS: &str = "InvalidRecords";

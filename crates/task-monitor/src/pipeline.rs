@@ -23,7 +23,9 @@ use sentinel_lambda::engine::{Engine, Outgoing, Owed, Proposal};
 use sentinel_lambda::Rejection;
 use sentinel_tasks::episode::{fold, EpisodeKey, Fold, TaskEpisode};
 use sentinel_tasks::message::{LogTail, TaskMessage};
-use sentinel_tasks::{classify, metrics, parse_task_event, FailureKind, Owner, TaskEvent, Verdict};
+use sentinel_tasks::{
+    classify, metrics, parse_incoming, FailureKind, Incoming, Owner, TaskEvent, Verdict,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -86,6 +88,10 @@ pub struct TaskBatchReport {
     /// episode).
     pub failures: Vec<Failure>,
     pub spot_interruptions: usize,
+    /// The same Spot interruptions by cluster name.
+    pub spot_by_cluster: BTreeMap<String, usize>,
+    /// `aws.ecs` events of detail-types this monitor does not read, acknowledged.
+    pub not_for_this_monitor: usize,
     /// Stops and events that are not failures, by reason code.
     pub not_failures: BTreeMap<&'static str, usize>,
     /// Records about clusters that are not monitored.
@@ -114,6 +120,11 @@ impl sentinel_lambda::BatchHandler for TaskMonitor {
 impl TaskBatchReport {
     pub fn response(&self) -> SqsBatchResponse {
         sentinel_lambda::batch_answer(&self.failed_record_ids)
+    }
+
+    fn count_spot(&mut self, cluster: &str) {
+        self.spot_interruptions += 1;
+        *self.spot_by_cluster.entry(cluster.to_owned()).or_default() += 1;
     }
 
     fn fail(&mut self, scope: &str, error: String, records: impl IntoIterator<Item = String>) {
@@ -201,14 +212,40 @@ impl TaskMonitor {
         };
         let parsed = sentinel_lambda::parse_or_park(
             records,
-            |body| parse_task_event(body).map_err(Rejection::from),
+            |body| parse_incoming(body).map_err(Rejection::from),
             &self.dead_letters,
         )
         .await;
         report.dead_lettered = parsed.dead_lettered;
         report.failed_record_ids.extend(parsed.unparked);
+        let mut events = Vec::with_capacity(parsed.valid.len());
+        for (record_id, incoming) in parsed.valid {
+            match incoming {
+                Incoming::Event(event) => events.push((record_id, event)),
+                Incoming::SpotNotice(notice) => {
+                    tracing::info!(
+                        record_id,
+                        cluster = notice.cluster.name(),
+                        task = notice.task_arn,
+                        "Spot interruption: counted, not paged"
+                    );
+                    report.count_spot(notice.cluster.name());
+                }
+                Incoming::NotForThisMonitor { detail_type } => {
+                    // The rules route only the three detail-types read here; anything else
+                    // was sent by hand or by a rule changed outside the template. Not a bad
+                    // record: acknowledged, logged and counted.
+                    tracing::info!(
+                        record_id,
+                        detail_type,
+                        "not an event the task monitor reads: acknowledged"
+                    );
+                    report.not_for_this_monitor += 1;
+                }
+            }
+        }
 
-        let groups = self.monitored_groups(parsed.valid, &mut report).await;
+        let groups = self.monitored_groups(events, &mut report).await;
         if !groups.is_empty() {
             self.settle(groups, now, &mut report).await;
         }
@@ -251,7 +288,7 @@ impl TaskMonitor {
                 }
                 Verdict::SpotInterruption => {
                     tracing::info!(record_id, "Spot interruption: counted, not paged");
-                    report.spot_interruptions += 1;
+                    report.count_spot(event.cluster().name());
                     continue;
                 }
                 Verdict::Failed { .. } | Verdict::Recovered(_) => {}
@@ -460,6 +497,11 @@ impl TaskMonitor {
                 .dimension(metrics::KIND_DIMENSION, kind)
                 .count(metrics::TASK_FAILURES, n)
         }));
+        records.extend(report.spot_by_cluster.iter().map(|(cluster, n)| {
+            MetricRecord::new(namespace, now)
+                .dimension(metrics::CLUSTER_DIMENSION, cluster)
+                .count(metrics::SPOT_INTERRUPTIONS, *n)
+        }));
         let sent = |notice: Notice| {
             report
                 .published
@@ -471,6 +513,10 @@ impl TaskMonitor {
             MetricRecord::new(namespace, now)
                 .count(metrics::SPOT_INTERRUPTIONS, report.spot_interruptions)
                 .count(metrics::NOT_FAILURES, report.not_failures.values().sum())
+                .count(
+                    metrics::EVENTS_NOT_FOR_THIS_MONITOR,
+                    report.not_for_this_monitor,
+                )
                 .count(metrics::INVALID_RECORDS, report.dead_lettered.len())
                 .count(metrics::FAILED_RECORDS, report.failed_record_ids.len())
                 .count(metrics::ALERTS_OPENED, sent(Notice::Alert))

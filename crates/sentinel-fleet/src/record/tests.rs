@@ -192,7 +192,7 @@ fn unusable_bodies_say_why() {
             event(
                 TASK_STATE_CHANGE,
                 &[],
-                json!({"clusterArn": CLUSTER, "taskArn": TASK, "lastStatus": "RUNNING"}),
+                json!({"clusterArn": CLUSTER, "taskArn": TASK}),
             ),
             "missing-field",
         ),
@@ -220,10 +220,51 @@ fn unusable_bodies_say_why() {
     let err = parse_fleet_event(&event(
         TASK_STATE_CHANGE,
         &[],
-        json!({"clusterArn": CLUSTER, "taskArn": TASK, "lastStatus": "RUNNING"}),
+        json!({"clusterArn": CLUSTER, "taskArn": TASK}),
     ))
     .unwrap_err();
-    assert_eq!(err.to_string(), "detail.version is missing");
+    assert_eq!(err.to_string(), "detail.lastStatus is missing");
+}
+
+/// AWS's example of a Fargate Spot notice has no `detail.version` (this test used to assert
+/// it was dead-lettered as `detail.version is missing`): it is kept, ordered before every
+/// versioned state of its task.
+#[test]
+fn a_task_event_without_a_version_is_kept_as_the_oldest_state() {
+    let body = event(
+        TASK_STATE_CHANGE,
+        &[],
+        json!({"clusterArn": CLUSTER, "taskArn": TASK, "lastStatus": "RUNNING",
+               "desiredStatus": "STOPPED", "stopCode": "SpotInterruption"}),
+    );
+    let record = parsed(&body);
+    assert_eq!(record.order(), 0);
+    assert!(record.order() < parsed(&task_event("PROVISIONING", 1)).order());
+}
+
+#[test]
+fn keys_the_table_would_refuse_are_refused_at_the_edge() {
+    let long_task = format!(
+        "arn:aws:ecs:us-east-1:123456789012:task/prod/{}",
+        "a".repeat(2000)
+    );
+    let cases = [
+        json!({"clusterArn": "", "taskArn": TASK, "lastStatus": "RUNNING", "version": 1}),
+        json!({"clusterArn": "prod", "taskArn": TASK, "lastStatus": "RUNNING", "version": 1}),
+        json!({"clusterArn": CLUSTER, "taskArn": "", "lastStatus": "RUNNING", "version": 1}),
+        json!({"clusterArn": CLUSTER, "taskArn": "task-1", "lastStatus": "RUNNING", "version": 1}),
+        json!({"clusterArn": CLUSTER, "taskArn": long_task, "lastStatus": "RUNNING", "version": 1}),
+    ];
+    for detail in cases {
+        let body = event(TASK_STATE_CHANGE, &[], detail);
+        let err = parse_fleet_event(&body).expect_err(&body);
+        assert_eq!(err.code(), "invalid-field", "{err}");
+        assert!(err.to_string().len() < 500, "{err}");
+    }
+    let huge = json!({"clusterArn": CLUSTER, "taskArn": TASK, "lastStatus": "STOPPED",
+                      "version": 1, "stoppedReason": "x".repeat(500 * 1024)});
+    let err = parse_fleet_event(&event(TASK_STATE_CHANGE, &[], huge)).unwrap_err();
+    assert_eq!(err.code(), "too-large");
 }
 
 #[test]
@@ -254,4 +295,51 @@ fn a_batch_writes_each_key_once_with_its_newest_state() {
     assert_eq!(newest.len(), 1);
     assert_eq!(newest[0].record.order(), 6);
     assert_eq!(newest[0].record_ids, ["m1", "m2", "m3", "m4"]);
+}
+
+macro_rules! documented {
+    ($file:literal) => {
+        (
+            $file,
+            include_str!(concat!(
+                "../../../sentinel-core/tests/fixtures/ecs-events/",
+                $file
+            )),
+        )
+    };
+}
+
+/// Every example AWS documents is kept or acknowledged, never unusable (the Fargate Spot
+/// notices, which carry no version, used to be dead-lettered).
+#[test]
+fn every_documented_shape_is_kept_or_acknowledged() {
+    let cases = [
+        documented!("container-instance-state-change.json"),
+        documented!("container-instance-health-change-accelerated-compute.json"),
+        documented!("container-instance-health-change-agent-connectivity.json"),
+        documented!("container-instance-health-change-container-runtime.json"),
+        documented!("container-instance-health-change-daemon.json"),
+        documented!("daemon-deployment-state-change-pending.json"),
+        documented!("daemon-service-action-task-creation-failed.json"),
+        documented!("daemon-service-action-task-failed-to-run.json"),
+        documented!("deployment-state-change-completed.json"),
+        documented!("deployment-state-change-failed.json"),
+        documented!("deployment-state-change-in-progress.json"),
+        documented!("deployment-state-change-rollback-in-progress.json"),
+        documented!("hook-state-change-awaiting-action.json"),
+        documented!("hook-state-change-pause-hook.json"),
+        documented!("service-action-capacity-provider-steady-state.json"),
+        documented!("service-action-steady-state.json"),
+        documented!("service-action-task-placement-failure.json"),
+        documented!("service-action-task-start-impaired.json"),
+        documented!("task-state-change-ec2.json"),
+        documented!("task-state-change-fargate-spot-interruption.json"),
+        documented!("task-state-change-fargate-spot-termination-notice.json"),
+        documented!("task-state-change-fargate.json"),
+    ];
+    for (file, body) in cases {
+        if let Err(err) = parse_fleet_event(body) {
+            panic!("{file}: {err}");
+        }
+    }
 }
