@@ -143,8 +143,8 @@ pub struct DeploymentChange {
 /// What a record on the task queue turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Incoming {
-    /// An event the monitor classifies.
-    Event(TaskEvent),
+    /// An event the monitor classifies (boxed: it is many times the size of the others).
+    Event(Box<TaskEvent>),
     /// A Spot task's two minutes' notice that names no task definition (AWS's own example
     /// of the Fargate Spot notice has none): it cannot be grouped, only counted per cluster.
     SpotNotice(SpotNotice),
@@ -200,7 +200,7 @@ pub fn parse_incoming(body: &str) -> Result<Incoming, InvalidEvent> {
             return spot_notice(event.id.clone(), event.time, detail).map(Incoming::SpotNotice);
         }
     }
-    from_event(event).map(Incoming::Event)
+    from_event(event).map(|e| Incoming::Event(Box::new(e)))
 }
 
 fn spot_notice(

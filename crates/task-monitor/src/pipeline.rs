@@ -221,7 +221,7 @@ impl TaskMonitor {
         let mut events = Vec::with_capacity(parsed.valid.len());
         for (record_id, incoming) in parsed.valid {
             match incoming {
-                Incoming::Event(event) => events.push((record_id, event)),
+                Incoming::Event(event) => events.push((record_id, *event)),
                 Incoming::SpotNotice(notice) => {
                     tracing::info!(
                         record_id,
