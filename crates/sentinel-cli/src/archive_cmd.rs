@@ -32,6 +32,10 @@ fn explain<E: std::error::Error>(e: E) -> anyhow::Error {
 /// How often the replay's progress is asked for.
 pub const POLL: Duration = Duration::from_secs(5);
 
+/// How long a replay is followed before the command gives up on it (the replay itself
+/// goes on in EventBridge; `aws events describe-replay` follows it further).
+pub const DEADLINE: Duration = Duration::from_secs(60 * 60);
+
 /// `ecs-sentinel replay --from T [--to T]`: the window checked first, then the archive of
 /// `--archive` or `--stack` replayed (to the stack's fleet rule when the stack is known).
 pub async fn run(args: ReplayArgs, aws: &Aws, out: &mut impl Write) -> anyhow::Result<()> {
@@ -47,17 +51,29 @@ pub async fn run(args: ReplayArgs, aws: &Aws, out: &mut impl Write) -> anyhow::R
         .archive(args.archive)
         .await?;
     let events = aws_sdk_eventbridge::Client::new(&sdk);
-    replay(&events, &archive, from, to, rule.as_deref(), POLL, out).await
+    let follow = Follow {
+        poll: POLL,
+        deadline: DEADLINE,
+    };
+    replay(&events, &archive, from, to, rule.as_deref(), follow, out).await
 }
 
-/// Starts the replay and follows it until it ends; an error if it failed or was cancelled.
+/// How a replay is followed: asked for every `poll`, given up on after `deadline`.
+#[derive(Debug, Clone, Copy)]
+pub struct Follow {
+    pub poll: Duration,
+    pub deadline: Duration,
+}
+
+/// Starts the replay and follows it until it ends; an error if it failed or was cancelled,
+/// or was still running when `follow.deadline` passed.
 pub async fn replay(
     events: &aws_sdk_eventbridge::Client,
     archive: &str,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     only_rule: Option<&str>,
-    poll: Duration,
+    follow: Follow,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     anyhow::ensure!(from < to, "--from ({from}) must be before --to ({to})");
@@ -97,6 +113,7 @@ pub async fn replay(
             .map(|r| format!(" to rule {r}"))
             .unwrap_or_default()
     )?;
+    let give_up = tokio::time::Instant::now() + follow.deadline;
     loop {
         let replay = events
             .describe_replay()
@@ -122,7 +139,13 @@ pub async fn replay(
                 state.as_ref().map_or("", |s| s.as_str()),
                 replay.state_reason().unwrap_or("no reason given")
             ),
-            _ => tokio::time::sleep(poll).await,
+            _ if tokio::time::Instant::now() + follow.poll > give_up => anyhow::bail!(
+                "replay {name} was still {} after {}s, waiting for it to complete; it goes on in \
+                 EventBridge (aws events describe-replay --replay-name {name})",
+                state.as_ref().map_or("UNKNOWN", |s| s.as_str()),
+                follow.deadline.as_secs()
+            ),
+            _ => tokio::time::sleep(follow.poll).await,
         }
     }
 }

@@ -172,8 +172,21 @@ pub async fn run(args: EventsArgs, aws: &Aws, out: &mut impl Write) -> anyhow::R
     .await
 }
 
-/// Prints the matching events since `since`; with `follow`, keeps polling every 5 s.
-/// `--json` prints one event per line (JSON Lines), as archived.
+/// How `--follow` polls: every 5 s, for at most a day (then it says so and ends).
+pub const FOLLOW: Follow = Follow {
+    every: Duration::from_secs(5),
+    deadline: Duration::from_secs(24 * 60 * 60),
+};
+
+/// How new events are followed: read every `every`, until `deadline` has passed.
+#[derive(Debug, Clone, Copy)]
+pub struct Follow {
+    pub every: Duration,
+    pub deadline: Duration,
+}
+
+/// Prints the matching events since `since`; with `follow`, keeps polling every 5 s (for at
+/// most a day). `--json` prints one event per line (JSON Lines), as archived.
 pub async fn events(
     logs: &aws_sdk_cloudwatchlogs::Client,
     group: &str,
@@ -183,8 +196,22 @@ pub async fn events(
     follow: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
+    let follow = follow.then_some(FOLLOW);
+    events_following(logs, group, since, filter, json, follow, out).await
+}
+
+/// `events`, following as `follow` says (none: print what is there and end).
+pub async fn events_following(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    group: &str,
+    since: DateTime<Utc>,
+    filter: &EventFilter,
+    json: bool,
+    follow: Option<Follow>,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     let (found, mut newest) = read(logs, group, since.timestamp_millis(), filter).await?;
-    if found.is_empty() && !json && !follow {
+    if found.is_empty() && !json && follow.is_none() {
         writeln!(
             out,
             "no events match in {group} since {}",
@@ -192,13 +219,24 @@ pub async fn events(
         )?;
     }
     print(&found, json, true, out)?;
-    if !follow {
+    let Some(follow) = follow else {
         return Ok(());
-    }
-    // Until interrupted (Ctrl-C ends the process).
+    };
+    // Until interrupted (Ctrl-C ends the process) or the deadline.
+    let give_up = tokio::time::Instant::now() + follow.deadline;
     loop {
         out.flush()?;
-        tokio::time::sleep(Duration::from_secs(5)).await;
+        if tokio::time::Instant::now() + follow.every > give_up {
+            if !json {
+                writeln!(
+                    out,
+                    "stopped following {group} after {}s (the limit of --follow); run it again to go on",
+                    follow.deadline.as_secs()
+                )?;
+            }
+            return Ok(());
+        }
+        tokio::time::sleep(follow.every).await;
         let (more, latest) = read(logs, group, newest + 1, filter).await?;
         newest = latest;
         print(&more, json, false, out)?;

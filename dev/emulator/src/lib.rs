@@ -21,7 +21,7 @@ pub mod runtime_api;
 pub mod stack;
 pub mod template;
 
-pub use local_source::QueuePoller;
+pub use local_source::{DrainError, QueuePoller};
 
 pub const REGION: &str = "us-east-1";
 pub const ACCOUNT: &str = "123456789012";

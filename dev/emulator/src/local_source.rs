@@ -35,6 +35,19 @@ pub struct Poll<R> {
     pub delete_error: Option<AwsError>,
 }
 
+/// Why [`QueuePoller::drain`] stopped before the queue was empty.
+#[derive(Debug, thiserror::Error)]
+pub enum DrainError {
+    #[error("polling the queue: {0}")]
+    Aws(#[from] AwsError),
+    #[error("the queue {queue} still delivered messages after {deadline:?} ({batches} batches): waited for it to drain")]
+    Deadline {
+        queue: String,
+        deadline: Duration,
+        batches: usize,
+    },
+}
+
 impl QueuePoller {
     pub fn new(
         sqs: aws_sdk_sqs::Client,
@@ -143,6 +156,30 @@ impl QueuePoller {
             }
         }
         Ok(Some(poll))
+    }
+
+    /// Polls until the queue has nothing visible, and returns every poll; an error naming the
+    /// queue and what it still delivered if it is not empty after `deadline`, so a test that
+    /// waits for a queue to drain cannot wait forever (a record failing on every delivery
+    /// comes back after each visibility timeout until the redrive policy moves it).
+    pub async fn drain<H: BatchHandler>(
+        &self,
+        handler: &H,
+        deadline: Duration,
+    ) -> Result<Vec<Poll<H::Report>>, DrainError> {
+        let give_up = Instant::now() + deadline;
+        let mut polls = Vec::new();
+        while let Some(poll) = self.poll_once(handler).await? {
+            polls.push(poll);
+            if Instant::now() >= give_up {
+                return Err(DrainError::Deadline {
+                    queue: self.queue_url.clone(),
+                    deadline,
+                    batches: polls.len(),
+                });
+            }
+        }
+        Ok(polls)
     }
 
     /// One ReceiveMessage of at most 10 messages, never more than the batch still takes.

@@ -258,7 +258,10 @@ async fn replay_follows_an_archive_replay_to_its_end() -> anyhow::Result<()> {
         now - chrono::TimeDelta::hours(1),
         now + chrono::TimeDelta::minutes(1),
         None,
-        Duration::from_millis(100),
+        archive_cmd::Follow {
+            poll: Duration::from_millis(100),
+            deadline: Duration::from_secs(60),
+        },
         &mut out,
     )
     .await?;
@@ -275,7 +278,10 @@ async fn replay_follows_an_archive_replay_to_its_end() -> anyhow::Result<()> {
         now - chrono::TimeDelta::hours(1),
         now,
         None,
-        Duration::ZERO,
+        archive_cmd::Follow {
+            poll: Duration::ZERO,
+            deadline: Duration::from_secs(60),
+        },
         &mut Vec::new(),
     )
     .await
@@ -284,6 +290,222 @@ async fn replay_follows_an_archive_replay_to_its_end() -> anyhow::Result<()> {
         format!("{err:#}").contains("cannot find the event archive \"no-such-archive\""),
         "{err:#}"
     );
+    Ok(())
+}
+
+/// A stand-in EventBridge on loopback (JSON 1.1): the archive exists, the replay starts,
+/// and DescribeReplay always answers `replay_state` (with a reason when FAILED). Counts the
+/// DescribeReplay calls.
+async fn eventbridge_whose_replay_stays(
+    replay_state: &'static str,
+) -> anyhow::Result<(
+    aws_sdk_eventbridge::Client,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+)> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let described = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = described.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                // Whole requests (headers, then Content-Length bytes), several per connection.
+                let mut buffer = Vec::new();
+                loop {
+                    let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        let mut chunk = [0u8; 4096];
+                        match socket.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                        }
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&buffer[..end]).to_lowercase();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    while buffer.len() < end + 4 + length {
+                        let mut chunk = [0u8; 4096];
+                        match socket.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    buffer.drain(..end + 4 + length);
+                    let body = if head.contains("awsevents.describearchive") {
+                        json!({"ArchiveArn": "arn:aws:events:us-east-1:123456789012:archive/stuck",
+                               "ArchiveName": "stuck",
+                               "EventSourceArn": "arn:aws:events:us-east-1:123456789012:event-bus/default"})
+                    } else if head.contains("awsevents.startreplay") {
+                        json!({"ReplayArn": "arn:aws:events:us-east-1:123456789012:replay/r", "State": "STARTING"})
+                    } else if head.contains("awsevents.describereplay") {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        json!({"State": replay_state,
+                               "StateReason": "the destination rule was deleted"})
+                    } else {
+                        json!({})
+                    }
+                    .to_string();
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if socket.write_all(answer.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let config = aws_sdk_eventbridge::Config::builder()
+        .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
+        .region(aws_sdk_eventbridge::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_eventbridge::config::Credentials::new(
+            "AKIDTEST", "secret", None, None, "test",
+        ))
+        .endpoint_url(url)
+        .build();
+    Ok((aws_sdk_eventbridge::Client::from_conf(config), described))
+}
+
+/// A replay EventBridge reports FAILED ends the command with an error that carries the
+/// state and AWS's reason, after one look.
+#[tokio::test]
+async fn a_failed_replay_is_an_error_with_its_reason() -> anyhow::Result<()> {
+    let (events, described) = eventbridge_whose_replay_stays("FAILED").await?;
+    let now = chrono::Utc::now();
+    let mut out = Vec::new();
+    let follow = archive_cmd::Follow {
+        poll: Duration::from_millis(50),
+        deadline: Duration::from_secs(60),
+    };
+    let err = archive_cmd::replay(
+        &events,
+        "stuck",
+        now - chrono::TimeDelta::hours(1),
+        now,
+        None,
+        follow,
+        &mut out,
+    )
+    .await
+    .unwrap_err();
+    let err = format!("{err:#}");
+    assert!(
+        err.contains("ended FAILED: the destination rule was deleted"),
+        "{err}"
+    );
+    assert_eq!(described.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let out = String::from_utf8(out)?;
+    assert!(
+        out.lines().last().is_some_and(|l| l.contains("FAILED")),
+        "{out}"
+    );
+    Ok(())
+}
+
+/// A replay that never ends is followed until the deadline, then the command gives up with
+/// an error naming the replay, its state and what it waited for (never a hang).
+#[tokio::test]
+async fn a_replay_that_never_ends_is_given_up_at_the_deadline() -> anyhow::Result<()> {
+    let (events, described) = eventbridge_whose_replay_stays("RUNNING").await?;
+    let now = chrono::Utc::now();
+    let started = std::time::Instant::now();
+    let follow = archive_cmd::Follow {
+        poll: Duration::from_millis(100),
+        deadline: Duration::from_millis(500),
+    };
+    let err = archive_cmd::replay(
+        &events,
+        "stuck",
+        now - chrono::TimeDelta::hours(1),
+        now,
+        None,
+        follow,
+        &mut Vec::new(),
+    )
+    .await
+    .unwrap_err();
+    let err = format!("{err:#}");
+    assert!(
+        err.contains("was still RUNNING after 0s, waiting for it to complete"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    let looks = described.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        (2..=6).contains(&looks),
+        "{looks} looks in 0.5 s every 0.1 s"
+    );
+    Ok(())
+}
+
+/// `events --follow`: what is in the log first, then what arrives while following, each
+/// printed once and in order; following ends by itself at its deadline.
+#[tokio::test]
+async fn events_follow_prints_what_arrives_and_ends_at_its_deadline() -> anyhow::Result<()> {
+    let world = World::start().await?;
+    let group = "/aws/events/cli/follow";
+    event_log(
+        &world,
+        group,
+        &[stopped_task(json!({"taskArn": task_arn(1)}))],
+    )
+    .await?;
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&world.sdk);
+    let since = chrono::Utc::now() - chrono::TimeDelta::hours(1);
+    let filter = events_cmd::EventFilter::default();
+    let follow = events_cmd::Follow {
+        every: Duration::from_millis(200),
+        deadline: Duration::from_secs(4),
+    };
+    let later = async {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let event = stopped_task(json!({"taskArn": task_arn(2)}));
+        logs.put_log_events()
+            .log_group_name(group)
+            .log_stream_name("events")
+            .log_events(
+                aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                    .timestamp(chrono::Utc::now().timestamp_millis())
+                    .message(event.to_string())
+                    .build()?,
+            )
+            .send()
+            .await?;
+        anyhow::Ok(())
+    };
+    let started = std::time::Instant::now();
+    let mut out = Vec::new();
+    let (followed, logged) = tokio::join!(
+        events_cmd::events_following(&logs, group, since, &filter, true, Some(follow), &mut out),
+        later
+    );
+    followed?;
+    logged?;
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    let found: Vec<Value> = String::from_utf8(out)?
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    let tasks: Vec<&str> = found
+        .iter()
+        .filter_map(|e| e["detail"]["taskArn"].as_str())
+        .collect();
+    assert_eq!(tasks, [task_arn(1), task_arn(2)]);
     Ok(())
 }
 
