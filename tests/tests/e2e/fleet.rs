@@ -259,3 +259,192 @@ async fn the_reconcile_writes_what_events_missed_and_keeps_what_ecs_forgot() -> 
     assert_eq!((quiet.written, quiet.marked_gone), (0, 0));
     Ok(())
 }
+
+/// The `n`th task's ARN as it appears in a DynamoDB request body (JSON: verbatim).
+fn in_body(n: u32) -> String {
+    task_arn(n)
+}
+
+/// PutItem under the emulator's faults: a throttle and a lost answer are absorbed (the
+/// retry of a committed write meets itself and is stale, never a failure); a key whose
+/// write keeps failing hands back exactly its records, and their redelivery writes it.
+#[tokio::test]
+async fn puts_under_faults_hand_back_exactly_the_keys_that_failed() -> anyhow::Result<()> {
+    use integration_tests::{Fault, FaultKind};
+    let world = World::start().await?;
+    let recorder = recorder(&world).await?;
+    world.emulator.inject(
+        &Fault::new("dynamodb", "PutItem", FaultKind::Throttle)
+            .when_body_contains(&in_body(1))
+            .times(1),
+    )?;
+    world.emulator.inject(
+        &Fault::new("dynamodb", "PutItem", FaultKind::LostAnswer)
+            .when_body_contains(&in_body(2))
+            .times(1),
+    )?;
+    world.emulator.inject(
+        &Fault::new("dynamodb", "PutItem", FaultKind::ServerError).when_body_contains(&in_body(3)),
+    )?;
+    let bodies = vec![
+        task_event(1, "RUNNING", 4),
+        task_event(2, "RUNNING", 4),
+        task_event(3, "RUNNING", 4),
+        task_event(3, "STOPPED", 8),
+    ];
+    world.emulator.reset_calls()?;
+    let report = recorder.process(&records(&bodies)).await;
+    let failed: Vec<&str> = report
+        .failed_record_ids
+        .iter()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        failed,
+        ["m2", "m3"],
+        "task 3's records: {:?}",
+        report.errors
+    );
+    assert_eq!(report.keys, 3);
+    assert_eq!(report.written + report.stale, 2, "{report:?}");
+    assert_eq!(
+        world.calls()?,
+        HashMap::from([(
+            "dynamodb.PutItem".to_owned(),
+            // Task 1: throttled, then written. Task 2: written with its answer lost, then
+            // the retry refused by its own write. Task 3: three attempts, all failing.
+            2 + 2 + 3
+        )])
+    );
+    for n in [1, 2] {
+        let stored = item(&world, &format!("task#{}", task_arn(n))).await?;
+        assert_eq!(stored["order"].as_n().ok().map(String::as_str), Some("4"));
+    }
+    assert!(item(&world, &format!("task#{}", task_arn(3)))
+        .await
+        .is_err());
+
+    world.emulator.clear_faults()?;
+    let again = recorder.process(&records(&bodies[2..])).await;
+    assert!(again.failed_record_ids.is_empty(), "{:?}", again.errors);
+    let stored = item(&world, &format!("task#{}", task_arn(3))).await?;
+    assert_eq!(stored["order"].as_n().ok().map(String::as_str), Some("8"));
+    assert!(world.stack.drain_dead_letters().await?.is_empty());
+    Ok(())
+}
+
+/// The reconcile under faults: ListClusters failing ends it with one error and no write;
+/// one cluster failing costs only that cluster, the others are reconciled.
+#[tokio::test]
+async fn the_reconcile_survives_listclusters_failing_and_one_cluster_failing() -> anyhow::Result<()>
+{
+    use integration_tests::{Fault, FaultKind};
+    let world = World::start().await?;
+    let recorder = recorder(&world).await?;
+    let fleet = world.fleet();
+    for cluster in ["prod", "staging"] {
+        fleet.create_cluster(cluster, &[]).await?;
+        fleet.add_ec2_instances(cluster, 2).await?;
+    }
+
+    world
+        .emulator
+        .inject(&Fault::new("ecs", "ListClusters", FaultKind::ServerError))?;
+    world.emulator.reset_calls()?;
+    let report = recorder.reconcile().await;
+    assert_eq!(
+        (report.clusters, report.written, report.marked_gone),
+        (0, 0, 0)
+    );
+    assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
+    assert_eq!(
+        world.calls()?,
+        HashMap::from([("ecs.ListClusters".to_owned(), 3)]),
+        "three attempts, then nothing else"
+    );
+
+    world.emulator.clear_faults()?;
+    world.emulator.inject(
+        &Fault::new("ecs", "ListContainerInstances", FaultKind::ServerError)
+            .when_body_contains("staging"),
+    )?;
+    let report = recorder.reconcile().await;
+    assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
+    assert!(
+        report.errors[0].0.contains("staging"),
+        "the error names its cluster: {:?}",
+        report.errors
+    );
+    assert_eq!(report.written, 2, "prod's two instances: {report:?}");
+    let prod = "arn:aws:ecs:us-east-1:123456789012:cluster/prod";
+    let staging = "arn:aws:ecs:us-east-1:123456789012:cluster/staging";
+    assert_eq!(
+        table(&world)
+            .cluster(prod, Some(Kind::Instance))
+            .await?
+            .0
+            .len(),
+        2
+    );
+    assert!(table(&world).cluster(staging, None).await?.0.is_empty());
+
+    // The fault gone, the next reconcile repairs staging and nothing else.
+    world.emulator.clear_faults()?;
+    let report = recorder.reconcile().await;
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!((report.written, report.marked_gone), (2, 0));
+    Ok(())
+}
+
+/// A gone-mark overtaken by a newer event: the reconcile decided "gone" from the state it
+/// read, a newer state was recorded before its mark reached the table, and the conditional
+/// mark is refused (stale), so the newer state stays.
+#[tokio::test]
+async fn a_stale_gone_mark_never_overwrites_a_newer_state() -> anyhow::Result<()> {
+    use integration_tests::{Fault, FaultKind};
+    let world = World::start().await?;
+    let recorder = recorder(&world).await?;
+    world.fleet().create_cluster("prod", &[]).await?;
+    // Running as far as the table knows; ECS does not know it.
+    let first = recorder
+        .process(&records(&[task_event(90, "RUNNING", 4)]))
+        .await;
+    assert!(first.failed_record_ids.is_empty(), "{:?}", first.errors);
+    // The mark is held 5 s at the emulator's door (counted on arrival, before the wait);
+    // once it has arrived, the task's STOPPED is recorded.
+    world.emulator.inject(
+        &Fault::new("dynamodb", "UpdateItem", FaultKind::Latency)
+            .latency_ms(5000)
+            .times(1),
+    )?;
+    world.emulator.reset_calls()?;
+    let newer = async {
+        let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while world.calls()?.get("dynamodb.UpdateItem").is_none() {
+            anyhow::ensure!(
+                std::time::Instant::now() < give_up,
+                "waited 60 s for the reconcile's gone-mark (dynamodb.UpdateItem) to arrive"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        Ok(recorder
+            .process(&records(&[task_event(90, "STOPPED", 8)]))
+            .await)
+    };
+    let (reconciled, newer) = tokio::join!(recorder.reconcile(), newer);
+    let newer = newer?;
+    assert!(
+        newer.failed_record_ids.is_empty() && newer.written == 1,
+        "{newer:?}"
+    );
+    assert!(reconciled.errors.is_empty(), "{:?}", reconciled.errors);
+    assert_eq!(
+        (reconciled.marked_gone, reconciled.stale),
+        (0, 1),
+        "{reconciled:?}"
+    );
+    let stored = item(&world, &format!("task#{}", task_arn(90))).await?;
+    assert_eq!(stored["order"].as_n().ok().map(String::as_str), Some("8"));
+    assert!(!stored.contains_key("gone"), "{stored:?}");
+    Ok(())
+}

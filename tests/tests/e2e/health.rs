@@ -465,3 +465,62 @@ async fn a_certificate_near_expiry_degrades_the_report() -> anyhow::Result<()> {
     std::fs::remove_dir_all(&dir)?;
     Ok(())
 }
+
+/// DescribeTargetHealth under faults: one throttle is absorbed by the SDK's retry (the same
+/// judgement); failing every attempt makes the check an error that names the call and the
+/// cluster (exit 2 in the binary), never a report with the targets silently missing.
+#[tokio::test]
+async fn describe_target_health_failing_is_an_error_never_a_partial_report() -> anyhow::Result<()> {
+    let world = World::start().await?;
+    shop(&world).await?;
+    let options = HealthOptions {
+        cluster: CLUSTER.into(),
+        services: vec!["svc-00".into(), "svc-02".into()],
+        endpoints: Vec::new(),
+        domain: None,
+    };
+    let reader = ServiceReader::new(&world.sdk);
+    let clean = health::check(&reader, &probe_options()?, &options, chrono::Utc::now()).await?;
+
+    world.emulator.inject(
+        &Fault::new(
+            "elasticloadbalancing",
+            "DescribeTargetHealth",
+            FaultKind::Throttle,
+        )
+        .times(1),
+    )?;
+    let throttled = health::check(&reader, &probe_options()?, &options, chrono::Utc::now()).await?;
+    let judged = |r: &sentinel_cli::health::report::HealthReport| {
+        r.services
+            .iter()
+            .map(|s| (s.name.clone(), s.status, s.targets.len()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(judged(&throttled), judged(&clean));
+    assert_eq!(throttled.status, clean.status);
+
+    world.emulator.clear_faults()?;
+    world.emulator.inject(&Fault::new(
+        "elasticloadbalancing",
+        "DescribeTargetHealth",
+        FaultKind::ServerError,
+    ))?;
+    world.emulator.reset_calls()?;
+    let err = health::check(&reader, &probe_options()?, &options, chrono::Utc::now())
+        .await
+        .expect_err("no report without the targets");
+    let err = format!("{err:#}");
+    assert!(
+        err.contains("cannot read the target health of cluster shop's services")
+            && err.contains("DescribeTargetHealth"),
+        "{err}"
+    );
+    let tried = world
+        .calls()?
+        .get("elasticloadbalancing.DescribeTargetHealth")
+        .copied()
+        .unwrap_or(0);
+    assert!(tried >= 3, "the SDK's three attempts at least: {tried}");
+    Ok(())
+}

@@ -427,3 +427,110 @@ async fn auto_diagnose_reads_the_health_state_and_diagnoses_the_bad_services() -
     std::fs::remove_dir_all(&dir)?;
     Ok(())
 }
+
+/// `logs restarts` with the fleet table: what ECS forgot comes from the table, a task both
+/// know is shown once with ECS's (fresher) state, another service's and an older stop are
+/// left out; `logs summary` counts the same merged restarts.
+#[tokio::test]
+async fn restarts_merge_the_fleet_table_with_ecs_by_task_arn() -> anyhow::Result<()> {
+    use sentinel_tasks::event::fixtures::stopped_task;
+    let world = World::start().await?;
+    shop(&world).await?;
+    world.fleet().add_ec2_instances(CLUSTER, 1).await?;
+    let ecs = aws_sdk_ecs::Client::new(&world.sdk);
+    // A task ECS still remembers, stopped a minute ago.
+    let run = ecs
+        .run_task()
+        .cluster(CLUSTER)
+        .task_definition("api")
+        .group("service:api")
+        .send()
+        .await?;
+    let both = run.tasks()[0].task_arn().unwrap_or_default().to_owned();
+    ecs.stop_task()
+        .cluster(CLUSTER)
+        .task(&both)
+        .reason("Essential container in task exited")
+        .send()
+        .await?;
+
+    // The fleet table, filled by the recorder: the same task (an older, different story),
+    // one ECS forgot (3 h ago), web's, and one of api's older than the window (5 h).
+    let table = "logs-fleet";
+    sentinel_emulator::stack::create_fleet_table(&world.sdk, table).await?;
+    let env = [
+        ("FLEET_TABLE_NAME", table.to_owned()),
+        ("DEAD_LETTER_QUEUE_URL", world.stack.dead_letter_url.clone()),
+    ];
+    let recorder = fleet_recorder::FleetRecorder::new(
+        fleet_recorder::Clients::from_sdk_config(&world.sdk),
+        fleet_recorder::Config::from_lookup(|name| {
+            env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())
+        })?,
+    );
+    let cluster_arn = format!("arn:aws:ecs:us-east-1:123456789012:cluster/{CLUSTER}");
+    let arn = |n: u32| format!("arn:aws:ecs:us-east-1:123456789012:task/{CLUSTER}/{n:032x}");
+    let ago = |hours: i64| (chrono::Utc::now() - chrono::TimeDelta::hours(hours)).to_rfc3339();
+    let stop = |task: &str, group: &str, hours: i64, reason: &str| {
+        stopped_task(serde_json::json!({
+            "clusterArn": cluster_arn, "taskArn": task, "group": group,
+            "stoppedAt": ago(hours), "updatedAt": ago(hours), "stoppedReason": reason,
+            "version": 3}))
+        .to_string()
+    };
+    let bodies = vec![
+        stop(&both, "service:api", 0, "the table's copy"),
+        stop(
+            &arn(1),
+            "service:api",
+            3,
+            "OutOfMemoryError: Container killed",
+        ),
+        stop(&arn(2), "service:web", 1, "web's"),
+        stop(&arn(3), "service:api", 5, "too old"),
+    ];
+    let recorded = recorder.process(&integration_tests::records(&bodies)).await;
+    assert!(
+        recorded.failed_record_ids.is_empty(),
+        "{:?}",
+        recorded.errors
+    );
+    let fleet = fleet_recorder::FleetTable::new(
+        aws_sdk_dynamodb::Client::new(&world.sdk),
+        table,
+        chrono::TimeDelta::days(14),
+    );
+
+    let clients = LogClients::new(&world.sdk);
+    let readers = clients.readers();
+    let mut options = options(&["api"]);
+    options.minutes = 4 * 60;
+    let mut out = Vec::new();
+    let outcome = logs_cmd::restarts(
+        &readers,
+        &options,
+        Some(&fleet),
+        chrono::Utc::now(),
+        &mut out,
+    )
+    .await?;
+    assert_eq!(outcome.unreadable(), 0);
+    let tasks: Vec<Value> = serde_json::from_slice(&out)?;
+    let mut shown: Vec<(&str, &str)> = tasks
+        .iter()
+        .filter_map(|t| Some((t["taskArn"].as_str()?, t["stoppedReason"].as_str()?)))
+        .collect();
+    assert_eq!(shown.len(), tasks.len(), "{tasks:?}");
+    shown.sort_unstable();
+    let forgotten = arn(1);
+    let mut expected = vec![
+        (both.as_str(), "Essential container in task exited"),
+        (forgotten.as_str(), "OutOfMemoryError: Container killed"),
+    ];
+    expected.sort_unstable();
+    assert_eq!(
+        shown, expected,
+        "once each, ECS's state for the task both know"
+    );
+    Ok(())
+}
