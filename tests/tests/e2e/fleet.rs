@@ -420,7 +420,7 @@ async fn a_stale_gone_mark_never_overwrites_a_newer_state() -> anyhow::Result<()
     world.emulator.reset_calls()?;
     let newer = async {
         let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while world.calls()?.get("dynamodb.UpdateItem").is_none() {
+        while !world.calls()?.contains_key("dynamodb.UpdateItem") {
             anyhow::ensure!(
                 std::time::Instant::now() < give_up,
                 "waited 60 s for the reconcile's gone-mark (dynamodb.UpdateItem) to arrive"
