@@ -13,7 +13,7 @@ use integration_tests::runtime_api::Function;
 use integration_tests::World;
 use serde_json::{json, Value};
 
-const SEED: u64 = 0x5e41_1e1_20;
+const SEED: u64 = 0x5e41_1e12;
 /// Bodies per function, and per invocation (the template's batch sizes are 10 to 100).
 const BODIES: usize = 2000;
 const PER_BATCH: usize = 100;
