@@ -221,9 +221,8 @@ async fn through_the_templates_queue(
             Duration::from_secs(batching.window_seconds),
         );
     world.emulator.reset_calls()?;
-    let mut reports = Vec::new();
-    while let Some(poll) = poller.poll_once(&monitor).await? {
-        reports.push(poll.report);
-    }
+    // A storm drains in seconds; the deadline only keeps a broken run from waiting forever.
+    let polls = poller.drain(&monitor, Duration::from_secs(300)).await?;
+    let reports = polls.into_iter().map(|poll| poll.report).collect();
     Ok((batching, reports))
 }
