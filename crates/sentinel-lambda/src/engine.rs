@@ -135,12 +135,6 @@ impl Outcome {
         self.failed_record_ids.extend(records);
         self.errors.push((scope.to_owned(), error));
     }
-
-    pub fn absorb(&mut self, other: Outcome) {
-        self.failed_record_ids.extend(other.failed_record_ids);
-        self.errors.extend(other.errors);
-        self.conflicts += other.conflicts;
-    }
 }
 
 /// What phase 1 came to: the notices this run owes, and what it owes SQS.
