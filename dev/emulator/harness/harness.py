@@ -6,8 +6,10 @@ what moto lacks and what tests need (see README.md): a per-operation call counte
 injection, flipping a container instance's agentConnected, ECS Anywhere (`mi-…`)
 container instances and SSM DescribeInstanceInformation for them, two fixes to what
 moto's CloudFormation creates (Lambda environment values as strings, role policies as JSON),
-and CloudWatch over the RPC v2 CBOR protocol the current SDKs speak (moto reads only query
-and JSON there). The control API lives under /_harness/ and is never counted or faulted.
+CloudWatch over the RPC v2 CBOR protocol the current SDKs speak (moto reads only query
+and JSON there), and three speed-ups of moto whose costs grew with what it held (request
+dispatch, SQS visibility, transaction backups). The control API lives under /_harness/
+and is never counted or faulted.
 
 Usage: harness.py --port 0   prints `READY <port>` on stdout once it accepts connections.
 """
@@ -27,7 +29,7 @@ import sys
 import threading
 import time
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs
 
@@ -38,10 +40,16 @@ from moto.awslambda.models import LambdaFunction
 from moto.cloudwatch.models import Statistics, cloudwatch_backends
 from moto.iam.models import Role, get_account_id_from
 from moto.core.utils import utcnow
+import moto.dynamodb.models as dynamodb_models
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.table import Table
 from moto.ecs.models import ContainerInstance, EC2ContainerServiceBackend, Task, ecs_backends
 from moto.events.models import Archive, EventBus
 from moto.logs.models import LogsBackend
+from moto.sqs.models import Message as SqsMessage
 from moto.moto_api._internal.models import moto_api_backend
+from moto import backends as moto_backends
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -69,7 +77,7 @@ ERROR_CODES = {
     "throttle": (400, "ThrottlingException", "RequestLimitExceeded", "Throttling"),
     "server_error": (500, "InternalFailure", "InternalError", "InternalFailure"),
 }
-FAULT_KINDS = ("throttle", "server_error", "latency", "reset", "lost_answer")
+FAULT_KINDS = ("throttle", "server_error", "latency", "reset", "lost_answer", "unprocessed")
 
 # Smithy RPC v2 CBOR: what the current AWS SDKs speak to CloudWatch. The request names the
 # protocol in a header and the operation in its path, /service/<Service>/operation/<Op>.
@@ -249,6 +257,8 @@ class Harness:
                 time.sleep(fault["latency_ms"] / 1000.0)
             elif fault["kind"] == "reset":
                 drop_connection(environ)
+            elif fault["kind"] == "unprocessed":
+                return self.batch_get_partly(environ, start_response, body)
             elif fault["kind"] == "lost_answer":
                 # The call takes effect in moto, then its answer is lost: the client sees
                 # an internal error and its SDK retries a call that already happened.
@@ -284,6 +294,41 @@ class Harness:
                 if close is not None:
                     close()
         start_response(answer["status"], answer["headers"])
+        return [payload]
+
+    def batch_get_partly(self, environ, start_response, body):
+        """BatchGetItem as DynamoDB answers it under load: only the first key of each table
+        is read, the others come back in UnprocessedKeys for the caller to ask again."""
+        request = json.loads(body)
+        first, rest = {}, {}
+        for table, asked in request.get("RequestItems", {}).items():
+            keys = asked.get("Keys", [])
+            first[table] = {**asked, "Keys": keys[:1]}
+            if keys[1:]:
+                rest[table] = {**asked, "Keys": keys[1:]}
+        partial = json.dumps({**request, "RequestItems": first}).encode()
+        environ["wsgi.input"] = io.BytesIO(partial)
+        environ["CONTENT_LENGTH"] = str(len(partial))
+        answer = {}
+
+        def keep(status, headers, exc_info=None):
+            answer["status"], answer["headers"] = status, headers
+            return lambda _data: None
+
+        payload = self.serialized(environ, keep)[0]
+        if not answer["status"].startswith("200"):
+            start_response(answer["status"], answer["headers"])
+            return [payload]
+        document = json.loads(payload)
+        document["UnprocessedKeys"] = rest
+        # The body changed: its length and checksum headers are moto's no longer.
+        payload = json.dumps(document).encode()
+        headers = [
+            (name, value)
+            for name, value in answer["headers"]
+            if name.lower() not in ("content-length", "x-amz-crc32")
+        ]
+        start_response(answer["status"], headers + [("Content-Length", str(len(payload)))])
         return [payload]
 
     def take_effect(self, environ, service, operation, body, protocol):
@@ -399,6 +444,11 @@ class Harness:
         for field in ("service", "operation"):
             if not isinstance(p.get(field), str) or not p[field]:
                 raise HarnessError(400, f"{field} must be a non-empty string ('*' for any)")
+        if kind == "unprocessed" and (p.get("service"), p.get("operation")) != (
+            "dynamodb",
+            "BatchGetItem",
+        ):
+            raise HarnessError(400, "the unprocessed fault is for service dynamodb, operation BatchGetItem")
         times, probability = p.get("times"), p.get("probability", 1.0)
         latency_ms = p.get("latency_ms", 0)
         if times is not None and (type(times) is not int or times < 0):
@@ -1279,6 +1329,104 @@ def log_timestamps_as_integers():
     LogsBackend.put_log_events = put_log_events
 
 
+def dispatch_without_rescanning():
+    """moto's server finds each request's backend by listing its own package directory (a
+    stat for each of its ~170 service modules) and then matching the host against every
+    backend's URL patterns, under one lock: milliseconds of every request, for an answer
+    that never changes while the server runs. Read the directory once, and remember each
+    host's backend."""
+    modules = tuple(moto_backends.list_of_moto_modules())
+    moto_backends.list_of_moto_modules = lambda: modules
+    original = DomainDispatcherApplication.get_backend_for_host
+    known = {}
+
+    def get_backend_for_host(self, host):
+        # Called under the dispatcher's own lock.
+        if host not in known:
+            known[host] = original(self, host)
+        return known[host]
+
+    DomainDispatcherApplication.get_backend_for_host = get_backend_for_host
+
+def sqs_visibility_by_the_clock():
+    """moto decides whether an SQS message is visible, or still delayed, by building
+    datetimes (now, the epoch, their difference) for that message, and it asks for every
+    message of the queue on every send (the queue's attributes count visible, delayed and
+    in-flight messages) and on every receive. With a soak's 1,500 messages queued, one
+    SendMessageBatch cost 160 ms of CPU and one ReceiveMessage 600 ms, and the soak was
+    paced by that. The same comparison against the clock in milliseconds (what moto's
+    datetimes amount to) costs a small fraction."""
+    SqsMessage.visible = property(lambda self: time.time() * 1000.0 > self.visible_at)
+    SqsMessage.delayed = property(lambda self: time.time() * 1000.0 < self.delayed_until)
+
+def dynamodb_transactions_copy_what_they_touch():
+    """moto's TransactWriteItems deep-copies every table it names before it starts, to
+    restore it if the transaction is cancelled: the cost grows with the table, not the
+    transaction (a soak's 1,000 episodes made each one cost a copy of them all, and the
+    copies, not the function, set the soak's pace). A cancelled transaction can only have
+    changed the items it names, so the copy taken here (one per table per transaction, where
+    moto takes one per item) is a new table object that shares every partition with the live
+    table except the ones the transaction names, which are deep-copied. Restoring it restores
+    exactly what the transaction could have touched.
+    DynamoDB requests run one at a time (Harness.serialized), so nothing writes meanwhile."""
+    real_copy = dynamodb_models.copy
+    touching = threading.local()  # the partitions the running transaction names, by table
+
+    def partitions_named(backend, transact_items):
+        named = defaultdict(set)
+        for item in transact_items:
+            if len(item) != 1:
+                continue  # moto refuses it before it writes anything
+            op_type, op = next(iter(item.items()))
+            table = backend.tables.get(op.get("TableName")) if isinstance(op, dict) else None
+            if table is None:
+                continue
+            key = op.get("Item") if op_type == "Put" else op.get("Key")
+            value = (key or {}).get(table.hash_key_attr)
+            if isinstance(value, dict):
+                named[table.name].add(DynamoType(value))
+        return named
+
+    def snapshot(table, partitions):
+        copied = real_copy.copy(table)
+        copied.items = defaultdict(dict, table.items)
+        for partition in partitions:
+            if partition in table.items:
+                copied.items[partition] = real_copy.deepcopy(table.items[partition])
+        return copied
+
+    class CopyTouchedPartitions:
+        """Stands in for the `copy` module inside moto's DynamoDB models."""
+
+        copy = staticmethod(real_copy.copy)
+
+        @staticmethod
+        def deepcopy(value, memo=None):
+            named = getattr(touching, "partitions", None)
+            if named is not None and isinstance(value, Table):
+                # moto asks once per item of the transaction, all before its first write:
+                # one copy per table serves them all.
+                taken = touching.snapshots
+                if value.name not in taken:
+                    taken[value.name] = snapshot(value, named.get(value.name, ()))
+                return taken[value.name]
+            return real_copy.deepcopy(value, memo)
+
+    original = DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self, transact_items):
+        touching.partitions = partitions_named(self, transact_items)
+        touching.snapshots = {}
+        try:
+            return original(self, transact_items)
+        finally:
+            touching.partitions = None
+            touching.snapshots = {}
+
+    dynamodb_models.copy = CopyTouchedPartitions
+    DynamoDBBackend.transact_write_items = transact_write_items
+
+
 # A task's statuses in the order ECS moves it through them.
 TASK_STATUSES = [
     "PROVISIONING",
@@ -1365,6 +1513,9 @@ def main():
     ecs_versions()
     ecs_tasks_stay_put()
     ecs_list_tasks_by_service()
+    dynamodb_transactions_copy_what_they_touch()
+    dispatch_without_rescanning()
+    sqs_visibility_by_the_clock()
 
     # Per-request logs are off by default: a test that pipes stderr without reading it
     # would otherwise block the server once the pipe fills.

@@ -62,6 +62,9 @@ pub enum FaultKind {
     /// Let the call take effect, then answer with an internal error (the SDK retries a call
     /// that already happened).
     LostAnswer,
+    /// DynamoDB BatchGetItem only: read the first key of each table and hand the others
+    /// back in `UnprocessedKeys`, as DynamoDB does under load.
+    Unprocessed,
 }
 
 /// A fault rule: which requests it hits and how often.

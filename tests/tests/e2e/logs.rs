@@ -532,5 +532,26 @@ async fn restarts_merge_the_fleet_table_with_ecs_by_task_arn() -> anyhow::Result
         shown, expected,
         "once each, ECS's state for the task both know"
     );
+
+    // `summary` counts the same two restarts in api's row: the table's copy of the task both
+    // know is not a third, web's stop and the one before the window are not api's.
+    let mut out = Vec::new();
+    logs_cmd::lines(
+        LineCommand::Summary,
+        &readers,
+        &options,
+        Some(&fleet),
+        chrono::Utc::now(),
+        &mut out,
+    )
+    .await?;
+    let summary: Value = serde_json::from_slice(&out)?;
+    let restarts: Vec<(&str, Option<u64>)> = summary["services"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| Some((s["service"].as_str()?, s["restarts"].as_u64())))
+        .collect();
+    assert_eq!(restarts, vec![("api", Some(2))], "{summary}");
     Ok(())
 }
