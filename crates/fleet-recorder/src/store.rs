@@ -15,7 +15,7 @@ use sentinel_aws::ecs::LIST_PAGE_SIZE;
 use sentinel_aws::table::{number, text, time, Fields};
 use sentinel_aws::{chunks, AwsError, FromSdk, Unreadable};
 use sentinel_core::ClusterArn;
-use sentinel_fleet::record::{Container, InstanceRecord, Resources, TaskRecord};
+use sentinel_fleet::record::{deployment_of, Container, InstanceRecord, Resources, TaskRecord};
 use sentinel_fleet::{FleetRecord, Kind, StoredSummary};
 use std::collections::HashMap;
 
@@ -209,6 +209,32 @@ impl FleetTable {
         Ok(read_items(&items))
     }
 
+    /// The ARN of the cluster named `name` in the table's own account and region, where the
+    /// recorder's rule hears the events: built from the table's ARN (one DescribeTable), so
+    /// a cluster given by name is read through the `by-cluster` index like one given by ARN.
+    pub async fn cluster_arn_named(&self, name: &str) -> Result<String, AwsError> {
+        let described = self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("dynamodb", "DescribeTable", e))?;
+        let table_arn = described
+            .table()
+            .and_then(|t| t.table_arn())
+            .unwrap_or_default();
+        cluster_arn_beside(table_arn, name).ok_or_else(|| {
+            AwsError::new(
+                "dynamodb",
+                "DescribeTable",
+                format!(
+                    "the table's ARN {table_arn:?} does not name a partition, region and account"
+                ),
+            )
+        })
+    }
+
     /// Every record of the table (Scan, every page).
     pub async fn all(&self) -> Result<(Vec<StoredRecord>, Vec<Unreadable>), AwsError> {
         let mut pages = self
@@ -223,6 +249,24 @@ impl FleetTable {
             items.extend(page.items().iter().cloned());
         }
         Ok(read_items(&items))
+    }
+}
+
+/// `arn:<partition>:ecs:<region>:<account>:cluster/<name>` from the table's
+/// `arn:<partition>:dynamodb:<region>:<account>:table/<table>`.
+fn cluster_arn_beside(table_arn: &str, name: &str) -> Option<String> {
+    match table_arn.splitn(6, ':').collect::<Vec<_>>().as_slice() {
+        ["arn", partition, "dynamodb", region, account, resource]
+            if !partition.is_empty()
+                && !region.is_empty()
+                && !account.is_empty()
+                && resource.starts_with("table/") =>
+        {
+            Some(format!(
+                "arn:{partition}:ecs:{region}:{account}:cluster/{name}"
+            ))
+        }
+        _ => None,
     }
 }
 
@@ -431,6 +475,9 @@ fn task_record(cluster: &ClusterArn, t: &aws_sdk_ecs::types::Task) -> Option<Tas
         desired_status: t.desired_status().map(str::to_owned),
         group: t.group().map(str::to_owned),
         task_definition_arn: t.task_definition_arn().map(str::to_owned),
+        container_instance_arn: t.container_instance_arn().map(str::to_owned),
+        started_by: t.started_by().map(str::to_owned),
+        deployment_id: t.started_by().and_then(deployment_of),
         launch_type: t.launch_type().map(|l| l.as_str().to_owned()),
         capacity_provider_name: t.capacity_provider_name().map(str::to_owned),
         containers: t
@@ -454,4 +501,35 @@ fn task_record(cluster: &ClusterArn, t: &aws_sdk_ecs::types::Task) -> Option<Tas
         stopped_at,
         version: u64::try_from(t.version()).unwrap_or(0),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cluster_arn_beside;
+
+    #[test]
+    fn a_cluster_name_becomes_the_arn_of_the_tables_own_account_and_region() {
+        assert_eq!(
+            cluster_arn_beside(
+                "arn:aws:dynamodb:eu-west-1:123456789012:table/ecs-sentinel-fleet",
+                "prod"
+            )
+            .as_deref(),
+            Some("arn:aws:ecs:eu-west-1:123456789012:cluster/prod")
+        );
+        assert_eq!(
+            cluster_arn_beside("arn:aws-cn:dynamodb:cn-north-1:123456789012:table/t", "c")
+                .as_deref(),
+            Some("arn:aws-cn:ecs:cn-north-1:123456789012:cluster/c")
+        );
+        for odd in [
+            "",
+            "not-an-arn",
+            "arn:aws:dynamodb::123456789012:table/t",
+            "arn:aws:sqs:us-east-1:123456789012:queue",
+            "arn:aws:dynamodb:us-east-1:123456789012:index/t",
+        ] {
+            assert_eq!(cluster_arn_beside(odd, "prod"), None, "{odd}");
+        }
+    }
 }

@@ -10,9 +10,9 @@ use sentinel_fleet::view::{select_tasks, summarize, Seen, TaskFilter};
 use sentinel_fleet::Kind;
 use std::io::Write;
 
-/// The stored records of one cluster (through the by-cluster index, when the cluster is
-/// given as an ARN) or of every cluster (a Scan). Unreadable items are reported on stderr
-/// and skipped.
+/// The stored records of one cluster (through the by-cluster index: a name is the cluster
+/// of that name in the table's account and region) or of every cluster (a Scan).
+/// Unreadable items are reported on stderr and skipped.
 pub(crate) async fn read(
     table: &FleetTable,
     cluster: Option<&str>,
@@ -20,7 +20,11 @@ pub(crate) async fn read(
 ) -> anyhow::Result<Vec<Seen>> {
     let (stored, unreadable) = match cluster {
         Some(arn) if arn.starts_with("arn:") => table.cluster(arn, kind).await?,
-        _ => table.all().await?,
+        Some(name) => {
+            let arn = table.cluster_arn_named(name).await?;
+            table.cluster(&arn, kind).await?
+        }
+        None => table.all().await?,
     };
     for item in &unreadable {
         eprintln!(

@@ -438,6 +438,9 @@ impl Resource {
 pub struct TaskStateChange {
     pub cluster_arn: Option<String>,
     pub task_arn: Option<String>,
+    /// The container instance the task was placed on (EC2 and ECS Anywhere; absent on
+    /// Fargate).
+    pub container_instance_arn: Option<String>,
     /// `…:task-definition/family:revision` (the revision may be missing).
     pub task_definition_arn: Option<String>,
     /// `service:NAME` for a service's tasks, `family:NAME` (or the starter's choice) for

@@ -112,6 +112,10 @@ fn every_documented_ecs_event_parses_into_its_detail_type() {
                     Some("arn:aws:ecs:us-east-1:123456789012:task-definition/webserver"),
                     "a task definition ARN without its revision, as documented"
                 );
+                assert_eq!(
+                    t.container_instance_arn.as_deref(),
+                    Some("arn:aws:ecs:us-east-1:123456789012:container-instance/example/d1d84798400f49f3b21cb61610c1e")
+                );
                 assert_eq!(t.version, Some(4));
             },
         ),

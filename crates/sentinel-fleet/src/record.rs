@@ -127,6 +127,17 @@ pub struct TaskRecord {
     /// `service:<name>` for a service's tasks, `family:<name>` for the rest.
     pub group: Option<String>,
     pub task_definition_arn: Option<String>,
+    /// The container instance it was placed on (EC2 and ECS Anywhere): with the instance's
+    /// own record, the EC2 instance or managed node, and whether its agent was connected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_instance_arn: Option<String>,
+    /// Who started it: `ecs-svc/<number>` for a service's deployment, else the caller's tag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_by: Option<String>,
+    /// The service deployment that started it (its id, `ecs-svc/<number>`, the id ECS's
+    /// deployment events and DescribeServices name), when a deployment did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub launch_type: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -156,6 +167,9 @@ impl TaskRecord {
             desired_status: None,
             group: Some("service:api".into()),
             task_definition_arn: None,
+            container_instance_arn: None,
+            started_by: None,
+            deployment_id: None,
             launch_type: None,
             capacity_provider_name: None,
             containers: vec![Container {
@@ -433,6 +447,14 @@ fn instance(
     })
 }
 
+/// The deployment id in a task's `startedBy`: a service's deployments start their tasks as
+/// `ecs-svc/<digits>`, which is also the deployment's id.
+pub fn deployment_of(started_by: &str) -> Option<String> {
+    let digits = started_by.strip_prefix("ecs-svc/")?;
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| started_by.to_owned())
+}
+
 fn task(time: Option<DateTime<Utc>>, d: TaskStateChange) -> Result<TaskRecord, InvalidEvent> {
     let task_arn = required(d.task_arn, "taskArn")?;
     ecs_arn("taskArn", &task_arn, "task", ARN_MAX_BYTES)?;
@@ -443,6 +465,9 @@ fn task(time: Option<DateTime<Utc>>, d: TaskStateChange) -> Result<TaskRecord, I
         desired_status: d.desired_status.map(|s| s.as_str().to_owned()),
         group: d.group,
         task_definition_arn: d.task_definition_arn,
+        container_instance_arn: d.container_instance_arn,
+        deployment_id: d.started_by.as_deref().and_then(deployment_of),
+        started_by: d.started_by,
         launch_type: d.launch_type,
         capacity_provider_name: d.capacity_provider_name,
         containers: d

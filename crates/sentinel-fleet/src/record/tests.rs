@@ -27,6 +27,8 @@ fn task_event(status: &str, version: u64) -> String {
             "desiredStatus": if status == "STOPPED" { "STOPPED" } else { "RUNNING" },
             "group": "service:api", "launchType": "EC2", "capacityProviderName": "spot-cp",
             "taskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/api:42",
+            "containerInstanceArn": "arn:aws:ecs:us-east-1:123456789012:container-instance/prod/5c4b3a29",
+            "startedBy": "ecs-svc/1234567890123456789",
             "containers": [
                 {"name": "app", "lastStatus": status, "exitCode": 137,
                  "reason": "OutOfMemoryError: Container killed due to memory usage",
@@ -68,6 +70,52 @@ fn a_task_state_change_keeps_what_the_operator_asks_about() {
         "a missing exit code is tolerated"
     );
     assert_eq!(task.stop_code.as_deref(), Some("EssentialContainerExited"));
+}
+
+/// What `why` joins on: the instance a task ran on, its revision, and the deployment that
+/// started it (a service's deployments start tasks as `ecs-svc/<digits>`, their own id).
+#[test]
+fn a_task_keeps_its_instance_revision_and_deployment() {
+    let FleetRecord::Task(task) = parsed(&task_event("STOPPED", 6)) else {
+        panic!("not a task record");
+    };
+    assert_eq!(
+        task.container_instance_arn.as_deref(),
+        Some("arn:aws:ecs:us-east-1:123456789012:container-instance/prod/5c4b3a29")
+    );
+    assert_eq!(
+        task.task_definition_arn.as_deref(),
+        Some("arn:aws:ecs:us-east-1:123456789012:task-definition/api:42")
+    );
+    assert_eq!(
+        task.started_by.as_deref(),
+        Some("ecs-svc/1234567890123456789")
+    );
+    assert_eq!(
+        task.deployment_id.as_deref(),
+        Some("ecs-svc/1234567890123456789")
+    );
+    let json = FleetRecord::Task(task.clone()).to_json();
+    assert_eq!(
+        json["containerInstanceArn"],
+        task.container_instance_arn.clone().unwrap()
+    );
+    assert_eq!(json["deploymentId"], "ecs-svc/1234567890123456789");
+
+    // Started by anything else: kept as written, no deployment.
+    for starter in ["my-cron", "ecs-svc/", "ecs-svc/12a4", "ecs-svcX/123"] {
+        assert_eq!(deployment_of(starter), None, "{starter}");
+    }
+    // Records stored before these fields existed still read.
+    let mut old = json.clone();
+    for field in ["containerInstanceArn", "startedBy", "deploymentId"] {
+        old.as_object_mut().unwrap().remove(field);
+    }
+    let FleetRecord::Task(read) = FleetRecord::from_json(Kind::Task, old).unwrap() else {
+        panic!("not a task record");
+    };
+    assert_eq!(read.container_instance_arn, None);
+    assert_eq!(read.deployment_id, None);
 }
 
 #[test]
