@@ -157,3 +157,38 @@ pub fn nodes_in(document: &Value) -> Vec<String> {
     nodes.sort();
     nodes
 }
+
+/// An event log group as the stack's archive rule fills it: one log event per ECS event (its
+/// JSON), stamped with the time given, oldest first.
+pub async fn event_log(
+    sdk: &aws_config::SdkConfig,
+    group: &str,
+    events: &[(chrono::DateTime<chrono::Utc>, Value)],
+) -> anyhow::Result<()> {
+    let logs = aws_sdk_cloudwatchlogs::Client::new(sdk);
+    logs.create_log_group().log_group_name(group).send().await?;
+    logs.create_log_stream()
+        .log_group_name(group)
+        .log_stream_name("events")
+        .send()
+        .await?;
+    let mut stamped: Vec<_> = events.iter().collect();
+    // PutLogEvents takes a batch in time order.
+    stamped.sort_by_key(|(at, _)| *at);
+    let input = stamped
+        .into_iter()
+        .map(|(at, event)| {
+            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                .timestamp(at.timestamp_millis())
+                .message(event.to_string())
+                .build()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    logs.put_log_events()
+        .log_group_name(group)
+        .log_stream_name("events")
+        .set_log_events(Some(input))
+        .send()
+        .await?;
+    Ok(())
+}

@@ -248,6 +248,39 @@ pub struct EventsArgs {
     pub stack: Stack,
 }
 
+/// `why`: what to explain, where the stack's state is, and how to print it.
+#[derive(Args, Debug, Clone)]
+#[command(group(clap::ArgGroup::new("subject").required(true).args(["service", "task", "instance"])))]
+pub struct WhyArgs {
+    /// The cluster (name or ARN).
+    #[arg(long, env = "ECS_CLUSTER")]
+    pub cluster: String,
+    /// A service, by name.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// A task, by id or ARN.
+    #[arg(long)]
+    pub task: Option<String>,
+    /// A container instance: its EC2 instance id, managed node id (mi-…), or container
+    /// instance id.
+    #[arg(long)]
+    pub instance: Option<String>,
+    /// How far back to look (30m, 2h, 7d).
+    #[arg(long, default_value = "2h", value_parser = parse_age)]
+    pub since: chrono::TimeDelta,
+    /// The fleet table (default: the stack's output FleetTableName).
+    #[arg(long)]
+    pub table: Option<String>,
+    /// The event log group (default: the stack's output EventLogGroupName).
+    #[arg(long)]
+    pub log_group: Option<String>,
+    /// The answer as one JSON document.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub stack: Stack,
+}
+
 /// `replay`: an event file, or a window of the event archive.
 #[derive(Args, Debug, Clone)]
 pub struct ReplayArgs {
@@ -277,6 +310,10 @@ pub enum StackCommand {
     Tasks(TasksArgs),
     /// ECS events from the event archive's log group.
     Events(EventsArgs),
+    /// Why a service, task or instance is in trouble: its status, the cause with its
+    /// evidence, and the timeline, joined from the event log and the fleet table. Exit 1
+    /// failing, 0 healthy, recovered or unknown, 2 could not read.
+    Why(WhyArgs),
     /// `replay FILE`: run event files through the monitors they belong to (agent, task,
     /// fleet) once, with their configuration from the environment (or --stack).
     /// `replay --from T [--to T] --stack S`: replay the event archive into the fleet

@@ -93,17 +93,20 @@ fn cells(event: &Value) -> Vec<String> {
 }
 
 /// Reads the log group's events from `since` (every page); the matching ones, oldest first,
-/// with the newest timestamp seen (milliseconds).
-async fn read(
+/// with the newest timestamp seen (milliseconds). `pattern`, a CloudWatch filter pattern,
+/// only narrows what CloudWatch sends: `filter` still decides, here.
+pub(crate) async fn read(
     logs: &aws_sdk_cloudwatchlogs::Client,
     group: &str,
     since_ms: i64,
+    pattern: Option<&str>,
     filter: &EventFilter,
 ) -> anyhow::Result<(Vec<Value>, i64)> {
     let mut pages = logs
         .filter_log_events()
         .log_group_name(group)
         .start_time(since_ms)
+        .set_filter_pattern(pattern.map(str::to_owned))
         .into_paginator()
         .send();
     let mut events = Vec::new();
@@ -210,7 +213,7 @@ pub async fn events_following(
     follow: Option<Follow>,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    let (found, mut newest) = read(logs, group, since.timestamp_millis(), filter).await?;
+    let (found, mut newest) = read(logs, group, since.timestamp_millis(), None, filter).await?;
     if found.is_empty() && !json && follow.is_none() {
         writeln!(
             out,
@@ -237,7 +240,7 @@ pub async fn events_following(
             return Ok(());
         }
         tokio::time::sleep(follow.every).await;
-        let (more, latest) = read(logs, group, newest + 1, filter).await?;
+        let (more, latest) = read(logs, group, newest + 1, None, filter).await?;
         newest = latest;
         print(&more, json, false, out)?;
     }

@@ -7,7 +7,7 @@
 //! - [`health`]: `health` (services, target groups, endpoints, certificate) and its state
 //!   file ([`state`]); [`services`]: how services are read.
 //! - [`logs_cmd`]: `logs pull|errors|diagnose|restarts|summary|auto-diagnose`.
-//! - [`fleet_cmd`]: `fleet`, `tasks`; [`events_cmd`]: `events`.
+//! - [`fleet_cmd`]: `fleet`, `tasks`; [`events_cmd`]: `events`; [`why_cmd`]: `why`.
 //! - [`replay`]: `replay FILE` through the monitors; [`archive_cmd`]: `replay --from`.
 //! - [`locate`]: the AWS configuration, stack outputs, tables, log groups, archive, state
 //!   file and monitor settings, for every command.
@@ -24,3 +24,4 @@ pub mod render;
 pub mod replay;
 pub mod services;
 pub mod state;
+pub mod why_cmd;

@@ -161,6 +161,19 @@ impl<'a> Locator<'a> {
         }
     }
 
+    /// `given`, else the stack's output `output` if the stack has it; `None` when neither
+    /// says (a source the command can do without).
+    pub async fn optional(
+        &mut self,
+        given: Option<String>,
+        output: &str,
+    ) -> anyhow::Result<Option<String>> {
+        if given.is_some() {
+            return Ok(given);
+        }
+        Ok(self.outputs().await?.and_then(|o| o.find(output)))
+    }
+
     /// The fleet table, by `--table` or from the stack's outputs.
     pub async fn fleet_table(
         &mut self,

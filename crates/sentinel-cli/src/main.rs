@@ -5,6 +5,8 @@
 //! - `fleet`, `tasks`: the fleet table the fleet recorder keeps (what ECS forgets after an
 //!   hour), as tables or `--json`.
 //! - `events`: the event archive's log group, filtered by cluster, service and type.
+//! - `why`: the cause, evidence and timeline of a service's, task's or instance's trouble
+//!   (exit 1 failing, 0 healthy, recovered or unknown, 2 could not read).
 //! - `replay --from --to`: replays the event archive into the fleet recorder;
 //!   `replay FILE` runs event files through the monitors they belong to.
 //! - `health`: services, their target groups, HTTP endpoints and the domain's certificate,
@@ -21,7 +23,7 @@ use clap::Parser;
 use sentinel_cli::args::{Cli, Command, StackCommand};
 use sentinel_cli::health::{self, Style, EXIT_COULD_NOT_CHECK};
 use sentinel_cli::locate::Aws;
-use sentinel_cli::{events_cmd, fleet_cmd, logs_cmd, replay};
+use sentinel_cli::{events_cmd, fleet_cmd, logs_cmd, replay, why_cmd};
 use std::process::ExitCode;
 
 /// What the commands that read the stack's state answer on any error.
@@ -46,13 +48,27 @@ async fn main() -> ExitCode {
             EXIT_COULD_NOT_CHECK,
         ),
         Command::Stack(command) => {
-            let done = match command {
-                StackCommand::Fleet(args) => fleet_cmd::run_fleet(args, &aws, &mut out).await,
-                StackCommand::Tasks(args) => fleet_cmd::run_tasks(args, &aws, &mut out).await,
-                StackCommand::Events(args) => events_cmd::run(args, &aws, &mut out).await,
-                StackCommand::Replay(args) => replay::run(args, &aws, &mut out, &mut err).await,
+            // why answers 1 for a failing subject, so its errors are 2, as for health.
+            let error_code = match command {
+                StackCommand::Why(_) => why_cmd::EXIT_COULD_NOT_READ,
+                _ => EXIT_ERROR,
             };
-            (done.map(|()| 0), EXIT_ERROR)
+            let done = match command {
+                StackCommand::Fleet(args) => {
+                    fleet_cmd::run_fleet(args, &aws, &mut out).await.map(|()| 0)
+                }
+                StackCommand::Tasks(args) => {
+                    fleet_cmd::run_tasks(args, &aws, &mut out).await.map(|()| 0)
+                }
+                StackCommand::Events(args) => {
+                    events_cmd::run(args, &aws, &mut out).await.map(|()| 0)
+                }
+                StackCommand::Replay(args) => replay::run(args, &aws, &mut out, &mut err)
+                    .await
+                    .map(|()| 0),
+                StackCommand::Why(args) => why_cmd::run(args, &aws, &mut out).await,
+            };
+            (done, error_code)
         }
     };
     match result {

@@ -166,32 +166,21 @@ async fn fleet_and_tasks_show_a_recorded_fleet_as_tables_and_json() -> anyhow::R
     Ok(())
 }
 
-/// The archive's log group as the rule fills it: one event per log event, as JSON.
+/// The archive's log group as the rule fills it: one event per log event, as JSON, a
+/// millisecond apart from a minute ago.
 async fn event_log(world: &World, group: &str, events: &[Value]) -> anyhow::Result<()> {
-    let logs = aws_sdk_cloudwatchlogs::Client::new(&world.sdk);
-    logs.create_log_group().log_group_name(group).send().await?;
-    logs.create_log_stream()
-        .log_group_name(group)
-        .log_stream_name("events")
-        .send()
-        .await?;
-    let start = chrono::Utc::now().timestamp_millis() - 60_000;
-    let mut input = Vec::new();
-    for (i, event) in events.iter().enumerate() {
-        input.push(
-            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
-                .timestamp(start + i as i64)
-                .message(event.to_string())
-                .build()?,
-        );
-    }
-    logs.put_log_events()
-        .log_group_name(group)
-        .log_stream_name("events")
-        .set_log_events(Some(input))
-        .send()
-        .await?;
-    Ok(())
+    let start = chrono::Utc::now() - chrono::TimeDelta::minutes(1);
+    let stamped: Vec<_> = events
+        .iter()
+        .enumerate()
+        .map(|(i, event)| {
+            (
+                start + chrono::TimeDelta::milliseconds(i as i64),
+                event.clone(),
+            )
+        })
+        .collect();
+    integration_tests::event_log(&world.sdk, group, &stamped).await
 }
 
 #[tokio::test]

@@ -8,12 +8,14 @@ use std::process::Command;
 
 /// The domain crates: pure, one per monitor (plus the kernel and the log classifier).
 const DOMAINS: [&str; 3] = ["sentinel-agent", "sentinel-tasks", "sentinel-fleet"];
-const PURE: [&str; 5] = [
+const PURE: [&str; 6] = [
     "sentinel-core",
     "sentinel-agent",
     "sentinel-tasks",
     "sentinel-fleet",
     "sentinel-logscan",
+    // The operator's join (`why`) over the task and fleet domains.
+    "sentinel-why",
 ];
 /// Each function and the one domain it may link.
 const FUNCTIONS: [(&str, &str); 3] = [
@@ -146,7 +148,12 @@ fn every_crate_links_only_what_the_code_map_allows() -> anyhow::Result<()> {
                 format!("{function} must not link another function ({other})"),
             );
         }
-        for forbidden in ["sentinel-cli", "sentinel-http", "agent-probe"] {
+        for forbidden in [
+            "sentinel-cli",
+            "sentinel-http",
+            "agent-probe",
+            "sentinel-why",
+        ] {
             rule(
                 !links.contains(forbidden),
                 format!("{function} is a Lambda and must not link {forbidden}"),

@@ -22,3 +22,4 @@ mod remediation;
 mod storm;
 mod sweep;
 mod task_monitor;
+mod why;
