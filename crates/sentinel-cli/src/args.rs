@@ -281,6 +281,31 @@ pub struct WhyArgs {
     pub stack: Stack,
 }
 
+/// `top`: which clusters, how far back, how often, where the state is.
+#[derive(Args, Debug, Clone)]
+pub struct TopArgs {
+    /// Only this cluster (name or ARN); default every cluster in the fleet table.
+    #[arg(long, env = "ECS_CLUSTER")]
+    pub cluster: Option<String>,
+    /// How far back to look (30m, 1h, 1d).
+    #[arg(long, default_value = "1h", value_parser = parse_age)]
+    pub since: chrono::TimeDelta,
+    /// How often to read again (10s, 1m).
+    #[arg(long, default_value = "10s", value_parser = parse_age)]
+    pub every: chrono::TimeDelta,
+    /// The fleet table (default: the stack's output FleetTableName).
+    #[arg(long)]
+    pub table: Option<String>,
+    /// The event log group (default: the stack's output EventLogGroupName).
+    #[arg(long)]
+    pub log_group: Option<String>,
+    /// Print one frame as plain text and exit (also what a non-terminal stdout gets).
+    #[arg(long)]
+    pub once: bool,
+    #[command(flatten)]
+    pub stack: Stack,
+}
+
 /// `replay`: an event file, or a window of the event archive.
 #[derive(Args, Debug, Clone)]
 pub struct ReplayArgs {
@@ -314,6 +339,10 @@ pub enum StackCommand {
     /// evidence, and the timeline, joined from the event log and the fleet table. Exit 1
     /// failing, 0 healthy, recovered or unknown, 2 could not read.
     Why(WhyArgs),
+    /// A live view of the fleet's trouble: agents down, services failing with their cause,
+    /// the latest stopped tasks; select a service to see its `why`. `--once` prints one
+    /// frame as text.
+    Top(TopArgs),
     /// `replay FILE`: run event files through the monitors they belong to (agent, task,
     /// fleet) once, with their configuration from the environment (or --stack).
     /// `replay --from T [--to T] --stack S`: replay the event archive into the fleet

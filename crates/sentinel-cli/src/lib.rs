@@ -7,7 +7,8 @@
 //! - [`health`]: `health` (services, target groups, endpoints, certificate) and its state
 //!   file ([`state`]); [`services`]: how services are read.
 //! - [`logs_cmd`]: `logs pull|errors|diagnose|restarts|summary|auto-diagnose`.
-//! - [`fleet_cmd`]: `fleet`, `tasks`; [`events_cmd`]: `events`; [`why_cmd`]: `why`.
+//! - [`fleet_cmd`]: `fleet`, `tasks`; [`events_cmd`]: `events`; [`why_cmd`]: `why`;
+//!   [`top_cmd`]: `top`.
 //! - [`replay`]: `replay FILE` through the monitors; [`archive_cmd`]: `replay --from`.
 //! - [`locate`]: the AWS configuration, stack outputs, tables, log groups, archive, state
 //!   file and monitor settings, for every command.
@@ -24,4 +25,5 @@ pub mod render;
 pub mod replay;
 pub mod services;
 pub mod state;
+pub mod top_cmd;
 pub mod why_cmd;

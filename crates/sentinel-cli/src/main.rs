@@ -6,7 +6,8 @@
 //!   hour), as tables or `--json`.
 //! - `events`: the event archive's log group, filtered by cluster, service and type.
 //! - `why`: the cause, evidence and timeline of a service's, task's or instance's trouble
-//!   (exit 1 failing, 0 healthy, recovered or unknown, 2 could not read).
+//!   (exit 1 failing, 0 healthy, recovered or unknown, 2 could not read); `top`: the
+//!   fleet's trouble, live (`--once`: one frame as text).
 //! - `replay --from --to`: replays the event archive into the fleet recorder;
 //!   `replay FILE` runs event files through the monitors they belong to.
 //! - `health`: services, their target groups, HTTP endpoints and the domain's certificate,
@@ -23,7 +24,7 @@ use clap::Parser;
 use sentinel_cli::args::{Cli, Command, StackCommand};
 use sentinel_cli::health::{self, Style, EXIT_COULD_NOT_CHECK};
 use sentinel_cli::locate::Aws;
-use sentinel_cli::{events_cmd, fleet_cmd, logs_cmd, replay, why_cmd};
+use sentinel_cli::{events_cmd, fleet_cmd, logs_cmd, replay, top_cmd, why_cmd};
 use std::process::ExitCode;
 
 /// What the commands that read the stack's state answer on any error.
@@ -50,7 +51,7 @@ async fn main() -> ExitCode {
         Command::Stack(command) => {
             // why answers 1 for a failing subject, so its errors are 2, as for health.
             let error_code = match command {
-                StackCommand::Why(_) => why_cmd::EXIT_COULD_NOT_READ,
+                StackCommand::Why(_) | StackCommand::Top(_) => why_cmd::EXIT_COULD_NOT_READ,
                 _ => EXIT_ERROR,
             };
             let done = match command {
@@ -67,6 +68,7 @@ async fn main() -> ExitCode {
                     .await
                     .map(|()| 0),
                 StackCommand::Why(args) => why_cmd::run(args, &aws, &mut out).await,
+                StackCommand::Top(args) => top_cmd::run(args, &aws, &mut out).await.map(|()| 0),
             };
             (done, error_code)
         }

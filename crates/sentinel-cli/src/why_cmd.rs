@@ -4,12 +4,13 @@
 //! [`sentinel_why`], which joins them into a status, a cause with its evidence, and a
 //! timeline. Each source is optional: one that is not configured is left out and said so.
 
-use crate::args::WhyArgs;
+use crate::args::{Stack, WhyArgs};
 use crate::events_cmd::{self, EventFilter};
 use crate::locate::{Aws, Locator, EVENT_LOG_GROUP_OUTPUT, FLEET_TABLE_OUTPUT};
 use crate::{fleet_cmd, render};
 use chrono::{DateTime, TimeDelta, Utc};
 use fleet_recorder::FleetTable;
+use sentinel_fleet::view::Seen;
 use sentinel_why::{explain, observe, Answer, Status, Subject, Target};
 use serde::Serialize;
 use std::io::Write;
@@ -53,35 +54,62 @@ impl Report {
     }
 }
 
+/// Where `why` and `top` read: the event log group and the fleet table, each optional.
+pub struct Located {
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub group: Option<String>,
+    pub table: Option<FleetTable>,
+}
+
+impl Located {
+    /// `--log-group` and `--table`, else the stack's outputs; at least one is required.
+    pub async fn find(
+        aws: &Aws,
+        stack: &Stack,
+        log_group: Option<String>,
+        table: Option<String>,
+    ) -> anyhow::Result<Located> {
+        let sdk = aws.config(None).await;
+        let mut locator = Locator::new(&sdk, stack);
+        let group = locator.optional(log_group, EVENT_LOG_GROUP_OUTPUT).await?;
+        let table = locator
+            .optional(table, FLEET_TABLE_OUTPUT)
+            .await?
+            .map(|name| {
+                FleetTable::new(
+                    aws_sdk_dynamodb::Client::new(&sdk),
+                    name,
+                    TimeDelta::days(14),
+                )
+            });
+        if group.is_none() && table.is_none() {
+            anyhow::bail!(
+                "say where the state is: --stack NAME (its event log and fleet table), or --log-group and/or --table"
+            );
+        }
+        Ok(Located {
+            logs: aws_sdk_cloudwatchlogs::Client::new(&sdk),
+            group,
+            table,
+        })
+    }
+
+    /// The event log to read, if any.
+    pub fn event_log(&self) -> Option<(&aws_sdk_cloudwatchlogs::Client, &str)> {
+        self.group.as_deref().map(|g| (&self.logs, g))
+    }
+}
+
 /// `ecs-sentinel why`, located by `--stack` or by `--table` / `--log-group`.
 pub async fn run(args: WhyArgs, aws: &Aws, out: &mut impl Write) -> anyhow::Result<u8> {
-    let sdk = aws.config(None).await;
-    let mut locator = Locator::new(&sdk, &args.stack);
-    let group = locator
-        .optional(args.log_group.clone(), EVENT_LOG_GROUP_OUTPUT)
-        .await?;
-    let table = locator
-        .optional(args.table.clone(), FLEET_TABLE_OUTPUT)
-        .await?
-        .map(|name| {
-            FleetTable::new(
-                aws_sdk_dynamodb::Client::new(&sdk),
-                name,
-                TimeDelta::days(14),
-            )
-        });
-    if group.is_none() && table.is_none() {
-        anyhow::bail!(
-            "say where the state is: --stack NAME (its event log and fleet table), or --log-group and/or --table"
-        );
-    }
-    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+    let located =
+        Located::find(aws, &args.stack, args.log_group.clone(), args.table.clone()).await?;
     let subject = subject(&args);
     let now = Utc::now();
     let report = why(
         &subject,
-        group.as_deref().map(|g| (&logs, g)),
-        table.as_ref(),
+        located.event_log(),
+        located.table.as_ref(),
         now - args.since,
     )
     .await?;
@@ -113,19 +141,37 @@ pub async fn why(
     fleet: Option<&FleetTable>,
     since: DateTime<Utc>,
 ) -> anyhow::Result<Report> {
+    let cluster = Some(subject.cluster.as_str());
+    let (events, records, sources) = read_sources(cluster, event_log, fleet, since).await?;
+    let observed = observe(cluster, &events, &records);
+    Ok(Report {
+        answer: explain(subject, &observed, since),
+        sources,
+    })
+}
+
+/// What `why` and `top` read: the event log's window from `since` (the cluster's events,
+/// with its filter pattern, or every event) and the fleet table's records (the cluster's,
+/// through the `by-cluster` index, or a scan of every cluster).
+pub async fn read_sources(
+    cluster: Option<&str>,
+    event_log: Option<(&aws_sdk_cloudwatchlogs::Client, &str)>,
+    fleet: Option<&FleetTable>,
+    since: DateTime<Utc>,
+) -> anyhow::Result<(Vec<serde_json::Value>, Vec<Seen>, Sources)> {
     let mut sources = Sources::default();
     let mut events = Vec::new();
     if let Some((logs, group)) = event_log {
         let filter = EventFilter {
-            cluster: Some(subject.cluster.clone()),
+            cluster: cluster.map(str::to_owned),
             ..EventFilter::default()
         };
-        let pattern = cluster_pattern(&subject.cluster);
+        let pattern = cluster.map(cluster_pattern);
         let (found, _) = events_cmd::read(
             logs,
             group,
             since.timestamp_millis(),
-            Some(&pattern),
+            pattern.as_deref(),
             &filter,
         )
         .await?;
@@ -137,17 +183,13 @@ pub async fn why(
     }
     let mut records = Vec::new();
     if let Some(table) = fleet {
-        records = fleet_cmd::read(table, Some(&subject.cluster), None).await?;
+        records = fleet_cmd::read(table, cluster, None).await?;
         sources.fleet_table = Some(Read {
             name: table.table_name().to_owned(),
             read: records.len(),
         });
     }
-    let observed = observe(&subject.cluster, &events, &records);
-    Ok(Report {
-        answer: explain(subject, &observed, since),
-        sources,
-    })
+    Ok((events, records, sources))
 }
 
 /// The CloudWatch filter pattern for a cluster's events: its name after a slash, quoted

@@ -12,12 +12,17 @@
 //!   revision names it; a failed deployment says whether it rolled back; a recovery says
 //!   when and how long the service was down.
 //!
+//! - [`board`]: the whole fleet's trouble at a glance, for `top`: agents down, services
+//!   failing or recovered with `why`'s answer, the latest stopped tasks.
+//!
 //! The CLI reads the sources (one window of the event log, one query of the fleet table) and
 //! prints the [`Answer`]; nothing here does I/O.
 
+mod board;
 mod explain;
 mod observe;
 
+pub use board::{board, AgentDown, Board, Stopped, Trouble};
 pub use explain::{explain, Answer, Cause, CauseKind, Entry, Status};
 pub use observe::{observe, Observation, Origin};
 

@@ -36,11 +36,15 @@ pub struct Observation {
     pub gone: bool,
 }
 
-/// The observations of cluster `cluster` (a name or ARN): the event log's events (each
-/// parsed as the fleet recorder parses it; events it does not keep, or cannot read, are
-/// left out) and the fleet table's records, oldest first. A record without a time of its own
-/// is left out: it cannot be placed on a timeline.
-pub fn observe(cluster: &str, events: &[serde_json::Value], records: &[Seen]) -> Vec<Observation> {
+/// The observations of cluster `cluster` (a name or ARN; `None`: every cluster): the event
+/// log's events (each parsed as the fleet recorder parses it; events it does not keep, or
+/// cannot read, are left out) and the fleet table's records, oldest first. A record without
+/// a time of its own is left out: it cannot be placed on a timeline.
+pub fn observe(
+    cluster: Option<&str>,
+    events: &[serde_json::Value],
+    records: &[Seen],
+) -> Vec<Observation> {
     let from_log = events.iter().filter_map(|event| {
         let record = parse_fleet_event(&event.to_string()).ok()??;
         Some((record, Origin::EventLog, false))
@@ -50,7 +54,7 @@ pub fn observe(cluster: &str, events: &[serde_json::Value], records: &[Seen]) ->
         .map(|seen| (seen.record.clone(), Origin::FleetTable, seen.gone));
     let mut observed: Vec<Observation> = from_log
         .chain(from_table)
-        .filter(|(record, _, _)| names_cluster(cluster, record.cluster_arn()))
+        .filter(|(record, _, _)| cluster.is_none_or(|c| names_cluster(c, record.cluster_arn())))
         .filter_map(|(record, origin, gone)| {
             Some(Observation {
                 at: time_of(&record)?,

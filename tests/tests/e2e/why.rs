@@ -355,3 +355,76 @@ async fn the_binary_prints_the_cause_and_exits_by_status() -> anyhow::Result<()>
     );
     Ok(())
 }
+
+/// `top --once` through the binary: one frame of every cluster's trouble as plain text (what
+/// a script or a pipe gets), then one cluster's.
+#[tokio::test]
+async fn top_once_prints_one_frame_of_the_fleets_trouble() -> anyhow::Result<()> {
+    let world = World::start().await?;
+    recorded(&world).await?;
+    let top = |extra: &[&str]| -> anyhow::Result<std::process::Output> {
+        let mut command = why_command(&world)?;
+        command.env_remove("ECS_CLUSTER");
+        let mut args = vec![
+            "--once",
+            "--since",
+            "2h",
+            "--table",
+            TABLE,
+            "--log-group",
+            GROUP,
+        ];
+        args.extend_from_slice(extra);
+        // `why_command` names the subcommand `why`: `top` replaces it.
+        let mut top = std::process::Command::new(cli_binary()?);
+        top.arg("top").args(&args);
+        for (key, value) in command.get_envs() {
+            if let (key, Some(value)) = (key, value) {
+                top.env(key, value);
+            }
+        }
+        top.env_remove("ECS_CLUSTER");
+        Ok(top.output()?)
+    };
+    let every = top(&[])?;
+    let text = String::from_utf8(every.stdout)?;
+    println!("{text}");
+    assert_eq!(every.status.code(), Some(0), "{text}");
+    assert!(
+        text.starts_with("ecs-sentinel top: every cluster, last 2h"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Agents down (1)") && text.contains("i-0bbbb"),
+        "{text}"
+    );
+    let row = |service: &str| {
+        text.lines()
+            .filter(|l| l.contains(&format!(" {service} ")) && l.contains("shop"))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    for (service, status, kind) in [
+        ("api", "FAILING", "container-exit"),
+        ("img", "FAILING", "image-pull"),
+        ("web", "FAILING", "agent-disconnected"),
+        ("back", "RECOVERED", "out-of-memory"),
+    ] {
+        let rows = row(service);
+        assert!(
+            rows.iter().any(|r| r.contains(status) && r.contains(kind)),
+            "{service}: {rows:?}\n{text}"
+        );
+    }
+    assert!(row("ok").iter().all(|r| !r.contains("FAILING")), "{text}");
+    assert!(
+        text.contains("Services in trouble (5 of 6 seen)"),
+        "other's api too: {text}"
+    );
+
+    let shop = top(&["--cluster", "shop"])?;
+    let text = String::from_utf8(shop.stdout)?;
+    assert!(text.contains("Services in trouble (4 of 5 seen)"), "{text}");
+    assert!(!text.contains(" other "), "{text}");
+    Ok(())
+}

@@ -104,7 +104,7 @@ fn why(what: Target, events: &[Value], records: &[Seen]) -> Answer {
         cluster: "prod".into(),
         what,
     };
-    explain(&subject, &observe("prod", events, records), at(-120))
+    explain(&subject, &observe(Some("prod"), events, records), at(-120))
 }
 
 fn service(name: &str) -> Target {
