@@ -192,3 +192,29 @@ pub async fn event_log(
         .await?;
     Ok(())
 }
+
+/// A fleet recorder writing to a new fleet table `table` (created here), parking in the
+/// stack's dead-letter queue, and the same table to read back, as the CLI reads it.
+pub async fn fleet_recorder(
+    world: &World,
+    table: &str,
+) -> anyhow::Result<(fleet_recorder::FleetRecorder, fleet_recorder::FleetTable)> {
+    sentinel_emulator::stack::create_fleet_table(&world.sdk, table).await?;
+    let env = [
+        ("FLEET_TABLE_NAME", table.to_owned()),
+        ("DEAD_LETTER_QUEUE_URL", world.stack.dead_letter_url.clone()),
+    ];
+    let config = fleet_recorder::Config::from_lookup(|name| {
+        env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())
+    })?;
+    let recorder = fleet_recorder::FleetRecorder::new(
+        fleet_recorder::Clients::from_sdk_config(&world.sdk),
+        config,
+    );
+    let reader = fleet_recorder::FleetTable::new(
+        aws_sdk_dynamodb::Client::new(&world.sdk),
+        table,
+        chrono::TimeDelta::days(14),
+    );
+    Ok((recorder, reader))
+}

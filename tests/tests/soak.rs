@@ -787,8 +787,7 @@ async fn fleet_recorder_soak_ends_at_the_newest_version_of_every_key() -> anyhow
     let budget = Duration::from_secs(240 * (keys as u64).div_ceil(150));
     let mut rng = Seeded(seed.wrapping_mul(31));
     let world = World::start().await?;
-    let table = "soak-fleet";
-    sentinel_emulator::stack::create_fleet_table(&world.sdk, table).await?;
+    let (recorder, stored_table) = integration_tests::fleet_recorder(&world, "soak-fleet").await?;
     let queue = world
         .stack
         .add_rule_queue(
@@ -825,18 +824,6 @@ async fn fleet_recorder_soak_ends_at_the_newest_version_of_every_key() -> anyhow
         .await?
         .into_iter()
         .collect();
-    let recorder = {
-        let env = [
-            ("FLEET_TABLE_NAME", table.to_owned()),
-            ("DEAD_LETTER_QUEUE_URL", world.stack.dead_letter_url.clone()),
-        ];
-        fleet_recorder::FleetRecorder::new(
-            fleet_recorder::Clients::from_sdk_config(&world.sdk),
-            fleet_recorder::Config::from_lookup(|name| {
-                env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())
-            })?,
-        )
-    };
     let tally = Mutex::new(Tally::default());
     let mut measured = Measured::default();
     println!(
@@ -853,13 +840,9 @@ async fn fleet_recorder_soak_ends_at_the_newest_version_of_every_key() -> anyhow
     )
     .await?;
 
-    let (stored, unreadable) = fleet_recorder::FleetTable::new(
-        aws_sdk_dynamodb::Client::new(&world.sdk),
-        table,
-        chrono::TimeDelta::days(14),
-    )
-    .cluster(TASK_CLUSTER, Some(sentinel_fleet::Kind::Task))
-    .await?;
+    let (stored, unreadable) = stored_table
+        .cluster(TASK_CLUSTER, Some(sentinel_fleet::Kind::Task))
+        .await?;
     let found: BTreeMap<String, u64> = stored
         .iter()
         .filter_map(|s| match &s.record {

@@ -35,17 +35,7 @@ fn instance_event(id: &str, connected: bool) -> String {
 /// A recorded fleet: two instances (one agent down), api running once and crashed once ten
 /// minutes ago, web's task replaced by a deployment.
 async fn recorded_fleet(world: &World) -> anyhow::Result<fleet_recorder::FleetTable> {
-    sentinel_emulator::stack::create_fleet_table(&world.sdk, TABLE).await?;
-    let env = [
-        ("FLEET_TABLE_NAME", TABLE.to_owned()),
-        ("DEAD_LETTER_QUEUE_URL", world.stack.dead_letter_url.clone()),
-    ];
-    let recorder = fleet_recorder::FleetRecorder::new(
-        fleet_recorder::Clients::from_sdk_config(&world.sdk),
-        fleet_recorder::Config::from_lookup(|name| {
-            env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())
-        })?,
-    );
+    let (recorder, table) = integration_tests::fleet_recorder(world, TABLE).await?;
     let ten_minutes_ago = (chrono::Utc::now() - chrono::TimeDelta::minutes(10)).to_rfc3339();
     let bodies = vec![
         instance_event("a", true),
@@ -67,11 +57,7 @@ async fn recorded_fleet(world: &World) -> anyhow::Result<fleet_recorder::FleetTa
     ];
     let report = recorder.process(&records(&bodies)).await;
     anyhow::ensure!(report.written == 5, "{report:?}");
-    Ok(fleet_recorder::FleetTable::new(
-        aws_sdk_dynamodb::Client::new(&world.sdk),
-        TABLE,
-        chrono::TimeDelta::days(14),
-    ))
+    Ok(table)
 }
 
 #[tokio::test]

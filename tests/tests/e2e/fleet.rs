@@ -13,18 +13,7 @@ const TABLE: &str = "sentinel-fleet";
 const CLUSTER: &str = "arn:aws:ecs:us-east-1:123456789012:cluster/prod";
 
 async fn recorder(world: &World) -> anyhow::Result<fleet_recorder::FleetRecorder> {
-    sentinel_emulator::stack::create_fleet_table(&world.sdk, TABLE).await?;
-    let env = [
-        ("FLEET_TABLE_NAME", TABLE.to_owned()),
-        ("DEAD_LETTER_QUEUE_URL", world.stack.dead_letter_url.clone()),
-    ];
-    let config = fleet_recorder::Config::from_lookup(|name| {
-        env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())
-    })?;
-    Ok(fleet_recorder::FleetRecorder::new(
-        fleet_recorder::Clients::from_sdk_config(&world.sdk),
-        config,
-    ))
+    Ok(integration_tests::fleet_recorder(world, TABLE).await?.0)
 }
 
 fn table(world: &World) -> FleetTable {

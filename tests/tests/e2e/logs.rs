@@ -456,18 +456,7 @@ async fn restarts_merge_the_fleet_table_with_ecs_by_task_arn() -> anyhow::Result
 
     // The fleet table, filled by the recorder: the same task (an older, different story),
     // one ECS forgot (3 h ago), web's, and one of api's older than the window (5 h).
-    let table = "logs-fleet";
-    sentinel_emulator::stack::create_fleet_table(&world.sdk, table).await?;
-    let env = [
-        ("FLEET_TABLE_NAME", table.to_owned()),
-        ("DEAD_LETTER_QUEUE_URL", world.stack.dead_letter_url.clone()),
-    ];
-    let recorder = fleet_recorder::FleetRecorder::new(
-        fleet_recorder::Clients::from_sdk_config(&world.sdk),
-        fleet_recorder::Config::from_lookup(|name| {
-            env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())
-        })?,
-    );
+    let (recorder, fleet) = integration_tests::fleet_recorder(&world, "logs-fleet").await?;
     let cluster_arn = format!("arn:aws:ecs:us-east-1:123456789012:cluster/{CLUSTER}");
     let arn = |n: u32| format!("arn:aws:ecs:us-east-1:123456789012:task/{CLUSTER}/{n:032x}");
     let ago = |hours: i64| (chrono::Utc::now() - chrono::TimeDelta::hours(hours)).to_rfc3339();
@@ -494,11 +483,6 @@ async fn restarts_merge_the_fleet_table_with_ecs_by_task_arn() -> anyhow::Result
         recorded.failed_record_ids.is_empty(),
         "{:?}",
         recorded.errors
-    );
-    let fleet = fleet_recorder::FleetTable::new(
-        aws_sdk_dynamodb::Client::new(&world.sdk),
-        table,
-        chrono::TimeDelta::days(14),
     );
 
     let clients = LogClients::new(&world.sdk);

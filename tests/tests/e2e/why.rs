@@ -163,25 +163,11 @@ fn history() -> Vec<Stamped> {
 async fn recorded(world: &World) -> anyhow::Result<fleet_recorder::FleetTable> {
     let events = history();
     integration_tests::event_log(&world.sdk, GROUP, &events).await?;
-    sentinel_emulator::stack::create_fleet_table(&world.sdk, TABLE).await?;
-    let env = [
-        ("FLEET_TABLE_NAME", TABLE.to_owned()),
-        ("DEAD_LETTER_QUEUE_URL", world.stack.dead_letter_url.clone()),
-    ];
-    let recorder = fleet_recorder::FleetRecorder::new(
-        fleet_recorder::Clients::from_sdk_config(&world.sdk),
-        fleet_recorder::Config::from_lookup(|name| {
-            env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())
-        })?,
-    );
+    let (recorder, table) = integration_tests::fleet_recorder(world, TABLE).await?;
     let bodies: Vec<String> = events.iter().map(|(_, e)| e.to_string()).collect();
     let report = recorder.process(&records(&bodies)).await;
     anyhow::ensure!(report.failed_record_ids.is_empty(), "{:?}", report.errors);
-    Ok(fleet_recorder::FleetTable::new(
-        aws_sdk_dynamodb::Client::new(&world.sdk),
-        TABLE,
-        chrono::TimeDelta::days(14),
-    ))
+    Ok(table)
 }
 
 fn service(name: &str) -> Subject {
@@ -284,16 +270,24 @@ async fn why_names_each_cause_from_the_event_log_and_the_fleet_table() -> anyhow
     Ok(())
 }
 
-fn why_command(world: &World) -> anyhow::Result<std::process::Command> {
+/// The binary's `subcommand` (`why`, `top`) against the emulator, configured only by the
+/// environment a user would have.
+fn cli_command(world: &World, subcommand: &str) -> anyhow::Result<std::process::Command> {
     let mut command = std::process::Command::new(cli_binary()?);
     command
-        .arg("why")
+        .arg(subcommand)
         .env_clear()
         .env("AWS_ENDPOINT_URL", world.emulator.endpoint())
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("ECS_CLUSTER", "shop");
+        .env("AWS_REGION", "us-east-1");
+    Ok(command)
+}
+
+/// `why` with ECS_CLUSTER=shop.
+fn why_command(world: &World) -> anyhow::Result<std::process::Command> {
+    let mut command = cli_command(world, "why")?;
+    command.env("ECS_CLUSTER", "shop");
     Ok(command)
 }
 
@@ -363,28 +357,18 @@ async fn top_once_prints_one_frame_of_the_fleets_trouble() -> anyhow::Result<()>
     let world = World::start().await?;
     recorded(&world).await?;
     let top = |extra: &[&str]| -> anyhow::Result<std::process::Output> {
-        let mut command = why_command(&world)?;
-        command.env_remove("ECS_CLUSTER");
-        let mut args = vec![
-            "--once",
-            "--since",
-            "2h",
-            "--table",
-            TABLE,
-            "--log-group",
-            GROUP,
-        ];
-        args.extend_from_slice(extra);
-        // `why_command` names the subcommand `why`: `top` replaces it.
-        let mut top = std::process::Command::new(cli_binary()?);
-        top.arg("top").args(&args);
-        for (key, value) in command.get_envs() {
-            if let (key, Some(value)) = (key, value) {
-                top.env(key, value);
-            }
-        }
-        top.env_remove("ECS_CLUSTER");
-        Ok(top.output()?)
+        Ok(cli_command(&world, "top")?
+            .args([
+                "--once",
+                "--since",
+                "2h",
+                "--table",
+                TABLE,
+                "--log-group",
+                GROUP,
+            ])
+            .args(extra)
+            .output()?)
     };
     let every = top(&[])?;
     let text = String::from_utf8(every.stdout)?;
