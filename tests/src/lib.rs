@@ -218,3 +218,40 @@ pub async fn fleet_recorder(
     );
     Ok((recorder, reader))
 }
+
+/// Task definition `api:1`, whose `app` container logs to CloudWatch Logs (`/ecs/api`,
+/// prefix `ecs`), and what task `task` of it logged, as the awslogs driver writes it.
+pub async fn container_log(world: &World, task: u32, lines: &[&str]) -> anyhow::Result<()> {
+    world
+        .fleet()
+        .register_logging_task_definition("api", "app", "/ecs/api")
+        .await?;
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&world.sdk);
+    let stream = format!("ecs/app/{task:032x}");
+    logs.create_log_group()
+        .log_group_name("/ecs/api")
+        .send()
+        .await?;
+    logs.create_log_stream()
+        .log_group_name("/ecs/api")
+        .log_stream_name(&stream)
+        .send()
+        .await?;
+    let start = chrono::Utc::now().timestamp_millis() - 10_000;
+    let mut events = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        events.push(
+            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                .timestamp(start + i as i64)
+                .message(*line)
+                .build()?,
+        );
+    }
+    logs.put_log_events()
+        .log_group_name("/ecs/api")
+        .log_stream_name(&stream)
+        .set_log_events(Some(events))
+        .send()
+        .await?;
+    Ok(())
+}

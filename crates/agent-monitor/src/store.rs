@@ -143,7 +143,9 @@ const WINDOW_TRIES: usize = 5;
 
 /// Agent episodes are keyed by their container instance ARN; the table also holds the
 /// remediation windows (`remediation#…`) and other monitors' episodes (`tasks#…`).
-fn is_episode(item: &HashMap<String, AttributeValue>) -> bool {
+/// An agent episode's item (keyed by a container instance ARN), not a remediation window
+/// or another monitor's episode.
+pub fn is_episode(item: &HashMap<String, AttributeValue>) -> bool {
     item.get("pk")
         .and_then(|v| v.as_s().ok())
         .is_some_and(|pk| pk.starts_with("arn:") && pk.contains(":container-instance/"))

@@ -268,15 +268,27 @@ pub struct WhyArgs {
     /// How far back to look (30m, 2h, 7d).
     #[arg(long, default_value = "2h", value_parser = parse_age)]
     pub since: chrono::TimeDelta,
+    /// The answer as one JSON document.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+/// Where `why` and `top` read the stack's state: each source by flag, else the stack's
+/// output; a source that is neither is left out (and said so).
+#[derive(Args, Debug, Clone, Default)]
+pub struct StateArgs {
     /// The fleet table (default: the stack's output FleetTableName).
     #[arg(long)]
     pub table: Option<String>,
     /// The event log group (default: the stack's output EventLogGroupName).
     #[arg(long)]
     pub log_group: Option<String>,
-    /// The answer as one JSON document.
+    /// The monitors' alert table, for their open episodes and the notices sent (default:
+    /// the stack's output AlertTableName).
     #[arg(long)]
-    pub json: bool,
+    pub alert_table: Option<String>,
     #[command(flatten)]
     pub stack: Stack,
 }
@@ -293,17 +305,11 @@ pub struct TopArgs {
     /// How often to read again (10s, 1m).
     #[arg(long, default_value = "10s", value_parser = parse_age)]
     pub every: chrono::TimeDelta,
-    /// The fleet table (default: the stack's output FleetTableName).
-    #[arg(long)]
-    pub table: Option<String>,
-    /// The event log group (default: the stack's output EventLogGroupName).
-    #[arg(long)]
-    pub log_group: Option<String>,
     /// Print one frame as plain text and exit (also what a non-terminal stdout gets).
     #[arg(long)]
     pub once: bool,
     #[command(flatten)]
-    pub stack: Stack,
+    pub state: StateArgs,
 }
 
 /// `replay`: an event file, or a window of the event archive.

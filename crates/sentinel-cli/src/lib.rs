@@ -13,6 +13,7 @@
 //! - [`locate`]: the AWS configuration, stack outputs, tables, log groups, archive, state
 //!   file and monitor settings, for every command.
 
+pub mod alert_table;
 pub mod archive_cmd;
 pub mod args;
 pub mod events_cmd;

@@ -20,6 +20,8 @@ pub const FLEET_TABLE_OUTPUT: &str = "FleetTableName";
 pub const EVENT_LOG_GROUP_OUTPUT: &str = "EventLogGroupName";
 /// The stack output naming the event archive.
 pub const EVENT_ARCHIVE_OUTPUT: &str = "EventArchiveName";
+/// The stack output that names the monitors' alert table.
+pub const ALERT_TABLE_OUTPUT: &str = "AlertTableName";
 /// The stack output naming the fleet recorder's rule (archive replays go to it alone).
 pub const FLEET_RULE_OUTPUT: &str = "FleetEventsRuleArn";
 /// The file `health --outdir` keeps the last complete report in.
@@ -257,7 +259,7 @@ fn stack_output(monitor: Monitor, variable: &str) -> Option<&'static str> {
     match (monitor, variable) {
         (Monitor::Agent | Monitor::Tasks, "ALERT_TOPIC_ARN") => Some("AlertTopicArn"),
         (Monitor::Agent | Monitor::Tasks, "CHAT_TOPIC_ARN") => Some("ChatTopicArn"),
-        (Monitor::Agent | Monitor::Tasks, "ALERT_TABLE_NAME") => Some("AlertTableName"),
+        (Monitor::Agent | Monitor::Tasks, "ALERT_TABLE_NAME") => Some(ALERT_TABLE_OUTPUT),
         (Monitor::Agent, "DEAD_LETTER_QUEUE_URL") => Some("DeadLetterQueueUrl"),
         (Monitor::Tasks, "DEAD_LETTER_QUEUE_URL") => Some("TaskDeadLetterQueueUrl"),
         (Monitor::Fleet, "DEAD_LETTER_QUEUE_URL") => Some("FleetDeadLetterQueueUrl"),

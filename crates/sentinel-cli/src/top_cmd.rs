@@ -1,12 +1,14 @@
 //! `ecs-sentinel top`: the whole fleet's trouble at a glance, live. Every refresh reads what
-//! `why` reads (one window of the event log, one query of the fleet table; a scan without
-//! `--cluster`) and shows [`sentinel_why::board`]: agents down, services failing or
-//! recovered with their cause, the latest stopped tasks. Keys select a service and show its
-//! `why`, filter, refresh and quit. `--once` prints one frame as plain text.
+//! `why` reads (one window of the event log, one query of the fleet table, a scan without
+//! `--cluster`, one scan of the alert table; never a container's log) and shows
+//! [`sentinel_why::board`]: agents down, services failing or recovered with their cause, the
+//! monitors' open alerts, the latest stopped tasks. Keys select a service and show its
+//! `why`, filter, refresh and quit. `--once` prints one frame as plain text, without the
+//! selection and the keys.
 
 use crate::args::TopArgs;
 use crate::locate::Aws;
-use crate::why_cmd::{read_sources, Located, Sources};
+use crate::why_cmd::{read_sources, Located, Readings, Sources};
 use chrono::{DateTime, Local, TimeDelta, Utc};
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind};
@@ -15,7 +17,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::{Frame, Terminal};
-use sentinel_why::{board, observe, Board, Observation, Status, Trouble};
+use sentinel_why::{board, observe, Alert, Board, Observation, Status, Trouble};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -31,6 +33,7 @@ pub struct App {
     pub since: TimeDelta,
     pub board: Board,
     pub observed: Vec<Observation>,
+    pub alerts: Vec<Alert>,
     pub sources: Sources,
     pub refreshed: DateTime<Utc>,
     /// The row selected among the services shown.
@@ -44,6 +47,8 @@ pub struct App {
     /// The last refresh's error, shown until the next one works.
     pub error: Option<String>,
     pub colour: bool,
+    /// A frame for `--once`: no selection marker, no key help.
+    pub still: bool,
 }
 
 impl App {
@@ -53,6 +58,7 @@ impl App {
             since,
             board: Board::default(),
             observed: Vec::new(),
+            alerts: Vec::new(),
             sources: Sources::default(),
             refreshed: Utc::now(),
             selected: 0,
@@ -61,20 +67,21 @@ impl App {
             detail: false,
             error: None,
             colour,
+            still: false,
         }
     }
 
     /// A new reading of the sources.
-    pub fn show(
-        &mut self,
-        events: &[serde_json::Value],
-        records: &[sentinel_fleet::view::Seen],
-        sources: Sources,
-        now: DateTime<Utc>,
-    ) {
-        self.observed = observe(self.cluster.as_deref(), events, records);
-        self.board = board(&self.observed, now - self.since, STOPPED_SHOWN);
-        self.sources = sources;
+    pub fn show(&mut self, read: Readings, now: DateTime<Utc>) {
+        self.observed = observe(self.cluster.as_deref(), &read.events, &read.records);
+        self.alerts = read.alerts;
+        self.board = board(
+            &self.observed,
+            &self.alerts,
+            now - self.since,
+            STOPPED_SHOWN,
+        );
+        self.sources = read.sources;
         self.refreshed = now;
         self.error = None;
         self.selected = self.selected.min(self.troubles().len().saturating_sub(1));
@@ -136,11 +143,12 @@ impl App {
 
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame, app: &App) {
-    let [head, agents, troubles, stopped, foot] = Layout::vertical([
+    let [head, agents, alerts, troubles, stopped, foot] = Layout::vertical([
         Constraint::Length(1),
-        Constraint::Length(agents_height(app)),
+        Constraint::Length(box_height(app.board.agents_down.len())),
+        Constraint::Length(box_height(app.board.open_alerts.len())),
         Constraint::Min(6),
-        Constraint::Percentage(35),
+        Constraint::Percentage(30),
         Constraint::Length(1),
     ])
     .areas(frame.area());
@@ -160,6 +168,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         head,
     );
     draw_agents(frame, app, agents);
+    draw_alerts(frame, app, alerts);
     if app.detail {
         draw_why(frame, app, troubles.union(stopped));
     } else {
@@ -167,6 +176,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         draw_stopped(frame, app, stopped);
     }
     let help = match (&app.error, app.typing) {
+        (None, false) if app.still => format!("read: {}", read_note(&app.sources)),
         (_, true) => format!(
             "filter: {}_  (enter to keep, esc to stop typing)",
             app.filter
@@ -185,9 +195,62 @@ pub fn draw(frame: &mut Frame, app: &App) {
     frame.render_widget(Paragraph::new(help).style(app.style(help_style)), foot);
 }
 
-fn agents_height(app: &App) -> u16 {
-    let rows = app.board.agents_down.len().clamp(1, 6) as u16;
-    rows + 3
+/// A bordered box with a header row and up to 6 rows (1 when empty, for its message).
+fn box_height(rows: usize) -> u16 {
+    rows.clamp(1, 6) as u16 + 3
+}
+
+fn draw_alerts(frame: &mut Frame, app: &App, area: Rect) {
+    let open: Vec<&Alert> = app
+        .board
+        .open_alerts
+        .iter()
+        .filter(|a| {
+            app.shown(&format!(
+                "{} {} {}",
+                sentinel_why::Alert::target(a),
+                a.kind(),
+                a.cluster_arn
+            ))
+        })
+        .collect();
+    let title = format!(" Open alerts ({}) ", open.len());
+    if open.is_empty() {
+        frame.render_widget(
+            Paragraph::new("no alert open").block(Block::bordered().title(title)),
+            area,
+        );
+        return;
+    }
+    let rows = open.iter().map(|a| {
+        Row::new(vec![
+            a.cluster_arn
+                .rsplit('/')
+                .next()
+                .unwrap_or(&a.cluster_arn)
+                .to_owned(),
+            a.target().to_owned(),
+            a.counts(),
+            a.opened_at.map_or("-".to_owned(), |t| {
+                t.format("%Y-%m-%d %H:%M:%SZ").to_string()
+            }),
+            a.notices_sent.to_string(),
+        ])
+        .style(app.style(Style::default().fg(Color::Red)))
+    });
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(16),
+            Constraint::Length(22),
+            Constraint::Min(24),
+            Constraint::Length(22),
+            Constraint::Length(8),
+        ],
+    )
+    .header(Row::new(["CLUSTER", "ON", "KIND", "SINCE", "NOTICES"]).style(bold(app)))
+    .block(Block::bordered().title(title));
+    frame.render_widget(table, area);
 }
 
 fn draw_agents(frame: &mut Frame, app: &App, area: Rect) {
@@ -270,7 +333,7 @@ fn draw_troubles(frame: &mut Frame, app: &App, area: Rect) {
     .highlight_symbol("> ")
     .block(Block::bordered().title(title));
     let mut state = TableState::default();
-    if !troubles.is_empty() {
+    if !troubles.is_empty() && !app.still {
         state.select(Some(app.selected));
     }
     frame.render_stateful_widget(table, area, &mut state);
@@ -365,9 +428,10 @@ fn read_note(sources: &Sources) -> String {
         None => format!("no {what}"),
     };
     format!(
-        "{}, {}",
+        "{}, {}, {}",
         one(&sources.event_log, "event log"),
-        one(&sources.fleet_table, "fleet table")
+        one(&sources.fleet_table, "fleet table"),
+        one(&sources.alert_table, "alert table")
     )
 }
 
@@ -394,38 +458,46 @@ pub fn frame_text(app: &App, width: u16, height: u16) -> anyhow::Result<String> 
     Ok(text)
 }
 
+/// One still frame as plain text (`--once`): read once, drawn without the selection and
+/// the keys; a reading that failed is an error here.
+pub async fn once(
+    located: &Located,
+    cluster: Option<String>,
+    since: TimeDelta,
+) -> anyhow::Result<String> {
+    let mut app = App::new(cluster, since, false);
+    refresh(located, &mut app).await;
+    if let Some(error) = app.error.take() {
+        anyhow::bail!("{error}");
+    }
+    app.still = true;
+    frame_text(&app, ONCE_WIDTH, ONCE_HEIGHT)
+}
+
 /// Reads the sources again into `app` (an error is shown, and the last reading kept).
 async fn refresh(located: &Located, app: &mut App) {
     let now = Utc::now();
-    let read = read_sources(
-        app.cluster.as_deref(),
-        located.event_log(),
-        located.table.as_ref(),
-        now - app.since,
-    )
-    .await;
-    match read {
-        Ok((events, records, sources)) => app.show(&events, &records, sources, now),
+    match read_sources(located, app.cluster.as_deref(), now - app.since).await {
+        Ok(read) => app.show(read, now),
         Err(e) => app.error = Some(format!("{e:#}")),
     }
 }
 
 /// `ecs-sentinel top`.
 pub async fn run(args: TopArgs, aws: &Aws, out: &mut impl Write) -> anyhow::Result<()> {
-    let located =
-        Located::find(aws, &args.stack, args.log_group.clone(), args.table.clone()).await?;
+    let located = Located::find(aws, &args.state).await?;
     let interactive = !args.once && std::io::IsTerminal::is_terminal(&std::io::stdout());
     let colour = interactive && std::env::var_os("NO_COLOR").is_none();
-    let mut app = App::new(args.cluster.clone(), args.since, colour);
-    refresh(&located, &mut app).await;
     if !interactive {
-        // One frame, for scripts: a refresh that failed is an error here.
-        if let Some(error) = app.error.take() {
-            anyhow::bail!("{error}");
-        }
-        write!(out, "{}", frame_text(&app, ONCE_WIDTH, ONCE_HEIGHT)?)?;
+        write!(
+            out,
+            "{}",
+            once(&located, args.cluster.clone(), args.since).await?
+        )?;
         return Ok(());
     }
+    let mut app = App::new(args.cluster.clone(), args.since, colour);
+    refresh(&located, &mut app).await;
     let every = args
         .every
         .to_std()

@@ -1,17 +1,21 @@
 //! `ecs-sentinel why`: one answer to "why is my service down?". Reads one window of the event
-//! log (a filter pattern lets CloudWatch send only the cluster's events) and the cluster's
-//! records of the fleet table (one query of its `by-cluster` index), and hands them to
-//! [`sentinel_why`], which joins them into a status, a cause with its evidence, and a
-//! timeline. Each source is optional: one that is not configured is left out and said so.
+//! log (a filter pattern lets CloudWatch send only the cluster's events), the cluster's
+//! records of the fleet table (one query of its `by-cluster` index) and the monitors'
+//! episodes in the alert table (one scan), and hands them to [`sentinel_why`], which joins
+//! them into a status, a cause with its evidence, and a timeline; then reads the one log
+//! stream the cause quotes (the failed container's last lines). Each source is optional: one
+//! that is not configured is left out and said so.
 
-use crate::args::{Stack, WhyArgs};
+use crate::alert_table::{AlertTable, Alerts};
+use crate::args::{StateArgs, WhyArgs};
 use crate::events_cmd::{self, EventFilter};
-use crate::locate::{Aws, Locator, EVENT_LOG_GROUP_OUTPUT, FLEET_TABLE_OUTPUT};
+use crate::locate::{Aws, Locator, ALERT_TABLE_OUTPUT, EVENT_LOG_GROUP_OUTPUT, FLEET_TABLE_OUTPUT};
 use crate::{fleet_cmd, render};
 use chrono::{DateTime, TimeDelta, Utc};
 use fleet_recorder::FleetTable;
+use sentinel_aws::ContainerLogs;
 use sentinel_fleet::view::Seen;
-use sentinel_why::{explain, observe, Answer, Status, Subject, Target};
+use sentinel_why::{explain, observe, Alert, Answer, Quote, Status, Subject, Target};
 use serde::Serialize;
 use std::io::Write;
 
@@ -19,6 +23,8 @@ use std::io::Write;
 pub const EXIT_FAILING: u8 = 1;
 /// Exit status when the state could not be read.
 pub const EXIT_COULD_NOT_READ: u8 = 2;
+/// Log lines of the failed container quoted, at most.
+const LOG_LINES_QUOTED: usize = 10;
 
 /// Where the answer came from: each source by name with what was read, or `None` when it
 /// was not configured.
@@ -27,12 +33,19 @@ pub const EXIT_COULD_NOT_READ: u8 = 2;
 pub struct Sources {
     pub event_log: Option<Read>,
     pub fleet_table: Option<Read>,
+    pub alert_table: Option<Read>,
+    /// The failed container's log stream, when the cause quotes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_log: Option<Read>,
+    /// What could not be read and was left out (the answer stands without it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Read {
     pub name: String,
-    /// Events or records read.
+    /// Events, records, episodes or lines read.
     pub read: usize,
 }
 
@@ -54,65 +67,67 @@ impl Report {
     }
 }
 
-/// Where `why` and `top` read: the event log group and the fleet table, each optional.
+/// Where `why` and `top` read: the event log group, the fleet table and the alert table,
+/// each optional, and the clients that read a container's log.
 pub struct Located {
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub ecs: aws_sdk_ecs::Client,
     pub group: Option<String>,
     pub table: Option<FleetTable>,
+    pub alerts: Option<AlertTable>,
 }
 
 impl Located {
-    /// `--log-group` and `--table`, else the stack's outputs; at least one is required.
-    pub async fn find(
-        aws: &Aws,
-        stack: &Stack,
-        log_group: Option<String>,
-        table: Option<String>,
-    ) -> anyhow::Result<Located> {
+    /// `--log-group`, `--table` and `--alert-table`, else the stack's outputs; at least one
+    /// of the event log and the fleet table is required.
+    pub async fn find(aws: &Aws, state: &StateArgs) -> anyhow::Result<Located> {
         let sdk = aws.config(None).await;
-        let mut locator = Locator::new(&sdk, stack);
-        let group = locator.optional(log_group, EVENT_LOG_GROUP_OUTPUT).await?;
+        let mut locator = Locator::new(&sdk, &state.stack);
+        let group = locator
+            .optional(state.log_group.clone(), EVENT_LOG_GROUP_OUTPUT)
+            .await?;
         let table = locator
-            .optional(table, FLEET_TABLE_OUTPUT)
-            .await?
-            .map(|name| {
-                FleetTable::new(
-                    aws_sdk_dynamodb::Client::new(&sdk),
-                    name,
-                    TimeDelta::days(14),
-                )
-            });
+            .optional(state.table.clone(), FLEET_TABLE_OUTPUT)
+            .await?;
+        let alerts = locator
+            .optional(state.alert_table.clone(), ALERT_TABLE_OUTPUT)
+            .await?;
         if group.is_none() && table.is_none() {
             anyhow::bail!(
                 "say where the state is: --stack NAME (its event log and fleet table), or --log-group and/or --table"
             );
         }
-        Ok(Located {
-            logs: aws_sdk_cloudwatchlogs::Client::new(&sdk),
-            group,
-            table,
-        })
+        Ok(Located::new(&sdk, group, table, alerts))
     }
 
-    /// The event log to read, if any.
-    pub fn event_log(&self) -> Option<(&aws_sdk_cloudwatchlogs::Client, &str)> {
-        self.group.as_deref().map(|g| (&self.logs, g))
+    /// The sources named, read with `sdk`'s clients.
+    pub fn new(
+        sdk: &sentinel_aws::sdk::SdkConfig,
+        group: Option<String>,
+        table: Option<String>,
+        alerts: Option<String>,
+    ) -> Located {
+        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+        Located {
+            logs: aws_sdk_cloudwatchlogs::Client::new(sdk),
+            ecs: aws_sdk_ecs::Client::new(sdk),
+            group,
+            // Reading needs no retention; the recorder's own setting governs what it writes.
+            table: table.map(|name| FleetTable::new(dynamodb.clone(), name, TimeDelta::days(14))),
+            alerts: alerts.map(|name| AlertTable {
+                client: dynamodb,
+                name,
+            }),
+        }
     }
 }
 
-/// `ecs-sentinel why`, located by `--stack` or by `--table` / `--log-group`.
+/// `ecs-sentinel why`, located by `--stack` or by `--table` / `--log-group` / `--alert-table`.
 pub async fn run(args: WhyArgs, aws: &Aws, out: &mut impl Write) -> anyhow::Result<u8> {
-    let located =
-        Located::find(aws, &args.stack, args.log_group.clone(), args.table.clone()).await?;
+    let located = Located::find(aws, &args.state).await?;
     let subject = subject(&args);
     let now = Utc::now();
-    let report = why(
-        &subject,
-        located.event_log(),
-        located.table.as_ref(),
-        now - args.since,
-    )
-    .await?;
+    let report = why(&subject, &located, now - args.since).await?;
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
     } else {
@@ -134,62 +149,127 @@ fn subject(args: &WhyArgs) -> Subject {
     }
 }
 
-/// Reads the sources given and explains the subject over the window from `since`.
+/// Reads the sources located and explains the subject over the window from `since`, then
+/// quotes the failed container's last log lines when the cause names one.
 pub async fn why(
     subject: &Subject,
-    event_log: Option<(&aws_sdk_cloudwatchlogs::Client, &str)>,
-    fleet: Option<&FleetTable>,
+    located: &Located,
     since: DateTime<Utc>,
 ) -> anyhow::Result<Report> {
     let cluster = Some(subject.cluster.as_str());
-    let (events, records, sources) = read_sources(cluster, event_log, fleet, since).await?;
-    let observed = observe(cluster, &events, &records);
-    Ok(Report {
-        answer: explain(subject, &observed, since),
-        sources,
-    })
+    let read = read_sources(located, cluster, since).await?;
+    let observed = observe(cluster, &read.events, &read.records);
+    let mut answer = explain(subject, &observed, &read.alerts, since);
+    let mut sources = read.sources;
+    if let Some(cause) = answer.cause.as_mut() {
+        if let Some(quote) = cause.quote.clone() {
+            quote_log(located, &quote, &mut cause.evidence, &mut sources).await;
+        }
+    }
+    Ok(Report { answer, sources })
+}
+
+/// Adds the container's last lines to the evidence; a log that cannot be read is left out
+/// and said so in the sources, never an error: the answer stands without it.
+async fn quote_log(
+    located: &Located,
+    quote: &Quote,
+    evidence: &mut Vec<String>,
+    sources: &mut Sources,
+) {
+    let logs = ContainerLogs::new(located.ecs.clone(), located.logs.clone());
+    let task_id = quote.task_arn.rsplit('/').next().unwrap_or(&quote.task_arn);
+    match logs
+        .tail(
+            &quote.task_definition,
+            task_id,
+            &quote.container,
+            LOG_LINES_QUOTED,
+        )
+        .await
+    {
+        Ok(Some(tail)) => {
+            evidence.push(format!(
+                "{} logged last ({} {}):",
+                tail.container, tail.log_group, tail.log_stream
+            ));
+            evidence.extend(tail.lines.iter().map(|line| format!("| {line}")));
+            sources.container_log = Some(Read {
+                name: format!("{} {}", tail.log_group, tail.log_stream),
+                read: tail.lines.len(),
+            });
+        }
+        Ok(None) => sources.left_out.push(format!(
+            "{}'s log: it logs nowhere awslogs can be read, or logged nothing",
+            quote.container
+        )),
+        Err(e) => sources
+            .left_out
+            .push(format!("{}'s log: {}", quote.container, e.message)),
+    }
+}
+
+/// What one reading of the sources found.
+#[derive(Debug, Default)]
+pub struct Readings {
+    pub events: Vec<serde_json::Value>,
+    pub records: Vec<Seen>,
+    pub alerts: Vec<Alert>,
+    pub sources: Sources,
 }
 
 /// What `why` and `top` read: the event log's window from `since` (the cluster's events,
-/// with its filter pattern, or every event) and the fleet table's records (the cluster's,
-/// through the `by-cluster` index, or a scan of every cluster).
+/// with its filter pattern, or every event), the fleet table's records (the cluster's,
+/// through the `by-cluster` index, or a scan of every cluster) and the alert table's
+/// episodes (one scan).
 pub async fn read_sources(
+    located: &Located,
     cluster: Option<&str>,
-    event_log: Option<(&aws_sdk_cloudwatchlogs::Client, &str)>,
-    fleet: Option<&FleetTable>,
     since: DateTime<Utc>,
-) -> anyhow::Result<(Vec<serde_json::Value>, Vec<Seen>, Sources)> {
-    let mut sources = Sources::default();
-    let mut events = Vec::new();
-    if let Some((logs, group)) = event_log {
+) -> anyhow::Result<Readings> {
+    let mut read = Readings::default();
+    if let Some(group) = located.group.as_deref() {
         let filter = EventFilter {
             cluster: cluster.map(str::to_owned),
             ..EventFilter::default()
         };
         let pattern = cluster.map(cluster_pattern);
         let (found, _) = events_cmd::read(
-            logs,
+            &located.logs,
             group,
             since.timestamp_millis(),
             pattern.as_deref(),
             &filter,
         )
         .await?;
-        sources.event_log = Some(Read {
+        read.sources.event_log = Some(Read {
             name: group.to_owned(),
             read: found.len(),
         });
-        events = found;
+        read.events = found;
     }
-    let mut records = Vec::new();
-    if let Some(table) = fleet {
-        records = fleet_cmd::read(table, cluster, None).await?;
-        sources.fleet_table = Some(Read {
+    if let Some(table) = &located.table {
+        read.records = fleet_cmd::read(table, cluster, None).await?;
+        read.sources.fleet_table = Some(Read {
             name: table.table_name().to_owned(),
-            read: records.len(),
+            read: read.records.len(),
         });
     }
-    Ok((events, records, sources))
+    if let Some(table) = &located.alerts {
+        let Alerts { alerts, unreadable } = table.read(cluster).await?;
+        if unreadable > 0 {
+            read.sources.left_out.push(format!(
+                "{unreadable} item(s) of {} that are not readable episodes",
+                table.name
+            ));
+        }
+        read.sources.alert_table = Some(Read {
+            name: table.name.clone(),
+            read: alerts.len(),
+        });
+        read.alerts = alerts;
+    }
+    Ok(read)
 }
 
 /// The CloudWatch filter pattern for a cluster's events: its name after a slash, quoted
@@ -201,7 +281,8 @@ fn cluster_pattern(cluster: &str) -> String {
     format!("\"/{}\"", name.replace('"', ""))
 }
 
-fn print(report: &Report, since: DateTime<Utc>, out: &mut impl Write) -> anyhow::Result<()> {
+/// The report as text: status, cause, evidence, timeline, and what was read.
+pub fn print(report: &Report, since: DateTime<Utc>, out: &mut impl Write) -> anyhow::Result<()> {
     let answer = &report.answer;
     writeln!(
         out,
@@ -241,12 +322,20 @@ fn print(report: &Report, since: DateTime<Utc>, out: &mut impl Write) -> anyhow:
         Some(r) => format!("{what} {} ({} {unit})", r.name, r.read),
         None => format!("{what}: not configured, left out"),
     };
+    let sources = &report.sources;
     writeln!(
         out,
-        "read: {}; {}",
-        described(&report.sources.event_log, "event log", "events"),
-        described(&report.sources.fleet_table, "fleet table", "records")
+        "read: {}; {}; {}",
+        described(&sources.event_log, "event log", "events"),
+        described(&sources.fleet_table, "fleet table", "records"),
+        described(&sources.alert_table, "alert table", "episodes")
     )?;
+    if let Some(log) = &sources.container_log {
+        writeln!(out, "quoted: {} ({} lines)", log.name, log.read)?;
+    }
+    for note in &sources.left_out {
+        writeln!(out, "left out: {note}")?;
+    }
     Ok(())
 }
 

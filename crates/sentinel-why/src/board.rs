@@ -1,6 +1,7 @@
 //! What `ecs-sentinel top` shows of the fleet at a glance, from the same observations as
 //! `why`: agents down, services failing with their cause, the latest stopped tasks.
 
+use crate::alert::Alert;
 use crate::explain::{explain, Answer, Status};
 use crate::observe::Observation;
 use crate::{short, Subject, Target};
@@ -51,12 +52,19 @@ pub struct Board {
     pub agents_down: Vec<AgentDown>,
     pub troubles: Vec<Trouble>,
     pub stopped: Vec<Stopped>,
+    /// The monitors' alerts still open, oldest first.
+    pub open_alerts: Vec<Alert>,
     /// Services seen in the window, failing or not.
     pub services_seen: usize,
 }
 
-/// The board of every cluster in `observed`, over the window from `since`.
-pub fn board(observed: &[Observation], since: DateTime<Utc>, stopped_shown: usize) -> Board {
+/// The board of every cluster in `observed` or `alerts`, over the window from `since`.
+pub fn board(
+    observed: &[Observation],
+    alerts: &[Alert],
+    since: DateTime<Utc>,
+    stopped_shown: usize,
+) -> Board {
     let mut by_cluster: BTreeMap<&str, Vec<Observation>> = BTreeMap::new();
     for o in observed {
         by_cluster
@@ -64,18 +72,33 @@ pub fn board(observed: &[Observation], since: DateTime<Utc>, stopped_shown: usiz
             .or_default()
             .push(o.clone());
     }
+    for alert in alerts.iter().filter(|a| a.is_open()) {
+        by_cluster.entry(&alert.cluster_arn).or_default();
+    }
     let mut board = Board::default();
     for (cluster, seen) in &by_cluster {
         let name = short(cluster).to_owned();
+        let cluster_alerts: Vec<Alert> = alerts
+            .iter()
+            .filter(|a| a.cluster_arn == *cluster)
+            .cloned()
+            .collect();
         board.agents_down.extend(agents_down(&name, seen));
-        let services = services_in(seen, since);
+        let mut services = services_in(seen, since);
+        // A service the task monitor still holds failing, though the window shows nothing.
+        services.extend(
+            cluster_alerts
+                .iter()
+                .filter(|a| a.is_open())
+                .filter_map(|a| a.service().map(str::to_owned)),
+        );
         board.services_seen += services.len();
         for service in services {
             let subject = Subject {
                 cluster: name.clone(),
                 what: Target::Service(service.clone()),
             };
-            let answer = explain(&subject, seen, since);
+            let answer = explain(&subject, seen, &cluster_alerts, since);
             if matches!(answer.status, Status::Failing | Status::Recovered) {
                 board.troubles.push(Trouble {
                     cluster: name.clone(),
@@ -95,6 +118,8 @@ pub fn board(observed: &[Observation], since: DateTime<Utc>, stopped_shown: usiz
     });
     board.stopped.sort_by_key(|s| std::cmp::Reverse(s.at));
     board.stopped.truncate(stopped_shown);
+    board.open_alerts = alerts.iter().filter(|a| a.is_open()).cloned().collect();
+    board.open_alerts.sort_by_key(|a| a.opened_at);
     board
 }
 
@@ -247,7 +272,7 @@ mod tests {
                 137,
             ),
         ];
-        let board = board(&observe(None, &events, &[]), at(-60), 10);
+        let board = board(&observe(None, &events, &[]), &[], at(-60), 10);
         assert_eq!(
             board.agents_down,
             vec![AgentDown {
@@ -287,6 +312,46 @@ mod tests {
     }
 
     fn board_of_one(events: &[Value]) -> Board {
-        board(&observe(None, events, &[]), at(-60), 1)
+        board(&observe(None, events, &[]), &[], at(-60), 1)
+    }
+
+    #[test]
+    fn an_open_alert_puts_its_service_on_the_board_though_the_window_is_quiet() {
+        use crate::alert::{Alert, Alerted};
+        use sentinel_tasks::classify::FailureKind;
+        let open = Alert {
+            cluster_arn: EDGE.into(),
+            about: Alerted::Tasks {
+                group: "service:billing".into(),
+                kinds: vec![(FailureKind::ImagePull, 2)],
+            },
+            opened_at: Some(at(-500)),
+            alert_sent: true,
+            notices_sent: 1,
+            last_notice_at: Some(at(-500)),
+            resolved_at: None,
+        };
+        let resolved = Alert {
+            resolved_at: Some(at(-400)),
+            about: Alerted::Tasks {
+                group: "service:old".into(),
+                kinds: vec![(FailureKind::ImagePull, 1)],
+            },
+            ..open.clone()
+        };
+        let events = vec![agent(PROD, "0a", 0, true, 1)];
+        let board = board(
+            &observe(None, &events, &[]),
+            &[resolved, open.clone()],
+            at(-60),
+            10,
+        );
+        assert_eq!(board.open_alerts, vec![open], "only the open one");
+        let troubles: Vec<(&str, &str, &str)> = board
+            .troubles
+            .iter()
+            .map(|t| (t.cluster.as_str(), t.service.as_str(), t.kind()))
+            .collect();
+        assert_eq!(troubles, [("edge", "billing", "image-pull")]);
     }
 }

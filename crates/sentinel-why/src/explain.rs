@@ -1,8 +1,9 @@
 //! The joins: status, cause, evidence and timeline of one subject from its observations.
 
+use crate::alert::{Alert, Alerted};
 use crate::observe::Observation;
 use crate::{short, Subject, Target};
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use sentinel_fleet::{FleetRecord, InstanceRecord, ServiceEventRecord, TaskRecord};
 use sentinel_tasks::classify::{classify, FailureKind, Verdict};
 use serde::Serialize;
@@ -45,6 +46,8 @@ pub enum CauseKind {
     Task(FailureKind),
     AgentDisconnected,
     InstanceLost,
+    /// An ECS Anywhere node that SSM cannot reach either (the agent monitor's verdict).
+    NodeUnreachable,
 }
 
 impl CauseKind {
@@ -53,6 +56,7 @@ impl CauseKind {
             CauseKind::Task(kind) => kind.as_str(),
             CauseKind::AgentDisconnected => "agent-disconnected",
             CauseKind::InstanceLost => "instance-lost",
+            CauseKind::NodeUnreachable => "node-unreachable",
         }
     }
 }
@@ -68,8 +72,22 @@ pub struct Cause {
     pub kind: CauseKind,
     /// One sentence.
     pub summary: String,
-    /// Verbatim stop reasons, exit codes, the revision, instance ids.
+    /// Verbatim stop reasons, exit codes, the revision, instance ids (and, once the CLI has
+    /// read them, the failed container's last log lines).
     pub evidence: Vec<String>,
+    /// The container whose last log lines would show the failure, when one can be named:
+    /// the CLI reads that one stream and adds its lines to the evidence.
+    #[serde(skip)]
+    pub quote: Option<Quote>,
+}
+
+/// Which log stream to quote: the newest failed task's failed container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quote {
+    pub task_arn: String,
+    /// Its task definition (ARN or `family:revision`), which says where it logs.
+    pub task_definition: String,
+    pub container: String,
 }
 
 /// One line of the timeline.
@@ -91,15 +109,39 @@ pub struct Answer {
 }
 
 /// The subject's answer from its cluster's observations (oldest first, see
-/// [`crate::observe`]), over the window from `since`.
-pub fn explain(subject: &Subject, observed: &[Observation], since: DateTime<Utc>) -> Answer {
+/// [`crate::observe`]) and the monitors' alert episodes, over the window from `since`.
+pub fn explain(
+    subject: &Subject,
+    observed: &[Observation],
+    alerts: &[Alert],
+    since: DateTime<Utc>,
+) -> Answer {
     let window: Vec<&Observation> = observed.iter().filter(|o| o.at >= since).collect();
     let instances = Instances::from(observed);
-    let (status, cause, timeline) = match &subject.what {
-        Target::Service(name) => service(name, &window, &instances),
-        Target::Task(id) => task(id, &window, &instances),
-        Target::Instance(id) => instance(id, &window, &instances),
+    let in_cluster = alerts.iter().filter(|a| a.in_cluster(&subject.cluster));
+    let (parts, about): (Parts, Vec<&Alert>) = match &subject.what {
+        Target::Service(name) => (
+            service(name, &window, &instances),
+            in_cluster.filter(|a| a.service() == Some(name)).collect(),
+        ),
+        Target::Task(id) => (task(id, &window, &instances), Vec::new()),
+        Target::Instance(id) => {
+            let about: Vec<&Alert> = in_cluster
+                .filter(|a| a.is_about_instance(instances.find(id), id))
+                .collect();
+            let arn = instances.find(id).or_else(|| {
+                about.iter().find_map(|a| match &a.about {
+                    Alerted::Instance {
+                        container_instance_arn,
+                        ..
+                    } => Some(container_instance_arn.as_str()),
+                    Alerted::Tasks { .. } => None,
+                })
+            });
+            (instance(arn, &window, &instances), about)
+        }
     };
+    let (status, cause, timeline) = with_alerts(parts, &about, since);
     Answer {
         subject: subject.clone(),
         status,
@@ -109,6 +151,124 @@ pub fn explain(subject: &Subject, observed: &[Observation], since: DateTime<Utc>
 }
 
 type Parts = (Status, Option<Cause>, Vec<Entry>);
+
+// ----------------------------------------------------------------------------- alerts
+
+/// The monitors' episodes about the subject, laid over what the events say: each notice on
+/// the timeline; an open alert makes a subject the window shows nothing wrong with failing
+/// (the monitor still holds it so), and names its kind; an agent monitor that found the
+/// node unreachable turns a disconnected agent into an unreachable node.
+fn with_alerts(
+    (status, cause, mut timeline): Parts,
+    alerts: &[&Alert],
+    since: DateTime<Utc>,
+) -> Parts {
+    for alert in alerts {
+        timeline.extend(alert_entries(alert).into_iter().filter(|e| e.time >= since));
+    }
+    timeline.sort();
+    let Some(open) = alerts.iter().find(|a| a.is_open()) else {
+        return (status, cause, timeline);
+    };
+    let held = open.opened_at.map_or_else(String::new, |at| {
+        format!(
+            "the {}'s alert open since {}, {} notice{} sent",
+            open.monitor(),
+            at.to_rfc3339(),
+            open.notices_sent,
+            plural(open.notices_sent as usize)
+        )
+    });
+    let unreachable = open.kind() == "node-unreachable";
+    let (status, cause) = match (status, cause) {
+        (Status::Failing | Status::Recovered, Some(mut cause)) => {
+            if unreachable && cause.kind == CauseKind::AgentDisconnected {
+                cause.kind = CauseKind::NodeUnreachable;
+                cause.summary = format!(
+                    "{}; SSM cannot reach {} either: the server itself is likely down or cut off",
+                    cause.summary,
+                    open.target()
+                );
+            }
+            cause.evidence.push(held);
+            (status, Some(cause))
+        }
+        _ => {
+            let kind = match &open.about {
+                Alerted::Instance { .. } if unreachable => CauseKind::NodeUnreachable,
+                Alerted::Instance { .. } => CauseKind::AgentDisconnected,
+                Alerted::Tasks { kinds, .. } => {
+                    CauseKind::Task(kinds.first().map_or(FailureKind::OtherFailure, |(k, _)| *k))
+                }
+            };
+            let summary = match kind {
+                CauseKind::NodeUnreachable => format!(
+                    "{} cannot be reached, by its ECS agent or by SSM: the server itself is likely down or cut off",
+                    open.target()
+                ),
+                CauseKind::AgentDisconnected => {
+                    format!("the ECS agent on {} is disconnected", open.target())
+                }
+                _ => format!("{}: {}", open.target(), open.counts()),
+            };
+            let cause = Cause {
+                kind,
+                summary: format!(
+                    "{summary} (the {}'s alert is open; the window shows no newer sign)",
+                    open.monitor()
+                ),
+                evidence: vec![held],
+                quote: None,
+            };
+            (Status::Failing, Some(cause))
+        }
+    };
+    (status, cause, timeline)
+}
+
+/// An episode's notices on the timeline: the alert, the newest reminder, the resolution.
+fn alert_entries(alert: &Alert) -> Vec<Entry> {
+    let entry = |time: DateTime<Utc>, text: String| Entry {
+        time,
+        source: "alert-table",
+        text,
+    };
+    let mut entries = Vec::new();
+    if let (Some(at), true) = (alert.opened_at, alert.alert_sent) {
+        entries.push(entry(
+            at,
+            format!(
+                "{} alerted on {}: {}",
+                alert.monitor(),
+                alert.target(),
+                alert.counts()
+            ),
+        ));
+    }
+    match (alert.resolved_at, alert.last_notice_at) {
+        (Some(at), _) => entries.push(entry(
+            at,
+            format!(
+                "{} resolved its alert on {}",
+                alert.monitor(),
+                alert.target()
+            ),
+        )),
+        (None, Some(at)) if alert.notices_sent > 1 && Some(at) != alert.opened_at => {
+            entries.push(entry(
+                at,
+                format!(
+                    "{} reminded about {} ({} notices so far)",
+                    alert.monitor(),
+                    alert.target(),
+                    alert.notices_sent
+                ),
+            ))
+        }
+        _ => {}
+    }
+    entries
+}
 
 // ----------------------------------------------------------------------------- services
 
@@ -171,11 +331,18 @@ fn service(name: &str, window: &[&Observation], instances: &Instances) -> Parts 
     (status, cause, timeline.done())
 }
 
+/// Whether `recovery` came after `failure`. A recovery in the same second counts: service
+/// events carry whole seconds while a task's stop has milliseconds, and ECS reports a
+/// steady state only after what failed before it.
+fn recovered_after(recovery: DateTime<Utc>, failure: DateTime<Utc>) -> bool {
+    recovery.trunc_subsecs(0) >= failure.trunc_subsecs(0)
+}
+
 fn status_of(known: bool, failures: &[DateTime<Utc>], recoveries: &[DateTime<Utc>]) -> Status {
     match failures.iter().max() {
         None if known => Status::Healthy,
         None => Status::Unknown,
-        Some(last) if recoveries.iter().any(|r| r > last) => Status::Recovered,
+        Some(last) if recoveries.iter().any(|r| recovered_after(*r, *last)) => Status::Recovered,
         Some(_) => Status::Failing,
     }
 }
@@ -197,11 +364,9 @@ fn service_cause(
     failures: &[DateTime<Utc>],
     recoveries: &[DateTime<Utc>],
 ) -> Cause {
-    let mut cause = if let Some(blamed) = stops.blamed_on_instances(instances) {
-        blamed
-    } else if let Some(failed) = failed_deployment(service_events) {
-        failed
-    } else if let Some(kind) = stops.dominant_kind() {
+    // The failures the stops themselves show: the kind most of them had, with its reasons,
+    // the revision it began with, and the log worth quoting.
+    let crashes = stops.dominant_kind().map(|kind| {
         let of_kind: Vec<&Stop> = stops
             .failed
             .iter()
@@ -223,14 +388,32 @@ fn service_cause(
             kind: CauseKind::Task(kind),
             summary,
             evidence,
+            quote: of_kind.last().and_then(|stop| stop.quote()),
         }
+    });
+    let mut cause = if let Some(blamed) = stops.blamed_on_instances(instances) {
+        blamed
+    } else if let Some(mut failed) = failed_deployment(service_events) {
+        // The deployment failed because its tasks did: say how, with their evidence.
+        if let Some(crashes) = crashes {
+            failed.summary = format!("{}, after {}", failed.summary, crashes.summary);
+            failed.evidence.extend(crashes.evidence);
+            failed.quote = crashes.quote;
+        }
+        failed
+    } else if let Some(crashes) = crashes {
+        crashes
     } else {
         // Only the service's own events failed (placement, start impaired).
         service_events_cause(name, service_events)
     };
     if status == Status::Recovered {
         if let (Some(first), Some(last)) = (failures.iter().min(), failures.iter().max()) {
-            if let Some(recovered) = recoveries.iter().filter(|r| *r > last).min() {
+            if let Some(recovered) = recoveries
+                .iter()
+                .filter(|r| recovered_after(**r, *last))
+                .min()
+            {
                 cause.summary = format!(
                     "{}. Recovered at {}, after {} down.",
                     cause.summary.trim_end_matches('.'),
@@ -267,11 +450,13 @@ fn service_events_cause(
             .into_iter()
             .flatten()
             .collect(),
+            quote: None,
         },
         None => Cause {
             kind: CauseKind::Task(FailureKind::OtherFailure),
             summary: format!("{name}: {}", what_happened(FailureKind::OtherFailure)),
             evidence: Vec::new(),
+            quote: None,
         },
     }
 }
@@ -304,6 +489,7 @@ fn failed_deployment(service_events: &[(&Observation, &ServiceEventRecord)]) -> 
             .into_iter()
             .filter(|e| !e.is_empty())
             .collect(),
+        quote: None,
     })
 }
 
@@ -354,6 +540,7 @@ fn task(id: &str, window: &[&Observation], instances: &Instances) -> Parts {
             kind: CauseKind::Task(kind),
             summary: format!("task {} stopped: {}", short(id), what_happened(kind)),
             evidence,
+            quote: stop.quote(),
         })
     });
     let status = if cause.is_some() {
@@ -366,8 +553,8 @@ fn task(id: &str, window: &[&Observation], instances: &Instances) -> Parts {
 
 // ----------------------------------------------------------------------------- instances
 
-fn instance(id: &str, window: &[&Observation], instances: &Instances) -> Parts {
-    let Some(arn) = instances.find(id) else {
+fn instance(arn: Option<&str>, window: &[&Observation], instances: &Instances) -> Parts {
+    let Some(arn) = arn else {
         return (Status::Unknown, None, Vec::new());
     };
     let mut timeline = Timeline::default();
@@ -422,6 +609,7 @@ fn instance(id: &str, window: &[&Observation], instances: &Instances) -> Parts {
                 kind: CauseKind::InstanceLost,
                 summary: format!("{name} left the cluster ({})", latest.status),
                 evidence: evidence(latest_o.at),
+                quote: None,
             }),
         )
     } else if let Some(since) = down_since {
@@ -431,6 +619,7 @@ fn instance(id: &str, window: &[&Observation], instances: &Instances) -> Parts {
                 kind: CauseKind::AgentDisconnected,
                 summary: format!("the ECS agent on {name} is disconnected"),
                 evidence: evidence(since),
+                quote: None,
             }),
         )
     } else if let Some(((down_o, _), (up_o, _))) = last_outage(&history) {
@@ -445,6 +634,7 @@ fn instance(id: &str, window: &[&Observation], instances: &Instances) -> Parts {
                     duration(up_o.at - down_o.at)
                 ),
                 evidence: evidence(down_o.at),
+                quote: None,
             }),
         )
     } else {
@@ -489,6 +679,33 @@ struct Stop<'a> {
 impl Stop<'_> {
     fn revision(&self) -> Option<&str> {
         self.task.task_definition_arn.as_deref()
+    }
+
+    /// The log stream worth quoting: the failed container's, when the kind of failure is
+    /// one a container logs about (not an image pull, a placement or a deployment) and the
+    /// task says which container failed (a non-zero exit, else a reason).
+    fn quote(&self) -> Option<Quote> {
+        let logged = matches!(
+            self.kind?,
+            FailureKind::ContainerExit
+                | FailureKind::OutOfMemory
+                | FailureKind::ContainerHealthCheck
+                | FailureKind::ElbHealthCheck
+                | FailureKind::OtherFailure
+        );
+        let t = self.task;
+        let container = t
+            .containers
+            .iter()
+            .find(|c| c.exit_code.is_some_and(|code| code != 0))
+            .or_else(|| t.containers.iter().find(|c| c.reason.is_some()))?;
+        logged
+            .then(|| Quote {
+                task_arn: t.task_arn.clone(),
+                task_definition: t.task_definition_arn.clone().unwrap_or_default(),
+                container: container.name.clone(),
+            })
+            .filter(|q| !q.task_definition.is_empty())
     }
 }
 
@@ -591,6 +808,7 @@ impl<'a> Stops<'a> {
                 names.join(", ")
             ),
             evidence,
+            quote: None,
         })
     }
 

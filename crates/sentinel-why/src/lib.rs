@@ -18,12 +18,14 @@
 //! The CLI reads the sources (one window of the event log, one query of the fleet table) and
 //! prints the [`Answer`]; nothing here does I/O.
 
+mod alert;
 mod board;
 mod explain;
 mod observe;
 
+pub use alert::{Alert, Alerted};
 pub use board::{board, AgentDown, Board, Stopped, Trouble};
-pub use explain::{explain, Answer, Cause, CauseKind, Entry, Status};
+pub use explain::{explain, Answer, Cause, CauseKind, Entry, Quote, Status};
 pub use observe::{observe, Observation, Origin};
 
 use serde::Serialize;

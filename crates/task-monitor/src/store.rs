@@ -24,6 +24,13 @@ pub type TaskEpisodeStore = Table<TaskEpisodeFormat>;
 /// How a task episode is kept in the alert table.
 pub struct TaskEpisodeFormat;
 
+/// A task episode's item (keyed `tasks#…`, see [`EpisodeKey::as_key`]).
+pub fn is_task_episode(item: &HashMap<String, AttributeValue>) -> bool {
+    item.get("pk")
+        .and_then(|v| v.as_s().ok())
+        .is_some_and(|pk| pk.starts_with("tasks#"))
+}
+
 impl Format for TaskEpisodeFormat {
     type Item = TaskEpisode;
 

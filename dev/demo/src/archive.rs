@@ -140,6 +140,32 @@ impl Archive {
         let since = chrono::Utc::now() - chrono::TimeDelta::hours(1);
         sentinel_cli::events_cmd::events(&logs, EVENT_LOG, since, &filter, false, false, &mut out)
             .await?;
+
+        // The join: the event log, the fleet table and the monitors' alert table, read as
+        // `why` and `top` read a deployed stack's outputs.
+        let located = sentinel_cli::why_cmd::Located::new(
+            sdk,
+            Some(EVENT_LOG.to_owned()),
+            Some(FLEET_TABLE.to_owned()),
+            Some(stack.table_name.clone()),
+        );
+        println!(
+            "\n$ ecs-sentinel why --cluster payments-prod --service checkout --since 1h --log-group {EVENT_LOG} --table {FLEET_TABLE} --alert-table {}",
+            stack.table_name
+        );
+        let checkout = sentinel_why::Subject {
+            cluster: "payments-prod".into(),
+            what: sentinel_why::Target::Service("checkout".into()),
+        };
+        let report = sentinel_cli::why_cmd::why(&checkout, &located, since).await?;
+        sentinel_cli::why_cmd::print(&report, since, &mut out)?;
+        println!(
+            "\n$ ecs-sentinel top --once --since 1h --log-group {EVENT_LOG} --table {FLEET_TABLE} --alert-table {}",
+            stack.table_name
+        );
+        let frame =
+            sentinel_cli::top_cmd::once(&located, None, chrono::TimeDelta::hours(1)).await?;
+        print!("{frame}");
         Ok(())
     }
 }

@@ -98,7 +98,7 @@ impl TaskAct<'_> {
         self.stack.put_events(&events).await?;
         t.say(
             "tasks",
-            format!("{SERVICE} ({CLUSTER}) revision 7 crash-loops: {CRASHES} tasks exit 1; the deployment replaces 3 old tasks (the rule's pattern drops those stops); 1 Spot task is interrupted"),
+            format!("{SERVICE} ({CLUSTER}) revision {task_definition} crash-loops: {CRASHES} tasks exit 1; the deployment replaces 3 old tasks (the rule's pattern drops those stops); 1 Spot task is interrupted"),
         );
         self.emulator.reset_calls()?;
         drain(t, &poller, &monitor, CRASHES as usize + 1, collected).await?;
@@ -111,11 +111,12 @@ impl TaskAct<'_> {
                 &cluster_arn,
                 "ERROR",
                 "SERVICE_DEPLOYMENT_FAILED",
+                "ECS deployment circuit breaker: tasks failed to start. Rolling back to the previous deployment.",
             )])
             .await?;
         t.say(
             "deployment",
-            "SERVICE_DEPLOYMENT_FAILED: the circuit breaker rolls back to revision 6",
+            "SERVICE_DEPLOYMENT_FAILED: the circuit breaker rolls back to the previous deployment",
         );
         drain(t, &poller, &monitor, 1, collected).await?;
 
@@ -126,9 +127,13 @@ impl TaskAct<'_> {
                 &cluster_arn,
                 "INFO",
                 "SERVICE_STEADY_STATE",
+                "service checkout has reached a steady state.",
             )])
             .await?;
-        t.say("service", "SERVICE_STEADY_STATE: revision 6 runs again");
+        t.say(
+            "service",
+            "SERVICE_STEADY_STATE: the previous revision runs again",
+        );
         drain(t, &poller, &monitor, 1, collected).await
     }
 
@@ -218,13 +223,19 @@ impl TaskAct<'_> {
         cluster_arn: &str,
         level: &str,
         name: &str,
+        reason: &str,
     ) -> Value {
+        // Stamped when sent, as ECS stamps them, so they fall after the crashes they follow.
+        let now = chrono::Utc::now().to_rfc3339();
         let mut event = service_event(
             detail_type,
             json!({"eventType": level, "eventName": name, "clusterArn": cluster_arn,
-                   "deploymentId": "ecs-svc/7",
-                   "reason": "ECS deployment circuit breaker: tasks failed to start."}),
+                   "reason": reason, "createdAt": now, "updatedAt": now}),
         );
+        if detail_type == DEPLOYMENT_STATE_CHANGE {
+            event["detail"]["deploymentId"] = json!("ecs-svc/7");
+        }
+        event["time"] = json!(now);
         event["resources"] = json!([format!(
             "arn:aws:ecs:{REGION}:{ACCOUNT}:service/{CLUSTER}/{SERVICE}"
         )]);

@@ -11,7 +11,7 @@ use task_monitor::{Clients, Config, TaskMonitor};
 
 const CLUSTER: &str = "arn:aws:ecs:us-east-1:123456789012:cluster/prod";
 
-fn task_monitor(world: &World) -> anyhow::Result<TaskMonitor> {
+pub(crate) fn task_monitor(world: &World) -> anyhow::Result<TaskMonitor> {
     task_monitor_with(world, &[])
 }
 
@@ -55,50 +55,13 @@ fn oom_stop_of(service: &str, task: u32) -> String {
     .to_string()
 }
 
-/// Task definition `api:1`, whose `app` container logs to CloudWatch Logs (`/ecs/api`,
-/// prefix `ecs`), and what task `task` of it logged.
-async fn api_logging(world: &World, task: u32, lines: &[&str]) -> anyhow::Result<()> {
-    world
-        .fleet()
-        .register_logging_task_definition("api", "app", "/ecs/api")
-        .await?;
-    let logs = aws_sdk_cloudwatchlogs::Client::new(&world.sdk);
-    let stream = format!("ecs/app/{task:032x}");
-    logs.create_log_group()
-        .log_group_name("/ecs/api")
-        .send()
-        .await?;
-    logs.create_log_stream()
-        .log_group_name("/ecs/api")
-        .log_stream_name(&stream)
-        .send()
-        .await?;
-    let start = chrono::Utc::now().timestamp_millis() - 10_000;
-    let mut events = Vec::new();
-    for (i, line) in lines.iter().enumerate() {
-        events.push(
-            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
-                .timestamp(start + i as i64)
-                .message(*line)
-                .build()?,
-        );
-    }
-    logs.put_log_events()
-        .log_group_name("/ecs/api")
-        .log_stream_name(&stream)
-        .set_log_events(Some(events))
-        .send()
-        .await?;
-    Ok(())
-}
-
 #[tokio::test]
 async fn a_crash_loop_is_one_message_with_its_attributes_at_the_lower_bound() -> anyhow::Result<()>
 {
     let world = World::start().await?;
     let monitor = task_monitor(&world)?;
     // The newest failed task's app container logged these (older lines first).
-    api_logging(
+    integration_tests::container_log(
         &world,
         99,
         &["starting", "loading 2 GiB of fixtures", "killed"],
@@ -379,7 +342,7 @@ async fn faults_fail_records_for_redelivery_and_the_redelivery_pages_once() -> a
     use integration_tests::{Fault, FaultKind};
     let world = World::start().await?;
     let monitor = task_monitor(&world)?;
-    api_logging(&world, 2, &["about to crash"]).await?;
+    integration_tests::container_log(&world, 2, &["about to crash"]).await?;
     let bodies: Vec<String> = (0..3).map(oom_stop).collect();
 
     world.emulator.inject(&Fault::new(
@@ -524,7 +487,7 @@ async fn every_operation_under_every_fault_alerts_once_and_loses_nothing() -> an
     // redelivery comes a lease later, so a claim whose answer was lost (its holder unknown
     // to the next run) has expired by then and is taken over, as in AWS.
     let clock = Arc::new(ManualClock::at(chrono::Utc::now()));
-    api_logging(&world, 2, &["about to crash"]).await?;
+    integration_tests::container_log(&world, 2, &["about to crash"]).await?;
     let operations = [
         ("dynamodb", "BatchGetItem"),
         ("dynamodb", "TransactWriteItems"),

@@ -4,7 +4,7 @@
 
 use integration_tests::runtime_api::cli_binary;
 use integration_tests::{records, World};
-use sentinel_cli::why_cmd;
+use sentinel_cli::why_cmd::{self, Located};
 use sentinel_why::{Status, Subject, Target};
 use serde_json::{json, Value};
 
@@ -180,20 +180,36 @@ fn service(name: &str) -> Subject {
 #[tokio::test]
 async fn why_names_each_cause_from_the_event_log_and_the_fleet_table() -> anyhow::Result<()> {
     let world = World::start().await?;
-    let table = recorded(&world).await?;
-    let logs = aws_sdk_cloudwatchlogs::Client::new(&world.sdk);
+    recorded(&world).await?;
+    let both = Located::new(
+        &world.sdk,
+        Some(GROUP.to_owned()),
+        Some(TABLE.to_owned()),
+        None,
+    );
     let since = ago(120);
 
     world.emulator.reset_calls()?;
-    let api = why_cmd::why(&service("api"), Some((&logs, GROUP)), Some(&table), since).await?;
-    // One window of the event log, the table's ARN for the cluster's name, one query.
+    let api = why_cmd::why(&service("api"), &both, since).await?;
+    // One window of the event log, the table's ARN for the cluster's name, one query; and
+    // the failed container's task definition, to find its log (api:7 is not registered
+    // here, so that is where it ends, and the answer stands without the lines).
     assert_eq!(
         world.calls()?,
         std::collections::HashMap::from([
             ("logs.FilterLogEvents".to_owned(), 1),
             ("dynamodb.DescribeTable".to_owned(), 1),
             ("dynamodb.Query".to_owned(), 1),
+            ("ecs.DescribeTaskDefinition".to_owned(), 1),
         ])
+    );
+    assert!(
+        api.sources
+            .left_out
+            .iter()
+            .any(|n| n.starts_with("app's log: ")),
+        "{:?}",
+        api.sources
     );
     let sent = world.emulator.requests("logs.FilterLogEvents")?;
     assert!(
@@ -228,9 +244,7 @@ async fn why_names_each_cause_from_the_event_log_and_the_fleet_table() -> anyhow
         ("nothing", Status::Unknown, None),
     ];
     for (name, status, kind) in expect {
-        let answer = why_cmd::why(&service(name), Some((&logs, GROUP)), Some(&table), since)
-            .await?
-            .answer;
+        let answer = why_cmd::why(&service(name), &both, since).await?.answer;
         assert_eq!(
             (
                 answer.status,
@@ -240,7 +254,7 @@ async fn why_names_each_cause_from_the_event_log_and_the_fleet_table() -> anyhow
             "{name}: {answer:?}"
         );
     }
-    let web = why_cmd::why(&service("web"), Some((&logs, GROUP)), Some(&table), since).await?;
+    let web = why_cmd::why(&service("web"), &both, since).await?;
     let web = web.answer;
     let cause = web.cause.expect("a cause");
     assert!(cause.summary.contains("i-0bbbb"), "{}", cause.summary);
@@ -254,14 +268,16 @@ async fn why_names_each_cause_from_the_event_log_and_the_fleet_table() -> anyhow
 
     // The fleet table alone still answers (the log's window can be gone); the event log
     // alone too, and the instance by its EC2 id.
-    let table_only = why_cmd::why(&service("api"), None, Some(&table), since).await?;
+    let table_only = Located::new(&world.sdk, None, Some(TABLE.to_owned()), None);
+    let table_only = why_cmd::why(&service("api"), &table_only, since).await?;
     assert_eq!(table_only.answer.status, Status::Failing);
     assert!(table_only.sources.event_log.is_none());
     let host_b = Subject {
         cluster: SHOP.into(),
         what: Target::Instance("i-0bbbb".into()),
     };
-    let log_only = why_cmd::why(&host_b, Some((&logs, GROUP)), None, since).await?;
+    let log_only = Located::new(&world.sdk, Some(GROUP.to_owned()), None, None);
+    let log_only = why_cmd::why(&host_b, &log_only, since).await?;
     assert_eq!(log_only.answer.status, Status::Failing);
     assert_eq!(
         log_only.answer.cause.map(|c| c.kind.as_str()),
@@ -410,5 +426,129 @@ async fn top_once_prints_one_frame_of_the_fleets_trouble() -> anyhow::Result<()>
     let text = String::from_utf8(shop.stdout)?;
     assert!(text.contains("Services in trouble (4 of 5 seen)"), "{text}");
     assert!(!text.contains(" other "), "{text}");
+    Ok(())
+}
+
+/// The joins with the monitors' state: the task monitor alerts on a crash (its episode in
+/// the alert table), the agent monitor's episode says a node is unreachable; `why` shows
+/// both, quotes the failed container's last log lines, and costs one read of each source
+/// plus the one log stream it quotes.
+#[tokio::test]
+async fn why_quotes_the_failed_containers_log_and_the_monitors_alerts() -> anyhow::Result<()> {
+    const PROD: &str = "arn:aws:ecs:us-east-1:123456789012:cluster/prod";
+    let world = World::start().await?;
+    integration_tests::container_log(
+        &world,
+        5,
+        &["starting api", "panic: connection pool exhausted"],
+    )
+    .await?;
+    let task_arn = format!("arn:aws:ecs:us-east-1:123456789012:task/prod/{:032x}", 5);
+    let (at, mut stop) = task(5, "api", 1, 3, HOST_A, None);
+    stop["detail"] = json!({"clusterArn": PROD, "taskArn": task_arn, "group": "service:api",
+        "taskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/api:1",
+        "lastStatus": "STOPPED", "desiredStatus": "STOPPED", "version": 3,
+        "stopCode": "EssentialContainerExited",
+        "stoppedReason": "Essential container in task exited",
+        "containers": [{"name": "app", "exitCode": 2}],
+        "stoppedAt": at.to_rfc3339(), "updatedAt": at.to_rfc3339()});
+    integration_tests::event_log(&world.sdk, GROUP, &[(at, stop.clone())]).await?;
+    let report = crate::task_monitor::task_monitor(&world)?
+        .process(&records(&[stop.to_string()]))
+        .await;
+    anyhow::ensure!(report.failed_record_ids.is_empty(), "{:?}", report.errors);
+
+    let located = Located::new(
+        &world.sdk,
+        Some(GROUP.to_owned()),
+        None,
+        Some(world.stack.table_name.clone()),
+    );
+    let api = Subject {
+        cluster: "prod".into(),
+        what: Target::Service("api".into()),
+    };
+    world.emulator.reset_calls()?;
+    let report = why_cmd::why(&api, &located, ago(60)).await?;
+    assert_eq!(
+        world.calls()?,
+        std::collections::HashMap::from([
+            ("logs.FilterLogEvents".to_owned(), 1),
+            ("dynamodb.Scan".to_owned(), 1),
+            ("ecs.DescribeTaskDefinition".to_owned(), 1),
+            ("logs.GetLogEvents".to_owned(), 1),
+        ])
+    );
+    let answer = &report.answer;
+    assert_eq!(answer.status, Status::Failing);
+    let cause = answer.cause.as_ref().expect("a cause");
+    assert_eq!(cause.kind.as_str(), "container-exit");
+    let stream = format!("/ecs/api ecs/app/{:032x}", 5);
+    let quoted = cause
+        .evidence
+        .iter()
+        .position(|e| *e == format!("app logged last ({stream}):"))
+        .unwrap_or_else(|| panic!("no log quoted: {:?}", cause.evidence));
+    assert_eq!(
+        cause.evidence[quoted + 1..quoted + 3],
+        ["| starting api", "| panic: connection pool exhausted"]
+    );
+    assert!(
+        cause
+            .evidence
+            .iter()
+            .any(|e| e.starts_with("the task monitor's alert open since")),
+        "{:?}",
+        cause.evidence
+    );
+    assert!(
+        answer.timeline.iter().any(|e| e.source == "alert-table"
+            && e.text == "task monitor alerted on api: 1 container-exit"),
+        "{:?}",
+        answer.timeline
+    );
+    assert_eq!(
+        report
+            .sources
+            .container_log
+            .as_ref()
+            .map(|r| (r.name.as_str(), r.read)),
+        Some((stream.as_str(), 2))
+    );
+    assert_eq!(report.sources.alert_table.as_ref().map(|r| r.read), Some(1));
+
+    // The agent monitor's episode on an ECS Anywhere node that SSM cannot reach either:
+    // written by its own store, read back as the cause.
+    let store = agent_monitor::EpisodeStore::new(
+        aws_sdk_dynamodb::Client::new(&world.sdk),
+        &world.stack.table_name,
+    );
+    let mut state = sentinel_core::notice::EpisodeState::suspected(ago(30));
+    state.phase = sentinel_core::notice::Phase::Open;
+    state.opened_at = Some(ago(25));
+    state = state.sent(sentinel_core::notice::Notice::Alert, ago(25));
+    let episode = sentinel_agent::episode::Episode {
+        container_instance_arn:
+            "arn:aws:ecs:us-east-1:123456789012:container-instance/prod/dddd0004".into(),
+        cluster_arn: sentinel_core::ClusterArn::parse(PROD).map_err(anyhow::Error::msg)?,
+        node_id: sentinel_agent::NodeId::parse("mi-0123456789abcdef0")
+            .map_err(anyhow::Error::msg)?,
+        kind: sentinel_agent::AlertKind::NodeUnreachable,
+        state,
+        resolution: None,
+        remediations: Vec::new(),
+        version: 0,
+    };
+    store.put(&episode, chrono::Utc::now()).await?;
+    let node = Subject {
+        cluster: PROD.into(),
+        what: Target::Instance("mi-0123456789abcdef0".into()),
+    };
+    let answer = why_cmd::why(&node, &located, ago(60)).await?.answer;
+    assert_eq!(answer.status, Status::Failing);
+    assert_eq!(
+        answer.cause.map(|c| c.kind.as_str()),
+        Some("node-unreachable")
+    );
     Ok(())
 }

@@ -56,7 +56,26 @@ fn app() -> App {
             137,
         ),
     ];
-    app.show(&events, &[], Sources::default(), Utc::now());
+    let alert = Alert {
+        cluster_arn: PROD.into(),
+        about: sentinel_why::Alerted::Instance {
+            container_instance_arn:
+                "arn:aws:ecs:us-east-1:123456789012:container-instance/prod/0f0f".into(),
+            node: "i-0f0f0f".into(),
+            node_unreachable: false,
+        },
+        opened_at: Some(ago(25)),
+        alert_sent: true,
+        notices_sent: 1,
+        last_notice_at: Some(ago(25)),
+        resolved_at: None,
+    };
+    let read = Readings {
+        events,
+        alerts: vec![alert],
+        ..Readings::default()
+    };
+    app.show(read, Utc::now());
     app
 }
 
@@ -95,9 +114,31 @@ fn one_frame_shows_agents_down_services_in_trouble_and_stopped_tasks() {
         stops[2].contains(&format!("{:032x}", 1)),
         "the whole task id: {text}"
     );
+    assert!(text.contains("Open alerts (1)"), "{text}");
+    let alert = text
+        .lines()
+        .find(|l| l.contains("agent-disconnected") && l.contains("i-0f0f0f"))
+        .unwrap_or_default();
+    let notices = alert.trim_end_matches(['│', ' ']).rsplit(' ').next();
+    assert!(alert.contains("prod") && notices == Some("1"), "{text}");
     assert!(text.contains("q quit"), "{text}");
     assert!(
-        text.contains("read: no event log, no fleet table"),
+        text.contains("read: no event log, no fleet table, no alert table"),
+        "{text}"
+    );
+    assert!(text.contains("> "), "the selected row is marked: {text}");
+}
+
+#[test]
+fn a_still_frame_has_no_selection_and_no_keys() {
+    let mut app = app();
+    app.still = true;
+    let text = frame_text(&app, 120, 30).unwrap();
+    assert!(text.contains("Services in trouble (2 of 2 seen)"), "{text}");
+    assert!(!text.contains("> "), "{text}");
+    assert!(!text.contains("q quit"), "{text}");
+    assert!(
+        text.contains("read: no event log, no fleet table, no alert table"),
         "{text}"
     );
 }

@@ -100,11 +100,56 @@ fn deployment(minute: i64, service: &str, name: &str, reason: &str) -> Value {
 }
 
 fn why(what: Target, events: &[Value], records: &[Seen]) -> Answer {
+    why_alerted(what, events, records, &[])
+}
+
+fn why_alerted(what: Target, events: &[Value], records: &[Seen], alerts: &[Alert]) -> Answer {
     let subject = Subject {
         cluster: "prod".into(),
         what,
     };
-    explain(&subject, &observe(Some("prod"), events, records), at(-120))
+    explain(
+        &subject,
+        &observe(Some("prod"), events, records),
+        alerts,
+        at(-120),
+    )
+}
+
+/// The agent monitor's episode on the instance, opened at `opened` (minutes).
+fn agent_alert(opened: i64, node_unreachable: bool, resolved: Option<i64>) -> Alert {
+    Alert {
+        cluster_arn: CLUSTER.into(),
+        about: Alerted::Instance {
+            container_instance_arn: HOST.into(),
+            node: "i-0abc".into(),
+            node_unreachable,
+        },
+        opened_at: Some(at(opened)),
+        alert_sent: true,
+        notices_sent: if resolved.is_some() { 2 } else { 1 },
+        last_notice_at: Some(at(resolved.unwrap_or(opened))),
+        resolved_at: resolved.map(at),
+    }
+}
+
+/// The task monitor's episode on `service`, opened at `opened`, with `notices` sent.
+fn task_alert(service: &str, opened: i64, notices: u32, last: i64) -> Alert {
+    Alert {
+        cluster_arn: CLUSTER.into(),
+        about: Alerted::Tasks {
+            group: format!("service:{service}"),
+            kinds: vec![
+                (FailureKind::OutOfMemory, 4),
+                (FailureKind::ContainerExit, 1),
+            ],
+        },
+        opened_at: Some(at(opened)),
+        alert_sent: true,
+        notices_sent: notices,
+        last_notice_at: Some(at(last)),
+        resolved_at: None,
+    }
 }
 
 fn service(name: &str) -> Target {
@@ -379,6 +424,35 @@ fn a_failed_deployment_says_which_and_whether_it_rolled_back() {
         cause.summary,
         "deployment ecs-svc/2222222222222222222 of api failed and was rolled back"
     );
+
+    // Its tasks crashed on the way: the deployment stays the cause, the crashes its evidence.
+    let mut crashed = events.clone();
+    crashed.insert(
+        1,
+        task(
+            9,
+            "api",
+            8,
+            20,
+            Some((
+                "EssentialContainerExited",
+                "Essential container in task exited",
+                3,
+            )),
+        ),
+    );
+    let cause = why(service("api"), &crashed, &[]).cause.expect("a cause");
+    assert_eq!(cause.kind.as_str(), "deployment-failed");
+    assert_eq!(
+        cause.summary,
+        "deployment ecs-svc/2222222222222222222 of api failed and was rolled back, after 1 task of api stopped: an essential container exited"
+    );
+    assert!(
+        cause.evidence.contains(&"app exited 3".to_owned()),
+        "{:?}",
+        cause.evidence
+    );
+    assert_eq!(cause.quote.map(|q| q.container), Some("app".to_owned()));
 }
 
 #[test]
@@ -592,4 +666,229 @@ fn the_json_has_the_documented_field_names() {
         entry["time"].is_string() && entry["text"].is_string(),
         "{entry}"
     );
+}
+
+#[test]
+fn an_open_alert_keeps_a_service_failing_when_the_window_shows_nothing_new() {
+    // The failures are older than the window; the task monitor still holds the service
+    // failing and reminded about it inside the window.
+    let alert = task_alert("api", -300, 3, -30);
+    let answer = why_alerted(service("api"), &[], &[], std::slice::from_ref(&alert));
+    assert_eq!(answer.status, Status::Failing);
+    let cause = answer.cause.expect("a cause");
+    assert_eq!(
+        cause.kind.as_str(),
+        "out-of-memory",
+        "the kind with most failures"
+    );
+    assert!(
+        cause.summary.contains("4 out-of-memory, 1 container-exit"),
+        "{}",
+        cause.summary
+    );
+    assert_eq!(
+        cause.evidence,
+        ["the task monitor's alert open since 2026-12-06T20:00:00+00:00, 3 notices sent"],
+    );
+    let texts: Vec<(&str, &str)> = answer
+        .timeline
+        .iter()
+        .map(|e| (e.source, e.text.as_str()))
+        .collect();
+    assert_eq!(
+        texts,
+        [(
+            "alert-table",
+            "task monitor reminded about api (3 notices so far)"
+        )],
+        "the alert itself is older than the window"
+    );
+    // Another service's alert, or another cluster's, says nothing about this one.
+    let elsewhere = Alert {
+        cluster_arn: "arn:aws:ecs:us-east-1:123456789012:cluster/edge".into(),
+        ..alert.clone()
+    };
+    assert_eq!(
+        why_alerted(
+            service("api"),
+            &[],
+            &[],
+            &[elsewhere, task_alert("web", -10, 1, -10)]
+        )
+        .status,
+        Status::Unknown
+    );
+}
+
+#[test]
+fn a_failing_service_lists_its_alert_in_the_evidence_and_the_timeline() {
+    let events = vec![task(
+        1,
+        "api",
+        3,
+        5,
+        Some((
+            "EssentialContainerExited",
+            "Essential container in task exited",
+            1,
+        )),
+    )];
+    let answer = why_alerted(service("api"), &events, &[], &[task_alert("api", 6, 1, 6)]);
+    assert_eq!(answer.status, Status::Failing);
+    let cause = answer.cause.expect("a cause");
+    assert_eq!(
+        cause.kind.as_str(),
+        "container-exit",
+        "the events' own cause stays"
+    );
+    assert!(
+        cause
+            .evidence
+            .iter()
+            .any(|e| e.starts_with("the task monitor's alert open since")),
+        "{:?}",
+        cause.evidence
+    );
+    let last = answer.timeline.last().expect("entries");
+    assert_eq!(
+        (last.time, last.source, last.text.as_str()),
+        (
+            at(6),
+            "alert-table",
+            "task monitor alerted on api: 4 out-of-memory, 1 container-exit"
+        )
+    );
+}
+
+#[test]
+fn an_unreachable_node_is_named_and_a_resolved_alert_only_tells_the_timeline() {
+    let down = vec![agent(0, true, "ACTIVE", 1), agent(10, false, "ACTIVE", 2)];
+    let answer = why_alerted(
+        Target::Instance("i-0abc".into()),
+        &down,
+        &[],
+        &[agent_alert(13, true, None)],
+    );
+    assert_eq!(answer.status, Status::Failing);
+    let cause = answer.cause.expect("a cause");
+    assert_eq!(cause.kind.as_str(), "node-unreachable");
+    assert!(
+        cause.summary.contains("SSM cannot reach i-0abc either"),
+        "{}",
+        cause.summary
+    );
+
+    // Nothing in the window, but the agent monitor holds the node unreachable: found by
+    // its node id through the alert alone.
+    let answer = why_alerted(
+        Target::Instance("i-0abc".into()),
+        &[],
+        &[],
+        &[agent_alert(-500, true, None)],
+    );
+    assert_eq!(answer.status, Status::Failing);
+    assert_eq!(
+        answer.cause.map(|c| c.kind.as_str()),
+        Some("node-unreachable")
+    );
+
+    let mut flapped = down.clone();
+    flapped.push(agent(20, true, "ACTIVE", 3));
+    let answer = why_alerted(
+        Target::Instance("c0ffee01".into()),
+        &flapped,
+        &[],
+        &[agent_alert(13, false, Some(21))],
+    );
+    assert_eq!(answer.status, Status::Recovered);
+    assert_eq!(
+        answer.cause.map(|c| c.kind.as_str()),
+        Some("agent-disconnected")
+    );
+    let alert_texts: Vec<&str> = answer
+        .timeline
+        .iter()
+        .filter(|e| e.source == "alert-table")
+        .map(|e| e.text.as_str())
+        .collect();
+    assert_eq!(
+        alert_texts,
+        [
+            "agent monitor alerted on i-0abc: agent-disconnected",
+            "agent monitor resolved its alert on i-0abc"
+        ]
+    );
+}
+
+#[test]
+fn the_failed_containers_log_is_named_for_quoting_only_when_it_would_show_the_failure() {
+    let crashed = vec![task(
+        1,
+        "api",
+        3,
+        5,
+        Some((
+            "EssentialContainerExited",
+            "Essential container in task exited",
+            1,
+        )),
+    )];
+    let quote = why(service("api"), &crashed, &[])
+        .cause
+        .and_then(|c| c.quote);
+    assert_eq!(
+        quote,
+        Some(Quote {
+            task_arn: task_arn(1),
+            task_definition: "arn:aws:ecs:us-east-1:123456789012:task-definition/api:3".into(),
+            container: "app".into(),
+        })
+    );
+    let task_quote = why(Target::Task(format!("{:032x}", 1)), &crashed, &[])
+        .cause
+        .and_then(|c| c.quote);
+    assert_eq!(task_quote, quote, "a task's own why quotes the same stream");
+
+    let pulled = vec![task(
+        1,
+        "api",
+        3,
+        5,
+        Some(("TaskFailedToStart", "CannotPullContainerError: nope", 0)),
+    )];
+    let cause = why(service("api"), &pulled, &[]).cause.expect("a cause");
+    assert_eq!(cause.kind.as_str(), "image-pull");
+    assert_eq!(
+        cause.quote, None,
+        "a container that never started logged nothing"
+    );
+}
+
+#[test]
+fn a_steady_state_in_the_same_second_as_the_last_failure_is_a_recovery() {
+    let events = vec![
+        task(
+            1,
+            "api",
+            3,
+            10,
+            Some((
+                "EssentialContainerExited",
+                "Essential container in task exited",
+                1,
+            )),
+        ),
+        service_action(10, "api", "SERVICE_STEADY_STATE", None),
+    ];
+    assert_eq!(why(service("api"), &events, &[]).status, Status::Recovered);
+    // The stop has milliseconds, the service event whole seconds: the same second still.
+    let mut precise = events.clone();
+    let stopped = (at(10) + TimeDelta::milliseconds(400)).to_rfc3339();
+    precise[0]["detail"]["stoppedAt"] = json!(stopped);
+    assert_eq!(why(service("api"), &precise, &[]).status, Status::Recovered);
+    let later = vec![
+        service_action(9, "api", "SERVICE_STEADY_STATE", None),
+        events[0].clone(),
+    ];
+    assert_eq!(why(service("api"), &later, &[]).status, Status::Failing);
 }
