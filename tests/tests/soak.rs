@@ -206,7 +206,7 @@ async fn a_thousand_episodes_under_random_faults_notify_exactly_as_promised() ->
     let episodes_wanted: usize = setting("SOAK_EPISODES", DEFAULT_EPISODES)?;
     let per_cluster = episodes_wanted / CLUSTERS;
     anyhow::ensure!(
-        per_cluster >= 4 && episodes_wanted % CLUSTERS == 0,
+        per_cluster >= 4 && episodes_wanted.is_multiple_of(CLUSTERS),
         "SOAK_EPISODES={episodes_wanted}: use a multiple of {CLUSTERS} of at least {} (every fate in every cluster)",
         4 * CLUSTERS
     );

@@ -71,6 +71,23 @@ impl SnsNotifier {
         Ok(id)
     }
 
+    /// Publishes a message that is no monitor's notice (the CLI's health alerts) to the
+    /// alert topic, as the notices are published: a subject, one body per protocol
+    /// (`sentinel_core::notification::sns_message`), filter attributes. Never to chat.
+    pub async fn publish_message(
+        &self,
+        subject: &str,
+        message: &str,
+        attributes: Vec<Attribute>,
+    ) -> Result<String, AwsError> {
+        self.send(
+            &self.topic_arn,
+            Body::PerProtocol { subject, message },
+            attributes,
+        )
+        .await
+    }
+
     async fn send(
         &self,
         topic_arn: &str,

@@ -70,8 +70,17 @@ pub struct Target {
 pub struct LogsArgs {
     #[command(flatten)]
     pub target: Target,
+    /// The services, as the shell-script monitor takes them (`logs pull my-api`); `all`
+    /// for every service. Wins over --service.
+    #[arg(value_name = "SERVICE")]
+    pub names: Vec<String>,
     /// The services (comma-separated or repeated), or `all`.
-    #[arg(long = "service", env = "ECS_SERVICES", default_value = "all")]
+    #[arg(
+        long = "service",
+        alias = "services",
+        env = "ECS_SERVICES",
+        default_value = "all"
+    )]
     pub services: Vec<String>,
     #[command(flatten)]
     pub window: Window,
@@ -83,7 +92,8 @@ pub struct Window {
     /// How far back to read.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(i64).range(1..=60 * 24 * 30))]
     pub minutes: i64,
-    /// At most this many lines (restarts: tasks) per service, the newest.
+    /// At most this many lines (restarts: tasks) per service, the newest (pull and errors:
+    /// default 200; diagnose and summary read every line unless given).
     #[arg(long)]
     pub limit: Option<usize>,
     /// The log group of a service whose task definition names none; `{service}` is
@@ -106,12 +116,12 @@ pub struct LogsWithFleet {
 /// `logs auto-diagnose`: where the last health check's state is.
 #[derive(Args, Debug, Clone)]
 pub struct AutoDiagnoseArgs {
-    /// The health state file (`health --state`).
+    /// The health state file (`health --state`; default: ecs-health.json in --outdir).
     #[arg(long, env = "ECS_HEALTH_STATE")]
     pub state: Option<PathBuf>,
-    /// The directory `health --outdir` wrote to (its health-state.json).
-    #[arg(long, env = "ECS_HEALTH_OUTDIR")]
-    pub outdir: Option<PathBuf>,
+    /// The directory `health` writes to.
+    #[arg(long, env = "ECS_HEALTH_OUTDIR", default_value = crate::locate::DEFAULT_OUTDIR)]
+    pub outdir: PathBuf,
     /// The AWS region (default: the SDK's).
     #[arg(long, env = "ECS_REGION")]
     pub region: Option<String>,
@@ -142,29 +152,39 @@ pub enum LogsAction {
 pub struct HealthArgs {
     #[command(flatten)]
     pub target: Target,
-    /// The services to check (comma-separated); default every service of the cluster.
-    #[arg(long, env = "ECS_SERVICES")]
+    /// The services to check (comma-separated), or `all` (the default): every service of
+    /// the cluster.
+    #[arg(long, alias = "service", env = "ECS_SERVICES")]
     pub services: Option<String>,
     /// HTTP endpoints to probe: name=url pairs, comma-separated.
     #[arg(long, env = "ECS_HTTP_ENDPOINTS")]
     pub endpoints: Option<String>,
-    /// The domain whose certificate to check (host or host:port).
+    /// The domain whose certificate to check, and whose https://<domain>/ to probe (host or
+    /// host:port).
     #[arg(long, env = "ECS_DOMAIN")]
     pub domain: Option<String>,
-    /// Where to keep the last complete report (written atomically).
+    /// Where to keep the last complete report (written atomically; default: ecs-health.json
+    /// in --outdir).
     #[arg(long, env = "ECS_HEALTH_STATE")]
     pub state: Option<PathBuf>,
-    /// A directory for a timestamped report per run (and health-state.json, unless
-    /// --state says otherwise).
-    #[arg(long, env = "ECS_HEALTH_OUTDIR")]
-    pub outdir: Option<PathBuf>,
+    /// The directory for a timestamped report per run, alerts.jsonl and (unless --state
+    /// says otherwise) the state file.
+    #[arg(long, env = "ECS_HEALTH_OUTDIR", default_value = crate::locate::DEFAULT_OUTDIR)]
+    pub outdir: PathBuf,
+    /// Days the timestamped reports are kept (0: forever).
+    #[arg(long, default_value_t = 7)]
+    pub keep_days: u32,
+    /// An SNS topic for the alerts (status changes), published with the stack's attributes
+    /// (monitor=health).
+    #[arg(long, env = "ECS_ALERT_TOPIC_ARN")]
+    pub notify_topic: Option<String>,
     /// Seconds each probe and the certificate check may take.
     #[arg(long, default_value_t = 10)]
     pub timeout: u64,
     /// Extra trusted CA certificates (PEM) for endpoints and the certificate check.
     #[arg(long)]
     pub ca_file: Option<PathBuf>,
-    /// Print nothing; write the state file only.
+    /// Print nothing, send no alert; write the state file (and the run's report) only.
     #[arg(long, conflicts_with = "json")]
     pub quiet: bool,
     #[arg(long)]

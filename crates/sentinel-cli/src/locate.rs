@@ -25,7 +25,13 @@ pub const ALERT_TABLE_OUTPUT: &str = "AlertTableName";
 /// The stack output naming the fleet recorder's rule (archive replays go to it alone).
 pub const FLEET_RULE_OUTPUT: &str = "FleetEventsRuleArn";
 /// The file `health --outdir` keeps the last complete report in.
-pub const HEALTH_STATE_FILE: &str = "health-state.json";
+/// The health state file's name in the output directory (the shell-script monitor's).
+pub const HEALTH_STATE_FILE: &str = "ecs-health.json";
+/// Where `health` writes and `logs auto-diagnose` reads, unless told (the script's default).
+pub const DEFAULT_OUTDIR: &str = "./data/";
+/// The region when neither the flag, `ECS_REGION`, nor the SDK's chain names one (the
+/// script's default).
+pub const FALLBACK_REGION: &str = "us-east-1";
 
 /// Where the commands' AWS configuration comes from.
 #[derive(Debug, Clone)]
@@ -45,7 +51,16 @@ impl Aws {
             (Aws::Environment, Some(region)) => {
                 sentinel_aws::sdk::loader().region(region).load().await
             }
-            (Aws::Environment, None) => sentinel_aws::sdk::from_env().await,
+            (Aws::Environment, None) => {
+                let sdk = sentinel_aws::sdk::from_env().await;
+                if sdk.region().is_some() {
+                    sdk
+                } else {
+                    sdk.to_builder()
+                        .region(aws_sdk_ecs::config::Region::from_static(FALLBACK_REGION))
+                        .build()
+                }
+            }
             (Aws::Given(sdk), Some(region)) => sdk.to_builder().region(region).build(),
             (Aws::Given(sdk), None) => sdk.as_ref().clone(),
         }
@@ -238,11 +253,9 @@ pub async fn optional_fleet_table(
     fleet_table(aws, source).await.map(Some)
 }
 
-/// Where `health` keeps its state: `--state`, else health-state.json in `--outdir`.
-pub fn health_state(state: Option<&Path>, outdir: Option<&Path>) -> Option<PathBuf> {
-    state
-        .map(Path::to_path_buf)
-        .or_else(|| outdir.map(|dir| dir.join(HEALTH_STATE_FILE)))
+/// Where `health` keeps its state: `--state`, else ecs-health.json in `--outdir`.
+pub fn health_state(state: Option<&Path>, outdir: &Path) -> PathBuf {
+    state.map_or_else(|| outdir.join(HEALTH_STATE_FILE), Path::to_path_buf)
 }
 
 /// The functions `replay FILE` can run, for their settings.
@@ -371,7 +384,7 @@ pub async fn service_logs(
             (_, Some(task_definition)) => {
                 match task_definitions.destinations(task_definition).await {
                     Ok(destinations) if destinations.is_empty() => found(vec![fallback()]),
-                    Ok(destinations) => found(
+                    Ok(destinations) => found(read_once(
                         destinations
                             .iter()
                             .map(|d| Source {
@@ -380,7 +393,7 @@ pub async fn service_logs(
                                 from_pattern: false,
                             })
                             .collect(),
-                    ),
+                    )),
                     Err(e) => failed(format!(
                         "cannot read task definition {task_definition}: {e}"
                     )),
@@ -392,9 +405,65 @@ pub async fn service_logs(
     Ok(located)
 }
 
+/// Each log group once: containers that share a group without a stream prefix would
+/// otherwise be read (and counted) once per container, and a group read whole covers every
+/// prefix in it. Distinct prefixes of one group stay apart (their streams differ).
+fn read_once(sources: Vec<Source>) -> Vec<Source> {
+    let mut kept: Vec<Source> = Vec::new();
+    for source in sources {
+        let whole = kept
+            .iter()
+            .any(|k| k.group == source.group && k.stream_prefix.is_none());
+        if whole || kept.contains(&source) {
+            continue;
+        }
+        if source.stream_prefix.is_none() {
+            kept.retain(|k| k.group != source.group);
+        }
+        kept.push(source);
+    }
+    kept
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_log_group_is_read_once() {
+        let source = |group: &str, prefix: Option<&str>| Source {
+            group: group.into(),
+            stream_prefix: prefix.map(str::to_owned),
+            from_pattern: false,
+        };
+        assert_eq!(
+            read_once(vec![source("/ecs/api", None), source("/ecs/api", None)]),
+            [source("/ecs/api", None)],
+            "two containers, one group, no prefix"
+        );
+        assert_eq!(
+            read_once(vec![
+                source("/ecs/api", Some("ecs/app/")),
+                source("/ecs/api", Some("ecs/envoy/")),
+                source("/ecs/api", Some("ecs/app/")),
+                source("/ecs/other", None),
+            ]),
+            [
+                source("/ecs/api", Some("ecs/app/")),
+                source("/ecs/api", Some("ecs/envoy/")),
+                source("/ecs/other", None)
+            ]
+        );
+        assert_eq!(
+            read_once(vec![
+                source("/ecs/api", Some("ecs/app/")),
+                source("/ecs/api", None),
+                source("/ecs/api", Some("ecs/envoy/")),
+            ]),
+            [source("/ecs/api", None)],
+            "the whole group covers its prefixes"
+        );
+    }
 
     #[test]
     fn the_environment_wins_and_each_monitor_gets_its_own_queue() {
@@ -445,13 +514,13 @@ mod tests {
     #[test]
     fn the_state_flag_wins_over_the_directory() {
         assert_eq!(
-            health_state(Some(Path::new("a.json")), Some(Path::new("dir"))),
-            Some(PathBuf::from("a.json"))
+            health_state(Some(Path::new("a.json")), Path::new("dir")),
+            PathBuf::from("a.json")
         );
         assert_eq!(
-            health_state(None, Some(Path::new("dir"))),
-            Some(PathBuf::from("dir/health-state.json"))
+            health_state(None, Path::new(DEFAULT_OUTDIR)),
+            PathBuf::from("./data/ecs-health.json"),
+            "the shell-script monitor's default"
         );
-        assert_eq!(health_state(None, None), None);
     }
 }

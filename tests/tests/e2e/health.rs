@@ -303,11 +303,13 @@ async fn named_services_are_described_in_chunks_and_an_unknown_one_is_unhealthy(
     Ok(())
 }
 
-/// The binary as cron runs it, with the shell monitor's variables.
+/// The binary as cron runs it, with the shell monitor's variables, in the state file's
+/// directory (its `./data/` gets the per-run reports and alerts.jsonl).
 fn health_command(world: &World, state: &std::path::Path) -> anyhow::Result<std::process::Command> {
     let mut command = std::process::Command::new(cli_binary()?);
     command
         .arg("health")
+        .current_dir(state.parent().unwrap_or(std::path::Path::new(".")))
         .env_clear()
         .env("AWS_ENDPOINT_URL", world.emulator.endpoint())
         .env("AWS_ACCESS_KEY_ID", "testing")
@@ -327,7 +329,9 @@ async fn the_binary_exits_by_status_and_never_replaces_the_state_with_a_failed_c
     shop(&world).await?;
     let dir = std::env::temp_dir().join(format!("sentinel-health-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
     let state = dir.join("state.json");
+    let alerts = dir.join("data").join("alerts.jsonl");
 
     // Healthy services: exit 0, --quiet prints nothing, the state file holds the report.
     let ok = health_command(&world, &state)?.arg("--quiet").output()?;
@@ -354,6 +358,79 @@ async fn the_binary_exits_by_status_and_never_replaces_the_state_with_a_failed_c
         serde_json::from_slice::<Value>(&std::fs::read(&state)?)?,
         printed
     );
+    // --quiet sent no alert; this run alerts once on what got worse: svc-03, which the
+    // previous report did not have (healthy as far as anyone was told).
+    let lines = std::fs::read_to_string(&alerts)?;
+    let lines: Vec<Value> = lines
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(
+        (
+            &lines[0]["target"],
+            &lines[0]["kind"],
+            &lines[0]["from"],
+            &lines[0]["to"]
+        ),
+        (
+            &json!("svc-03"),
+            &json!("service"),
+            &json!("healthy"),
+            &json!("degraded")
+        )
+    );
+    let reports = std::fs::read_dir(dir.join("data"))?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("health-"))
+        .count();
+    assert!(
+        reports >= 1,
+        "one timestamped report per run (same second: one file)"
+    );
+
+    // With a topic: a first run (no state) publishes its transition with the stack's
+    // attributes; the same state again publishes nothing.
+    std::fs::remove_file(&state)?;
+    world.stack.drain_inbox().await?;
+    let notify = |state: &std::path::Path| -> anyhow::Result<std::process::Output> {
+        Ok(health_command(&world, state)?
+            .args([
+                "--services",
+                "svc-03",
+                "--notify-topic",
+                &world.stack.topic_arn,
+            ])
+            .output()?)
+    };
+    let first = notify(&state)?;
+    assert_eq!(
+        first.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let published = world.stack.drain_inbox().await?;
+    assert_eq!(published.len(), 1, "{published:?}");
+    assert_eq!(
+        published[0].subject,
+        "[WARNING] service svc-03 in shop: first check -> degraded"
+    );
+    for (name, value) in [
+        ("monitor", "health"),
+        ("cluster", "shop"),
+        ("service", "svc-03"),
+        ("severity", "warning"),
+    ] {
+        assert_eq!(published[0].attributes[name]["Value"], value, "{name}");
+    }
+    let again = notify(&state)?;
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        world.stack.drain_inbox().await?.is_empty(),
+        "no change, no alert"
+    );
+    let printed: Value = serde_json::from_slice(&std::fs::read(&state)?)?;
 
     // ECS fails every attempt: exit 2 with the reason, and the last good state stays.
     world.emulator.inject(&Fault::new(
@@ -421,7 +498,18 @@ async fn tls_server(days: u32) -> anyhow::Result<(String, u16)> {
         while let Ok((socket, _)) = listener.accept().await {
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
-                let _ = acceptor.accept(socket).await;
+                // Completes the handshake, then answers any request 200 (the domain is
+                // probed over HTTPS as well as inspected).
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                if let Ok(mut tls) = acceptor.accept(socket).await {
+                    let mut request = [0u8; 1024];
+                    if matches!(tls.read(&mut request).await, Ok(n) if n > 0) {
+                        let _ = tls
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+                            .await;
+                        let _ = tls.shutdown().await;
+                    }
+                }
             });
         }
     });
@@ -461,6 +549,16 @@ async fn a_certificate_near_expiry_degrades_the_report() -> anyhow::Result<()> {
     assert!(certificate["issuer"]
         .as_str()
         .is_some_and(|i| i.contains("sentinel health test CA")));
+    assert_eq!(
+        report["endpoints"][0]["url"],
+        format!("https://localhost:{port}/"),
+        "the domain is probed over HTTPS too"
+    );
+    assert_eq!(
+        report["endpoints"][0]["ok"], true,
+        "{}",
+        report["endpoints"]
+    );
     assert_eq!(report["status"], "degraded", "the two services are healthy");
     std::fs::remove_dir_all(&dir)?;
     Ok(())

@@ -277,6 +277,27 @@ async fn an_empty_window_is_zero_and_a_missing_group_is_an_error() -> anyhow::Re
     assert_eq!(printed.lines().count(), 1, "{printed}");
     let printed_doc: Value = serde_json::from_slice(&out)?;
     assert_eq!(printed_doc["services"][0], doc["services"][0]);
+    // The shell-script monitor's command line: the services positional, nothing else new.
+    let positional = Cli::try_from_args([
+        "ecs-sentinel",
+        "logs",
+        "diagnose",
+        "api,legacy",
+        "--cluster",
+        CLUSTER,
+        "--minutes",
+        "1",
+        "--json",
+    ])?;
+    let Command::Logs { action } = positional.command else {
+        anyhow::bail!("`logs diagnose api,legacy` parsed as another command");
+    };
+    let (mut again, mut again_err) = (Vec::new(), Vec::new());
+    let code = logs_cmd::run(action, false, &aws, &mut again, &mut again_err).await?;
+    assert_eq!(code, 2, "legacy still cannot be read");
+    let again: Value = serde_json::from_slice(&again)?;
+    assert_eq!(again["services"][0], doc["services"][0]);
+    assert_eq!(again["services"][1]["logGroup"], "/ecs/legacy");
     assert_eq!(printed_doc["services"][1]["logGroup"], "/ecs/legacy");
     let legacy = &doc["services"][1];
     assert_eq!(legacy["logGroup"], "/ecs/legacy");
@@ -371,7 +392,8 @@ async fn auto_diagnose_reads_the_health_state_and_diagnoses_the_bad_services() -
     shop(&world).await?;
     let dir = std::env::temp_dir().join(format!("sentinel-auto-diagnose-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let state = dir.join("health-state.json");
+    // Where `health` writes by default, as the shell-script monitor did: ./data/ecs-health.json.
+    let state = dir.join("data").join("ecs-health.json");
     // What `health` wrote: api degraded, legacy healthy.
     let service = |name: &str, status: Status| {
         sentinel_cli::health::report::judge_service(sentinel_cli::health::report::ServiceFacts {
@@ -394,14 +416,16 @@ async fn auto_diagnose_reads_the_health_state_and_diagnoses_the_bad_services() -
     );
     sentinel_cli::state::write(&state, &report)?;
 
+    // No path and no region anywhere: ./data/ and us-east-1, the script's defaults.
     let run = std::process::Command::new(cli_binary()?)
         .args(["logs", "auto-diagnose", "--json"])
+        .current_dir(&dir)
         .env_clear()
         .env("AWS_ENDPOINT_URL", world.emulator.endpoint())
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("ECS_REGION", "us-east-1")
-        .env("ECS_HEALTH_OUTDIR", &dir)
+        .env("AWS_CONFIG_FILE", dir.join("no-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("no-credentials"))
         .output()?;
     assert_eq!(
         run.status.code(),

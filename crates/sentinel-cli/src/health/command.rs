@@ -13,48 +13,113 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Where the report is kept: the state file, and a timestamped copy per run in `--outdir`.
+/// Where the report is kept: the state file, a timestamped copy per run in the output
+/// directory (kept `keep_days`), and the alerts beside them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keep {
-    pub state: Option<PathBuf>,
-    pub outdir: Option<PathBuf>,
+    pub state: PathBuf,
+    pub outdir: PathBuf,
+    /// 0: keep every report.
+    pub keep_days: u32,
 }
 
 impl Keep {
-    /// From `--state` and `--outdir`; `--quiet` needs one of them, or the run is lost.
-    pub fn from_args(args: &HealthArgs) -> anyhow::Result<Self> {
-        let keep = Keep {
-            state: locate::health_state(args.state.as_deref(), args.outdir.as_deref()),
+    /// From `--state`, `--outdir` (default `./data/`) and `--keep-days`.
+    pub fn from_args(args: &HealthArgs) -> Self {
+        Keep {
+            state: locate::health_state(args.state.as_deref(), &args.outdir),
             outdir: args.outdir.clone(),
-        };
-        if args.quiet && keep.state.is_none() && keep.outdir.is_none() {
-            anyhow::bail!("--quiet prints nothing and writes only the state file: give --state FILE (or ECS_HEALTH_STATE)");
+            keep_days: args.keep_days,
         }
-        Ok(keep)
+    }
+
+    /// The last complete report, if there is one. One that cannot be read is said on stderr
+    /// and counts as none: the run goes on as a first run.
+    pub fn previous(&self) -> Option<super::report::HealthReport> {
+        if !self.state.exists() {
+            return None;
+        }
+        state::read(&self.state)
+            .map_err(|e| eprintln!("ecs-sentinel: {e:#}; alerting as on a first run"))
+            .ok()
     }
 
     /// Writes a complete report: a check that could not run never gets here, so the last
-    /// good state is never replaced by a failed one.
+    /// good state is never replaced by a failed one. Then forgets the reports older than
+    /// `keep_days`.
     pub fn write(&self, report: &super::report::HealthReport) -> anyhow::Result<()> {
-        if let Some(dir) = &self.outdir {
-            let name = format!("health-{}.json", report.checked_at.format("%Y%m%dT%H%M%SZ"));
-            state::write(&dir.join(name), report)?;
-        }
-        if let Some(path) = &self.state {
-            state::write(path, report)?;
+        let name = format!("health-{}.json", report.checked_at.format(REPORT_TIME));
+        state::write(&self.outdir.join(name), report)?;
+        state::write(&self.state, report)?;
+        if self.keep_days > 0 {
+            let oldest = report.checked_at - chrono::TimeDelta::days(i64::from(self.keep_days));
+            for stale in stale_reports(&self.outdir, oldest)? {
+                std::fs::remove_file(&stale)
+                    .with_context(|| format!("cannot remove the old report {}", stale.display()))?;
+            }
         }
         Ok(())
     }
+
+    /// Where the alerts are appended.
+    pub fn alerts(&self) -> PathBuf {
+        self.outdir.join(super::alerts::ALERTS_FILE)
+    }
 }
 
-/// What to check, from the flags (or their variables).
+/// How a run's report is named: `health-20261207T041500Z.json`.
+const REPORT_TIME: &str = "%Y%m%dT%H%M%SZ";
+
+/// The timestamped reports in `dir` checked before `oldest`, by the time in their name (a
+/// file named otherwise is never touched).
+fn stale_reports(
+    dir: &Path,
+    oldest: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list the output directory {}", dir.display()))?;
+    let mut stale = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(stamp) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("health-"))
+            .and_then(|n| n.strip_suffix(".json"))
+        else {
+            continue;
+        };
+        if let Ok(at) = chrono::NaiveDateTime::parse_from_str(stamp, REPORT_TIME) {
+            if at.and_utc() < oldest {
+                stale.push(entry.path());
+            }
+        }
+    }
+    stale.sort();
+    Ok(stale)
+}
+
+/// What to check, from the flags (or their variables): `all` (or no list) means every
+/// service; the domain is probed over HTTPS as an endpoint too, unless an endpoint already
+/// probes that URL.
 pub fn options(args: &HealthArgs) -> anyhow::Result<HealthOptions> {
+    let mut services = args.services.as_deref().map(parse_list).unwrap_or_default();
+    if services.iter().any(|s| s == "all") {
+        services.clear();
+    }
+    let mut endpoints = parse_endpoints(args.endpoints.as_deref().unwrap_or_default())
+        .map_err(anyhow::Error::msg)?;
+    let domain = args.domain.clone().filter(|d| !d.is_empty());
+    if let Some(domain) = &domain {
+        let url = format!("https://{domain}/");
+        if !endpoints.iter().any(|(_, u)| *u == url) {
+            endpoints.push((domain.clone(), url));
+        }
+    }
     Ok(HealthOptions {
         cluster: args.target.cluster.clone(),
-        services: args.services.as_deref().map(parse_list).unwrap_or_default(),
-        endpoints: parse_endpoints(args.endpoints.as_deref().unwrap_or_default())
-            .map_err(anyhow::Error::msg)?,
-        domain: args.domain.clone().filter(|d| !d.is_empty()),
+        services,
+        endpoints,
+        domain,
     })
 }
 
@@ -90,7 +155,7 @@ pub async fn run(
     style: Style,
     out: &mut impl Write,
 ) -> anyhow::Result<u8> {
-    let keep = Keep::from_args(&args)?;
+    let keep = Keep::from_args(&args);
     let options = options(&args)?;
     let probe = probe_options(args.timeout, args.ca_file.as_deref())?;
     let sdk = aws.config(args.target.region.clone()).await;
@@ -101,13 +166,122 @@ pub async fn run(
         chrono::Utc::now(),
     )
     .await?;
+    let previous = keep.previous();
     keep.write(&report)?;
-    if !args.quiet {
-        if args.json {
-            writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
-        } else {
-            print(&report, style, out)?;
+    if args.quiet {
+        return Ok(exit_code(&report));
+    }
+    let alerts = super::alerts::transitions(previous.as_ref(), &report);
+    super::alerts::append(&keep.alerts(), &alerts)?;
+    if let Some(topic) = &args.notify_topic {
+        // After the line is kept: a publish that fails is an error (exit 2) a cron job
+        // reports, and the line is still in alerts.jsonl.
+        let notifier =
+            sentinel_aws::SnsNotifier::new(aws_sdk_sns::Client::new(&sdk), topic.clone());
+        for alert in &alerts {
+            let (subject, message, attributes) = super::alerts::message(&report.cluster, alert)?;
+            notifier
+                .publish_message(&subject, &message, attributes)
+                .await
+                .with_context(|| {
+                    format!("cannot publish the alert on {} to {topic}", alert.target)
+                })?;
+        }
+    }
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+    } else {
+        print(&report, style, out)?;
+        if !alerts.is_empty() {
+            writeln!(out)?;
+            for a in &alerts {
+                writeln!(
+                    out,
+                    "alert: {} {} {} -> {}",
+                    a.kind.as_str(),
+                    a.target,
+                    a.from.map_or("(first run)", |s| s.as_str()),
+                    a.to.as_str()
+                )?;
+            }
+            writeln!(
+                out,
+                "({} appended to {})",
+                alerts.len(),
+                keep.alerts().display()
+            )?;
         }
     }
     Ok(exit_code(&report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::{Cli, Command};
+
+    fn health(args: &[&str]) -> HealthArgs {
+        let argv = ["ecs-sentinel", "health", "--cluster", "prod"]
+            .into_iter()
+            .chain(args.iter().copied());
+        match Cli::try_from_args(argv).map(|cli| cli.command) {
+            Ok(Command::Health(args)) => args,
+            other => panic!("not health: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_scripts_defaults_all_and_the_domain_probed_over_https() {
+        let args = health(&["--service", "all", "--domain", "shop.example.com"]);
+        let all = options(&args).unwrap();
+        assert!(all.services.is_empty(), "all: every service");
+        assert_eq!(
+            all.endpoints,
+            [(
+                "shop.example.com".to_owned(),
+                "https://shop.example.com/".to_owned()
+            )]
+        );
+        let keep = Keep::from_args(&args);
+        assert_eq!(keep.state, PathBuf::from("./data/ecs-health.json"));
+        assert_eq!(keep.alerts(), PathBuf::from("./data/alerts.jsonl"));
+        assert_eq!(keep.keep_days, 7);
+
+        let probed = health(&[
+            "--services",
+            "api,web",
+            "--endpoints",
+            "site=https://shop.example.com/",
+            "--domain",
+            "shop.example.com",
+        ]);
+        let named = options(&probed).unwrap();
+        assert_eq!(named.services, ["api", "web"]);
+        assert_eq!(named.endpoints.len(), 1, "the domain's URL is probed once");
+    }
+
+    #[test]
+    fn reports_older_than_the_days_kept_are_the_stale_ones() {
+        let dir = std::env::temp_dir().join(format!("sentinel-keep-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in [
+            "health-20261120T000000Z.json",
+            "health-20261201T120000Z.json",
+            "health-20261206T000000Z.json",
+            "health-notatime.json",
+            "ecs-health.json",
+            "alerts.jsonl",
+        ] {
+            std::fs::write(dir.join(name), "{}").unwrap();
+        }
+        let oldest = chrono::DateTime::parse_from_rfc3339("2026-11-30T00:00:00Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(
+            stale_reports(&dir, oldest).unwrap(),
+            [dir.join("health-20261120T000000Z.json")]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -5,6 +5,7 @@
 //! a probe that got no HTTP answer fails, and an AWS error is "could not check" (exit 2),
 //! never "no problems".
 
+pub mod alerts;
 pub mod command;
 pub mod report;
 

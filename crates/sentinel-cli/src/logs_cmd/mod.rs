@@ -29,7 +29,6 @@ use crate::locate::{self, Aws};
 use crate::progress::Progress;
 use crate::services::ServiceReader;
 use crate::state;
-use anyhow::Context;
 use chrono::{DateTime, TimeDelta, Utc};
 use sentinel_aws::logs::{read_window, Backoff, LogLine, LogWindow};
 use sentinel_aws::ContainerLogs;
@@ -37,6 +36,9 @@ use std::io::Write;
 
 /// The fallback log group when a task definition names none (the shell tool's default).
 pub const DEFAULT_LOG_PATTERN: &str = "/ecs/{service}";
+/// Lines `pull` and `errors` print per service unless `--limit` says otherwise.
+pub const DEFAULT_LIMIT: usize = 200;
+
 /// Example lines kept per category in a diagnosis.
 pub const SAMPLES: usize = 3;
 
@@ -64,7 +66,13 @@ impl LogsOptions {
     /// From the flags: `--service` lists (comma- or space-separated, repeated) joined, and
     /// `all` (the default) meaning every service of the cluster.
     pub fn from_args(args: &LogsArgs, verbose: bool) -> Self {
-        let services: Vec<String> = args.services.iter().flat_map(|s| parse_list(s)).collect();
+        // Positional names (the shell-script monitor's way) win over --service.
+        let given = if args.names.is_empty() {
+            &args.services
+        } else {
+            &args.names
+        };
+        let services: Vec<String> = given.iter().flat_map(|s| parse_list(s)).collect();
         let all = services.is_empty() || services.iter().any(|s| s == "all");
         let window = &args.window;
         LogsOptions {
@@ -211,10 +219,7 @@ impl Plan {
             ),
             LogsAction::Restarts(with) => read(Command::Restarts, with.logs, Some(with.source)),
             LogsAction::AutoDiagnose(auto) => {
-                let path = locate::health_state(auto.state.as_deref(), auto.outdir.as_deref())
-                    .context(
-                        "say where the health state file is: --state FILE (or ECS_HEALTH_STATE), or --outdir DIR",
-                    )?;
+                let path = locate::health_state(auto.state.as_deref(), &auto.outdir);
                 let report = state::read(&path)?;
                 let bad = report.services_needing_a_look();
                 if bad.is_empty() {
@@ -228,6 +233,7 @@ impl Plan {
                         cluster: report.cluster,
                         region: auto.region,
                     },
+                    names: Vec::new(),
                     services: vec![bad.join(",")],
                     window: auto.window,
                 };
@@ -275,7 +281,15 @@ pub async fn run(
             fleet,
         } => (command, args, fleet),
     };
-    let options = LogsOptions::from_args(&args, verbose);
+    let mut options = LogsOptions::from_args(&args, verbose);
+    if matches!(
+        command,
+        Command::Lines(LineCommand::Pull | LineCommand::Errors)
+    ) {
+        // What is printed line by line stops at the shell-script monitor's default; what is
+        // only counted (diagnose, summary) reads every line.
+        options.limit.get_or_insert(DEFAULT_LIMIT);
+    }
     let sdk = aws.config(args.target.region).await;
     let fleet = match fleet {
         Some(source) => locate::optional_fleet_table(aws, &source).await?,

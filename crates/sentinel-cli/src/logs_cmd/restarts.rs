@@ -36,14 +36,18 @@ pub async fn restarts(
             Err(error) => Err(error.clone()),
         };
         match tasks {
-            Ok(tasks) => all.extend(tasks),
+            Ok(mut tasks) => {
+                // --limit is per service: one busy service never hides another's restarts.
+                newest_first(&mut tasks);
+                if let Some(limit) = options.limit {
+                    tasks.truncate(limit);
+                }
+                all.extend(tasks)
+            }
             Err(error) => outcome.fail(service, error),
         }
     }
     newest_first(&mut all);
-    if let Some(limit) = options.limit {
-        all.truncate(limit);
-    }
     print_restarts(&all, options, fleet.is_some(), out)?;
     Ok(outcome)
 }
