@@ -59,6 +59,8 @@ pub fn is_failure(task: &TaskRecord) -> bool {
         task.stop_code.as_deref(),
         Some("TaskFailedToStart" | "EssentialContainerExited")
     ) || reason.contains("health checks")
+        // ECS's own words for EssentialContainerExited, for a record without the code.
+        || reason.starts_with("Essential container in task exited")
         || task
             .containers
             .iter()

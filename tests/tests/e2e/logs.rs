@@ -344,6 +344,10 @@ async fn restarts_come_from_ecs_stopped_tasks_of_the_service_only() -> anyhow::R
             "service:legacy",
             "Scaling activity initiated by (deployment ecs-svc/1)",
         ),
+        (
+            "service:api",
+            "Scaling activity initiated by (deployment ecs-svc/2)",
+        ),
     ] {
         let run = ecs
             .run_task()
@@ -376,12 +380,43 @@ async fn restarts_come_from_ecs_stopped_tasks_of_the_service_only() -> anyhow::R
     let tasks: Vec<Value> = serde_json::from_slice(&out)?;
     let mut arns: Vec<&str> = tasks.iter().filter_map(|t| t["taskArn"].as_str()).collect();
     arns.sort_unstable();
-    let mut expected = vec![stopped[0].as_str(), stopped[1].as_str()];
+    let mut expected = vec![
+        stopped[0].as_str(),
+        stopped[1].as_str(),
+        stopped[3].as_str(),
+    ];
     expected.sort_unstable();
-    assert_eq!(arns, expected, "api's two stopped tasks, not legacy's");
+    assert_eq!(arns, expected, "api's three stopped tasks, not legacy's");
     assert!(tasks
         .iter()
         .any(|t| t["stoppedReason"] == "Task failed container health checks"));
+    // Two restarts; the deployment's replacement is shown, marked as no restart.
+    let restart = |arn: &str| {
+        tasks
+            .iter()
+            .find(|t| t["taskArn"] == arn)
+            .map(|t| t["restart"].clone())
+    };
+    assert_eq!(restart(&stopped[0]), Some(Value::Bool(true)));
+    assert_eq!(restart(&stopped[1]), Some(Value::Bool(true)));
+    assert_eq!(restart(&stopped[3]), Some(Value::Bool(false)));
+
+    // As text: the restarts, then the rest apart.
+    let mut text = Vec::new();
+    let mut as_text = options(&["api"]);
+    as_text.json = false;
+    logs_cmd::restarts(&readers, &as_text, None, chrono::Utc::now(), &mut text).await?;
+    let text = String::from_utf8(text)?;
+    assert!(
+        text.starts_with("restarts (tasks that failed): 2\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "not restarts (replaced by a deployment, scaled in, or stopped by someone): 1"
+        ),
+        "{text}"
+    );
     Ok(())
 }
 

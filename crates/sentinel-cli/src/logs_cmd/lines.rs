@@ -13,6 +13,7 @@ use crate::render::table;
 use chrono::{DateTime, Utc};
 use fleet_recorder::FleetTable;
 use sentinel_aws::logs::LogLine;
+use sentinel_fleet::view::is_failure;
 use sentinel_logscan::{classify, Category, Diagnosis};
 use serde_json::{json, Value};
 use std::io::Write;
@@ -97,7 +98,11 @@ async fn restart_count(
     service: &str,
 ) -> Result<usize, String> {
     match stopped {
-        Some(Ok(stopped)) => stopped.of(readers, service).await.map(|tasks| tasks.len()),
+        // Restarts are failures: a deployment's replacements and scale-in are not.
+        Some(Ok(stopped)) => stopped
+            .of(readers, service)
+            .await
+            .map(|tasks| tasks.iter().filter(|t| is_failure(t)).count()),
         Some(Err(error)) => Err(error.clone()),
         // `lines` reads them for summary, the only command that asks.
         None => Err("stopped tasks are read for summary only".to_owned()),

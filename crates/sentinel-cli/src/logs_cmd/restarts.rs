@@ -10,7 +10,7 @@ use fleet_recorder::{FleetInventory, FleetTable};
 use sentinel_aws::FromSdk;
 use sentinel_core::ids::ClusterArn;
 use sentinel_fleet::record::TaskRecord;
-use sentinel_fleet::view::{select_tasks, TaskFilter};
+use sentinel_fleet::view::{is_failure, select_tasks, TaskFilter};
 use std::collections::BTreeMap;
 use std::io::Write;
 
@@ -59,7 +59,21 @@ fn print_restarts(
     with_fleet: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    if tasks.is_empty() && !options.json {
+    if options.json {
+        // Every stopped task, each marked: a restart (it failed) or not (replaced by a
+        // deployment, scaled in, stopped by someone).
+        let marked: Vec<serde_json::Value> = tasks
+            .iter()
+            .map(|t| {
+                let mut doc = serde_json::to_value(t)?;
+                doc["restart"] = serde_json::Value::Bool(is_failure(t));
+                Ok(doc)
+            })
+            .collect::<Result<_, serde_json::Error>>()?;
+        writeln!(out, "{}", serde_json::to_string_pretty(&marked)?)?;
+        return Ok(());
+    }
+    if tasks.is_empty() {
         writeln!(
             out,
             "no stopped tasks in the last {} minutes{}",
@@ -72,8 +86,21 @@ fn print_restarts(
         )?;
         return Ok(());
     }
-    let chosen: Vec<&TaskRecord> = tasks.iter().collect();
-    print_tasks(&chosen, options.json, out)
+    let (restarts, others): (Vec<&TaskRecord>, Vec<&TaskRecord>) =
+        tasks.iter().partition(|t| is_failure(t));
+    writeln!(out, "restarts (tasks that failed): {}", restarts.len())?;
+    if !restarts.is_empty() {
+        print_tasks(&restarts, false, out)?;
+    }
+    if !others.is_empty() {
+        writeln!(
+            out,
+            "\nnot restarts (replaced by a deployment, scaled in, or stopped by someone): {}",
+            others.len()
+        )?;
+        print_tasks(&others, false, out)?;
+    }
+    Ok(())
 }
 
 /// What `restarts` and `summary` read once per command, not once per service: the
