@@ -181,6 +181,13 @@ pub struct HealthArgs {
     /// Seconds each probe and the certificate check may take.
     #[arg(long, default_value_t = 10)]
     pub timeout: u64,
+    /// The window of the log diagnosis run for each service that is not healthy.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(i64).range(1..=60 * 24 * 30))]
+    pub minutes: i64,
+    /// The log group of a service whose task definition names none (for the diagnosis);
+    /// `{service}` is replaced by the service name.
+    #[arg(long, env = "ECS_LOG_PATTERN", default_value = crate::logs_cmd::DEFAULT_LOG_PATTERN)]
+    pub log_pattern: String,
     /// Extra trusted CA certificates (PEM) for endpoints and the certificate check.
     #[arg(long)]
     pub ca_file: Option<PathBuf>,

@@ -346,7 +346,37 @@ async fn the_binary_exits_by_status_and_never_replaces_the_state_with_a_failed_c
     assert_eq!(kept["status"], "healthy");
     assert_eq!(kept["services"].as_array().map(Vec::len), Some(2));
 
-    // A flag wins over its variable: svc-03 runs 1 of 2.
+    // A flag wins over its variable: svc-03 runs 1 of 2, and its logs are diagnosed.
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&world.sdk);
+    logs.create_log_group()
+        .log_group_name("/ecs/shop")
+        .send()
+        .await?;
+    logs.create_log_stream()
+        .log_group_name("/ecs/shop")
+        .log_stream_name("ecs/app/0123456789abcdef")
+        .send()
+        .await?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let events = [
+        "INFO starting",
+        "ERROR connection refused: db.internal:5432",
+    ]
+    .iter()
+    .zip(now - 10_000..)
+    .map(|(line, at)| {
+        aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+            .timestamp(at)
+            .message(*line)
+            .build()
+    })
+    .collect::<Result<Vec<_>, _>>()?;
+    logs.put_log_events()
+        .log_group_name("/ecs/shop")
+        .log_stream_name("ecs/app/0123456789abcdef")
+        .set_log_events(Some(events))
+        .send()
+        .await?;
     let degraded = health_command(&world, &state)?
         .args(["--services", "svc-03", "--json"])
         .output()?;
@@ -354,9 +384,27 @@ async fn the_binary_exits_by_status_and_never_replaces_the_state_with_a_failed_c
     let printed: Value = serde_json::from_slice(&degraded.stdout)?;
     assert_eq!(printed["status"], "degraded");
     assert_eq!(printed["services"][0]["name"], "svc-03");
+    let diagnosis = &printed["services"][0]["diagnosis"];
+    assert_eq!(diagnosis["logGroup"], "/ecs/shop", "{diagnosis}");
+    assert_eq!(diagnosis["events"], 2, "{diagnosis}");
+    let errors: u64 = diagnosis["categories"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, n)| n.as_u64())
+        .sum();
+    assert_eq!(errors, 1, "{diagnosis}");
     assert_eq!(
         serde_json::from_slice::<Value>(&std::fs::read(&state)?)?,
         printed
+    );
+    let as_text = health_command(&world, &state)?
+        .args(["--services", "svc-03"])
+        .output()?;
+    let as_text = String::from_utf8(as_text.stdout)?;
+    assert!(
+        as_text.contains("  svc-03 logs: 2 lines in /ecs/shop, 1 errors"),
+        "{as_text}"
     );
     // --quiet sent no alert; this run alerts once on what got worse: svc-03, which the
     // previous report did not have (healthy as far as anyone was told).

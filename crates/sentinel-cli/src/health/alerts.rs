@@ -242,6 +242,7 @@ mod tests {
             deployments: Vec::new(),
             targets: Vec::new(),
             events: Vec::new(),
+            diagnosis: None,
         }
     }
 

@@ -67,6 +67,43 @@ impl Keep {
     }
 }
 
+/// Runs the log diagnosis (`logs diagnose`, over `--minutes`) for each service that is not
+/// healthy and attaches it to the service. A diagnosis that cannot run at all is said on
+/// stderr and left out: the health report stands without it.
+async fn diagnose_bad_services(
+    report: &mut super::report::HealthReport,
+    args: &HealthArgs,
+    sdk: &sentinel_aws::sdk::SdkConfig,
+) {
+    let bad = report.services_needing_a_look();
+    if bad.is_empty() {
+        return;
+    }
+    let options = crate::logs_cmd::LogsOptions {
+        cluster: report.cluster.clone(),
+        services: bad,
+        minutes: args.minutes,
+        limit: None,
+        json: true,
+        verbose: false,
+        pattern: args.log_pattern.clone(),
+        page_size: None,
+        backoff: sentinel_aws::logs::Backoff::default(),
+    };
+    let clients = crate::logs_cmd::LogClients::new(sdk);
+    let found = crate::logs_cmd::diagnoses(&clients.readers(), &options, chrono::Utc::now()).await;
+    match found {
+        Ok(found) => {
+            for (name, diagnosis) in found {
+                if let Some(service) = report.services.iter_mut().find(|s| s.name == name) {
+                    service.diagnosis = Some(diagnosis);
+                }
+            }
+        }
+        Err(e) => eprintln!("ecs-sentinel: no log diagnosis: {e:#}"),
+    }
+}
+
 /// How a run's report is named: `health-20261207T041500Z.json`.
 const REPORT_TIME: &str = "%Y%m%dT%H%M%SZ";
 
@@ -166,11 +203,15 @@ pub async fn run(
         chrono::Utc::now(),
     )
     .await?;
-    let previous = keep.previous();
-    keep.write(&report)?;
     if args.quiet {
+        // The status file only: no log reads, no alerts.
+        keep.write(&report)?;
         return Ok(exit_code(&report));
     }
+    let mut report = report;
+    diagnose_bad_services(&mut report, &args, &sdk).await;
+    let previous = keep.previous();
+    keep.write(&report)?;
     let alerts = super::alerts::transitions(previous.as_ref(), &report);
     super::alerts::append(&keep.alerts(), &alerts)?;
     if let Some(topic) = &args.notify_topic {

@@ -275,6 +275,11 @@ pub fn print(report: &HealthReport, style: Style, out: &mut impl Write) -> anyho
             for event in &service.events {
                 writeln!(out, "  {} event: {event}", service.name)?;
             }
+            if let Some(diagnosis) = &service.diagnosis {
+                for line in diagnosis_lines(diagnosis) {
+                    writeln!(out, "  {} logs: {line}", service.name)?;
+                }
+            }
         }
     }
     if !report.endpoints.is_empty() {
@@ -335,9 +340,70 @@ pub fn print(report: &HealthReport, style: Style, out: &mut impl Write) -> anyho
     Ok(())
 }
 
+/// A service's log diagnosis in a few lines: where and how much was read, the error
+/// categories by count, and the first sample of the commonest.
+fn diagnosis_lines(diagnosis: &serde_json::Value) -> Vec<String> {
+    let group = diagnosis["logGroup"].as_str().unwrap_or("?");
+    if let Some(error) = diagnosis["error"].as_str() {
+        return vec![format!("could not be read ({group}): {error}")];
+    }
+    let mut counts: Vec<(&str, u64)> = diagnosis["categories"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(category, n)| Some((category.as_str(), n.as_u64()?)))
+        .collect();
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let errors: u64 = counts.iter().map(|(_, n)| n).sum();
+    let by_category = counts
+        .iter()
+        .map(|(category, n)| format!("{category} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut lines = vec![format!(
+        "{} lines in {group}, {errors} errors{}",
+        diagnosis["events"].as_u64().unwrap_or(0),
+        if by_category.is_empty() {
+            String::new()
+        } else {
+            format!(": {by_category}")
+        }
+    )];
+    if let Some((top, _)) = counts.first() {
+        if let Some(sample) = diagnosis["samples"][*top]
+            .as_array()
+            .and_then(|samples| samples.first())
+            .and_then(|s| s.as_str())
+        {
+            lines.push(format!("{top}, for example: {sample}"));
+        }
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_diagnosis_reads_as_a_few_lines() {
+        let diagnosis = serde_json::json!({"service": "api", "logGroup": "/ecs/api", "events": 120,
+            "categories": {"timeout": 3, "database": 8},
+            "samples": {"database": ["db down", "connection refused by db:5432"], "timeout": ["t"]}});
+        assert_eq!(
+            diagnosis_lines(&diagnosis),
+            [
+                "120 lines in /ecs/api, 11 errors: database 8, timeout 3",
+                "database, for example: db down"
+            ]
+        );
+        let unreadable = serde_json::json!({"service": "api", "logGroup": "/ecs/api",
+            "error": "cannot read log group /ecs/api: denied"});
+        assert_eq!(
+            diagnosis_lines(&unreadable),
+            ["could not be read (/ecs/api): cannot read log group /ecs/api: denied"]
+        );
+    }
 
     #[test]
     fn endpoints_parse_from_the_scripts_variable() {

@@ -52,6 +52,11 @@ pub struct ServiceHealth {
     pub targets: Vec<Target>,
     /// The latest service events that say something went wrong, newest first.
     pub events: Vec<String>,
+    /// What its logs say, for a service that is not healthy: the `logs diagnose --json`
+    /// object of the check's window (categories with counts, newest samples, log groups
+    /// read), or why they could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnosis: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -235,6 +240,7 @@ pub fn judge_service(facts: ServiceFacts) -> ServiceHealth {
             .filter(|m| event_matters(m))
             .take(EVENTS_KEPT)
             .collect(),
+        diagnosis: None,
     }
 }
 

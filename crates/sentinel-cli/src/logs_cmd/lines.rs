@@ -90,6 +90,28 @@ pub async fn lines(
     Ok(outcome)
 }
 
+/// The `diagnose --json` object of each service `options` names (an unreadable one says
+/// why instead), by service name: what `health` attaches to the services it found bad.
+/// An error means the cluster's services could not be listed or described.
+pub async fn diagnoses(
+    readers: &LogReaders<'_>,
+    options: &LogsOptions,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<(String, Value)>> {
+    let located =
+        locate::service_logs(readers.services, readers.task_definitions, options.wanted()).await?;
+    let mut progress = Progress::for_terminal(true);
+    let mut found = Vec::new();
+    for service in &located {
+        let document = match read_located(readers, service, options, now, &mut progress).await {
+            Ok(lines) => diagnosis_json(service, &diagnose(&lines)),
+            Err(error) => unreadable_json(service, &error),
+        };
+        found.push((service.service.clone(), document));
+    }
+    Ok(found)
+}
+
 /// How many times a service restarted in the window (summary's RESTARTS), from the stopped
 /// tasks read once for the command.
 async fn restart_count(

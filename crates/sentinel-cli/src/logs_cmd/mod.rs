@@ -19,7 +19,7 @@ mod lines;
 mod restarts;
 
 pub use crate::locate::{ServiceLogs, Source};
-pub use lines::{lines, LineCommand};
+pub use lines::{diagnoses, lines, LineCommand};
 pub use restarts::restarts;
 
 use crate::args::{FleetSource, LogsAction, LogsArgs};
