@@ -7,6 +7,11 @@
 //! compare rows and builds with each other, not with production. Calls and messages are
 //! exact and the same on every machine.
 //!
+//! `--latency-ms N` makes it AWS-like: the emulator holds every AWS answer N ms (calls in
+//! flight together wait together), so an invocation's time is about its sequential round
+//! trips times N. Each row then shows the round trips of the first invocation (its time
+//! from taking the work to answering, divided by N) beside their lower bound.
+//!
 //! Later functions add their scenarios here.
 
 use anyhow::Context;
@@ -39,6 +44,9 @@ struct Args {
     /// Only scenarios whose name contains this.
     #[arg(long)]
     only: Option<String>,
+    /// Holds every AWS answer this long (AWS-like round trips; 20 is a region's typical).
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
 }
 
 /// Records per invocation: the template's `BatchSize` on every queue.
@@ -138,6 +146,8 @@ struct Measured {
     cold_answer: Duration,
     /// Mean time per invocation after the first (the warm sandbox), if there was more than one.
     warm_answer: Option<Duration>,
+    /// The first invocation from taking its work to answering.
+    first_work: Duration,
     /// Spawn to the last answer.
     total: Duration,
     peak_rss_kib: Option<u64>,
@@ -179,9 +189,16 @@ async fn main() -> anyhow::Result<()> {
         args.runs
     );
     println!("machine: {}", machine());
-    println!(
-        "times include the emulator's latency (moto on 127.0.0.1), not AWS's; calls are exact\n"
-    );
+    if args.latency_ms > 0 {
+        println!(
+            "every AWS answer held {} ms (AWS-like round trips); calls are exact\n",
+            args.latency_ms
+        );
+    } else {
+        println!(
+            "times include the emulator's latency (moto on 127.0.0.1), not AWS's; calls are exact\n"
+        );
+    }
 
     let mut rows = Vec::new();
     for scenario in SCENARIOS {
@@ -199,7 +216,7 @@ async fn main() -> anyhow::Result<()> {
                 Function::FleetRecorder => &args.fleet_recorder,
             };
             runs.push(
-                run_once(binary, scenario)
+                run_once(binary, scenario, args.latency_ms)
                     .await
                     .with_context(|| format!("scenario {:?}", scenario.name))?,
             );
@@ -208,7 +225,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     println!(
-        "{:<28} {:>5} {:>8} {:>9} {:>9} {:>8} {:>8} {:>8} {:>12} {:>10}",
+        "{:<28} {:>5} {:>8} {:>9} {:>9} {:>8} {:>8} {:>8} {:>12} {:>10} {:>12}",
         "scenario",
         "invoc",
         "init ms",
@@ -218,7 +235,8 @@ async fn main() -> anyhow::Result<()> {
         "RSS MiB",
         "log KiB",
         "calls/bound",
-        "msgs/bound"
+        "msgs/bound",
+        "trips/bound"
     );
     let mut breakdown = Vec::new();
     for (scenario, runs) in &rows {
@@ -227,8 +245,18 @@ async fn main() -> anyhow::Result<()> {
         let calls: u64 = last.calls.values().sum();
         let bound_calls: u64 = bound.calls.values().sum();
         let ms = |d: Duration| format!("{:.0}", d.as_secs_f64() * 1000.0);
+        let trips = if args.latency_ms > 0 {
+            let work = median(runs.iter().map(|r| r.first_work));
+            format!(
+                "{:.1}/{}",
+                work.as_secs_f64() * 1000.0 / args.latency_ms as f64,
+                bound.round_trips
+            )
+        } else {
+            "-".to_owned()
+        };
         println!(
-            "{:<28} {:>5} {:>8} {:>9} {:>9} {:>8} {:>8} {:>8} {:>12} {:>10}",
+            "{:<28} {:>5} {:>8} {:>9} {:>9} {:>8} {:>8} {:>8} {:>12} {:>10} {:>12}",
             scenario.name,
             last.invocations,
             ms(median(runs.iter().map(|r| r.init))),
@@ -251,6 +279,7 @@ async fn main() -> anyhow::Result<()> {
             format!("{:.1}", last.log_bytes as f64 / 1024.0),
             format!("{calls}/{bound_calls}"),
             format!("{}/{}", last.messages, bound.messages),
+            trips,
         );
         let differing = runs.iter().any(|r| r.calls != last.calls);
         breakdown.push(format!(
@@ -268,7 +297,10 @@ async fn main() -> anyhow::Result<()> {
         "\ninit: spawn to the first request for work; cold: spawn to the first answer; warm: mean\n\
          time per later invocation (same process); CPU: the function's own user+system time\n\
          over the whole run; RSS: peak resident memory; log: what it wrote to stdout (CloudWatch\n\
-         Logs); bound: the batching lower bound of the cost formulas in docs/costs.md"
+         Logs); bound: the batching lower bound of the cost formulas in docs/costs.md;\n\
+         trips (with --latency-ms): the first invocation's time from taking its work to\n\
+         answering, in round trips (time / latency), beside the fewest sequential round trips\n\
+         its work needs"
     );
     println!("\nAWS calls by operation, measured/lower bound:");
     for line in breakdown {
@@ -290,7 +322,11 @@ async fn main() -> anyhow::Result<()> {
 
 /// One run on a fresh emulator: build the fleet, queue the batches, start the binary, time
 /// every answer, read its peak memory, count the calls and the messages.
-async fn run_once(bootstrap: &std::path::Path, scenario: &Scenario) -> anyhow::Result<Measured> {
+async fn run_once(
+    bootstrap: &std::path::Path,
+    scenario: &Scenario,
+    latency_ms: u64,
+) -> anyhow::Result<Measured> {
     let emulator = Emulator::start()?;
     let sdk = emulator.sdk_config().await;
     let stack = Stack::create(&sdk, "bench").await?;
@@ -358,6 +394,12 @@ async fn run_once(bootstrap: &std::path::Path, scenario: &Scenario) -> anyhow::R
     };
 
     emulator.reset_calls()?;
+    if latency_ms > 0 {
+        emulator.inject(
+            &sentinel_emulator::Fault::new("*", "*", sentinel_emulator::FaultKind::Latency)
+                .latency_ms(latency_ms),
+        )?;
+    }
     let invocations = batches.len();
     let api = RuntimeApi::serve_all(batches)?;
     let spawned = Instant::now();
@@ -427,6 +469,7 @@ async fn run_once(bootstrap: &std::path::Path, scenario: &Scenario) -> anyhow::R
         invocations,
         init,
         cold_answer: first - spawned,
+        first_work: first - (spawned + init),
         warm_answer: (invocations > 1).then(|| (last - first) / (invocations as u32 - 1)),
         total: last - spawned,
         peak_rss_kib,
@@ -547,6 +590,10 @@ fn stopped_task(service: usize, task: usize) -> serde_json::Value {
 struct Bound {
     calls: BTreeMap<String, u64>,
     messages: usize,
+    /// Sequential round trips of the first invocation, at best: the lookups that do not
+    /// depend on each other in one round, then each write and publish that must wait for
+    /// the one before.
+    round_trips: usize,
 }
 
 /// The batching lower bound of a scenario, by the formula in docs/costs.md ("Cost per batch in
@@ -604,7 +651,15 @@ fn lower_bound(scenario: &Scenario) -> Bound {
         add("sns.Publish", per_cluster.len());
         messages += per_cluster.len();
     }
-    Bound { calls, messages }
+    // Disconnects: one round of lookups (episodes, container instances, EC2 by the id the
+    // event carries), the claim, the publish, the record. Reconnects of instances without an
+    // episode: the episode read alone.
+    let round_trips = if scenario.disconnected { 4 } else { 1 };
+    Bound {
+        calls,
+        messages,
+        round_trips,
+    }
 }
 
 /// The task monitor's lower bound (docs/task-monitor.md, issue 10): per batch one read per
@@ -638,6 +693,8 @@ fn task_lower_bound(scenario: &Scenario) -> Bound {
     Bound {
         calls,
         messages: services,
+        // The episodes' read, the claim, the publish, the record.
+        round_trips: 4,
     }
 }
 
@@ -657,6 +714,8 @@ fn fleet_lower_bound(scenario: &Scenario) -> Bound {
     Bound {
         calls: BTreeMap::from([("dynamodb.PutItem".to_owned(), writes as u64)]),
         messages: 0,
+        // Every key's conditional write at once.
+        round_trips: 1,
     }
 }
 
