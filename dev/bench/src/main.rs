@@ -8,9 +8,10 @@
 //! exact and the same on every machine.
 //!
 //! `--latency-ms N` makes it AWS-like: the emulator holds every AWS answer N ms (calls in
-//! flight together wait together), so an invocation's time is about its sequential round
-//! trips times N. Each row then shows the round trips of the first invocation (its time
-//! from taking the work to answering, divided by N) beside their lower bound.
+//! flight together wait together), so an invocation's time grows by its sequential round
+//! trips times N. Each scenario also runs without the latency, and the row shows the first
+//! invocation's round trips (the difference in its time from taking the work to answering,
+//! divided by N) beside their lower bound.
 //!
 //! Later functions add their scenarios here.
 
@@ -208,6 +209,9 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         let mut runs = Vec::new();
+        // With --latency-ms, the same runs without it too: the difference is the latency
+        // alone, free of the emulator's own time and the function's first-call set-up.
+        let mut baseline = Vec::new();
         for run in 0..args.runs {
             eprintln!("{}: run {} of {}", scenario.name, run + 1, args.runs);
             let binary = match scenario.function {
@@ -220,8 +224,16 @@ async fn main() -> anyhow::Result<()> {
                     .await
                     .with_context(|| format!("scenario {:?}", scenario.name))?,
             );
+            if args.latency_ms > 0 {
+                baseline.push(
+                    run_once(binary, scenario, 0)
+                        .await
+                        .with_context(|| format!("scenario {:?} without latency", scenario.name))?
+                        .first_work,
+                );
+            }
         }
-        rows.push((scenario, runs));
+        rows.push((scenario, runs, baseline));
     }
 
     println!(
@@ -239,7 +251,7 @@ async fn main() -> anyhow::Result<()> {
         "trips/bound"
     );
     let mut breakdown = Vec::new();
-    for (scenario, runs) in &rows {
+    for (scenario, runs, baseline) in &rows {
         let last = runs.last().context("no runs")?;
         let bound = lower_bound(scenario);
         let calls: u64 = last.calls.values().sum();
@@ -247,9 +259,10 @@ async fn main() -> anyhow::Result<()> {
         let ms = |d: Duration| format!("{:.0}", d.as_secs_f64() * 1000.0);
         let trips = if args.latency_ms > 0 {
             let work = median(runs.iter().map(|r| r.first_work));
+            let without = median(baseline.iter().copied());
             format!(
                 "{:.1}/{}",
-                work.as_secs_f64() * 1000.0 / args.latency_ms as f64,
+                work.saturating_sub(without).as_secs_f64() * 1000.0 / args.latency_ms as f64,
                 bound.round_trips
             )
         } else {
@@ -299,15 +312,15 @@ async fn main() -> anyhow::Result<()> {
          over the whole run; RSS: peak resident memory; log: what it wrote to stdout (CloudWatch\n\
          Logs); bound: the batching lower bound of the cost formulas in docs/costs.md;\n\
          trips (with --latency-ms): the first invocation's time from taking its work to\n\
-         answering, in round trips (time / latency), beside the fewest sequential round trips\n\
-         its work needs"
+         answering, less the same without latency, in round trips (that difference / latency),\n\
+         beside the fewest sequential round trips its work needs"
     );
     println!("\nAWS calls by operation, measured/lower bound:");
     for line in breakdown {
         println!("{line}");
     }
     println!("\nThroughput (records from spawn to the last answer, cold start included):");
-    for (scenario, runs) in &rows {
+    for (scenario, runs, _) in &rows {
         let records = events_of(scenario);
         let total = median(runs.iter().map(|r| r.total));
         println!(
