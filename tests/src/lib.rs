@@ -226,15 +226,22 @@ pub async fn container_log(world: &World, task: u32, lines: &[&str]) -> anyhow::
         .fleet()
         .register_logging_task_definition("api", "app", "/ecs/api")
         .await?;
+    log_stream(world, "/ecs/api", &format!("ecs/app/{task:032x}"), lines).await
+}
+
+/// Log group `group` (created) with stream `stream` holding `lines`, written a few seconds
+/// ago, oldest first.
+pub async fn log_stream(
+    world: &World,
+    group: &str,
+    stream: &str,
+    lines: &[&str],
+) -> anyhow::Result<()> {
     let logs = aws_sdk_cloudwatchlogs::Client::new(&world.sdk);
-    let stream = format!("ecs/app/{task:032x}");
-    logs.create_log_group()
-        .log_group_name("/ecs/api")
-        .send()
-        .await?;
+    logs.create_log_group().log_group_name(group).send().await?;
     logs.create_log_stream()
-        .log_group_name("/ecs/api")
-        .log_stream_name(&stream)
+        .log_group_name(group)
+        .log_stream_name(stream)
         .send()
         .await?;
     let start = chrono::Utc::now().timestamp_millis() - 10_000;
@@ -248,8 +255,8 @@ pub async fn container_log(world: &World, task: u32, lines: &[&str]) -> anyhow::
         );
     }
     logs.put_log_events()
-        .log_group_name("/ecs/api")
-        .log_stream_name(&stream)
+        .log_group_name(group)
+        .log_stream_name(stream)
         .set_log_events(Some(events))
         .send()
         .await?;

@@ -179,7 +179,13 @@ fn with_alerts(
             plural(open.notices_sent as usize)
         )
     });
-    let unreachable = open.kind() == "node-unreachable";
+    let unreachable = matches!(
+        open.about,
+        Alerted::Instance {
+            node_unreachable: true,
+            ..
+        }
+    );
     let (status, cause) = match (status, cause) {
         (Status::Failing | Status::Recovered, Some(mut cause)) => {
             if unreachable && cause.kind == CauseKind::AgentDisconnected {

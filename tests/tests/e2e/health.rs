@@ -347,36 +347,16 @@ async fn the_binary_exits_by_status_and_never_replaces_the_state_with_a_failed_c
     assert_eq!(kept["services"].as_array().map(Vec::len), Some(2));
 
     // A flag wins over its variable: svc-03 runs 1 of 2, and its logs are diagnosed.
-    let logs = aws_sdk_cloudwatchlogs::Client::new(&world.sdk);
-    logs.create_log_group()
-        .log_group_name("/ecs/shop")
-        .send()
-        .await?;
-    logs.create_log_stream()
-        .log_group_name("/ecs/shop")
-        .log_stream_name("ecs/app/0123456789abcdef")
-        .send()
-        .await?;
-    let now = chrono::Utc::now().timestamp_millis();
-    let events = [
-        "INFO starting",
-        "ERROR connection refused: db.internal:5432",
-    ]
-    .iter()
-    .zip(now - 10_000..)
-    .map(|(line, at)| {
-        aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
-            .timestamp(at)
-            .message(*line)
-            .build()
-    })
-    .collect::<Result<Vec<_>, _>>()?;
-    logs.put_log_events()
-        .log_group_name("/ecs/shop")
-        .log_stream_name("ecs/app/0123456789abcdef")
-        .set_log_events(Some(events))
-        .send()
-        .await?;
+    integration_tests::log_stream(
+        &world,
+        "/ecs/shop",
+        "ecs/app/0123456789abcdef",
+        &[
+            "INFO starting",
+            "ERROR connection refused: db.internal:5432",
+        ],
+    )
+    .await?;
     let degraded = health_command(&world, &state)?
         .args(["--services", "svc-03", "--json"])
         .output()?;
