@@ -211,6 +211,9 @@ async fn a_thousand_episodes_under_random_faults_notify_exactly_as_promised() ->
         4 * CLUSTERS
     );
     println!("soak: seed {seed}, {episodes_wanted} episodes (SOAK_SEED, SOAK_EPISODES)");
+    // The pipeline's errors (more with RUST_LOG) go with the test's output, which nextest
+    // shows when the test fails: a failing run explains itself.
+    sentinel_lambda::logging::init_terminal(false);
     // A bound on each phase, so a stuck soak ends by itself: generous for a loaded 2-core
     // machine (a 1,000-episode phase drains in about a minute there).
     let drain_budget = Duration::from_secs(240 * (episodes_wanted as u64).div_ceil(1000));
@@ -413,8 +416,14 @@ async fn a_thousand_episodes_under_random_faults_notify_exactly_as_promised() ->
             Fate::Quiet => (0, 0),
         };
         if got != expected {
+            // What the monitor remembers of it says which step lost track of it.
+            let stored = match world.episode(m).await {
+                Ok(Some(episode)) => format!("{:?}", episode.state),
+                Ok(None) => "no stored episode".to_owned(),
+                Err(err) => format!("stored episode unreadable: {err}"),
+            };
             wrong.push(format!(
-                "{} {f:?}: (alerts, resolutions) {got:?}, expected {expected:?}",
+                "{} {f:?}: (alerts, resolutions) {got:?}, expected {expected:?}; stored: {stored}",
                 m.node_id
             ));
         }
@@ -457,10 +466,12 @@ async fn a_thousand_episodes_under_random_faults_notify_exactly_as_promised() ->
     );
     assert!(
         wrong.is_empty(),
-        "{} of {episodes} episodes notified wrongly (longest batch {:.1} s):\n{}",
+        "{} of {episodes} episodes notified wrongly (longest batch {:.1} s):\n{}\n\
+         moved to the dead-letter queue by the redrive: {}",
         wrong.len(),
         tally.longest_batch.as_secs_f64(),
-        wrong.join("\n")
+        wrong.join("\n"),
+        redriven_events(&parked, &members).join(", ")
     );
     assert!(
         lost.is_empty(),
@@ -507,6 +518,33 @@ async fn a_thousand_episodes_under_random_faults_notify_exactly_as_promised() ->
         "the faults never made a record come back: the soak proved nothing"
     );
     Ok(())
+}
+
+/// The events the queue's redrive moved to the dead-letter queue (received too often), as
+/// "node fate connected|disconnected": what a failing soak needs to say which episodes it
+/// lost track of.
+fn redriven_events(
+    parked: &[sentinel_emulator::stack::ParkedRecord],
+    members: &[(Member, Fate)],
+) -> Vec<String> {
+    parked
+        .iter()
+        .filter(|p| p.reason.is_empty())
+        .map(|p| {
+            let event: serde_json::Value = serde_json::from_str(&p.body).unwrap_or_default();
+            let node = event["detail"]["ec2InstanceId"].as_str().unwrap_or("?");
+            let fate = members
+                .iter()
+                .find(|(m, _)| m.node_id == node)
+                .map_or("unknown".to_owned(), |(_, f)| format!("{f:?}"));
+            let connected = match event["detail"]["agentConnected"].as_bool() {
+                Some(true) => "connected",
+                Some(false) => "disconnected",
+                None => "unreadable",
+            };
+            format!("{node} {fate} {connected}")
+        })
+        .collect()
 }
 
 /// A small seeded generator (SplitMix64), so a soak's events, their order and their

@@ -19,17 +19,40 @@ pub struct Observer {
     policy: ClusterPolicy,
 }
 
-/// What one round of lookups found.
+/// What to look at in one monitored cluster: these container instances, and the nodes
+/// under them that the events already name (a disconnect event carries its instance's EC2 or
+/// SSM id, so its node is looked up alongside the container instance, not after it).
+#[derive(Debug, Clone)]
+pub(crate) struct Wanted {
+    pub cluster: ClusterArn,
+    pub container_instances: Vec<String>,
+    pub nodes: Vec<NodeId>,
+}
+
+/// Nodes found by kind: `None` when none of that kind was looked up.
+type NodeLookup = Option<Result<HashMap<NodeId, NodeView>, AwsError>>;
+
+/// What the lookups found.
 #[derive(Debug, Default)]
 pub(crate) struct Observed {
     pub views: HashMap<ClusterArn, Result<ClusterView, AwsError>>,
     /// Container instances by id, for each monitored cluster that was described.
     pub instances: HashMap<ClusterArn, Result<HashMap<String, ContainerInstanceView>, AwsError>>,
-    pub ec2: Option<Result<HashMap<NodeId, NodeView>, AwsError>>,
-    pub anywhere: Option<Result<HashMap<NodeId, NodeView>, AwsError>>,
+    pub ec2: NodeLookup,
+    pub anywhere: NodeLookup,
+    /// Every node id asked about (found or not), so none is asked about twice.
+    asked: BTreeSet<NodeId>,
 }
 
 impl Observed {
+    /// Adds what one node lookup found; a failed lookup fails every observation that needs
+    /// a node of its kind.
+    fn add_nodes(&mut self, asked: BTreeSet<NodeId>, (ec2, anywhere): (NodeLookup, NodeLookup)) {
+        self.asked.extend(asked);
+        self.ec2 = merge(self.ec2.take(), ec2);
+        self.anywhere = merge(self.anywhere.take(), anywhere);
+    }
+
     /// The observation of one container instance, or the lookup error it depends on.
     pub fn observation(
         &self,
@@ -99,43 +122,80 @@ impl Observer {
         self.ecs.list_container_instances(cluster).await
     }
 
-    /// Describes the given container instances of every monitored cluster (concurrently,
-    /// 100 per call), then the nodes of those whose agents are still down (EC2 and SSM
-    /// concurrently, across clusters).
+    /// Looks at the given container instances of every monitored cluster (concurrently, 100
+    /// per call) and, in the same round, at the nodes the looks name; then at the nodes of
+    /// agents still down that no look named (the sweep names none). EC2 and SSM concurrently,
+    /// across clusters.
     pub(crate) async fn observe(
         &self,
         views: HashMap<ClusterArn, Result<ClusterView, AwsError>>,
-        wanted: &[(ClusterArn, Vec<String>)],
+        wanted: &[Wanted],
     ) -> Observed {
-        let describes = wanted
-            .iter()
-            .filter(|(cluster, _)| matches!(views.get(cluster), Some(Ok(ClusterView::Monitored))))
-            .map(|(cluster, arns)| async move {
-                (
-                    cluster.clone(),
-                    self.ecs.container_instances(cluster, arns).await,
-                )
-            });
-        let instances: HashMap<_, _> = futures::future::join_all(describes)
-            .await
-            .into_iter()
-            .collect();
+        let mut observed = Observed {
+            views,
+            ..Observed::default()
+        };
+        self.look(&mut observed, wanted).await;
+        observed
+    }
 
-        let mut ec2_ids = BTreeSet::new();
-        let mut anywhere_ids = BTreeSet::new();
-        for found in instances.values().flatten() {
-            for instance in found.values() {
+    /// [`Observer::observe`] for more clusters, with the cluster views already known.
+    pub(crate) async fn look(&self, observed: &mut Observed, wanted: &[Wanted]) {
+        let looks: Vec<&Wanted> = wanted
+            .iter()
+            .filter(|look| {
+                matches!(
+                    observed.views.get(&look.cluster),
+                    Some(Ok(ClusterView::Monitored))
+                )
+            })
+            .collect();
+        if looks.is_empty() {
+            return;
+        }
+        let named: BTreeSet<NodeId> = looks
+            .iter()
+            .flat_map(|look| look.nodes.iter().cloned())
+            .filter(|node| !observed.asked.contains(node))
+            .collect();
+        let describes = looks.iter().map(|look| async move {
+            (
+                look.cluster.clone(),
+                self.ecs
+                    .container_instances(&look.cluster, &look.container_instances)
+                    .await,
+            )
+        });
+        let (instances, nodes) =
+            tokio::join!(futures::future::join_all(describes), self.nodes(&named));
+        observed.add_nodes(named, nodes);
+
+        // Agents still down whose nodes no look named, nor an earlier round asked about.
+        let mut unnamed = BTreeSet::new();
+        for (_, found) in &instances {
+            for instance in found.iter().flat_map(HashMap::values) {
                 if let Ok(node) = assess_registration(&ClusterView::Monitored, Some(instance)) {
-                    match node.kind() {
-                        NodeKind::Ec2 => ec2_ids.insert(node.clone()),
-                        NodeKind::Anywhere => anywhere_ids.insert(node.clone()),
-                    };
+                    if !observed.asked.contains(node) {
+                        unnamed.insert(node.clone());
+                    }
                 }
             }
         }
-        let ec2_ids: Vec<NodeId> = ec2_ids.into_iter().collect();
-        let anywhere_ids: Vec<NodeId> = anywhere_ids.into_iter().collect();
-        let (ec2, anywhere) = tokio::join!(
+        observed.instances.extend(instances);
+        if !unnamed.is_empty() {
+            let nodes = self.nodes(&unnamed).await;
+            observed.add_nodes(unnamed, nodes);
+        }
+    }
+
+    /// EC2 instances and managed (Anywhere) nodes, concurrently; a kind with no id is not
+    /// asked about.
+    async fn nodes(&self, ids: &BTreeSet<NodeId>) -> (NodeLookup, NodeLookup) {
+        let of_kind = |kind: NodeKind| -> Vec<NodeId> {
+            ids.iter().filter(|id| id.kind() == kind).cloned().collect()
+        };
+        let (ec2_ids, anywhere_ids) = (of_kind(NodeKind::Ec2), of_kind(NodeKind::Anywhere));
+        tokio::join!(
             async {
                 if ec2_ids.is_empty() {
                     None
@@ -150,13 +210,7 @@ impl Observer {
                     Some(self.ssm.nodes(&anywhere_ids).await)
                 }
             }
-        );
-        Observed {
-            views,
-            instances,
-            ec2,
-            anywhere,
-        }
+        )
     }
 
     /// Monitored, not monitored or missing, per cluster ([`ClusterPolicy::views`]).
@@ -165,5 +219,17 @@ impl Observer {
         clusters: &[ClusterArn],
     ) -> HashMap<ClusterArn, Result<ClusterView, AwsError>> {
         self.policy.views(clusters).await
+    }
+}
+
+/// Two lookups of one kind of node as one: what both found, or the first failure.
+fn merge(a: NodeLookup, b: NodeLookup) -> NodeLookup {
+    match (a, b) {
+        (None, x) | (x, None) => x,
+        (Some(Err(err)), _) | (_, Some(Err(err))) => Some(Err(err)),
+        (Some(Ok(mut a)), Some(Ok(b))) => {
+            a.extend(b);
+            Some(Ok(a))
+        }
     }
 }

@@ -9,7 +9,7 @@ use crate::actions::{ActionRegistry, NodeAction};
 use crate::config::{Config, ConfigError, CUSTOM_ACTIONS};
 use crate::decided::Decided;
 use crate::lifecycle::{Lifecycle, PublishedAlert, PublishedResolved, Settled};
-use crate::observe::Observer;
+use crate::observe::{Observer, Wanted};
 use crate::ports::AwsRemedies;
 use crate::remediate::Remediation;
 use crate::store::EpisodeStore;
@@ -19,8 +19,7 @@ use sentinel_agent::episode::{Episode, Sighting, Source};
 use sentinel_agent::metrics;
 use sentinel_agent::remediation::Outcome;
 use sentinel_agent::{
-    group_by_cluster, parse_state_change, Candidate, ClusterBatch, InstanceStatus, Observation,
-    SkipReason, Verdict,
+    group_by_cluster, parse_state_change, Candidate, ClusterBatch, Observation, SkipReason, Verdict,
 };
 use sentinel_aws::{
     DeadLetterQueue, Ec2Inventory, EcsInventory, Found, ManagedNodes, Remediator, SnsNotifier,
@@ -116,6 +115,28 @@ impl BatchReport {
         self.errors.extend(settled.errors);
         self.action_failures = settled.action_failures;
     }
+}
+
+/// What to look at in one cluster of a batch: the container instances `look` keeps, and the
+/// nodes their disconnect events name.
+fn wanted(batch: &ClusterBatch, look: impl Fn(&String) -> bool) -> Wanted {
+    let mut wanted = Wanted {
+        cluster: batch.cluster_arn.clone(),
+        container_instances: Vec::new(),
+        nodes: Vec::new(),
+    };
+    for candidate in &batch.candidates {
+        let change = &candidate.change;
+        if look(&change.container_instance_arn) {
+            wanted
+                .container_instances
+                .push(change.container_instance_arn.clone());
+            if change.is_disconnect() {
+                wanted.nodes.push(change.node_id.clone());
+            }
+        }
+    }
+    wanted
 }
 
 /// The local event source mapping (demo, tests) drives the same `process` Lambda runs.
@@ -262,10 +283,21 @@ impl Monitor {
             })
             .collect();
         let clusters: Vec<ClusterArn> = batches.iter().map(|b| b.cluster_arn.clone()).collect();
-        let (stored, views) = tokio::join!(
-            self.lifecycle.episodes.get_many(&arns),
-            self.observer.cluster_views(&clusters)
-        );
+        // A disconnect is looked at whatever is stored, so a cluster whose records are all
+        // disconnects (every batch of the delay queue) is looked at, nodes included, while
+        // the episodes are read: one round of lookups. Other changes are looked at only for
+        // a live episode, so their clusters wait for the read.
+        let (disconnects_only, others): (Vec<&ClusterBatch>, Vec<&ClusterBatch>) = batches
+            .iter()
+            .partition(|b| b.candidates.iter().all(|c| c.change.is_disconnect()));
+        let early: Vec<Wanted> = disconnects_only
+            .iter()
+            .map(|b| wanted(b, |_| true))
+            .collect();
+        let (stored, mut observed) = tokio::join!(self.lifecycle.episodes.get_many(&arns), async {
+            let views = self.observer.cluster_views(&clusters).await;
+            self.observer.observe(views, &early).await
+        });
         let known = match stored {
             Ok(found) => found,
             Err(err) => {
@@ -285,19 +317,12 @@ impl Monitor {
             unreadable,
         } = known;
         let looked_at = self.worth_a_look(batches, &stored, unreadable, report);
-        let wanted: Vec<(ClusterArn, Vec<String>)> = batches
+        let later: Vec<Wanted> = others
             .iter()
-            .filter_map(|b| {
-                let arns: Vec<String> = b
-                    .candidates
-                    .iter()
-                    .map(|c| c.change.container_instance_arn.clone())
-                    .filter(|arn| looked_at.contains(arn))
-                    .collect();
-                (!arns.is_empty()).then(|| (b.cluster_arn.clone(), arns))
-            })
+            .map(|b| wanted(b, |arn| looked_at.contains(arn)))
+            .filter(|w| !w.container_instances.is_empty())
             .collect();
-        let observed = self.observer.observe(views, &wanted).await;
+        self.observer.look(&mut observed, &later).await;
 
         // A cluster whose lookups failed is left for redelivery as a whole.
         let mut decided = Vec::new();
@@ -366,8 +391,7 @@ impl Monitor {
                     continue;
                 }
                 let live = stored.get(arn).is_some_and(Episode::is_live);
-                let disconnect = !change.agent_connected && change.status == InstanceStatus::Active;
-                if disconnect || live {
+                if change.is_disconnect() || live {
                     looked_at.insert(arn.clone());
                 } else {
                     report.ignored_reconnects += candidate.record_ids.len();

@@ -9,7 +9,7 @@
 
 use crate::decided::Decided;
 use crate::lifecycle::{PublishedAlert, PublishedResolved};
-use crate::observe::Observed;
+use crate::observe::{Observed, Wanted};
 use crate::pipeline::Monitor;
 use chrono::{DateTime, Utc};
 use sentinel_agent::episode::{Episode, Sighting, Source};
@@ -144,7 +144,11 @@ impl Monitor {
         let mut wanted = Vec::new();
         for (cluster, listing) in listings {
             match listing {
-                Ok(arns) => wanted.push((cluster, arns)),
+                Ok(arns) => wanted.push(Wanted {
+                    cluster,
+                    container_instances: arns,
+                    nodes: Vec::new(),
+                }),
                 Err(err) => {
                     unreadable.insert(cluster, err);
                 }
@@ -157,7 +161,7 @@ impl Monitor {
             }
         }
         Look {
-            listed: wanted.into_iter().map(|(cluster, _)| cluster).collect(),
+            listed: wanted.into_iter().map(|w| w.cluster).collect(),
             observed,
             unreadable,
         }

@@ -33,6 +33,14 @@ pub struct StateChange {
     pub version: Option<u64>,
 }
 
+impl StateChange {
+    /// An ACTIVE instance's agent disconnected: what the delay queue carries, and the one
+    /// change worth a fresh look whatever the monitor remembers about the instance.
+    pub fn is_disconnect(&self) -> bool {
+        !self.agent_connected && self.status == InstanceStatus::Active
+    }
+}
+
 /// The longest cluster ARN accepted (ECS's own are under 350 bytes).
 pub const CLUSTER_ARN_MAX_BYTES: usize = 1024;
 /// The longest node id accepted (`i-` or `mi-` and 17 hex digits today).

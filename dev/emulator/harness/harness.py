@@ -241,6 +241,13 @@ class Harness:
         # "service.Operation" -> the latest request bodies, so tests can check the arguments
         # a call was made with (bounded: a soak test must not grow memory without limit).
         self.requests = {}
+        # Sequential round trips since the last reset: a call's depth is one more than the
+        # deepest call answered before it arrived, so calls sent together share a depth and
+        # a call sent after an answer is one deeper. `round_trips` is the deepest so far: the
+        # critical path. Exact when a latency fault holds every answer longer than a client
+        # takes to send the calls it sends together (they then all arrive before any answer).
+        self.answered_depth = 0
+        self.round_trips = 0
 
     # WSGI entry point
     def __call__(self, environ, start_response):
@@ -251,7 +258,15 @@ class Harness:
         service, operation, protocol = identify(environ, body)
         # CBOR bodies are binary: keep them readable for /_harness/requests as JSON.
         text = cbor_request_as_json(environ, body) if protocol == CBOR_PROTOCOL else None
-        fault = self.record_and_pick_fault(service, operation, body, text)
+        fault, depth = self.record_and_pick_fault(service, operation, body, text)
+        try:
+            return self.answer(environ, start_response, service, operation, body, protocol, fault)
+        finally:
+            with self.lock:
+                self.answered_depth = max(self.answered_depth, depth)
+
+    def answer(self, environ, start_response, service, operation, body, protocol, fault):
+        """One AWS request: the fault picked for it, else moto (with the harness's additions)."""
         if fault is not None:
             if fault["kind"] == "latency":
                 time.sleep(fault["latency_ms"] / 1000.0)
@@ -357,28 +372,35 @@ class Harness:
 
     def record_and_pick_fault(self, service, operation, body, text=None):
         """Counts the request, keeps its body (`text` if given, for binary bodies) and
-        returns the first fault rule that fires for it, if any."""
+        returns the first fault rule that fires for it, if any, with the request's depth
+        (see `round_trips`)."""
         with self.lock:
-            key = f"{service}.{operation}"
-            self.calls[key] += 1
-            recent = self.requests.setdefault(key, [])
-            recent.append(text if text is not None else body.decode("utf-8", "replace"))
-            del recent[:-REQUESTS_KEPT]
-            for rule in self.faults:
-                if rule["service"] not in ("*", service):
-                    continue
-                if rule["operation"] not in ("*", operation):
-                    continue
-                if rule["match"] and rule["match"].encode() not in body:
-                    continue
-                if rule["times"] is not None and rule["fired"] >= rule["times"]:
-                    continue
-                # Certain rules draw nothing, so adding one does not shift the random
-                # sequence seen by the probabilistic ones.
-                if rule["probability"] < 1 and self.rng.random() >= rule["probability"]:
-                    continue
-                rule["fired"] += 1
-                return dict(rule)
+            depth = self.answered_depth + 1
+            self.round_trips = max(self.round_trips, depth)
+            return self.pick_fault(service, operation, body, text), depth
+
+    def pick_fault(self, service, operation, body, text):
+        """`record_and_pick_fault` under the lock."""
+        key = f"{service}.{operation}"
+        self.calls[key] += 1
+        recent = self.requests.setdefault(key, [])
+        recent.append(text if text is not None else body.decode("utf-8", "replace"))
+        del recent[:-REQUESTS_KEPT]
+        for rule in self.faults:
+            if rule["service"] not in ("*", service):
+                continue
+            if rule["operation"] not in ("*", operation):
+                continue
+            if rule["match"] and rule["match"].encode() not in body:
+                continue
+            if rule["times"] is not None and rule["fired"] >= rule["times"]:
+                continue
+            # Certain rules draw nothing, so adding one does not shift the random
+            # sequence seen by the probabilistic ones.
+            if rule["probability"] < 1 and self.rng.random() >= rule["probability"]:
+                continue
+            rule["fired"] += 1
+            return dict(rule)
         return None
 
     # ----------------------------------------------------------------- control API
@@ -387,7 +409,7 @@ class Harness:
         method = environ.get("REQUEST_METHOD", "GET")
         handler = {
             ("GET", "health"): lambda _: {"ok": True},
-            ("GET", "calls"): lambda _: {"calls": self.snapshot_calls()},
+            ("GET", "calls"): lambda _: self.snapshot_calls(),
             ("POST", "calls/reset"): self.reset_calls,
             ("POST", "requests"): self.list_requests,
             ("GET", "faults"): self.list_faults,
@@ -425,12 +447,14 @@ class Harness:
 
     def snapshot_calls(self):
         with self.lock:
-            return dict(self.calls)
+            return {"calls": dict(self.calls), "round_trips": self.round_trips}
 
     def reset_calls(self, _):
         with self.lock:
             self.calls.clear()
             self.requests.clear()
+            self.answered_depth = 0
+            self.round_trips = 0
         return {}
 
     def list_faults(self, _):

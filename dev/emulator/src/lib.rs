@@ -227,6 +227,21 @@ impl Emulator {
         })
     }
 
+    /// Sequential round trips since the last [`Emulator::reset_calls`]: the longest chain of
+    /// calls each sent after the one before it was answered (calls in flight together count
+    /// once). Exact under a latency fault on every call that holds each answer longer than a
+    /// client takes to send the calls it sends together, so they all arrive before any
+    /// answer; without one, fast answers can make concurrent calls look sequential.
+    pub fn round_trips(&self) -> Result<u64, EmulatorError> {
+        let body = self.control("GET", "calls", None)?;
+        body["round_trips"]
+            .as_u64()
+            .ok_or_else(|| EmulatorError::Control {
+                what: "GET calls".into(),
+                message: format!("no round_trips in {body}"),
+            })
+    }
+
     /// The latest request bodies (at most 100) of one `service.Operation`, oldest first: to
     /// check the arguments a call carried.
     pub fn requests(&self, operation: &str) -> Result<Vec<String>, EmulatorError> {

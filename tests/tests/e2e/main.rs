@@ -19,6 +19,7 @@ mod logs;
 mod malformed;
 mod published_shapes;
 mod remediation;
+mod round_trips;
 mod storm;
 mod sweep;
 mod task_monitor;

@@ -1,0 +1,107 @@
+//! The critical path: how many AWS round trips a batch waits for, one after another. Every
+//! call is held 150 ms by the emulator (a latency fault on every call), so calls a function
+//! sends together arrive before any is answered and the harness counts them as one round
+//! trip (`Emulator::round_trips`). The figures are exact; nothing here measures time.
+//!
+//! The lower bounds asserted: a batch of disconnects costs one round of lookups (the stored
+//! episodes, the container instances and the nodes the events name, together), then the
+//! claim, the publish and the record; reconnects without an open episode cost the read alone;
+//! a cold tag lookup adds one round before the container instances (an unmonitored cluster
+//! is never described).
+
+use integration_tests::{records, Fault, FaultKind, World};
+
+/// Longer than the client takes to send the calls it sends together, on a loaded machine.
+const HELD_MS: u64 = 150;
+
+fn hold_every_answer(world: &World) -> anyhow::Result<()> {
+    world
+        .emulator
+        .inject(&Fault::new("*", "*", FaultKind::Latency).latency_ms(HELD_MS))?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn ten_disconnects_wait_for_one_round_of_lookups_then_claim_publish_record(
+) -> anyhow::Result<()> {
+    let world = World::start().await?;
+    let (_, events) = world.cluster_with_stopped_agents("web", &[], 10).await?;
+    let monitor = world.monitor(world.config(&[])?)?;
+    hold_every_answer(&world)?;
+    world.emulator.reset_calls()?;
+
+    let report = monitor.process(&records(&events)).await;
+    assert!(report.failed_record_ids.is_empty(), "{:?}", report.errors);
+    assert_eq!(report.published.len(), 1);
+    assert_eq!(
+        world.emulator.round_trips()?,
+        4,
+        "episodes, container instances and nodes together; then claim, publish, record"
+    );
+    // Still the batching lower bound of calls: the lookups moved, none was added.
+    let calls = world.calls()?;
+    for (operation, n) in [
+        ("dynamodb.BatchGetItem", 1),
+        ("ecs.DescribeContainerInstances", 1),
+        ("ec2.DescribeInstances", 1),
+        ("dynamodb.TransactWriteItems", 2),
+        ("sns.Publish", 1),
+    ] {
+        assert_eq!(calls.get(operation), Some(&n), "{operation}: {calls:?}");
+    }
+    assert_eq!(calls.values().sum::<u64>(), 6, "{calls:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_cold_tag_lookup_adds_one_round_a_warm_one_none() -> anyhow::Result<()> {
+    let world = World::start().await?;
+    let tags = [("ecs-agent-monitoring", "enabled")];
+    let (_, events) = world
+        .cluster_with_stopped_agents("tagged", &tags, 2)
+        .await?;
+    let monitor = world.monitor(world.tag_mode_config("enabled")?)?;
+    hold_every_answer(&world)?;
+
+    // Cold: the tags first (with the episodes), then the container instances and nodes.
+    world.emulator.reset_calls()?;
+    let cold = monitor.process(&records(&events[..1])).await;
+    assert!(cold.failed_record_ids.is_empty(), "{:?}", cold.errors);
+    assert_eq!(cold.published.len(), 1);
+    assert_eq!(world.emulator.round_trips()?, 5);
+    assert_eq!(world.calls()?.get("ecs.DescribeClusters"), Some(&1));
+
+    // Warm: the tags are cached, so the lookups are one round again.
+    world.emulator.reset_calls()?;
+    let warm = monitor.process(&records(&events[1..])).await;
+    assert!(warm.failed_record_ids.is_empty(), "{:?}", warm.errors);
+    assert_eq!(warm.published.len(), 1);
+    assert_eq!(world.emulator.round_trips()?, 4);
+    assert_eq!(world.calls()?.get("ecs.DescribeClusters"), None);
+    Ok(())
+}
+
+#[tokio::test]
+async fn reconnects_without_an_open_episode_wait_for_the_read_alone() -> anyhow::Result<()> {
+    let world = World::start().await?;
+    let fleet = world.fleet();
+    fleet.create_cluster("web", &[]).await?;
+    let members = fleet.add_ec2_instances("web", 5).await?;
+    let mut events = Vec::new();
+    for member in &members {
+        events.push(world.reconnect_event(member).await?);
+    }
+    let monitor = world.monitor(world.config(&[])?)?;
+    hold_every_answer(&world)?;
+    world.emulator.reset_calls()?;
+
+    let report = monitor.process(&records(&events)).await;
+    assert!(report.failed_record_ids.is_empty(), "{:?}", report.errors);
+    assert_eq!(report.ignored_reconnects, 5);
+    assert_eq!(world.emulator.round_trips()?, 1);
+    assert_eq!(
+        world.calls()?.into_iter().collect::<Vec<_>>(),
+        [("dynamodb.BatchGetItem".to_owned(), 1)]
+    );
+    Ok(())
+}
