@@ -7,7 +7,10 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use sentinel_lambda::invocation::Invocation;
 use serde_json::{json, Value};
 
-#[tokio::main]
+// One thread: a sandbox answers one invocation at a time, and its AWS calls overlap while
+// they wait on the network, not the CPU; each worker thread more would cost its stack and
+// its own allocator arena (the agent monitor's peak memory, issue 23).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let (config, sdk) = sentinel_lambda::start(Config::from_env).await?;
     let monitor = Monitor::new(Clients::from_sdk_config(&sdk), config)

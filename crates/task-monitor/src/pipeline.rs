@@ -359,11 +359,34 @@ impl TaskMonitor {
             return;
         }
         let engine = Engine::new(self.episodes.as_ref(), self.notifier.as_ref());
-        let claimed = engine.claim(proposals, now).await;
+        // The failed container's log is read while the claims are stored, not after: a claim
+        // that conflicts only wastes its read, and the message waits one round trip less.
+        let tails_wanted: Vec<(String, TaskEpisode, Notice)> = proposals
+            .iter()
+            .filter_map(|p| match &p.step {
+                Fold::Notify(episode, notice) | Fold::NotifyThenLater(episode, notice) => {
+                    Some((episode.key.as_key(), episode.clone(), *notice))
+                }
+                _ => None,
+            })
+            .collect();
+        let tails = futures::future::join_all(tails_wanted.into_iter().map(
+            |(key, episode, notice)| async move { (key, self.log_tail(&episode, notice).await) },
+        ));
+        let (claimed, tails) = tokio::join!(engine.claim(proposals, now), tails);
+        let mut tails: BTreeMap<String, LogTail> = tails
+            .into_iter()
+            .filter_map(|(key, tail)| tail.map(|tail| (key, tail)))
+            .collect();
         let mut outcome = claimed.outcome;
-        let outgoing =
-            futures::future::join_all(claimed.owed.into_iter().map(|owed| self.compose(owed, now)))
-                .await;
+        let outgoing: Vec<_> = claimed
+            .owed
+            .into_iter()
+            .map(|owed| {
+                let tail = tails.remove(&owed.episode.key.as_key());
+                self.compose(owed, now, tail)
+            })
+            .collect();
         for sent in engine.deliver(outgoing, now, &mut outcome).await {
             let key = sent.message.episode.key.as_key();
             tracing::warn!(
@@ -434,13 +457,14 @@ impl TaskMonitor {
     }
 
     /// One message about one episode, with the failed container's last log lines.
-    async fn compose(
+    fn compose(
         &self,
         owed: Owed<TaskEpisode, ()>,
         now: DateTime<Utc>,
+        log_tail: Option<LogTail>,
     ) -> Outgoing<TaskEpisode, (), TaskMessage> {
         let message = TaskMessage {
-            log_tail: self.log_tail(&owed.episode, owed.notice).await,
+            log_tail,
             episode: owed.episode.clone(),
             notice: owed.notice,
             checked_at: now,

@@ -9,9 +9,9 @@
 //!
 //! `--latency-ms N` makes it AWS-like: the emulator holds every AWS answer N ms (calls in
 //! flight together wait together), so an invocation's time grows by its sequential round
-//! trips times N. Each scenario also runs without the latency, and the row shows the first
-//! invocation's round trips (the difference in its time from taking the work to answering,
-//! divided by N) beside their lower bound.
+//! trips times N, and the harness counts those round trips exactly (a call is one deeper
+//! than the deepest answered before it arrived); each row shows them beside their lower
+//! bound.
 //!
 //! Later functions add their scenarios here.
 
@@ -19,7 +19,7 @@ use anyhow::Context;
 use aws_lambda_events::event::sqs::SqsMessage;
 use clap::Parser;
 use sentinel_emulator::fleet::{self, Fleet, Member};
-use sentinel_emulator::runtime_api::{function_command, peak_rss_kib, RuntimeApi};
+use sentinel_emulator::runtime_api::{function_command, peak_rss_kib, status_kib, RuntimeApi};
 use sentinel_emulator::stack::Stack;
 use sentinel_emulator::Emulator;
 use std::collections::BTreeMap;
@@ -62,6 +62,8 @@ const TASK_LIFE: [(&str, u64); 5] = [
 ];
 /// Tasks that start together in the fleet burst: their lives interleave.
 const WAVE: usize = 50;
+/// The fleet recorder's writes in flight at once (`WRITES_IN_FLIGHT` in its store).
+const FLEET_WRITES_IN_FLIGHT: usize = 16;
 /// How long one invocation may take before the bench gives up on it.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -148,10 +150,14 @@ struct Measured {
     /// Mean time per invocation after the first (the warm sandbox), if there was more than one.
     warm_answer: Option<Duration>,
     /// The first invocation from taking its work to answering.
-    first_work: Duration,
+    /// Sequential round trips of every invocation together (exact with a latency).
+    round_trips: u64,
     /// Spawn to the last answer.
     total: Duration,
     peak_rss_kib: Option<u64>,
+    /// Resident at the end: heap and stacks, and the binary's pages touched.
+    anon_kib: Option<u64>,
+    file_kib: Option<u64>,
     /// CPU time the function itself used (all threads), where the system reports it.
     cpu: Option<Duration>,
     log_bytes: usize,
@@ -209,9 +215,6 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         let mut runs = Vec::new();
-        // With --latency-ms, the same runs without it too: the difference is the latency
-        // alone, free of the emulator's own time and the function's first-call set-up.
-        let mut baseline = Vec::new();
         for run in 0..args.runs {
             eprintln!("{}: run {} of {}", scenario.name, run + 1, args.runs);
             let binary = match scenario.function {
@@ -224,16 +227,8 @@ async fn main() -> anyhow::Result<()> {
                     .await
                     .with_context(|| format!("scenario {:?}", scenario.name))?,
             );
-            if args.latency_ms > 0 {
-                baseline.push(
-                    run_once(binary, scenario, 0)
-                        .await
-                        .with_context(|| format!("scenario {:?} without latency", scenario.name))?
-                        .first_work,
-                );
-            }
         }
-        rows.push((scenario, runs, baseline));
+        rows.push((scenario, runs));
     }
 
     println!(
@@ -251,20 +246,14 @@ async fn main() -> anyhow::Result<()> {
         "trips/bound"
     );
     let mut breakdown = Vec::new();
-    for (scenario, runs, baseline) in &rows {
+    for (scenario, runs) in &rows {
         let last = runs.last().context("no runs")?;
         let bound = lower_bound(scenario);
         let calls: u64 = last.calls.values().sum();
         let bound_calls: u64 = bound.calls.values().sum();
         let ms = |d: Duration| format!("{:.0}", d.as_secs_f64() * 1000.0);
         let trips = if args.latency_ms > 0 {
-            let work = median(runs.iter().map(|r| r.first_work));
-            let without = median(baseline.iter().copied());
-            format!(
-                "{:.1}/{}",
-                work.saturating_sub(without).as_secs_f64() * 1000.0 / args.latency_ms as f64,
-                bound.round_trips
-            )
+            format!("{}/{}", last.round_trips, bound.round_trips)
         } else {
             "-".to_owned()
         };
@@ -311,16 +300,32 @@ async fn main() -> anyhow::Result<()> {
          time per later invocation (same process); CPU: the function's own user+system time\n\
          over the whole run; RSS: peak resident memory; log: what it wrote to stdout (CloudWatch\n\
          Logs); bound: the batching lower bound of the cost formulas in docs/costs.md;\n\
-         trips (with --latency-ms): the first invocation's time from taking its work to\n\
-         answering, less the same without latency, in round trips (that difference / latency),\n\
-         beside the fewest sequential round trips its work needs"
+         trips (with --latency-ms): the sequential round trips of every invocation together, as\n\
+         the emulator counted them, beside the fewest the work needs"
     );
     println!("\nAWS calls by operation, measured/lower bound:");
     for line in breakdown {
         println!("{line}");
     }
+    println!(
+        "\nMemory resident at the end (last run): heap and stacks + the binary's pages touched:"
+    );
+    for (scenario, runs) in &rows {
+        let mib = |kib: Option<u64>| {
+            kib.map(|k| format!("{:.1}", k as f64 / 1024.0))
+                .unwrap_or_else(|| "n/a".to_owned())
+        };
+        if let Some(last) = runs.last() {
+            println!(
+                "  {}: {} MiB anonymous + {} MiB file-backed",
+                scenario.name,
+                mib(last.anon_kib),
+                mib(last.file_kib)
+            );
+        }
+    }
     println!("\nThroughput (records from spawn to the last answer, cold start included):");
-    for (scenario, runs, _) in &rows {
+    for (scenario, runs) in &rows {
         let records = events_of(scenario);
         let total = median(runs.iter().map(|r| r.total));
         println!(
@@ -463,6 +468,10 @@ async fn run_once(
         }
     }
     let peak_rss_kib = peak_rss_kib(child.id());
+    let (anon_kib, file_kib) = (
+        status_kib(child.id(), "RssAnon"),
+        status_kib(child.id(), "RssFile"),
+    );
     let cpu = cpu_time(child.id());
     let _ = child.kill();
     let _ = child.wait();
@@ -482,13 +491,15 @@ async fn run_once(
         invocations,
         init,
         cold_answer: first - spawned,
-        first_work: first - (spawned + init),
         warm_answer: (invocations > 1).then(|| (last - first) / (invocations as u32 - 1)),
         total: last - spawned,
         peak_rss_kib,
+        anon_kib,
+        file_kib,
         cpu,
         log_bytes,
         calls: emulator.calls()?,
+        round_trips: emulator.round_trips()?,
         messages: stack.drain_inbox().await?.len(),
     })
 }
@@ -603,9 +614,9 @@ fn stopped_task(service: usize, task: usize) -> serde_json::Value {
 struct Bound {
     calls: BTreeMap<String, u64>,
     messages: usize,
-    /// Sequential round trips of the first invocation, at best: the lookups that do not
-    /// depend on each other in one round, then each write and publish that must wait for
-    /// the one before.
+    /// Sequential round trips of every invocation together, at best: in each, the lookups
+    /// that do not depend on each other in one round, then each write and publish that must
+    /// wait for the one before.
     round_trips: usize,
 }
 
@@ -667,7 +678,8 @@ fn lower_bound(scenario: &Scenario) -> Bound {
     // Disconnects: one round of lookups (episodes, container instances, EC2 by the id the
     // event carries), the claim, the publish, the record. Reconnects of instances without an
     // episode: the episode read alone.
-    let round_trips = if scenario.disconnected { 4 } else { 1 };
+    let per_batch = if scenario.disconnected { 4 } else { 1 };
+    let round_trips = per_batch * order.len().div_ceil(BATCH_SIZE);
     Bound {
         calls,
         messages,
@@ -706,15 +718,16 @@ fn task_lower_bound(scenario: &Scenario) -> Bound {
     Bound {
         calls,
         messages: services,
-        // The episodes' read, the claim, the publish, the record.
-        round_trips: 4,
+        // The first batch: the episodes' read, the claim, the publish, the record; each
+        // later one (new counts, no reminder due yet): the read and the write.
+        round_trips: 4 + 2 * batches.saturating_sub(1),
     }
 }
 
 /// The fleet recorder's bound (docs/fleet.md): one conditional write per distinct key
 /// per batch, nothing else.
 fn fleet_lower_bound(scenario: &Scenario) -> Bound {
-    let writes: usize = fleet_order(scenario.per_cluster[0])
+    let keys: Vec<usize> = fleet_order(scenario.per_cluster[0])
         .chunks(scenario.batch)
         .map(|batch| {
             batch
@@ -723,12 +736,19 @@ fn fleet_lower_bound(scenario: &Scenario) -> Bound {
                 .collect::<std::collections::BTreeSet<_>>()
                 .len()
         })
-        .sum();
+        .collect();
     Bound {
-        calls: BTreeMap::from([("dynamodb.PutItem".to_owned(), writes as u64)]),
+        calls: BTreeMap::from([(
+            "dynamodb.PutItem".to_owned(),
+            keys.iter().sum::<usize>() as u64,
+        )]),
         messages: 0,
-        // Every key's conditional write at once.
-        round_trips: 1,
+        // Every key's conditional write at once, in rounds of the writes the recorder keeps
+        // in flight (`WRITES_IN_FLIGHT` in crates/fleet-recorder/src/store.rs).
+        round_trips: keys
+            .iter()
+            .map(|k| k.div_ceil(FLEET_WRITES_IN_FLIGHT))
+            .sum(),
     }
 }
 

@@ -235,9 +235,15 @@ pub fn function_command(
 /// The peak resident set size of a running process in KiB (`VmHWM`), where the system
 /// reports it (Linux); `None` elsewhere or once the process is gone.
 pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    status_kib(pid, "VmHWM")
+}
+
+/// One memory figure of a live process from `/proc/<pid>/status`, in KiB (`RssAnon`: its
+/// heap and stacks; `RssFile`: the pages of its binary and libraries it touched).
+pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
 }

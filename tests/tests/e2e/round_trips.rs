@@ -105,3 +105,58 @@ async fn reconnects_without_an_open_episode_wait_for_the_read_alone() -> anyhow:
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn disconnects_whose_agents_all_reconnected_cost_the_node_lookup_made_alongside(
+) -> anyhow::Result<()> {
+    // The price of the one round of lookups: nodes are asked about before ECS says whether
+    // their agents are still down, so a batch whose agents all came back in the grace period
+    // costs one DescribeInstances that answered nothing needed (the formula in docs/costs.md
+    // counted it already).
+    let world = World::start().await?;
+    let (members, events) = world.cluster_with_stopped_agents("web", &[], 3).await?;
+    for member in &members {
+        world.fleet().start_agent(member)?;
+    }
+    let monitor = world.monitor(world.config(&[])?)?;
+    world.emulator.reset_calls()?;
+
+    let report = monitor.process(&records(&events)).await;
+    assert!(report.failed_record_ids.is_empty(), "{:?}", report.errors);
+    assert!(report.published.is_empty());
+    assert_eq!(report.skipped.len(), 3);
+    let mut calls: Vec<(String, u64)> = world.calls()?.into_iter().collect();
+    calls.sort();
+    assert_eq!(
+        calls,
+        [
+            ("dynamodb.BatchGetItem".to_owned(), 1),
+            ("ec2.DescribeInstances".to_owned(), 1),
+            ("ecs.DescribeContainerInstances".to_owned(), 1),
+        ]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_crash_loop_reads_its_log_while_the_claim_is_stored() -> anyhow::Result<()> {
+    let world = World::start().await?;
+    let monitor = crate::task_monitor::task_monitor(&world)?;
+    integration_tests::container_log(&world, 9, &["starting", "killed"]).await?;
+    let bodies: Vec<String> = (0..10).map(crate::task_monitor::oom_stop).collect();
+    hold_every_answer(&world)?;
+    world.emulator.reset_calls()?;
+
+    let report = monitor.process(&records(&bodies)).await;
+    assert!(report.failed_record_ids.is_empty(), "{:?}", report.errors);
+    assert_eq!(report.published.len(), 1);
+    assert!(
+        report.published[0].text.contains("killed"),
+        "{}",
+        report.published[0].text
+    );
+    // The read; the claim beside the task definition then the log stream (two in a row);
+    // the publish; the record.
+    assert_eq!(world.emulator.round_trips()?, 5);
+    Ok(())
+}

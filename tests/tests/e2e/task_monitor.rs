@@ -31,7 +31,7 @@ fn task_monitor_with(world: &World, extra: &[(&str, &str)]) -> anyhow::Result<Ta
 }
 
 /// A stopped task of service `api` whose app container ran out of memory.
-fn oom_stop(task: u32) -> String {
+pub(crate) fn oom_stop(task: u32) -> String {
     oom_stop_of("api", task)
 }
 
