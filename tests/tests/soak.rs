@@ -36,6 +36,16 @@ const FAULT_PROBABILITY: f64 = 0.04;
 const LOST_ANSWERS: f64 = 0.01;
 /// Failed records come back quickly in the soak; the stack uses 6 x the function timeout.
 const VISIBILITY: Duration = Duration::from_secs(2);
+/// The agent soak's queues, and its notice lease, compressed together. In the stack a record
+/// comes back for maxReceiveCount x the visibility timeout (5 x 6 function timeouts) before
+/// the redrive parks it, far longer than the 60 s lease: a claim left by a run whose publish
+/// and release both failed expires while its records still come back, and the redelivery
+/// sends the notice. A 60 s lease would outlive the soak's records (parked after about
+/// 15 s), as it never does in the stack; 10 s keeps the stack's order, and is still far
+/// longer than any batch takes (the longest is printed), so no run takes over a claim
+/// another is still working on.
+const AGENT_VISIBILITY: Duration = Duration::from_secs(3);
+const NOTICE_LEASE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Fate {
@@ -66,7 +76,7 @@ struct Tally {
     delete_errors: usize,
     receive_errors: usize,
     /// The longest one batch took, receive to delete: a batch slower than the notice lease
-    /// (60 s) lets another run take its claims over, and sends twice.
+    /// (`NOTICE_LEASE`) lets another run take its claims over, and sends twice.
     longest_batch: Duration,
 }
 
@@ -225,7 +235,7 @@ async fn a_thousand_episodes_under_random_faults_notify_exactly_as_promised() ->
             "soak-delay",
             std::slice::from_ref(&facts.disconnect_pattern),
             Duration::ZERO,
-            VISIBILITY,
+            AGENT_VISIBILITY,
             facts.max_receive_count,
         )
         .await?;
@@ -235,7 +245,7 @@ async fn a_thousand_episodes_under_random_faults_notify_exactly_as_promised() ->
             "soak-recovery",
             &facts.recovery_patterns,
             Duration::ZERO,
-            VISIBILITY,
+            AGENT_VISIBILITY,
             facts.max_receive_count,
         )
         .await?;
@@ -291,7 +301,9 @@ async fn a_thousand_episodes_under_random_faults_notify_exactly_as_promised() ->
         .send()
         .await?;
 
-    let monitor = world.monitor(world.config(&[])?)?;
+    let mut config = world.config(&[])?;
+    config.notice_lease = NOTICE_LEASE;
+    let monitor = world.monitor(config)?;
     let tally = Mutex::new(Tally::default());
     let mut measured = Measured::default();
 
@@ -447,7 +459,7 @@ async fn a_thousand_episodes_under_random_faults_notify_exactly_as_promised() ->
     println!(
         "soak: seed {seed}: {episodes} episodes in {CLUSTERS} clusters, {} notices finished by the final sweep, {} messages sent, {} acknowledged, {} in the dead-letter queue; \
          {} batches, {} records handed back for redelivery, {} failed deletes, {} failed receives; \
-         {} AWS calls while draining, faults fired: {} throttles, {} HTTP 500s, {} delays, {} lost answers; {} notification messages; {:.1} s",
+         {} AWS calls while draining, faults fired: {} throttles, {} HTTP 500s, {} delays, {} lost answers; {} notification messages; longest batch {:.1} s; {:.1} s",
         finished_by_sweep,
         sent.len(),
         tally.acknowledged.len(),
@@ -462,6 +474,7 @@ async fn a_thousand_episodes_under_random_faults_notify_exactly_as_promised() ->
         measured.fired.get("latency").copied().unwrap_or(0),
         measured.fired.get("lost_answer").copied().unwrap_or(0),
         inbox.len(),
+        tally.longest_batch.as_secs_f64(),
         started.elapsed().as_secs_f64()
     );
     assert!(

@@ -133,8 +133,9 @@ impl FleetTable {
         }
     }
 
-    /// [`FleetTable::record`] for each record, at most `WRITES_IN_FLIGHT` at a time; the
-    /// answers come back in the records' order.
+    /// [`FleetTable::record`] for each record, at most `WRITES_IN_FLIGHT` at a time, a new
+    /// one as soon as any answers (a slow write holds up no other); the answers come back
+    /// in the records' order.
     pub async fn record_all(
         &self,
         records: &[&FleetRecord],
@@ -142,11 +143,17 @@ impl FleetTable {
     ) -> Vec<Result<Recorded, AwsError>> {
         // Collected first: a stream over a borrowing closure would not be `Send` for every
         // lifetime, which the ports' boxed futures need.
-        let calls: Vec<_> = records.iter().map(|r| self.record(r, now)).collect();
-        futures::stream::iter(calls)
-            .buffered(WRITES_IN_FLIGHT)
+        let calls: Vec<_> = records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| async move { (i, self.record(r, now).await) })
+            .collect();
+        let mut answers: Vec<(usize, Result<Recorded, AwsError>)> = futures::stream::iter(calls)
+            .buffer_unordered(WRITES_IN_FLIGHT)
             .collect()
-            .await
+            .await;
+        answers.sort_by_key(|(i, _)| *i);
+        answers.into_iter().map(|(_, answer)| answer).collect()
     }
 
     /// Marks a record ECS no longer knows as gone, if it is still the state the reconcile
