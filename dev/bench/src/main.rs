@@ -149,7 +149,6 @@ struct Measured {
     cold_answer: Duration,
     /// Mean time per invocation after the first (the warm sandbox), if there was more than one.
     warm_answer: Option<Duration>,
-    /// The first invocation from taking its work to answering.
     /// Sequential round trips of every invocation together (exact with a latency).
     round_trips: u64,
     /// Spawn to the last answer.
@@ -273,11 +272,7 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 "n/a".to_owned()
             },
-            runs.iter()
-                .filter_map(|r| r.peak_rss_kib)
-                .max()
-                .map(|kib| format!("{:.1}", kib as f64 / 1024.0))
-                .unwrap_or_else(|| "n/a".to_owned()),
+            mib(runs.iter().filter_map(|r| r.peak_rss_kib).max()),
             format!("{:.1}", last.log_bytes as f64 / 1024.0),
             format!("{calls}/{bound_calls}"),
             format!("{}/{}", last.messages, bound.messages),
@@ -311,10 +306,6 @@ async fn main() -> anyhow::Result<()> {
         "\nMemory resident at the end (last run): heap and stacks + the binary's pages touched:"
     );
     for (scenario, runs) in &rows {
-        let mib = |kib: Option<u64>| {
-            kib.map(|k| format!("{:.1}", k as f64 / 1024.0))
-                .unwrap_or_else(|| "n/a".to_owned())
-        };
         if let Some(last) = runs.last() {
             println!(
                 "  {}: {} MiB anonymous + {} MiB file-backed",
@@ -502,6 +493,12 @@ async fn run_once(
         round_trips: emulator.round_trips()?,
         messages: stack.drain_inbox().await?.len(),
     })
+}
+
+/// KiB as MiB with one decimal, or "n/a" where the system does not report it.
+fn mib(kib: Option<u64>) -> String {
+    kib.map(|k| format!("{:.1}", k as f64 / 1024.0))
+        .unwrap_or_else(|| "n/a".to_owned())
 }
 
 /// Events as a storm delivers them: the clusters' (or services') members take turns, so

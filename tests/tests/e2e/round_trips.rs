@@ -111,8 +111,8 @@ async fn disconnects_whose_agents_all_reconnected_cost_the_node_lookup_made_alon
 ) -> anyhow::Result<()> {
     // The price of the one round of lookups: nodes are asked about before ECS says whether
     // their agents are still down, so a batch whose agents all came back in the grace period
-    // costs one DescribeInstances that answered nothing needed (the formula in docs/costs.md
-    // counted it already).
+    // costs one DescribeInstances that answered nothing needed (before, the read and
+    // DescribeContainerInstances alone; docs/costs.md says so).
     let world = World::start().await?;
     let (members, events) = world.cluster_with_stopped_agents("web", &[], 3).await?;
     for member in &members {
