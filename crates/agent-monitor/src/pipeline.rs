@@ -21,6 +21,7 @@ use sentinel_agent::remediation::Outcome;
 use sentinel_agent::{
     group_by_cluster, parse_state_change, Candidate, ClusterBatch, Observation, SkipReason, Verdict,
 };
+use sentinel_aws::sdk::OnFirstUse;
 use sentinel_aws::{
     DeadLetterQueue, Ec2Inventory, EcsInventory, Found, ManagedNodes, Remediator, SnsNotifier,
 };
@@ -31,16 +32,18 @@ use sentinel_lambda::Rejection;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-/// The AWS clients the monitor talks to, built once per process.
+/// The AWS clients the monitor talks to, built once per process; those few batches need
+/// (SSM for ECS Anywhere nodes, SQS for malformed records, Auto Scaling for remediation) on
+/// first use.
 #[derive(Debug, Clone)]
 pub struct Clients {
     pub ecs: aws_sdk_ecs::Client,
     pub ec2: aws_sdk_ec2::Client,
-    pub ssm: aws_sdk_ssm::Client,
+    pub ssm: OnFirstUse<aws_sdk_ssm::Client>,
     pub sns: aws_sdk_sns::Client,
-    pub sqs: aws_sdk_sqs::Client,
+    pub sqs: OnFirstUse<aws_sdk_sqs::Client>,
     pub dynamodb: aws_sdk_dynamodb::Client,
-    pub autoscaling: aws_sdk_autoscaling::Client,
+    pub autoscaling: OnFirstUse<aws_sdk_autoscaling::Client>,
 }
 
 impl Clients {
@@ -48,11 +51,11 @@ impl Clients {
         Clients {
             ecs: aws_sdk_ecs::Client::new(sdk),
             ec2: aws_sdk_ec2::Client::new(sdk),
-            ssm: aws_sdk_ssm::Client::new(sdk),
+            ssm: OnFirstUse::of(sdk, aws_sdk_ssm::Client::new),
             sns: aws_sdk_sns::Client::new(sdk),
-            sqs: aws_sdk_sqs::Client::new(sdk),
+            sqs: OnFirstUse::of(sdk, aws_sdk_sqs::Client::new),
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
-            autoscaling: aws_sdk_autoscaling::Client::new(sdk),
+            autoscaling: OnFirstUse::of(sdk, aws_sdk_autoscaling::Client::new),
         }
     }
 }

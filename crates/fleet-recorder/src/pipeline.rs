@@ -13,6 +13,7 @@ use crate::config::{Config, METRICS_NAMESPACE};
 use crate::ports::{EcsListing, FleetStore, Listing};
 use crate::store::{FleetInventory, FleetTable, Recorded};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use sentinel_aws::sdk::OnFirstUse;
 use sentinel_aws::{AwsError, DeadLetterQueue, EcsInventory};
 use sentinel_core::{Clock, MetricRecord, SystemClock};
 use sentinel_fleet::{newest_per_key, parse_fleet_event, reconcile, FleetRecord, Repair};
@@ -22,12 +23,13 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-/// The AWS clients the recorder needs, built once per sandbox.
+/// The AWS clients the recorder needs, built once per sandbox; SQS (malformed records) on
+/// first use.
 #[derive(Clone)]
 pub struct Clients {
     pub ecs: aws_sdk_ecs::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
-    pub sqs: aws_sdk_sqs::Client,
+    pub sqs: OnFirstUse<aws_sdk_sqs::Client>,
 }
 
 impl Clients {
@@ -35,7 +37,7 @@ impl Clients {
         Clients {
             ecs: aws_sdk_ecs::Client::new(sdk),
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
-            sqs: aws_sdk_sqs::Client::new(sdk),
+            sqs: OnFirstUse::of(sdk, aws_sdk_sqs::Client::new),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! GetLogEvents call. A container that logs elsewhere, or without a stream prefix (its
 //! stream name cannot be known), has no tail; that is not an error.
 
+use crate::sdk::OnFirstUse;
 use crate::{AwsError, FromSdk};
 use sentinel_core::logs::LogTail;
 use std::collections::HashMap;
@@ -39,15 +40,18 @@ impl LogDestination {
 
 pub struct ContainerLogs {
     ecs: aws_sdk_ecs::Client,
-    logs: aws_sdk_cloudwatchlogs::Client,
+    logs: OnFirstUse<aws_sdk_cloudwatchlogs::Client>,
     revisions: Mutex<HashMap<String, Revision>>,
 }
 
 impl ContainerLogs {
-    pub fn new(ecs: aws_sdk_ecs::Client, logs: aws_sdk_cloudwatchlogs::Client) -> Self {
+    pub fn new(
+        ecs: aws_sdk_ecs::Client,
+        logs: impl Into<OnFirstUse<aws_sdk_cloudwatchlogs::Client>>,
+    ) -> Self {
         ContainerLogs {
             ecs,
-            logs,
+            logs: logs.into(),
             revisions: Mutex::new(HashMap::new()),
         }
     }
@@ -73,6 +77,7 @@ impl ContainerLogs {
         let stream = format!("{prefix}/{container}/{task_id}");
         let output = self
             .logs
+            .get()
             .get_log_events()
             .log_group_name(group)
             .log_stream_name(&stream)

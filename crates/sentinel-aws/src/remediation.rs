@@ -2,6 +2,7 @@
 //! Safety limits and dry runs are decided before these are called; see
 //! `sentinel_agent::remediation`.
 
+use crate::sdk::OnFirstUse;
 use crate::{AwsError, FromSdk};
 use aws_sdk_ecs::types::ContainerInstanceStatus;
 use sentinel_core::ClusterArn;
@@ -9,24 +10,24 @@ use sentinel_core::NodeId;
 
 #[derive(Debug, Clone)]
 pub struct Remediator {
-    ssm: aws_sdk_ssm::Client,
+    ssm: OnFirstUse<aws_sdk_ssm::Client>,
     ecs: aws_sdk_ecs::Client,
     ec2: aws_sdk_ec2::Client,
-    autoscaling: aws_sdk_autoscaling::Client,
+    autoscaling: OnFirstUse<aws_sdk_autoscaling::Client>,
 }
 
 impl Remediator {
     pub fn new(
-        ssm: aws_sdk_ssm::Client,
+        ssm: impl Into<OnFirstUse<aws_sdk_ssm::Client>>,
         ecs: aws_sdk_ecs::Client,
         ec2: aws_sdk_ec2::Client,
-        autoscaling: aws_sdk_autoscaling::Client,
+        autoscaling: impl Into<OnFirstUse<aws_sdk_autoscaling::Client>>,
     ) -> Self {
         Remediator {
-            ssm,
+            ssm: ssm.into(),
             ecs,
             ec2,
-            autoscaling,
+            autoscaling: autoscaling.into(),
         }
     }
 
@@ -40,6 +41,7 @@ impl Remediator {
         };
         let output = self
             .ssm
+            .get()
             .send_command()
             .document_name(document)
             .instance_ids(node.as_str())
@@ -101,6 +103,7 @@ impl Remediator {
     pub async fn replace(&self, node: &NodeId) -> Result<Option<String>, AwsError> {
         let membership = self
             .autoscaling
+            .get()
             .describe_auto_scaling_instances()
             .instance_ids(node.as_str())
             .send()
@@ -116,6 +119,7 @@ impl Remediator {
             return Ok(None);
         };
         self.autoscaling
+            .get()
             .terminate_instance_in_auto_scaling_group()
             .instance_id(node.as_str())
             .should_decrement_desired_capacity(false)

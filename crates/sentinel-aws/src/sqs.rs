@@ -1,6 +1,7 @@
 //! The dead-letter writer: records the function cannot use are parked, with the reason,
 //! in the dead-letter queue, and only then acknowledged. Nothing is silently dropped.
 
+use crate::sdk::OnFirstUse;
 use crate::{AwsError, FromSdk};
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 use futures::future::join_all;
@@ -25,14 +26,17 @@ pub struct DeadLetter {
 
 #[derive(Debug, Clone)]
 pub struct DeadLetterQueue {
-    client: aws_sdk_sqs::Client,
+    client: OnFirstUse<aws_sdk_sqs::Client>,
     queue_url: String,
 }
 
 impl DeadLetterQueue {
-    pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
+    pub fn new(
+        client: impl Into<OnFirstUse<aws_sdk_sqs::Client>>,
+        queue_url: impl Into<String>,
+    ) -> Self {
         DeadLetterQueue {
-            client,
+            client: client.into(),
             queue_url: queue_url.into(),
         }
     }
@@ -61,6 +65,7 @@ impl DeadLetterQueue {
         }
         match self
             .client
+            .get()
             .send_message_batch()
             .queue_url(&self.queue_url)
             .set_entries(Some(entries))

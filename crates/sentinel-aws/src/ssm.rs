@@ -1,5 +1,6 @@
 //! SSM lookups: reachability of ECS Anywhere (`mi-…`) managed nodes.
 
+use crate::sdk::OnFirstUse;
 use crate::{chunks, AwsError, FromSdk};
 use aws_sdk_ssm::types::{InstanceInformation, InstanceInformationStringFilter};
 use futures::future::try_join_all;
@@ -12,12 +13,14 @@ pub const NODES_PER_CALL: usize = 50;
 
 #[derive(Debug, Clone)]
 pub struct ManagedNodes {
-    client: aws_sdk_ssm::Client,
+    client: OnFirstUse<aws_sdk_ssm::Client>,
 }
 
 impl ManagedNodes {
-    pub fn new(client: aws_sdk_ssm::Client) -> Self {
-        ManagedNodes { client }
+    pub fn new(client: impl Into<OnFirstUse<aws_sdk_ssm::Client>>) -> Self {
+        ManagedNodes {
+            client: client.into(),
+        }
     }
 
     /// The managed nodes SSM knows; absent ids are gone. One call per 50 ids.
@@ -35,6 +38,7 @@ impl ManagedNodes {
         let mut found = Vec::new();
         let mut pages = self
             .client
+            .get()
             .describe_instance_information()
             .filters(filter)
             .max_results(NODES_PER_CALL as i32)

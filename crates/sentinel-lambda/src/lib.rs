@@ -35,12 +35,12 @@ pub use records::{batch_answer, parse_or_park, Parsed, Rejection};
 /// The start-up every function shares: logging as Lambda's settings ask, the configuration
 /// read once (a bad one fails init, logged with the variable it names, so a deployment
 /// shows the error at once instead of silently dropping events later), and the one SDK
-/// configuration.
+/// configuration, with the credentials and region Lambda puts in the environment.
 pub async fn start<C, E: std::fmt::Display>(
     read_config: impl FnOnce() -> Result<C, E>,
 ) -> Result<(C, sentinel_aws::sdk::SdkConfig), E> {
     logging::init();
     let config =
         read_config().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
-    Ok((config, sentinel_aws::sdk::from_env().await))
+    Ok((config, sentinel_aws::sdk::for_function().await))
 }

@@ -16,6 +16,7 @@ use crate::ports::{LogTails, Notifier, TaskEpisodeRepo};
 use crate::store::TaskEpisodeStore;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
+use sentinel_aws::sdk::OnFirstUse;
 use sentinel_aws::{ClusterPolicy, ContainerLogs, DeadLetterQueue, EcsInventory, Found};
 use sentinel_core::notice::Notice;
 use sentinel_core::{Clock, ClusterArn, ClusterView, MetricRecord, SystemClock};
@@ -29,14 +30,15 @@ use sentinel_tasks::{
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-/// The AWS clients the function talks to, built once per process.
+/// The AWS clients the function talks to, built once per process; SQS (malformed records)
+/// and CloudWatch Logs (a failed container's log) on first use.
 #[derive(Debug, Clone)]
 pub struct Clients {
     pub ecs: aws_sdk_ecs::Client,
     pub sns: aws_sdk_sns::Client,
-    pub sqs: aws_sdk_sqs::Client,
+    pub sqs: OnFirstUse<aws_sdk_sqs::Client>,
     pub dynamodb: aws_sdk_dynamodb::Client,
-    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub logs: OnFirstUse<aws_sdk_cloudwatchlogs::Client>,
 }
 
 impl Clients {
@@ -44,9 +46,9 @@ impl Clients {
         Clients {
             ecs: aws_sdk_ecs::Client::new(sdk),
             sns: aws_sdk_sns::Client::new(sdk),
-            sqs: aws_sdk_sqs::Client::new(sdk),
+            sqs: OnFirstUse::of(sdk, aws_sdk_sqs::Client::new),
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
-            logs: aws_sdk_cloudwatchlogs::Client::new(sdk),
+            logs: OnFirstUse::of(sdk, aws_sdk_cloudwatchlogs::Client::new),
         }
     }
 }

@@ -19,7 +19,9 @@ use anyhow::Context;
 use aws_lambda_events::event::sqs::SqsMessage;
 use clap::Parser;
 use sentinel_emulator::fleet::{self, Fleet, Member};
-use sentinel_emulator::runtime_api::{function_command, peak_rss_kib, status_kib, RuntimeApi};
+use sentinel_emulator::runtime_api::{
+    function_command, peak_rss_kib, resident_by_mapping, status_kib, Resident, RuntimeApi,
+};
 use sentinel_emulator::stack::Stack;
 use sentinel_emulator::Emulator;
 use std::collections::BTreeMap;
@@ -66,6 +68,8 @@ const WAVE: usize = 50;
 const FLEET_WRITES_IN_FLIGHT: usize = 16;
 /// How long one invocation may take before the bench gives up on it.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
+/// The largest mappings the memory section names for each scenario.
+const MAPPINGS_SHOWN: usize = 8;
 
 /// Which function a scenario runs.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -147,6 +151,9 @@ struct Measured {
     invocations: usize,
     init: Duration,
     cold_answer: Duration,
+    /// The emulator's own time (moto's work, not the held round trips) until the first
+    /// answer: a region answers in its round trip, so this part is the emulator's, not ours.
+    cold_emulator: Duration,
     /// Mean time per invocation after the first (the warm sandbox), if there was more than one.
     warm_answer: Option<Duration>,
     /// Sequential round trips of every invocation together (exact with a latency).
@@ -157,10 +164,14 @@ struct Measured {
     /// Resident at the end: heap and stacks, and the binary's pages touched.
     anon_kib: Option<u64>,
     file_kib: Option<u64>,
+    /// The same by mapping (the binary's code, data, libraries, heap), largest first.
+    mappings: Vec<Resident>,
     /// CPU time the function itself used (all threads), where the system reports it.
     cpu: Option<Duration>,
     log_bytes: usize,
     calls: BTreeMap<String, u64>,
+    /// The emulator's own time by operation over the whole run.
+    emulator_ms_by_operation: BTreeMap<String, f64>,
     messages: usize,
 }
 
@@ -231,11 +242,12 @@ async fn main() -> anyhow::Result<()> {
     }
 
     println!(
-        "{:<28} {:>5} {:>8} {:>9} {:>9} {:>8} {:>8} {:>8} {:>12} {:>10} {:>12}",
+        "{:<28} {:>5} {:>8} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8} {:>12} {:>10} {:>12}",
         "scenario",
         "invoc",
         "init ms",
         "cold ms",
+        "net ms",
         "warm ms",
         "CPU ms",
         "RSS MiB",
@@ -257,11 +269,15 @@ async fn main() -> anyhow::Result<()> {
             "-".to_owned()
         };
         println!(
-            "{:<28} {:>5} {:>8} {:>9} {:>9} {:>8} {:>8} {:>8} {:>12} {:>10} {:>12}",
+            "{:<28} {:>5} {:>8} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8} {:>12} {:>10} {:>12}",
             scenario.name,
             last.invocations,
             ms(median(runs.iter().map(|r| r.init))),
             ms(median(runs.iter().map(|r| r.cold_answer))),
+            ms(median(
+                runs.iter()
+                    .map(|r| r.cold_answer.saturating_sub(r.cold_emulator))
+            )),
             if runs.iter().any(|r| r.warm_answer.is_some()) {
                 ms(median(runs.iter().filter_map(|r| r.warm_answer)))
             } else {
@@ -272,7 +288,7 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 "n/a".to_owned()
             },
-            mib(runs.iter().filter_map(|r| r.peak_rss_kib).max()),
+            peak_mib(runs.iter().filter_map(|r| r.peak_rss_kib).max()),
             format!("{:.1}", last.log_bytes as f64 / 1024.0),
             format!("{calls}/{bound_calls}"),
             format!("{}/{}", last.messages, bound.messages),
@@ -291,10 +307,13 @@ async fn main() -> anyhow::Result<()> {
         ));
     }
     println!(
-        "\ninit: spawn to the first request for work; cold: spawn to the first answer; warm: mean\n\
-         time per later invocation (same process); CPU: the function's own user+system time\n\
-         over the whole run; RSS: peak resident memory; log: what it wrote to stdout (CloudWatch\n\
-         Logs); bound: the batching lower bound of the cost formulas in docs/costs.md;\n\
+        "\ninit: spawn to the first request for work; cold: spawn to the first answer; net: cold\n\
+         less the emulator's own time until then (moto's work after each hold, which a region\n\
+         spends inside its round trip), so with --latency-ms it is the answer when every call\n\
+         costs exactly the hold; warm: mean time per later invocation (same process); CPU: the\n\
+         function's own user+system time over the whole run; RSS: peak resident memory; log:\n\
+         what it wrote to stdout (CloudWatch Logs); bound: the batching lower bound of the cost\n\
+         formulas in docs/costs.md;\n\
          trips (with --latency-ms): the sequential round trips of every invocation together, as\n\
          the emulator counted them, beside the fewest the work needs"
     );
@@ -313,6 +332,31 @@ async fn main() -> anyhow::Result<()> {
                 mib(last.anon_kib),
                 mib(last.file_kib)
             );
+            let rows: Vec<String> = last
+                .mappings
+                .iter()
+                .take(MAPPINGS_SHOWN)
+                .map(|r| {
+                    let anonymous = if r.anonymous_kib > 0 && r.anonymous_kib < r.rss_kib {
+                        format!(" ({} anonymous)", mib(Some(r.anonymous_kib)))
+                    } else {
+                        String::new()
+                    };
+                    format!("{} {}{anonymous}", r.mapping, mib(Some(r.rss_kib)))
+                })
+                .collect();
+            println!("    by mapping, MiB: {}", rows.join(", "));
+        }
+    }
+    println!("\nThe emulator's own time by operation (last run, ms; not ours, see net above):");
+    for (scenario, runs) in &rows {
+        if let Some(last) = runs.last() {
+            let spent: Vec<String> = last
+                .emulator_ms_by_operation
+                .iter()
+                .map(|(operation, ms)| format!("{operation} {ms:.0}"))
+                .collect();
+            println!("  {}: {}", scenario.name, spent.join(", "));
         }
     }
     println!("\nThroughput (records from spawn to the last answer, cold start included):");
@@ -432,6 +476,7 @@ async fn run_once(
     });
 
     let mut answers = Vec::with_capacity(invocations);
+    let mut cold_emulator = None;
     let mut failure = None;
     for n in 0..invocations {
         match api.next_post(ANSWER_TIMEOUT) {
@@ -440,6 +485,9 @@ async fn run_once(
                 if answer != serde_json::json!({"batchItemFailures": []}) {
                     failure = Some(format!("invocation {n} answered {answer}"));
                     break;
+                }
+                if n == 0 {
+                    cold_emulator = Some(emulator.counters()?.busy());
                 }
                 answers.push(posted.at);
             }
@@ -463,6 +511,7 @@ async fn run_once(
         status_kib(child.id(), "RssAnon"),
         status_kib(child.id(), "RssFile"),
     );
+    let mappings = resident_by_mapping(child.id()).unwrap_or_default();
     let cpu = cpu_time(child.id());
     let _ = child.kill();
     let _ = child.wait();
@@ -472,6 +521,7 @@ async fn run_once(
         anyhow::bail!("{failure}\nstderr:\n{stderr}");
     }
 
+    let counters = emulator.counters()?;
     let first = *answers.first().context("no answers")?;
     let last = *answers.last().context("no answers")?;
     let init = api
@@ -487,10 +537,13 @@ async fn run_once(
         peak_rss_kib,
         anon_kib,
         file_kib,
+        mappings,
         cpu,
         log_bytes,
-        calls: emulator.calls()?,
-        round_trips: emulator.round_trips()?,
+        cold_emulator: cold_emulator.unwrap_or_default(),
+        calls: counters.calls,
+        round_trips: counters.round_trips,
+        emulator_ms_by_operation: counters.busy_ms_by_operation,
         messages: stack.drain_inbox().await?.len(),
     })
 }
@@ -498,6 +551,12 @@ async fn run_once(
 /// KiB as MiB with one decimal, or "n/a" where the system does not report it.
 fn mib(kib: Option<u64>) -> String {
     kib.map(|k| format!("{:.1}", k as f64 / 1024.0))
+        .unwrap_or_else(|| "n/a".to_owned())
+}
+
+/// The peak column: two decimals, so a figure beside a goal (10 MiB) is not rounded onto it.
+fn peak_mib(kib: Option<u64>) -> String {
+    kib.map(|k| format!("{:.2}", k as f64 / 1024.0))
         .unwrap_or_else(|| "n/a".to_owned())
 }
 

@@ -248,6 +248,10 @@ class Harness:
         # takes to send the calls it sends together (they then all arrive before any answer).
         self.answered_depth = 0
         self.round_trips = 0
+        # The emulator's own time since the last reset (see `note_busy`).
+        self.busy_seconds = 0.0
+        self.busy_until = 0.0
+        self.busy_by_operation = Counter()
 
     # WSGI entry point
     def __call__(self, environ, start_response):
@@ -259,18 +263,33 @@ class Harness:
         # CBOR bodies are binary: keep them readable for /_harness/requests as JSON.
         text = cbor_request_as_json(environ, body) if protocol == CBOR_PROTOCOL else None
         fault, depth = self.record_and_pick_fault(service, operation, body, text)
+        if fault is not None and fault["kind"] == "latency":
+            # The network and AWS's own time, in a region; what follows is the emulator's.
+            time.sleep(fault["latency_ms"] / 1000.0)
+        started = time.monotonic()
         try:
             return self.answer(environ, start_response, service, operation, body, protocol, fault)
         finally:
+            finished = time.monotonic()
             with self.lock:
                 self.answered_depth = max(self.answered_depth, depth)
+                self.note_busy(f"{service}.{operation}", started, finished)
+
+    def note_busy(self, key, started, finished):
+        """Adds one answer's emulator time (after any latency hold) to `busy`: the union of
+        such spans, the time a waiting client spent on moto rather than on itself or on the
+        round trips. Spans end almost in order (moto holds the GIL, DynamoDB is serialized),
+        so a span is cut only against the latest end seen. Under `self.lock`."""
+        self.busy_by_operation[key] += finished - started
+        start = max(started, self.busy_until)
+        if finished > start:
+            self.busy_seconds += finished - start
+        self.busy_until = max(self.busy_until, finished)
 
     def answer(self, environ, start_response, service, operation, body, protocol, fault):
         """One AWS request: the fault picked for it, else moto (with the harness's additions)."""
-        if fault is not None:
-            if fault["kind"] == "latency":
-                time.sleep(fault["latency_ms"] / 1000.0)
-            elif fault["kind"] == "reset":
+        if fault is not None and fault["kind"] != "latency":
+            if fault["kind"] == "reset":
                 drop_connection(environ)
             elif fault["kind"] == "unprocessed":
                 return self.batch_get_partly(environ, start_response, body)
@@ -447,7 +466,15 @@ class Harness:
 
     def snapshot_calls(self):
         with self.lock:
-            return {"calls": dict(self.calls), "round_trips": self.round_trips}
+            return {
+                "calls": dict(self.calls),
+                "round_trips": self.round_trips,
+                "busy_ms": round(self.busy_seconds * 1000.0, 3),
+                "busy_ms_by_operation": {
+                    key: round(seconds * 1000.0, 3)
+                    for key, seconds in self.busy_by_operation.items()
+                },
+            }
 
     def reset_calls(self, _):
         with self.lock:
@@ -455,6 +482,9 @@ class Harness:
             self.requests.clear()
             self.answered_depth = 0
             self.round_trips = 0
+            self.busy_seconds = 0.0
+            self.busy_until = 0.0
+            self.busy_by_operation.clear()
         return {}
 
     def list_faults(self, _):

@@ -47,6 +47,31 @@ pub enum EmulatorError {
     Control { what: String, message: String },
 }
 
+/// What the harness counted since the last [`Emulator::reset_calls`].
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct Counters {
+    /// AWS requests by `service.Operation`.
+    pub calls: BTreeMap<String, u64>,
+    /// Sequential round trips: the longest chain of calls each sent after the one before it
+    /// was answered (calls in flight together count once). Exact under a latency fault on
+    /// every call that holds each answer longer than a client takes to send the calls it
+    /// sends together, so they all arrive before any answer; without one, fast answers can
+    /// make concurrent calls look sequential.
+    pub round_trips: u64,
+    /// The emulator's own time answering (moto's work, after any latency hold), as the union
+    /// of the answers' spans: what a waiting client spent on the emulator rather than on
+    /// itself or on the held round trips.
+    pub busy_ms: f64,
+    /// The same by `service.Operation`, summed (spans that overlapped count in each).
+    pub busy_ms_by_operation: BTreeMap<String, f64>,
+}
+
+impl Counters {
+    pub fn busy(&self) -> Duration {
+        Duration::from_secs_f64(self.busy_ms.max(0.0) / 1000.0)
+    }
+}
+
 /// How an injected fault behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -220,26 +245,22 @@ impl Emulator {
 
     /// AWS requests seen so far, by `service.Operation`.
     pub fn calls(&self) -> Result<BTreeMap<String, u64>, EmulatorError> {
-        let body = self.control("GET", "calls", None)?;
-        serde_json::from_value(body["calls"].clone()).map_err(|e| EmulatorError::Control {
-            what: "GET calls".into(),
-            message: e.to_string(),
-        })
+        Ok(self.counters()?.calls)
     }
 
-    /// Sequential round trips since the last [`Emulator::reset_calls`]: the longest chain of
-    /// calls each sent after the one before it was answered (calls in flight together count
-    /// once). Exact under a latency fault on every call that holds each answer longer than a
-    /// client takes to send the calls it sends together, so they all arrive before any
-    /// answer; without one, fast answers can make concurrent calls look sequential.
+    /// Sequential round trips since the last [`Emulator::reset_calls`]: see
+    /// [`Counters::round_trips`].
     pub fn round_trips(&self) -> Result<u64, EmulatorError> {
+        Ok(self.counters()?.round_trips)
+    }
+
+    /// Everything the harness counts since the last [`Emulator::reset_calls`], in one request.
+    pub fn counters(&self) -> Result<Counters, EmulatorError> {
         let body = self.control("GET", "calls", None)?;
-        body["round_trips"]
-            .as_u64()
-            .ok_or_else(|| EmulatorError::Control {
-                what: "GET calls".into(),
-                message: format!("no round_trips in {body}"),
-            })
+        serde_json::from_value(body.clone()).map_err(|e| EmulatorError::Control {
+            what: "GET calls".into(),
+            message: format!("{e}: {body}"),
+        })
     }
 
     /// The latest request bodies (at most 100) of one `service.Operation`, oldest first: to

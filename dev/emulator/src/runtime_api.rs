@@ -247,3 +247,64 @@ pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
         .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
 }
+
+/// Resident memory of a live process by mapping, from `/proc/<pid>/smaps`: one row per file
+/// and permission set (a binary's code, its read-only data, its relocated data; each
+/// library's), `[heap]`, `[stack]` and `anonymous`, largest first. `None` where the system
+/// does not report it.
+pub fn resident_by_mapping(pid: u32) -> Option<Vec<Resident>> {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).ok()?;
+    let mut rows: BTreeMap<String, Resident> = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in smaps.lines() {
+        let mut fields = line.split_whitespace();
+        let first = fields.next().unwrap_or_default();
+        if first.contains('-') && !first.ends_with(':') {
+            // A mapping's header: "start-end perms offset dev inode [path]".
+            let perms = fields.next().unwrap_or_default();
+            let path = fields.nth(3).unwrap_or_default();
+            let name = match path {
+                "" => "anonymous".to_owned(),
+                p if p.starts_with('[') => p.to_owned(),
+                p => format!(
+                    "{} {perms}",
+                    std::path::Path::new(p)
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| p.to_owned())
+                ),
+            };
+            current = Some(name);
+            continue;
+        }
+        let (Some(name), Some(kib)) = (
+            current.as_ref(),
+            fields.next().and_then(|v| v.parse::<u64>().ok()),
+        ) else {
+            continue;
+        };
+        let row = rows.entry(name.clone()).or_insert_with(|| Resident {
+            mapping: name.clone(),
+            rss_kib: 0,
+            anonymous_kib: 0,
+        });
+        match first {
+            "Rss:" => row.rss_kib += kib,
+            "Anonymous:" => row.anonymous_kib += kib,
+            _ => {}
+        }
+    }
+    let mut rows: Vec<Resident> = rows.into_values().filter(|r| r.rss_kib > 0).collect();
+    rows.sort_by(|a, b| b.rss_kib.cmp(&a.rss_kib));
+    Some(rows)
+}
+
+/// One row of [`resident_by_mapping`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resident {
+    /// `file perms` (`bootstrap r-xp`), `[heap]`, `[stack]` or `anonymous`.
+    pub mapping: String,
+    pub rss_kib: u64,
+    /// Of `rss_kib`, the pages that are the process's own (written copies, heap).
+    pub anonymous_kib: u64,
+}
