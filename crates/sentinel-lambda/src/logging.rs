@@ -73,11 +73,18 @@ pub fn init() {
 /// The filter a directive names, or `fallback` (a level) where it names none a person meant:
 /// a typo in `RUST_LOG` must not silence a function's logs.
 pub fn filter(directive: &str, fallback: &str) -> Targets {
-    // An empty or comma-only directive parses, as a filter that enables nothing.
+    // Blank parts are dropped first: an empty or comma-only directive would otherwise parse,
+    // as a filter that enables nothing.
     let named = |text: &str| {
-        text.parse::<Targets>()
-            .ok()
-            .filter(|t| t.default_level().is_some() || t.iter().next().is_some())
+        let parts: Vec<&str> = text
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect();
+        if parts.is_empty() {
+            return None;
+        }
+        parts.join(",").parse::<Targets>().ok()
     };
     named(directive)
         .or_else(|| named(fallback))
