@@ -295,7 +295,7 @@ pub fn resident_by_mapping(pid: u32) -> Option<Vec<Resident>> {
         }
     }
     let mut rows: Vec<Resident> = rows.into_values().filter(|r| r.rss_kib > 0).collect();
-    rows.sort_by(|a, b| b.rss_kib.cmp(&a.rss_kib));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.rss_kib));
     Some(rows)
 }
 
