@@ -95,17 +95,13 @@ pub fn filter(directive: &str, fallback: &str) -> Targets {
 /// stdout stays for results; only errors unless `verbose` (info); `RUST_LOG` wins.
 pub fn init_terminal(verbose: bool) {
     let default_level = if verbose { "info" } else { "error" };
+    // Unset or blank, `filter` falls back to the default level.
     let directive = std::env::var("RUST_LOG").unwrap_or_default();
-    let directive = if directive.trim().is_empty() {
-        default_level
-    } else {
-        directive.as_str()
-    };
     let _ = tracing_subscriber::fmt()
         .with_target(false)
         .with_writer(std::io::stderr)
         .finish()
-        .with(filter(directive, default_level))
+        .with(filter(&directive, default_level))
         .try_init();
 }
 

@@ -558,13 +558,16 @@ async fn run_once(
 
 /// KiB as MiB with one decimal, or "n/a" where the system does not report it.
 fn mib(kib: Option<u64>) -> String {
-    kib.map(|k| format!("{:.1}", k as f64 / 1024.0))
-        .unwrap_or_else(|| "n/a".to_owned())
+    mib_to(kib, 1)
 }
 
 /// The peak column: two decimals, so a figure beside a goal (10 MiB) is not rounded onto it.
 fn peak_mib(kib: Option<u64>) -> String {
-    kib.map(|k| format!("{:.2}", k as f64 / 1024.0))
+    mib_to(kib, 2)
+}
+
+fn mib_to(kib: Option<u64>, decimals: usize) -> String {
+    kib.map(|k| format!("{:.decimals$}", k as f64 / 1024.0))
         .unwrap_or_else(|| "n/a".to_owned())
 }
 
