@@ -77,6 +77,11 @@ ERROR_CODES = {
     "throttle": (400, "ThrottlingException", "RequestLimitExceeded", "Throttling"),
     "server_error": (500, "InternalFailure", "InternalError", "InternalFailure"),
 }
+# A held answer that leaves more than this after it was due (arrival plus hold) was late:
+# moto's work on it, or its queue, outlasted the hold, so calls sent together need not come
+# back together and a client that sends a call per answer can chain more round trips than
+# on even answers. A few milliseconds cover a woken thread waiting for the GIL.
+LATE_AFTER_SECONDS = 0.005
 FAULT_KINDS = ("throttle", "server_error", "latency", "reset", "lost_answer", "unprocessed")
 
 # Smithy RPC v2 CBOR: what the current AWS SDKs speak to CloudWatch. The request names the
@@ -252,6 +257,8 @@ class Harness:
         self.busy_seconds = 0.0
         self.busy_until = 0.0
         self.busy_by_operation = Counter()
+        # Held answers that left later than due (see `LATE_AFTER_SECONDS`).
+        self.late_answers = 0
 
     # WSGI entry point
     def __call__(self, environ, start_response):
@@ -263,25 +270,41 @@ class Harness:
         # CBOR bodies are binary: keep them readable for /_harness/requests as JSON.
         text = cbor_request_as_json(environ, body) if protocol == CBOR_PROTOCOL else None
         fault, depth = self.record_and_pick_fault(service, operation, body, text)
-        if fault is not None and fault["kind"] == "latency":
-            # The network and AWS's own time, in a region; what follows is the emulator's.
-            time.sleep(fault["latency_ms"] / 1000.0)
-        started = time.monotonic()
+        arrived = time.monotonic()
+        # A held call's answer is due `latency_ms` after it arrived: the network and AWS's
+        # own time, in a region. Moto takes the request `moto_after_ms` into the hold (by
+        # default at its end), so the calls a client sends together have all arrived before
+        # moto's work on any of them holds the GIL; what moto takes beyond the due time is
+        # the emulator's (`note_busy`).
+        held = fault is not None and fault["kind"] == "latency"
+        due = arrived + (fault["latency_ms"] / 1000.0 if held else 0.0)
+        if held:
+            time.sleep(fault["moto_after_ms"] / 1000.0)
+        worked = done = time.monotonic()
         try:
-            return self.answer(environ, start_response, service, operation, body, protocol, fault)
+            answer = self.answer(environ, start_response, service, operation, body, protocol, fault)
+            done = time.monotonic()
+            if done < due:
+                time.sleep(due - done)
+            return answer
         finally:
             finished = time.monotonic()
             with self.lock:
                 self.answered_depth = max(self.answered_depth, depth)
-                self.note_busy(f"{service}.{operation}", started, finished)
+                self.note_busy(f"{service}.{operation}", worked, done, due, finished)
+                if held and finished - due > LATE_AFTER_SECONDS:
+                    self.late_answers += 1
 
-    def note_busy(self, key, started, finished):
-        """Adds one answer's emulator time (after any latency hold) to `busy`: the union of
-        such spans, the time a waiting client spent on moto rather than on itself or on the
-        round trips. Spans end almost in order (moto holds the GIL, DynamoDB is serialized),
-        so a span is cut only against the latest end seen. Under `self.lock`."""
-        self.busy_by_operation[key] += finished - started
-        start = max(started, self.busy_until)
+    def note_busy(self, key, worked, done, due, finished):
+        """Counts one answer's emulator time. `busy` is the union of the spans from when an
+        answer was due (its arrival plus any latency hold) to when it left: the time a
+        waiting client spent on the emulator rather than on itself or on the round trips.
+        Spans end almost in order (moto holds the GIL, DynamoDB is serialized), so a span
+        is cut only against the latest end seen. `busy_by_operation` is moto's work on the
+        call (`worked` to `done`, the DynamoDB lock included), held or not. Under
+        `self.lock`."""
+        self.busy_by_operation[key] += done - worked
+        start = max(due, self.busy_until)
         if finished > start:
             self.busy_seconds += finished - start
         self.busy_until = max(self.busy_until, finished)
@@ -470,6 +493,7 @@ class Harness:
                 "calls": dict(self.calls),
                 "round_trips": self.round_trips,
                 "busy_ms": round(self.busy_seconds * 1000.0, 3),
+                "late_answers": self.late_answers,
                 "busy_ms_by_operation": {
                     key: round(seconds * 1000.0, 3)
                     for key, seconds in self.busy_by_operation.items()
@@ -485,6 +509,7 @@ class Harness:
             self.busy_seconds = 0.0
             self.busy_until = 0.0
             self.busy_by_operation.clear()
+            self.late_answers = 0
         return {}
 
     def list_faults(self, _):
@@ -511,6 +536,13 @@ class Harness:
             raise HarnessError(400, f"probability must be in [0, 1], got {probability!r}")
         if not isinstance(latency_ms, (int, float)) or latency_ms < 0:
             raise HarnessError(400, f"latency_ms must be a number >= 0, got {latency_ms!r}")
+        moto_after_ms = p.get("moto_after_ms")
+        if moto_after_ms is None:
+            moto_after_ms = latency_ms
+        if not isinstance(moto_after_ms, (int, float)) or not 0 <= moto_after_ms <= latency_ms:
+            raise HarnessError(
+                400, f"moto_after_ms must be null or a number in [0, latency_ms], got {moto_after_ms!r}"
+            )
         with self.lock:
             rule = {
                 "id": f"f{self.next_fault_id}",
@@ -521,6 +553,7 @@ class Harness:
                 "times": times,
                 "probability": float(probability),
                 "latency_ms": latency_ms,
+                "moto_after_ms": moto_after_ms,
                 "fired": 0,
             }
             self.next_fault_id += 1

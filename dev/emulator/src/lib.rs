@@ -55,15 +55,22 @@ pub struct Counters {
     /// Sequential round trips: the longest chain of calls each sent after the one before it
     /// was answered (calls in flight together count once). Exact under a latency fault on
     /// every call that holds each answer longer than a client takes to send the calls it
-    /// sends together, so they all arrive before any answer; without one, fast answers can
-    /// make concurrent calls look sequential.
+    /// sends together, so they all arrive before any answer, and no answer late (see
+    /// `late_answers`); without a hold, fast answers can make concurrent calls look
+    /// sequential.
     pub round_trips: u64,
-    /// The emulator's own time answering (moto's work, after any latency hold), as the union
-    /// of the answers' spans: what a waiting client spent on the emulator rather than on
-    /// itself or on the held round trips.
+    /// The emulator's own time: how long answers left after they were due (arrival plus
+    /// any latency hold, moto's work within the hold costing nothing, as AWS's is inside a
+    /// region's round trip), as the union of those spans: what a waiting client spent on
+    /// the emulator rather than on itself or on the held round trips.
     pub busy_ms: f64,
-    /// The same by `service.Operation`, summed (spans that overlapped count in each).
+    /// Moto's work on each `service.Operation`'s calls (arrival to answer), summed: where
+    /// the emulator's time goes.
     pub busy_ms_by_operation: BTreeMap<String, f64>,
+    /// Held answers that left more than a few milliseconds after they were due: moto's
+    /// queue outlasted the hold, so `round_trips` counted uneven round trips and can be
+    /// above the critical path. Zero means every held call cost exactly its hold.
+    pub late_answers: u64,
 }
 
 impl Counters {
@@ -106,7 +113,14 @@ pub struct Fault {
     /// How many matching requests it fires for; `None` is forever.
     pub times: Option<u32>,
     pub probability: f64,
+    /// A `Latency` fault's hold: the answer is due this long after the request arrived.
     pub latency_ms: u64,
+    /// When moto takes a held request, after its arrival; `None` is at the end of the hold,
+    /// so the calls a client sends together all arrive before moto's work on any (holding
+    /// the GIL) can delay them. Earlier lets moto's work overlap the hold, as AWS's own
+    /// work is inside a region's round trip.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moto_after_ms: Option<u64>,
 }
 
 impl Fault {
@@ -119,6 +133,7 @@ impl Fault {
             times: None,
             probability: 1.0,
             latency_ms: 0,
+            moto_after_ms: None,
         }
     }
 
@@ -141,6 +156,11 @@ impl Fault {
         self.latency_ms = ms;
         self
     }
+
+    pub fn moto_after_ms(mut self, ms: u64) -> Self {
+        self.moto_after_ms = Some(ms);
+        self
+    }
 }
 
 pub struct Emulator {
@@ -150,6 +170,8 @@ pub struct Emulator {
     endpoint: String,
     /// The harness's stderr; kept only when a test fails (panics) with it running.
     log: PathBuf,
+    /// For the control API: its 4xx answers are read, as they say what was wrong.
+    control: ureq::Agent,
 }
 
 impl Emulator {
@@ -197,6 +219,10 @@ impl Emulator {
                 _stdin: stdin,
                 endpoint: format!("http://127.0.0.1:{port}"),
                 log,
+                control: ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .build()
+                    .into(),
             }),
             _ => {
                 let _ = child.kill();
@@ -405,10 +431,10 @@ impl Emulator {
             message,
         };
         let result = match (method, body) {
-            ("GET", _) => ureq::get(&url).call(),
-            ("DELETE", _) => ureq::delete(&url).call(),
-            (_, Some(body)) => ureq::post(&url).send_json(&body),
-            (_, None) => ureq::post(&url).send_empty(),
+            ("GET", _) => self.control.get(&url).call(),
+            ("DELETE", _) => self.control.delete(&url).call(),
+            (_, Some(body)) => self.control.post(&url).send_json(&body),
+            (_, None) => self.control.post(&url).send_empty(),
         };
         let mut response = result.map_err(|e| fail(e.to_string()))?;
         let mut text = String::new();
@@ -417,6 +443,11 @@ impl Emulator {
             .as_reader()
             .read_to_string(&mut text)
             .map_err(|e| fail(e.to_string()))?;
+        let status = response.status();
+        if !status.is_success() {
+            // The harness says what it refused and why (HarnessError's message).
+            return Err(fail(format!("HTTP {status}: {}", text.trim())));
+        }
         if text.trim().is_empty() {
             return Ok(Value::Null);
         }

@@ -29,7 +29,7 @@ fn task_arn(n: u32) -> String {
 }
 
 /// Task `n` at `status` with ECS's `version`.
-fn task_event(n: u32, status: &str, version: u64) -> String {
+pub(crate) fn task_event(n: u32, status: &str, version: u64) -> String {
     let mut detail = json!({"taskArn": task_arn(n), "lastStatus": status, "version": version});
     if status != "STOPPED" {
         for field in ["stopCode", "stoppedReason", "stoppedAt"] {

@@ -9,6 +9,7 @@
 //! a cold tag lookup adds one round before the container instances (an unmonitored cluster
 //! is never described).
 
+use anyhow::Context;
 use integration_tests::{records, Fault, FaultKind, World};
 
 /// Longer than the client takes to send the calls it sends together, on a loaded machine.
@@ -158,5 +159,51 @@ async fn a_crash_loop_reads_its_log_while_the_claim_is_stored() -> anyhow::Resul
     // The read; the claim beside the task definition then the log stream (two in a row);
     // the publish; the record.
     assert_eq!(world.emulator.round_trips()?, 5);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_fleet_recorder_writes_forty_keys_in_three_rounds_of_sixteen() -> anyhow::Result<()> {
+    // The recorder keeps 16 conditional writes in flight and sends the next as each answers:
+    // on even round trips, 40 keys are 16, 16 and 8 writes, three rounds. Moto takes each
+    // call as it arrives and every answer leaves a second after its call did, so answers
+    // are even however moto queues the writes (on uneven ones a slot that answers early
+    // can chain more rounds: the bench's fleet burst at short holds).
+    let world = World::start().await?;
+    let (recorder, _) = integration_tests::fleet_recorder(&world, "round-trips-fleet").await?;
+    let bodies: Vec<String> = (0..40)
+        .map(|n| crate::fleet::task_event(n, "RUNNING", 2))
+        .collect();
+    let refused = world.emulator.inject(
+        &Fault::new("*", "*", FaultKind::Latency)
+            .latency_ms(100)
+            .moto_after_ms(200),
+    );
+    assert!(
+        format!(
+            "{:#}",
+            refused
+                .err()
+                .context("a start after the hold was accepted")?
+        )
+        .contains("moto_after_ms"),
+        "moto can only start within the hold"
+    );
+    world.emulator.inject(
+        &Fault::new("*", "*", FaultKind::Latency)
+            .latency_ms(1_000)
+            .moto_after_ms(0),
+    )?;
+    world.emulator.reset_calls()?;
+
+    let report = recorder.process(&records(&bodies)).await;
+    assert!(report.failed_record_ids.is_empty(), "{report:?}");
+    let counters = world.emulator.counters()?;
+    assert_eq!(counters.calls.get("dynamodb.PutItem"), Some(&40));
+    assert_eq!(
+        counters.round_trips, 3,
+        "{} answers were late",
+        counters.late_answers
+    );
     Ok(())
 }
