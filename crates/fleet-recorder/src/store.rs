@@ -10,6 +10,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeDelta, Utc};
+use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use sentinel_aws::ecs::LIST_PAGE_SIZE;
 use sentinel_aws::table::{number, text, time, Fields};
@@ -141,17 +142,24 @@ impl FleetTable {
         records: &[&FleetRecord],
         now: DateTime<Utc>,
     ) -> Vec<Result<Recorded, AwsError>> {
-        // Collected first: a stream over a borrowing closure would not be `Send` for every
-        // lifetime, which the ports' boxed futures need.
-        let calls: Vec<_> = records
-            .iter()
-            .enumerate()
-            .map(|(i, r)| async move { (i, self.record(r, now).await) })
-            .collect();
-        let mut answers: Vec<(usize, Result<Recorded, AwsError>)> = futures::stream::iter(calls)
-            .buffer_unordered(WRITES_IN_FLIGHT)
-            .collect()
-            .await;
+        // Each write's future is made when its turn comes: an SDK call's future is kilobytes,
+        // and a batch of 100 made up front (a stream over them) held every one until the
+        // batch ended, the largest part of the recorder's heap.
+        let mut waiting = records.iter().enumerate();
+        let mut in_flight = FuturesUnordered::new();
+        let mut answers = Vec::with_capacity(records.len());
+        loop {
+            while in_flight.len() < WRITES_IN_FLIGHT {
+                let Some((i, record)) = waiting.next() else {
+                    break;
+                };
+                in_flight.push(async move { (i, self.record(record, now).await) });
+            }
+            let Some(answer) = in_flight.next().await else {
+                break;
+            };
+            answers.push(answer);
+        }
         answers.sort_by_key(|(i, _)| *i);
         answers.into_iter().map(|(_, answer)| answer).collect()
     }

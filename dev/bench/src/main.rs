@@ -338,10 +338,10 @@ async fn main() -> anyhow::Result<()> {
         "\ninit: spawn to the first request for work; cold: spawn to the first answer; net: cold\n\
          less the emulator's own time until then (how long answers left after they were due,\n\
          moto's work within a hold being what a region does inside its round trip), so with\n\
-         --latency-ms it is the answer when every call costs exactly the hold; warm: mean time per later invocation (same process); CPU: the\n\
-         function's own user+system time over the whole run; RSS: peak resident memory; log:\n\
-         what it wrote to stdout (CloudWatch Logs); bound: the batching lower bound of the cost\n\
-         formulas in docs/costs.md;\n\
+         --latency-ms it is the answer when every call costs exactly the hold; warm: mean time\n\
+         per later invocation (same process); CPU: the function's own user+system time over the\n\
+         whole run; RSS: peak resident memory; log: what it wrote to stdout (CloudWatch Logs);\n\
+         bound: the batching lower bound of the cost formulas in docs/costs.md;\n\
          trips (with --latency-ms): the sequential round trips of every invocation together, as\n\
          the emulator counted them, beside the fewest the work needs"
     );
