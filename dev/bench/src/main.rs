@@ -183,7 +183,7 @@ struct Measured {
     cpu: Option<Duration>,
     log_bytes: usize,
     calls: BTreeMap<String, u64>,
-    /// The emulator's own time by operation over the whole run.
+    /// Moto's work by operation over the whole run (within holds or beyond them).
     emulator_ms_by_operation: BTreeMap<String, f64>,
     messages: usize,
 }
