@@ -115,11 +115,15 @@ expand: venv
 	@test -n "$(CODE_URI)$(CODE_BUCKET_PREFIX)" || { echo "make expand needs CODE_URI=s3://bucket/folder (or CODE_BUCKET_PREFIX=... CODE_KEY=folder): the folder holding agent-monitor.zip, task-monitor.zip and fleet-recorder.zip" >&2; exit 2; }
 	$(PY) deploy/expand_template.py $(if $(CODE_URI),--code-uri $(CODE_URI),--code-bucket-prefix $(CODE_BUCKET_PREFIX) --code-key $(CODE_KEY)) --output $(EXPANDED)
 
-# The integration tests also run the `bootstrap` binary through a Lambda Runtime API server:
-# built in the test profile, which shares every compiled dependency with the tests (the
-# fat-LTO release build is for packaging and benchmarks only, and would double CI's time).
+# The integration tests also run the function binaries and the CLI (target/debug/bootstrap,
+# task-monitor, fleet-recorder, ecs-sentinel) through a Lambda Runtime API server or a shell:
+# built with every target of the workspace, as nextest builds the tests, so both resolve the
+# same features and share every compiled dependency. (Built alone, the binaries left out the
+# dev-dependencies' tokio `test-util`, and nextest then compiled tokio and the whole AWS SDK
+# a second time: 10 of CI's minutes.) The fat-LTO release build is for packaging and
+# benchmarks only.
 test: lint
-	$(CARGO) build --quiet -p agent-monitor -p task-monitor -p fleet-recorder -p sentinel-cli --bin bootstrap --bin task-monitor --bin fleet-recorder --bin ecs-sentinel
+	$(CARGO) build --quiet --workspace --all-targets
 	$(CARGO) nextest run --workspace --no-fail-fast $(if $(CI),--profile ci,)
 
 clean:
