@@ -219,12 +219,13 @@ async fn main() -> anyhow::Result<()> {
         args.runs
     );
     println!("machine: {}", machine());
+    // Moto can only start on a call within its hold.
+    let moto_after_ms = args.moto_after_ms.min(args.latency_ms);
     if args.latency_ms > 0 {
         println!(
             "every AWS answer due {} ms after its call arrived (AWS-like round trips), moto at work\n\
              from {} ms into the hold; calls are exact\n",
-            args.latency_ms,
-            args.moto_after_ms.min(args.latency_ms)
+            args.latency_ms, moto_after_ms
         );
     } else {
         println!(
@@ -248,7 +249,7 @@ async fn main() -> anyhow::Result<()> {
                 Function::FleetRecorder => &args.fleet_recorder,
             };
             runs.push(
-                run_once(binary, scenario, args.latency_ms, args.moto_after_ms)
+                run_once(binary, scenario, args.latency_ms, moto_after_ms)
                     .await
                     .with_context(|| format!("scenario {:?}", scenario.name))?,
             );
@@ -499,7 +500,7 @@ async fn run_once(
         emulator.inject(
             &sentinel_emulator::Fault::new("*", "*", sentinel_emulator::FaultKind::Latency)
                 .latency_ms(latency_ms)
-                .moto_after_ms(moto_after_ms.min(latency_ms)),
+                .moto_after_ms(moto_after_ms),
         )?;
     }
     let invocations = batches.len();

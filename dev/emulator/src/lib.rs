@@ -64,8 +64,8 @@ pub struct Counters {
     /// region's round trip), as the union of those spans: what a waiting client spent on
     /// the emulator rather than on itself or on the held round trips.
     pub busy_ms: f64,
-    /// Moto's work on each `service.Operation`'s calls (arrival to answer), summed: where
-    /// the emulator's time goes.
+    /// Moto's work on each `service.Operation`'s calls (from when moto took a call to its
+    /// answer, the DynamoDB lock included), summed: where the emulator's time goes.
     pub busy_ms_by_operation: BTreeMap<String, f64>,
     /// Held answers that left more than a few milliseconds after they were due: moto's
     /// queue outlasted the hold, so `round_trips` counted uneven round trips and can be
